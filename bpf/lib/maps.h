@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Map layouts shared by every bpf-overlay program. The control plane mirrors each struct byte for byte in
+ * src/control/maps/layout.ts: change both together, and keep every struct free of implicit padding. */
+#ifndef BPF_OVERLAY_MAPS_H
+#define BPF_OVERLAY_MAPS_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+/* ---- routes: where a destination (or source) address lives, longest prefix first ---- */
+
+enum route_kind {
+	ROUTE_KIND_NONE = 0,		/* never stored; "no entry" means outside every pool */
+	ROUTE_KIND_LOCAL_WORKLOAD = 1,	/* a /32 of a workload on this node: deliver to its veth */
+	ROUTE_KIND_LOCAL_BLOCK = 2,	/* a block affine to this node; addresses without a workload */
+	ROUTE_KIND_REMOTE_BLOCK = 3,	/* a block affine to another node: send to next_hop */
+	ROUTE_KIND_POOL = 4,		/* a pool prefix: carries pool flags for addresses not in any block */
+	ROUTE_KIND_LOCAL_HOST = 5,	/* this node's own tunnel address: belongs to the host stack */
+};
+
+enum encap_type {
+	ENCAP_NONE = 0,
+	ENCAP_IPIP = 1,
+	ENCAP_VXLAN = 2,
+	ENCAP__MAX = 3,
+};
+
+/* Pool properties copied onto every entry that lies in the pool, so one lookup answers all questions. */
+#define ROUTE_F_IN_POOL		(1 << 0)
+#define ROUTE_F_NAT_OUTGOING	(1 << 1)
+
+struct route_key {
+	__u32 prefixlen;	/* LPM trie convention: bits that follow, here 0..32 */
+	__be32 addr;
+};
+
+struct route_value {
+	__u8 kind;		/* enum route_kind */
+	__u8 encap;		/* enum encap_type, already resolved for CrossSubnet by the compiler */
+	__u16 flags;		/* ROUTE_F_* */
+	__u32 ifindex;		/* LOCAL_WORKLOAD: host-side veth ifindex */
+	__be32 next_hop;	/* REMOTE_BLOCK: the remote node's underlay address */
+	__u8 dst_mac[6];	/* LOCAL_WORKLOAD: workload MAC; REMOTE_BLOCK + VXLAN: remote VTEP MAC */
+	__u8 src_mac[6];	/* LOCAL_WORKLOAD: host-side veth MAC */
+};
+
+/* ---- known nodes: the only underlay sources whose tunnel packets are accepted ---- */
+
+#define NODE_F_ALLOW_IPIP	(1 << 0)
+#define NODE_F_ALLOW_VXLAN	(1 << 1)
+
+struct known_node_key {
+	__be32 addr;		/* the node's underlay address */
+};
+
+struct known_node_value {
+	__u8 vtep_mac[6];	/* the node's VTEP MAC (VXLAN inner source on its packets) */
+	__u16 flags;		/* NODE_F_* */
+	__be32 tunnel_addr;	/* the node's tunnel address, 0 when it has none */
+};
+
+/* ---- settings: run-time values that may change without a reload (one entry, key 0) ---- */
+
+struct settings_value {
+	__be32 tunnel_addr;	/* this node's tunnel address: source of host-originated overlay traffic */
+	__u32 uplink_mtu;	/* MTU of the uplink; 0 = ask the kernel (bpf_check_mtu) */
+	__u32 flags;		/* reserved, 0 */
+	__u32 reserved;
+};
+
+/* ---- counters: per-CPU packets and bytes per (hook, encapsulation, verdict or drop reason) ---- */
+
+enum counter_hook {
+	HOOK_FROM_WORKLOAD = 0,		/* tc ingress, host side of a workload veth */
+	HOOK_TO_UPLINK = 1,		/* tc egress of the uplink: host-originated traffic */
+	HOOK_FROM_UPLINK_TC = 2,	/* tc ingress of the uplink: decap */
+	HOOK_FROM_UPLINK_XDP = 3,	/* XDP on the uplink: decap */
+	HOOK__MAX = 4,
+};
+
+enum counter_reason {
+	/* verdicts */
+	REASON_PASS = 0,		/* handed to the kernel stack unchanged */
+	REASON_REDIRECT_LOCAL = 1,	/* delivered straight to a local workload */
+	REASON_ENCAP = 2,		/* encapsulated and sent toward a remote node */
+	REASON_FORWARD_PLAIN = 3,	/* sent unencapsulated toward a remote node */
+	REASON_DECAP = 4,		/* decapsulated from a known node */
+	REASON_FRAG_NEEDED = 5,		/* ICMP fragmentation-needed returned to the sender */
+	REASON_NAT_OUTGOING = 6,	/* marked for natOutgoing masquerade, passed to the stack */
+	/* drops */
+	REASON_DROP_UNKNOWN_SOURCE = 16,	/* tunnel packet from an address that is no known node */
+	REASON_DROP_BAD_VNI = 17,
+	REASON_DROP_MALFORMED = 18,
+	REASON_DROP_MTU_EXCEEDED = 19,
+	REASON_DROP_NO_ROUTE = 20,
+	REASON_DROP_IPIP_FROM_WORKLOAD = 21,
+	REASON_DROP_FIB = 22,			/* no neighbour/route toward the next hop */
+	REASON_DROP_ADJUST_ROOM = 23,		/* the kernel refused to grow or shrink the packet */
+	REASON_DROP_NOT_FOR_US = 24,		/* tunnel packet addressed to another node */
+	REASON__MAX = 32,
+};
+
+#define COUNTER_SLOTS (HOOK__MAX * ENCAP__MAX * REASON__MAX)
+
+struct counter_value {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* ---- the maps ----
+ * Pinned by name: every entry object declares the same maps, and libbpf makes them share one instance under
+ * the agent's pin root (DIR/bpf-overlay/NODE/). A restarted agent adopts them with their contents. */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, struct route_key);
+	__type(value, struct route_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} routes_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct known_node_key);
+	__type(value, struct known_node_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} known_nodes_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct settings_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} settings_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, COUNTER_SLOTS);
+	__type(key, __u32);
+	__type(value, struct counter_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} counters_map SEC(".maps");
+
+#endif /* BPF_OVERLAY_MAPS_H */

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Builds every BPF entry object (bpf/*.c, bpf/test/*.c) into build/bpf/*.o.
+# vmlinux.h is generated from the running kernel's BTF: the installed UAPI headers (6.1) lack flags such as
+# BPF_F_ADJ_ROOM_DECAP_L3_IPV4 that the data path uses, and CO-RE wants the kernel's own types anyway.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CLANG=${CLANG:-$(command -v clang-19 || command -v clang || true)}
+BPFTOOL=${BPFTOOL:-$(command -v bpftool || true)}
+[ -n "$CLANG" ] || { echo "build-bpf: clang not found. Fix: apt-get install -y clang-19 (or run scripts/setup.sh)" >&2; exit 1; }
+[ -n "$BPFTOOL" ] || { echo "build-bpf: bpftool not found. Fix: apt-get install -y bpftool (or run scripts/setup.sh)" >&2; exit 1; }
+[ -r /sys/kernel/btf/vmlinux ] || { echo "build-bpf: /sys/kernel/btf/vmlinux missing: the kernel needs CONFIG_DEBUG_INFO_BTF=y" >&2; exit 1; }
+[ -r /usr/include/bpf/bpf_helpers.h ] || { echo "build-bpf: libbpf headers missing. Fix: apt-get install -y libbpf-dev" >&2; exit 1; }
+
+out=build/bpf
+mkdir -p "$out" build/include
+# Regenerate only when the kernel's BTF changed, so incremental builds stay fast.
+if [ ! -s build/include/vmlinux.h ] || [ /sys/kernel/btf/vmlinux -nt build/include/vmlinux.h ]; then
+  "$BPFTOOL" btf dump file /sys/kernel/btf/vmlinux format c > build/include/vmlinux.h.tmp
+  mv build/include/vmlinux.h.tmp build/include/vmlinux.h
+fi
+
+arch=$(uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+cflags=(-target bpf -O2 -g -Wall -Werror -D__TARGET_ARCH_"$arch" -Ibuild/include -Ibpf)
+
+shopt -s nullglob
+built=0
+for src in bpf/*.c bpf/test/*.c; do
+  obj="$out/$(basename "${src%.c}").o"
+  deps=("$src" bpf/lib/*.h build/include/vmlinux.h)
+  stale=0
+  [ -f "$obj" ] || stale=1
+  for d in "${deps[@]}"; do [ "$d" -nt "$obj" ] && stale=1; done
+  if [ "$stale" = 1 ]; then
+    "$CLANG" "${cflags[@]}" -c "$src" -o "$obj"
+    built=$((built + 1))
+  fi
+done
+echo "build-bpf: $built object(s) rebuilt in $out"

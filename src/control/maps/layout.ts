@@ -1,0 +1,219 @@
+// TypeScript mirror of bpf/lib/maps.h: the enums, the logical entry types the compiler produces, and the
+// codecs that turn them into the exact bytes the kernel stores. Change both files together.
+import ipaddr from 'ipaddr.js';
+
+export const MAP_NAMES = {
+  routes: 'routes_map',
+  knownNodes: 'known_nodes_map',
+  settings: 'settings_map',
+  counters: 'counters_map',
+} as const;
+
+export enum RouteKind {
+  LocalWorkload = 1,
+  LocalBlock = 2,
+  RemoteBlock = 3,
+  Pool = 4,
+  LocalHost = 5,
+}
+
+export enum Encap {
+  None = 0,
+  Ipip = 1,
+  Vxlan = 2,
+}
+export const ENCAP_COUNT = 3;
+
+export const RouteFlags = {
+  InPool: 1 << 0,
+  NatOutgoing: 1 << 1,
+} as const;
+
+export const NodeFlags = {
+  AllowIpip: 1 << 0,
+  AllowVxlan: 1 << 1,
+} as const;
+
+export enum CounterHook {
+  FromWorkload = 0,
+  ToUplink = 1,
+  FromUplinkTc = 2,
+  FromUplinkXdp = 3,
+}
+export const HOOK_COUNT = 4;
+
+export enum CounterReason {
+  Pass = 0,
+  RedirectLocal = 1,
+  Encap = 2,
+  ForwardPlain = 3,
+  Decap = 4,
+  FragNeeded = 5,
+  NatOutgoing = 6,
+  DropUnknownSource = 16,
+  DropBadVni = 17,
+  DropMalformed = 18,
+  DropMtuExceeded = 19,
+  DropNoRoute = 20,
+  DropIpipFromWorkload = 21,
+  DropFib = 22,
+  DropAdjustRoom = 23,
+  DropNotForUs = 24,
+}
+export const REASON_COUNT = 32;
+export const COUNTER_SLOTS = HOOK_COUNT * ENCAP_COUNT * REASON_COUNT;
+
+export function counterSlot(hook: CounterHook, encap: Encap, reason: CounterReason): number {
+  return (hook * ENCAP_COUNT + encap) * REASON_COUNT + reason;
+}
+
+/** A routes_map entry in logical form. `cidr` is the key ("10.0.1.0/26"). MACs are "aa:bb:cc:dd:ee:ff". */
+export interface RouteEntry {
+  cidr: string;
+  kind: RouteKind;
+  encap: Encap;
+  flags: number;
+  ifindex: number;
+  nextHop: string; // "0.0.0.0" when unused
+  dstMac: string; // "00:00:00:00:00:00" when unused
+  srcMac: string;
+}
+
+export interface KnownNodeEntry {
+  addr: string; // underlay address, the key
+  vtepMac: string;
+  flags: number;
+  tunnelAddr: string; // "0.0.0.0" when none
+}
+
+export interface SettingsEntry {
+  tunnelAddr: string;
+  uplinkMtu: number;
+}
+
+export interface CounterValue {
+  packets: bigint;
+  bytes: bigint;
+}
+
+export const ZERO_MAC = '00:00:00:00:00:00';
+export const ZERO_IP = '0.0.0.0';
+
+export const ROUTE_KEY_SIZE = 8;
+export const ROUTE_VALUE_SIZE = 24;
+export const KNOWN_NODE_KEY_SIZE = 4;
+export const KNOWN_NODE_VALUE_SIZE = 12;
+export const SETTINGS_VALUE_SIZE = 16;
+export const COUNTER_VALUE_SIZE = 16;
+
+function ipv4Bytes(addr: string): number[] {
+  return ipaddr.IPv4.parse(addr).toByteArray();
+}
+
+function macBytes(mac: string): number[] {
+  const parts = mac.split(':');
+  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{2}$/.test(p))) {
+    throw new Error(`invalid MAC address '${mac}'`);
+  }
+  return parts.map((p) => parseInt(p, 16));
+}
+
+function macString(buf: Buffer, offset: number): string {
+  return [...buf.subarray(offset, offset + 6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+function ipv4String(buf: Buffer, offset: number): string {
+  return [...buf.subarray(offset, offset + 4)].join('.');
+}
+
+// Keys and values use host byte order for plain integers (the kernel's native order, little endian on every
+// supported architecture) and network order for addresses, exactly as the C structs do.
+
+export function encodeRouteKey(cidr: string): Buffer {
+  const [addr, len] = ipaddr.IPv4.parseCIDR(cidr);
+  const buf = Buffer.alloc(ROUTE_KEY_SIZE);
+  buf.writeUInt32LE(len, 0);
+  Buffer.from(addr.toByteArray()).copy(buf, 4);
+  return buf;
+}
+
+export function decodeRouteKey(buf: Buffer): string {
+  return `${ipv4String(buf, 4)}/${buf.readUInt32LE(0)}`;
+}
+
+export function encodeRouteValue(e: Omit<RouteEntry, 'cidr'>): Buffer {
+  const buf = Buffer.alloc(ROUTE_VALUE_SIZE);
+  buf.writeUInt8(e.kind, 0);
+  buf.writeUInt8(e.encap, 1);
+  buf.writeUInt16LE(e.flags, 2);
+  buf.writeUInt32LE(e.ifindex, 4);
+  Buffer.from(ipv4Bytes(e.nextHop)).copy(buf, 8);
+  Buffer.from(macBytes(e.dstMac)).copy(buf, 12);
+  Buffer.from(macBytes(e.srcMac)).copy(buf, 18);
+  return buf;
+}
+
+export function decodeRouteValue(buf: Buffer): Omit<RouteEntry, 'cidr'> {
+  return {
+    kind: buf.readUInt8(0),
+    encap: buf.readUInt8(1),
+    flags: buf.readUInt16LE(2),
+    ifindex: buf.readUInt32LE(4),
+    nextHop: ipv4String(buf, 8),
+    dstMac: macString(buf, 12),
+    srcMac: macString(buf, 18),
+  };
+}
+
+export function encodeKnownNodeKey(addr: string): Buffer {
+  return Buffer.from(ipv4Bytes(addr));
+}
+
+export function decodeKnownNodeKey(buf: Buffer): string {
+  return ipv4String(buf, 0);
+}
+
+export function encodeKnownNodeValue(e: Omit<KnownNodeEntry, 'addr'>): Buffer {
+  const buf = Buffer.alloc(KNOWN_NODE_VALUE_SIZE);
+  Buffer.from(macBytes(e.vtepMac)).copy(buf, 0);
+  buf.writeUInt16LE(e.flags, 6);
+  Buffer.from(ipv4Bytes(e.tunnelAddr)).copy(buf, 8);
+  return buf;
+}
+
+export function decodeKnownNodeValue(buf: Buffer): Omit<KnownNodeEntry, 'addr'> {
+  return { vtepMac: macString(buf, 0), flags: buf.readUInt16LE(6), tunnelAddr: ipv4String(buf, 8) };
+}
+
+export function encodeU32Key(index: number): Buffer {
+  const buf = Buffer.alloc(4);
+  buf.writeUInt32LE(index, 0);
+  return buf;
+}
+
+export function encodeSettingsValue(e: SettingsEntry): Buffer {
+  const buf = Buffer.alloc(SETTINGS_VALUE_SIZE);
+  Buffer.from(ipv4Bytes(e.tunnelAddr)).copy(buf, 0);
+  buf.writeUInt32LE(e.uplinkMtu, 4);
+  return buf;
+}
+
+export function decodeSettingsValue(buf: Buffer): SettingsEntry {
+  return { tunnelAddr: ipv4String(buf, 0), uplinkMtu: buf.readUInt32LE(4) };
+}
+
+export function decodeCounterValue(buf: Buffer): CounterValue {
+  return { packets: buf.readBigUInt64LE(0), bytes: buf.readBigUInt64LE(8) };
+}
+
+/** Sums one slot's per-CPU values, as the kernel keeps one copy per possible CPU. */
+export function sumPerCpu(values: Buffer[]): CounterValue {
+  let packets = 0n;
+  let bytes = 0n;
+  for (const v of values) {
+    const c = decodeCounterValue(v);
+    packets += c.packets;
+    bytes += c.bytes;
+  }
+  return { packets, bytes };
+}

@@ -1,0 +1,121 @@
+// The resources bpf-overlay understands. IPPool, Node and BlockAffinity keep Calico's projectcalico.org/v3
+// shape so that users apply Calico's own manifests unchanged.
+
+export const API_VERSION = 'projectcalico.org/v3';
+
+export type EncapMode = 'Never' | 'Always' | 'CrossSubnet';
+
+export interface ObjectMeta {
+  name: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  /** Set by the datastore: opaque, changes on every write. */
+  resourceVersion?: string;
+  creationTimestamp?: string;
+}
+
+export interface IPPoolSpec {
+  cidr: string;
+  ipipMode: EncapMode;
+  vxlanMode: EncapMode;
+  natOutgoing: boolean;
+  disabled: boolean;
+  blockSize: number;
+  nodeSelector: string;
+  disableBGPExport?: boolean;
+  allowedUses?: string[];
+  assignmentMode?: string;
+}
+
+export interface IPPool {
+  apiVersion: typeof API_VERSION;
+  kind: 'IPPool';
+  metadata: ObjectMeta;
+  spec: IPPoolSpec;
+}
+
+export interface NodeSpec {
+  bgp?: {
+    /** Address with prefix length ("172.31.0.1/24"); the prefix is the node's subnet for CrossSubnet. */
+    ipv4Address?: string;
+    ipv4IPIPTunnelAddr?: string;
+  };
+  ipv4VXLANTunnelAddr?: string;
+  vxlanTunnelMACAddr?: string;
+}
+
+export interface Node {
+  apiVersion: typeof API_VERSION;
+  kind: 'Node';
+  metadata: ObjectMeta;
+  spec: NodeSpec;
+}
+
+export interface BlockAffinitySpec {
+  node: string;
+  cidr: string;
+  state?: 'confirmed' | 'pending' | 'pendingDeletion';
+  deleted?: boolean;
+}
+
+export interface BlockAffinity {
+  apiVersion: typeof API_VERSION;
+  kind: 'BlockAffinity';
+  metadata: ObjectMeta;
+  spec: BlockAffinitySpec;
+}
+
+/** Node-wide overlay settings (FelixConfiguration-like); the one named "default" applies to every node. */
+export interface OverlayConfigurationSpec {
+  vxlanPort?: number; // default 4789
+  vxlanVNI?: number; // default 4096
+  /** Workload MTU override; absent or 0 means derive from the uplink MTU minus the encapsulation overhead. */
+  mtu?: number;
+  /** Where tunnel packets are decapsulated. */
+  decapHook?: 'tc' | 'xdp';
+}
+
+export interface OverlayConfiguration {
+  apiVersion: typeof API_VERSION;
+  kind: 'OverlayConfiguration';
+  metadata: ObjectMeta;
+  spec: OverlayConfigurationSpec;
+}
+
+/** A workload attached on a node (written by the CNI plugin on that node; host-local fields are valid there). */
+export interface WorkloadEndpointSpec {
+  node: string;
+  containerID: string;
+  /** Interface name inside the workload (CNI_IFNAME). */
+  interfaceName: string;
+  /** Host-side veth. */
+  hostInterface: string;
+  hostIfindex: number;
+  hostMac: string;
+  mac: string;
+  /** "192.168.1.5/32" */
+  ipNetworks: string[];
+  pool: string;
+  pod?: string;
+  namespace?: string;
+  netns?: string;
+}
+
+export interface WorkloadEndpoint {
+  apiVersion: typeof API_VERSION;
+  kind: 'WorkloadEndpoint';
+  metadata: ObjectMeta;
+  spec: WorkloadEndpointSpec;
+}
+
+export type Resource = IPPool | Node | BlockAffinity | OverlayConfiguration | WorkloadEndpoint;
+export type ResourceKind = Resource['kind'];
+export const RESOURCE_KINDS: readonly ResourceKind[] = [
+  'IPPool',
+  'Node',
+  'BlockAffinity',
+  'OverlayConfiguration',
+  'WorkloadEndpoint',
+];
+
+export type ResourceOf<K extends ResourceKind> = Extract<Resource, { kind: K }>;
