@@ -1,0 +1,3 @@
+export { SelectorError, type SelectorNode } from './ast.js';
+export { parseSelector } from './parser.js';
+export { matchesSelector, selects, type Labels } from './matcher.js';
