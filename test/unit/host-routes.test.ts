@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { Encap, RouteFlags, RouteKind, ZERO_MAC, type RouteEntry } from '../../src/control/maps/layout.js';
+import { HOST_ROUTE_PROTO, planHostRouteCommands, planHostRoutes } from '../../src/control/reconcile/host-routes.js';
+
+function route(cidr: string, kind: RouteKind, encap: Encap, nextHop = '0.0.0.0'): RouteEntry {
+  return { cidr, kind, encap, flags: RouteFlags.InPool, ifindex: 0, nextHop, dstMac: ZERO_MAC, srcMac: ZERO_MAC };
+}
+
+const ctx = {
+  uplink: 'eth0',
+  tunnelAddr: '192.168.0.1',
+  tunnelMtu: (e: Encap) => (e === Encap.Vxlan ? 1450 : 1480),
+  gatewayFor: (addr: string) => (addr.startsWith('10.0.1.') ? addr : '10.0.1.254'),
+};
+
+describe('host routes', () => {
+  it('routes remote blocks only: plain via the node, encapsulated via the first hop with tunnel source and MTU', () => {
+    const planned = planHostRoutes(
+      [
+        route('192.168.0.0/16', RouteKind.Pool, Encap.Ipip),
+        route('192.168.0.0/26', RouteKind.LocalBlock, Encap.None),
+        route('192.168.1.0/26', RouteKind.RemoteBlock, Encap.None, '10.0.1.2'),
+        route('192.168.2.0/26', RouteKind.RemoteBlock, Encap.Vxlan, '10.0.2.3'),
+      ],
+      ctx,
+    );
+    expect(planned).toEqual([
+      { dst: '192.168.1.0/26', gateway: '10.0.1.2', dev: 'eth0' },
+      { dst: '192.168.2.0/26', gateway: '10.0.1.254', dev: 'eth0', src: '192.168.0.1', mtu: 1450 },
+    ]);
+  });
+
+  it('issues no command when the kernel already matches, replaces changed routes and deletes stale ones last', () => {
+    const same = { dst: '192.168.1.0/26', gateway: '10.0.1.2', dev: 'eth0' };
+    expect(planHostRouteCommands([same], [same])).toEqual([]);
+    const changed = { ...same, gateway: '10.0.1.254', src: '192.168.0.1', mtu: 1480 };
+    const stale = { dst: '192.168.9.0/26', gateway: '10.0.1.9', dev: 'eth0' };
+    expect(planHostRouteCommands([same, stale], [changed])).toEqual([
+      `route replace 192.168.1.0/26 via 10.0.1.254 dev eth0 onlink proto ${HOST_ROUTE_PROTO} src 192.168.0.1 mtu lock 1480`,
+      `route del 192.168.9.0/26 proto ${HOST_ROUTE_PROTO}`,
+    ]);
+  });
+});
