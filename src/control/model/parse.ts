@@ -1,0 +1,245 @@
+// Reading manifests: YAML or JSON text, one or many documents, `kind: List`/`<Kind>List` wrappers expanded.
+// Every document remembers where it came from so that validation can point at it. This module only shapes
+// data; the rules live in src/control/validation/.
+import YAML from 'yaml';
+import {
+  API_VERSION,
+  type EncapMode,
+  type IPPoolSpec,
+  type OverlayConfigurationSpec,
+  type Resource,
+  type ResourceKind,
+} from './types.js';
+import { parseCidr } from './cidr.js';
+
+export interface SourceRef {
+  file: string;
+  /** 0-based index of the YAML document in the file. */
+  document: number;
+  /** 0-based index within a List's `items`, when the resource came from one. */
+  item?: number;
+}
+
+/** Human form, 1-based like editors count: "pools.yaml document 2 item 1". */
+export function describeSource(s: SourceRef): string {
+  return `${s.file} document ${s.document + 1}${s.item === undefined ? '' : ` item ${s.item + 1}`}`;
+}
+
+export interface RawDocument {
+  source: SourceRef;
+  body: Record<string, unknown>;
+}
+
+export interface SourcedResource<R extends Resource = Resource> {
+  resource: R;
+  source: SourceRef;
+}
+
+export class ManifestError extends Error {
+  constructor(
+    readonly source: SourceRef,
+    reason: string,
+  ) {
+    super(`${describeSource(source)}: ${reason}`);
+    this.name = 'ManifestError';
+  }
+}
+
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isListWrapper(body: Record<string, unknown>): boolean {
+  const kind = body.kind;
+  return typeof kind === 'string' && kind.endsWith('List') && Array.isArray(body.items);
+}
+
+/**
+ * Splits manifest text into documents. JSON is valid YAML 1.2, so one parser reads both. Syntax errors throw
+ * ManifestError naming the document and line; empty documents (a trailing `---`) are skipped.
+ */
+export function parseManifests(text: string, file: string): RawDocument[] {
+  const out: RawDocument[] = [];
+  const docs = YAML.parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true });
+  const list = Array.isArray(docs) ? docs : [docs];
+  list.forEach((doc, document) => {
+    const source: SourceRef = { file, document };
+    if (doc.errors.length > 0) {
+      const first = doc.errors[0];
+      const where = first.linePos ? ` (line ${first.linePos[0].line}, column ${first.linePos[0].col})` : '';
+      throw new ManifestError(source, `invalid YAML/JSON${where}: ${first.message.split('\n')[0]}`);
+    }
+    const value: unknown = doc.toJS();
+    if (value === null || value === undefined) return;
+    if (Array.isArray(value)) {
+      value.forEach((item, i) => out.push(toRaw(item, { file, document, item: i })));
+      return;
+    }
+    if (!isPlainObject(value)) {
+      throw new ManifestError(source, `expected a resource (a mapping with apiVersion, kind, metadata, spec), got ${typeof value}`);
+    }
+    if (isListWrapper(value)) {
+      (value.items as unknown[]).forEach((item, i) => out.push(toRaw(item, { file, document, item: i })));
+      return;
+    }
+    out.push({ source, body: value });
+  });
+  return out;
+}
+
+function toRaw(item: unknown, source: SourceRef): RawDocument {
+  if (!isPlainObject(item)) throw new ManifestError(source, 'each list item must be a resource mapping');
+  return { source, body: item };
+}
+
+const ENCAP_MODES: readonly EncapMode[] = ['Never', 'Always', 'CrossSubnet'];
+
+/**
+ * Calico accepts any capitalisation of the modes (its validator folds case) and treats empty as Never.
+ * Returns null for a value that is no mode at all.
+ */
+export function normalizeEncapMode(value: unknown): EncapMode | null {
+  if (value === undefined || value === null || value === '') return 'Never';
+  if (typeof value !== 'string') return null;
+  return ENCAP_MODES.find((m) => m.toLowerCase() === value.toLowerCase()) ?? null;
+}
+
+export const DEFAULT_BLOCK_SIZE_V4 = 26;
+export const DEFAULT_BLOCK_SIZE_V6 = 122;
+export const DEFAULT_VXLAN_PORT = 4789;
+export const DEFAULT_VXLAN_VNI = 4096;
+
+/** Fills IPPool defaults the way Calico's defaulting does; values already present are kept. */
+export function ippoolSpecWithDefaults(spec: Record<string, unknown>): IPPoolSpec {
+  const cidr = typeof spec.cidr === 'string' ? spec.cidr : '';
+  const family = parseCidr(cidr)?.family ?? 4;
+  const out: IPPoolSpec = {
+    cidr,
+    ipipMode: normalizeEncapMode(spec.ipipMode) ?? 'Never',
+    vxlanMode: normalizeEncapMode(spec.vxlanMode) ?? 'Never',
+    natOutgoing: spec.natOutgoing === true,
+    disabled: spec.disabled === true,
+    blockSize: typeof spec.blockSize === 'number' ? spec.blockSize : family === 6 ? DEFAULT_BLOCK_SIZE_V6 : DEFAULT_BLOCK_SIZE_V4,
+    nodeSelector: typeof spec.nodeSelector === 'string' && spec.nodeSelector.trim() !== '' ? spec.nodeSelector : 'all()',
+  };
+  if (typeof spec.disableBGPExport === 'boolean') out.disableBGPExport = spec.disableBGPExport;
+  if (Array.isArray(spec.allowedUses)) out.allowedUses = spec.allowedUses.map(String);
+  if (typeof spec.assignmentMode === 'string') out.assignmentMode = spec.assignmentMode;
+  return out;
+}
+
+/** OverlayConfiguration values with defaults, as the compiler consumes them. */
+export function overlayConfigWithDefaults(spec: OverlayConfigurationSpec = {}): Required<OverlayConfigurationSpec> {
+  return {
+    vxlanPort: spec.vxlanPort ?? DEFAULT_VXLAN_PORT,
+    vxlanVNI: spec.vxlanVNI ?? DEFAULT_VXLAN_VNI,
+    mtu: spec.mtu ?? 0,
+    decapHook: spec.decapHook ?? 'tc',
+  };
+}
+
+/**
+ * FelixConfiguration fields that bpf-overlay maps onto OverlayConfiguration. Felix's vxlanMTU and ipipMTU
+ * are the MTUs of its tunnel devices, which are also what workloads get; bpf-overlay has one workload MTU, so
+ * when both are set the smaller wins (Felix likewise hands the CNI the smallest MTU of the enabled
+ * encapsulations). Every other Felix field is reported as ignored by validation, never silently applied.
+ */
+export const FELIX_MAPPED_FIELDS = ['vxlanPort', 'vxlanVNI', 'vxlanMTU', 'ipipMTU'] as const;
+
+export function felixToOverlaySpec(spec: Record<string, unknown>): OverlayConfigurationSpec {
+  const out: OverlayConfigurationSpec = {};
+  if (typeof spec.vxlanPort === 'number') out.vxlanPort = spec.vxlanPort;
+  if (typeof spec.vxlanVNI === 'number') out.vxlanVNI = spec.vxlanVNI;
+  const mtus = [spec.vxlanMTU, spec.ipipMTU].filter((m): m is number => typeof m === 'number' && m > 0);
+  if (mtus.length > 0) out.mtu = Math.min(...mtus);
+  return out;
+}
+
+function stringRecord(v: unknown): Record<string, string> | undefined {
+  if (!isPlainObject(v)) return undefined;
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x)]));
+}
+
+function normalizeMac(mac: string): string {
+  return mac.toLowerCase().replace(/-/g, ':');
+}
+
+/**
+ * Converts a document that validation accepted into a typed resource with defaults filled and modes
+ * normalized. FelixConfiguration becomes an OverlayConfiguration with the Felix resource's name.
+ */
+export function toResource(doc: RawDocument): Resource {
+  const body = doc.body;
+  const meta = isPlainObject(body.metadata) ? body.metadata : {};
+  const spec = isPlainObject(body.spec) ? body.spec : {};
+  const metadata: Resource['metadata'] = { name: String(meta.name ?? '') };
+  const labels = stringRecord(meta.labels);
+  const annotations = stringRecord(meta.annotations);
+  if (labels) metadata.labels = labels;
+  if (annotations) metadata.annotations = annotations;
+  if (typeof meta.resourceVersion === 'string') metadata.resourceVersion = meta.resourceVersion;
+  if (typeof meta.creationTimestamp === 'string') metadata.creationTimestamp = meta.creationTimestamp;
+  const kind = body.kind as ResourceKind | 'FelixConfiguration';
+  switch (kind) {
+    case 'IPPool':
+      return { apiVersion: API_VERSION, kind, metadata, spec: ippoolSpecWithDefaults(spec) };
+    case 'Node': {
+      const nodeSpec: Record<string, unknown> = {};
+      if (isPlainObject(spec.bgp)) {
+        const bgp: Record<string, string> = {};
+        if (typeof spec.bgp.ipv4Address === 'string') bgp.ipv4Address = spec.bgp.ipv4Address;
+        if (typeof spec.bgp.ipv4IPIPTunnelAddr === 'string') bgp.ipv4IPIPTunnelAddr = spec.bgp.ipv4IPIPTunnelAddr;
+        nodeSpec.bgp = bgp;
+      }
+      if (typeof spec.ipv4VXLANTunnelAddr === 'string') nodeSpec.ipv4VXLANTunnelAddr = spec.ipv4VXLANTunnelAddr;
+      if (typeof spec.vxlanTunnelMACAddr === 'string') nodeSpec.vxlanTunnelMACAddr = normalizeMac(spec.vxlanTunnelMACAddr);
+      return { apiVersion: API_VERSION, kind, metadata, spec: nodeSpec };
+    }
+    case 'BlockAffinity':
+      return {
+        apiVersion: API_VERSION,
+        kind,
+        metadata,
+        spec: {
+          node: String(spec.node ?? ''),
+          cidr: String(spec.cidr ?? ''),
+          ...(typeof spec.state === 'string' ? { state: spec.state as 'confirmed' | 'pending' | 'pendingDeletion' } : {}),
+          ...(typeof spec.deleted === 'boolean' ? { deleted: spec.deleted } : {}),
+        },
+      };
+    case 'OverlayConfiguration':
+      return { apiVersion: API_VERSION, kind, metadata, spec: { ...(spec as OverlayConfigurationSpec) } };
+    case 'FelixConfiguration':
+      return { apiVersion: API_VERSION, kind: 'OverlayConfiguration', metadata, spec: felixToOverlaySpec(spec) };
+    case 'WorkloadEndpoint': {
+      const wep = { ...spec } as Record<string, unknown>;
+      if (typeof wep.mac === 'string') wep.mac = normalizeMac(wep.mac);
+      if (typeof wep.hostMac === 'string') wep.hostMac = normalizeMac(wep.hostMac);
+      return { apiVersion: API_VERSION, kind, metadata, spec: wep as never };
+    }
+    default:
+      throw new ManifestError(doc.source, `unsupported kind ${JSON.stringify(body.kind)}`);
+  }
+}
+
+export type OutputFormat = 'yaml' | 'json';
+
+function dropUndefined(v: unknown): unknown {
+  return JSON.parse(JSON.stringify(v));
+}
+
+/**
+ * Renders resources for `get -o yaml|json` like calicoctl: one resource prints as itself, several as a
+ * `<Kind>List` (or `List` when kinds are mixed) with `items`.
+ */
+export function serializeResources(resources: readonly Resource[], format: OutputFormat): string {
+  let value: unknown;
+  if (resources.length === 1) {
+    value = dropUndefined(resources[0]);
+  } else {
+    const kinds = new Set(resources.map((r) => r.kind));
+    const kind = kinds.size === 1 ? `${[...kinds][0]}List` : 'List';
+    value = { apiVersion: API_VERSION, kind, items: resources.map(dropUndefined) };
+  }
+  return format === 'json' ? `${JSON.stringify(value, null, 2)}\n` : YAML.stringify(value);
+}

@@ -1,0 +1,16 @@
+// A node's VXLAN VTEP MAC. Felix (felix/calc/vxlan_resolver.go, vtepMACForHost) uses the Node's
+// vxlanTunnelMACAddr when set, else derives one from the node name: the byte 'f' (0x66, a locally
+// administered unicast prefix) followed by the first five bytes of SHA-1(node name). Computing it the same way
+// lets bpf-overlay and a Calico node agree on a node's MAC without writing it to the datastore.
+import { createHash } from 'node:crypto';
+import type { Node } from './types.js';
+
+export function derivedVtepMac(nodeName: string): string {
+  const sha = createHash('sha1').update(nodeName, 'utf8').digest();
+  return [0x66, ...sha.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+export function vtepMacOf(node: Pick<Node, 'metadata' | 'spec'>): string {
+  const configured = node.spec.vxlanTunnelMACAddr;
+  return configured ? configured.toLowerCase().replace(/-/g, ':') : derivedVtepMac(node.metadata.name);
+}
