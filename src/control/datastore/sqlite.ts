@@ -1,0 +1,240 @@
+// SQLite backend: one file shared by every process on a machine (agent, CNI invocations, CLI).
+// WAL lets readers run beside the single writer; BEGIN IMMEDIATE takes the write lock up front so that the
+// precondition check and the writes of a commit cannot interleave with another process's commit.
+// Other processes learn about changes by polling the `changes` log, which is cheap (indexed range scan).
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { BaseDatastore, preconditionError, stamp } from './base.js';
+import {
+  CompactedError,
+  type CommitRequest,
+  type CommitResult,
+  type StoredKind,
+  type StoredOf,
+  type StoredResource,
+  type WatchEvent,
+  type WatchHandle,
+  type WatchOptions,
+} from './types.js';
+
+export interface SqliteOptions {
+  /** How often watchers look for changes made by other processes (default 50 ms). */
+  pollIntervalMs?: number;
+  /** How long a writer waits for another process's write lock before failing (default 10 s). */
+  busyTimeoutMs?: number;
+  /** Change-log entries younger than this are kept for slow watchers (default 10 min). */
+  changeRetentionMs?: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS resources (
+  kind TEXT NOT NULL,
+  name TEXT NOT NULL,
+  json TEXT NOT NULL,
+  create_revision INTEGER NOT NULL,
+  mod_revision INTEGER NOT NULL,
+  PRIMARY KEY (kind, name)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS changes (
+  revision INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  name TEXT NOT NULL,
+  type TEXT NOT NULL CHECK (type IN ('put', 'delete')),
+  json TEXT,
+  at_ms INTEGER NOT NULL,
+  PRIMARY KEY (revision, kind, name)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+INSERT OR IGNORE INTO meta (key, value) VALUES ('revision', 0), ('compacted', 0);
+`;
+
+/** Trim the change log every this many revisions (cheap: one indexed DELETE). */
+const TRIM_EVERY = 256;
+
+interface ChangeRow {
+  revision: number;
+  kind: string;
+  name: string;
+  type: 'put' | 'delete';
+  json: string | null;
+}
+
+export class SqliteDatastore extends BaseDatastore {
+  private readonly db: Database.Database;
+  private readonly pollIntervalMs: number;
+  private readonly retentionMs: number;
+  private readonly watches = new Set<{ stop(): void }>();
+  private closed = false;
+
+  private readonly stmts: {
+    get: Database.Statement<[string, string], { json: string; mod_revision: number; create_revision: number }>;
+    list: Database.Statement<[string], { json: string }>;
+    revision: Database.Statement<[], { value: number }>;
+    compacted: Database.Statement<[], { value: number }>;
+    setMeta: Database.Statement<[number, string]>;
+    upsert: Database.Statement<[string, string, string, number, number]>;
+    remove: Database.Statement<[string, string]>;
+    logChange: Database.Statement<[number, string, string, string, string | null, number]>;
+    trim: Database.Statement<[number, number]>;
+    maxTrimmed: Database.Statement<[number, number], { m: number | null }>;
+  };
+
+  constructor(
+    readonly url: string,
+    readonly file: string,
+    opts: SqliteOptions = {},
+  ) {
+    super();
+    this.pollIntervalMs = opts.pollIntervalMs ?? 50;
+    this.retentionMs = opts.changeRetentionMs ?? 10 * 60_000;
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 10_000}`);
+    this.db.pragma('journal_mode = WAL');
+    // NORMAL is durable across process crashes in WAL mode; only a power loss can drop the last commits.
+    this.db.pragma('synchronous = NORMAL');
+    this.db.transaction(() => this.db.exec(SCHEMA)).immediate();
+    this.stmts = {
+      get: this.db.prepare('SELECT json, mod_revision, create_revision FROM resources WHERE kind = ? AND name = ?'),
+      list: this.db.prepare('SELECT json FROM resources WHERE kind = ? ORDER BY name'),
+      revision: this.db.prepare("SELECT value FROM meta WHERE key = 'revision'"),
+      compacted: this.db.prepare("SELECT value FROM meta WHERE key = 'compacted'"),
+      setMeta: this.db.prepare('UPDATE meta SET value = ? WHERE key = ?'),
+      upsert: this.db.prepare(
+        `INSERT INTO resources (kind, name, json, create_revision, mod_revision) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (kind, name) DO UPDATE SET json = excluded.json, mod_revision = excluded.mod_revision`,
+      ),
+      remove: this.db.prepare('DELETE FROM resources WHERE kind = ? AND name = ?'),
+      logChange: this.db.prepare(
+        'INSERT INTO changes (revision, kind, name, type, json, at_ms) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      trim: this.db.prepare('DELETE FROM changes WHERE at_ms < ? AND revision <= ?'),
+      maxTrimmed: this.db.prepare('SELECT MAX(revision) AS m FROM changes WHERE at_ms < ? AND revision <= ?'),
+    };
+  }
+
+  async get<K extends StoredKind>(kind: K, name: string): Promise<StoredOf<K> | undefined> {
+    const row = this.stmts.get.get(kind, name);
+    return row ? (JSON.parse(row.json) as StoredOf<K>) : undefined;
+  }
+
+  async list<K extends StoredKind>(kind: K): Promise<StoredOf<K>[]> {
+    return this.stmts.list.all(kind).map((r) => JSON.parse(r.json) as StoredOf<K>);
+  }
+
+  async revision(): Promise<number> {
+    return this.stmts.revision.get()!.value;
+  }
+
+  protected async commitChecked(req: CommitRequest): Promise<CommitResult> {
+    const run = this.db.transaction((): CommitResult => {
+      for (const pre of req.preconditions) {
+        const row = this.stmts.get.get(pre.kind, pre.name);
+        const err = preconditionError(pre, row ? String(row.mod_revision) : undefined);
+        if (err) throw err;
+      }
+      const revision = this.stmts.revision.get()!.value + 1;
+      const now = Date.now();
+      const written: StoredResource[] = [];
+      for (const w of req.writes) {
+        if (w.op === 'delete') {
+          if (this.stmts.remove.run(w.kind, w.name).changes > 0) {
+            this.stmts.logChange.run(revision, w.kind, w.name, 'delete', null, now);
+          }
+          continue;
+        }
+        const { kind, metadata } = w.resource;
+        const existing = this.stmts.get.get(kind, metadata.name);
+        const createdAt = existing ? (JSON.parse(existing.json) as StoredResource).metadata.creationTimestamp : undefined;
+        const stored = stamp(w.resource, revision, createdAt);
+        const json = JSON.stringify(stored);
+        this.stmts.upsert.run(kind, metadata.name, json, existing?.create_revision ?? revision, revision);
+        this.stmts.logChange.run(revision, kind, metadata.name, 'put', json, now);
+        written.push(stored);
+      }
+      this.stmts.setMeta.run(revision, 'revision');
+      if (revision % TRIM_EVERY === 0) this.trimChanges(now, revision);
+      return { revision, written };
+    });
+    return run.immediate();
+  }
+
+  private trimChanges(now: number, revision: number): void {
+    // Keep at least the last TRIM_EVERY revisions even when old, so a quiet store never empties its log.
+    const cutoff = [now - this.retentionMs, revision - TRIM_EVERY] as const;
+    const m = this.stmts.maxTrimmed.get(...cutoff)?.m;
+    if (m === null || m === undefined) return;
+    this.stmts.trim.run(...cutoff);
+    this.stmts.setMeta.run(Math.max(m, this.stmts.compacted.get()!.value), 'compacted');
+  }
+
+  async watch(
+    kinds: readonly StoredKind[],
+    onEvent: (ev: WatchEvent) => void,
+    opts: WatchOptions = {},
+  ): Promise<WatchHandle> {
+    if (this.closed) throw new Error(`datastore ${this.url} is closed`);
+    const placeholders = kinds.map(() => '?').join(', ');
+    const poll = this.db.prepare<unknown[], ChangeRow>(
+      `SELECT revision, kind, name, type, json FROM changes WHERE revision > ? AND kind IN (${placeholders})
+       ORDER BY revision, kind, name`,
+    );
+    const readSnapshot = this.db
+      .transaction((after: number) => ({ rows: poll.all(after, ...kinds), revision: this.stmts.revision.get()!.value }))
+      .deferred;
+    let last = opts.afterRevision ?? (await this.revision());
+    let timer: NodeJS.Timeout | undefined;
+    let stopped = false;
+    const tick = (): void => {
+      if (stopped) return;
+      try {
+        if (last < this.stmts.compacted.get()!.value) {
+          throw new CompactedError(`watch position ${last} was compacted from the change log of ${this.url}; re-list`);
+        }
+        // One read snapshot for the rows and the revision, so the position can advance past changes to kinds
+        // nobody here watches without skipping any that land meanwhile (a quiet kind must not look compacted).
+        // Unbounded on purpose: a LIMIT could cut one revision's batch in half.
+        const { rows, revision } = readSnapshot(last);
+        for (const row of rows) {
+          last = row.revision;
+          onEvent({
+            type: row.type,
+            kind: row.kind as StoredKind,
+            name: row.name,
+            resource: row.json === null ? undefined : (JSON.parse(row.json) as StoredResource),
+            revision: row.revision,
+          });
+        }
+        last = Math.max(last, revision);
+      } catch (err) {
+        stopped = true;
+        opts.onError?.(err as Error);
+        return;
+      }
+      timer = setTimeout(tick, this.pollIntervalMs);
+    };
+    const handle = {
+      stop: () => {
+        stopped = true;
+        if (timer) clearTimeout(timer);
+      },
+    };
+    this.watches.add(handle);
+    timer = setTimeout(tick, 0);
+    return {
+      close: async () => {
+        handle.stop();
+        this.watches.delete(handle);
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const w of this.watches) w.stop();
+    this.watches.clear();
+    this.db.close();
+  }
+}

@@ -1,0 +1,118 @@
+// Workload address allocation and release. Each function has a Txn form (composable: the tunnel logic runs
+// release + allocate + Node update in one transaction) and a Datastore form that wraps it in transact().
+// Uniqueness comes from the store: every allocation rewrites its block record guarded by the version it read,
+// and every new block is created guarded by "absent", so two allocators can never both commit the same address.
+import type { Datastore, IPAMBlock, Txn } from '../datastore/types.js';
+import type { Node } from '../model/types.js';
+import { blockInPool, claimBlock, eligiblePools, firstFreeAddress, firstUnclaimedBlock, takenBlocks } from './blocks.js';
+import {
+  IpamError,
+  IpamExhaustedError,
+  type AddressUse,
+  type AssignRequest,
+  type Assignment,
+  type PoolSelectsNode,
+} from './types.js';
+
+export async function getNode(tx: Txn, name: string): Promise<Node> {
+  const node = await tx.get('Node', name);
+  if (!node) throw new IpamError(`Node "${name}" does not exist; create it before allocating addresses on it`);
+  return node;
+}
+
+function withAllocation(block: IPAMBlock, address: string, req: AssignRequest): IPAMBlock {
+  const entry = req.attributes ? { handle: req.handle, attributes: req.attributes } : { handle: req.handle };
+  return { ...block, spec: { ...block.spec, allocations: { ...block.spec.allocations, [address]: entry } } };
+}
+
+/** Addresses held by the handle, from the given blocks. */
+export function findHandle(blocks: IPAMBlock[], handle: string): Assignment[] {
+  const out: Assignment[] = [];
+  for (const b of blocks) {
+    for (const [address, a] of Object.entries(b.spec.allocations)) {
+      if (a.handle === handle) out.push({ address, block: b.spec.cidr, pool: b.spec.pool });
+    }
+  }
+  return out;
+}
+
+export async function assignInTxn(
+  tx: Txn,
+  req: AssignRequest,
+  selects: PoolSelectsNode,
+  use: AddressUse = 'Workload',
+  restrictTo?: (poolName: string) => boolean,
+): Promise<Assignment> {
+  const node = await getNode(tx, req.node);
+  let pools = eligiblePools(await tx.list('IPPool'), node, use, selects, req.pool);
+  if (restrictTo) pools = pools.filter((p) => restrictTo(p.metadata.name));
+  if (pools.length === 0) {
+    throw new IpamError(`no enabled IPv4 IPPool for ${use} addresses selects node "${req.node}"`);
+  }
+  const blocks = await tx.list('IPAMBlock');
+  // A retried CNI ADD for the same container gets the address it already has.
+  const held = findHandle(blocks, req.handle).find((a) => pools.some((p) => p.metadata.name === a.pool));
+  if (held) return held;
+
+  for (const pool of pools) {
+    const own = blocks
+      .filter((b) => b.spec.node === req.node && blockInPool(b, pool))
+      .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+    for (const block of own) {
+      const address = firstFreeAddress(block, pool);
+      if (address) {
+        tx.put(withAllocation(block, address, req));
+        return { address, block: block.spec.cidr, pool: pool.metadata.name };
+      }
+    }
+  }
+  const taken = await takenBlocks(tx, blocks);
+  for (const pool of pools) {
+    for (let cidr = firstUnclaimedBlock(pool, taken); cidr; cidr = firstUnclaimedBlock(pool, taken)) {
+      const block = claimBlock(tx, pool, req.node, cidr);
+      const address = firstFreeAddress(block, pool);
+      if (address) {
+        tx.put(withAllocation(block, address, req));
+        return { address, block: cidr, pool: pool.metadata.name };
+      }
+      // A block with no usable address (a /32 block on the pool's reserved address) stays claimed, never retried.
+      taken.add(cidr);
+    }
+  }
+  throw new IpamExhaustedError(
+    `no free address for node "${req.node}": every block of pool(s) ${pools.map((p) => `"${p.metadata.name}"`).join(', ')} ` +
+      `is claimed and the node's own blocks are full`,
+  );
+}
+
+/** Free every address held by the handle; returns what was freed (empty when nothing was held: idempotent). */
+export async function releaseInTxn(tx: Txn, handle: string, keep?: (a: Assignment) => boolean): Promise<Assignment[]> {
+  const released: Assignment[] = [];
+  for (const block of await tx.list('IPAMBlock')) {
+    const remaining = { ...block.spec.allocations };
+    let changed = false;
+    for (const [address, a] of Object.entries(block.spec.allocations)) {
+      if (a.handle !== handle) continue;
+      const assignment = { address, block: block.spec.cidr, pool: block.spec.pool };
+      if (keep?.(assignment)) continue;
+      delete remaining[address];
+      released.push(assignment);
+      changed = true;
+    }
+    if (changed) tx.put({ ...block, spec: { ...block.spec, allocations: remaining } });
+  }
+  return released;
+}
+
+export function assignAddress(ds: Datastore, req: AssignRequest, selects: PoolSelectsNode): Promise<Assignment> {
+  if (!req.handle) throw new IpamError('assign: handle must be a non-empty string');
+  return ds.transact((tx) => assignInTxn(tx, req, selects));
+}
+
+export function releaseByHandle(ds: Datastore, handle: string): Promise<Assignment[]> {
+  return ds.transact((tx) => releaseInTxn(tx, handle));
+}
+
+export async function addressesOfHandle(ds: Datastore, handle: string): Promise<Assignment[]> {
+  return findHandle(await ds.list('IPAMBlock'), handle);
+}

@@ -1,0 +1,124 @@
+// Block carving: which pools a node may use, which blocks of a pool are still unclaimed, which addresses of a
+// block are free, and the records (IPAMBlock + BlockAffinity) that claim a block for a node.
+import type { IPAMBlock, Txn } from '../datastore/types.js';
+import { API_VERSION, type BlockAffinity, type IPPool, type Node } from '../model/types.js';
+import { cidrContains, formatCidr4, formatIPv4, parseCidr4, type Cidr4 } from './cidr.js';
+import { IpamError, type AddressUse, type PoolSelectsNode } from './types.js';
+
+/** "10.244.0.64/26" -> "10-244-0-64-26": a datastore name that keeps the CIDR readable. */
+export function blockName(cidr: string): string {
+  return cidr.replace(/[./]/g, '-');
+}
+
+export function affinityName(node: string, cidr: string): string {
+  return `${node}-${blockName(cidr)}`;
+}
+
+function poolCidr(pool: IPPool): Cidr4 | undefined {
+  return parseCidr4(pool.spec.cidr);
+}
+
+function servesUse(pool: IPPool, use: AddressUse): boolean {
+  const uses = pool.spec.allowedUses;
+  return !uses || uses.length === 0 || uses.includes(use);
+}
+
+/** Why this pool cannot serve the request, or undefined when it can (nodeSelector aside). */
+export function poolUnusableReason(pool: IPPool, use: AddressUse): string | undefined {
+  if (pool.spec.disabled) return 'it is disabled';
+  const cidr = poolCidr(pool);
+  if (!cidr) return `its cidr "${pool.spec.cidr}" is not IPv4 (this IPAM serves IPv4 pools only)`;
+  if (pool.spec.blockSize < cidr.prefix || pool.spec.blockSize > 32) {
+    return `its blockSize ${pool.spec.blockSize} does not fit its cidr ${pool.spec.cidr}`;
+  }
+  if (!servesUse(pool, use)) return `its allowedUses (${pool.spec.allowedUses?.join(', ')}) exclude ${use}`;
+  return undefined;
+}
+
+/**
+ * Pools an allocation may draw from, in name order. An explicitly requested pool must exist and be usable, and,
+ * as in Calico, overrides its own nodeSelector; otherwise every usable pool that selects the node qualifies.
+ */
+export function eligiblePools(
+  pools: IPPool[],
+  node: Node,
+  use: AddressUse,
+  selects: PoolSelectsNode,
+  requested?: string,
+): IPPool[] {
+  if (requested !== undefined) {
+    const pool = pools.find((p) => p.metadata.name === requested);
+    if (!pool) throw new IpamError(`ipPool "${requested}" does not exist`);
+    const reason = poolUnusableReason(pool, use);
+    if (reason) throw new IpamError(`ipPool "${requested}" cannot be used: ${reason}`);
+    return [pool];
+  }
+  return pools
+    .filter((p) => poolUnusableReason(p, use) === undefined && selects(p, node))
+    .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+}
+
+/**
+ * Addresses never handed out: the pool's own network and broadcast addresses. Calico hands them out (a /32 route
+ * makes them work), but some stacks and middleboxes treat x.x.x.0/x.x.x.255-style addresses specially, and the
+ * cost is two addresses per pool. Pools of /31 and /32 have no such addresses (RFC 3021), so nothing is reserved.
+ */
+function isReserved(pool: Cidr4, ip: number): boolean {
+  if (pool.prefix >= 31) return false;
+  return ip === pool.base || ip === pool.base + pool.size - 1;
+}
+
+/** Lowest free address of the block, or undefined when it is full. */
+export function firstFreeAddress(block: IPAMBlock, pool: IPPool): string | undefined {
+  const cidr = parseCidr4(block.spec.cidr);
+  const poolRange = poolCidr(pool);
+  if (!cidr || !poolRange) return undefined;
+  for (let ip = cidr.base; ip < cidr.base + cidr.size; ip++) {
+    if (isReserved(poolRange, ip)) continue;
+    const text = formatIPv4(ip);
+    if (!(text in block.spec.allocations)) return text;
+  }
+  return undefined;
+}
+
+/** First block of the pool nobody has claimed (no IPAMBlock and no BlockAffinity for it), if any. */
+export function firstUnclaimedBlock(pool: IPPool, taken: ReadonlySet<string>): string | undefined {
+  const range = poolCidr(pool)!;
+  const blockAddresses = 2 ** (32 - pool.spec.blockSize);
+  for (let base = range.base; base < range.base + range.size; base += blockAddresses) {
+    const cidr = formatCidr4({ base, prefix: pool.spec.blockSize });
+    if (!taken.has(cidr)) return cidr;
+  }
+  return undefined;
+}
+
+export function blockInPool(block: IPAMBlock, pool: IPPool): boolean {
+  const range = poolCidr(pool);
+  const cidr = parseCidr4(block.spec.cidr);
+  return !!range && !!cidr && block.spec.pool === pool.metadata.name && cidrContains(range, cidr.base);
+}
+
+/** Claim a block for the node in the transaction: create its IPAMBlock and BlockAffinity, both must be new. */
+export function claimBlock(tx: Txn, pool: IPPool, node: string, cidr: string): IPAMBlock {
+  const block: IPAMBlock = {
+    apiVersion: API_VERSION,
+    kind: 'IPAMBlock',
+    metadata: { name: blockName(cidr) },
+    spec: { cidr, pool: pool.metadata.name, node, allocations: {} },
+  };
+  const affinity: BlockAffinity = {
+    apiVersion: API_VERSION,
+    kind: 'BlockAffinity',
+    metadata: { name: affinityName(node, cidr) },
+    spec: { node, cidr, state: 'confirmed', deleted: false },
+  };
+  tx.create(block);
+  tx.create(affinity);
+  return block;
+}
+
+/** CIDRs already claimed by anyone: those with a block record or an affinity. */
+export async function takenBlocks(tx: Txn, blocks: IPAMBlock[]): Promise<Set<string>> {
+  const affinities = await tx.list('BlockAffinity');
+  return new Set([...blocks.map((b) => b.spec.cidr), ...affinities.map((a) => a.spec.cidr)]);
+}
