@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* In-place IPIP / VXLAN encapsulation of an skb and its hand-off toward the remote node. Used by the workload
+ * ingress (forwarded traffic) and the uplink egress (host-originated traffic). */
+#ifndef BPF_OVERLAY_ENCAP_H
+#define BPF_OVERLAY_ENCAP_H
+
+#include "common.h"
+#include "config.h"
+#include "counters.h"
+#include "csum.h"
+
+#define OUTER_TTL		64
+#define VXLAN_SPORT_BASE	49152	/* IANA dynamic range, as the Linux VXLAN device defaults to */
+#define VXLAN_SPORT_MASK	0x3fff	/* 16384 ports: 49152..65535 */
+
+static __always_inline __u32 encap_overhead(__u32 encap)
+{
+	return encap == ENCAP_VXLAN ? VXLAN_OVERHEAD : IPIP_OVERHEAD;
+}
+
+/* Encapsulates the IPv4 packet in `skb` (Ethernet at offset 0, IPv4 header already validated) for `rt`
+ * (REMOTE_BLOCK with IPIP or VXLAN) and redirects it out of the uplink.
+ *
+ * Outer L2: bpf_redirect_neigh without parameters makes the kernel route the OUTER destination (next_hop)
+ * out of uplink_ifindex and resolve the neighbour of that route's gateway, so a next hop in another subnet
+ * goes through the subnet's router, exactly as a bpf_fib_lookup + bpf_redirect_neigh(&nh) pair would, with
+ * one helper call less on the hot path, and without making test runs depend on the host's routing table.
+ * Failures there (no route) are counted by the kernel as tx drops on the uplink.
+ *
+ * BPF_F_ADJ_ROOM_FIXED_GSO keeps gso_size: the workload/route MTU already leaves room for the overhead, and
+ * the ENCAP_* flags set skb->encapsulation and the inner offsets, so GSO segments and checksum offload of a
+ * TCP packet still work on the inner headers (the outer UDP checksum is 0, as Calico and Linux VXLAN send). */
+static __always_inline int encap_and_redirect(struct __sk_buff *skb, __u32 hook, const struct route_value *rt,
+					      __u32 orig_len, int forwarded)
+{
+	__u32 encap = rt->encap;
+	__be32 next_hop = rt->next_hop;
+	__u32 hash = 0, room, outer_len;
+	__u64 flags = BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_ENCAP_L3_IPV4;
+	void *data, *data_end;
+	struct iphdr *iph, *outer;
+	__be16 df;
+	__u16 id = 0;
+	__u8 tos;
+
+	if (encap == ENCAP_VXLAN) {
+		/* Inner flow hash, before any header moves: one source port per flow keeps it on one
+		 * underlay ECMP path and one receive queue, different flows spread. */
+		hash = bpf_get_hash_recalc(skb);
+		room = VXLAN_OVERHEAD;
+		flags |= BPF_F_ADJ_ROOM_ENCAP_L4_UDP | BPF_F_ADJ_ROOM_ENCAP_L2_ETH |
+			 BPF_F_ADJ_ROOM_ENCAP_L2(ETH_HLEN);
+	} else {
+		room = IPIP_OVERHEAD;
+	}
+
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	iph = data + ETH_HLEN;
+	if ((void *)(iph + 1) > data_end)
+		goto malformed;
+	tos = iph->tos;
+	df = iph->frag_off & bpf_htons(IP_DF);
+	if (forwarded)
+		ipv4_decrease_ttl(iph);
+	if (!df)
+		id = (__u16)bpf_get_prandom_u32();
+
+	if (bpf_skb_adjust_room(skb, room, BPF_ADJ_ROOM_MAC, flags)) {
+		count(hook, encap, REASON_DROP_ADJUST_ROOM, orig_len);
+		return TC_ACT_SHOT;
+	}
+
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	outer = data + ETH_HLEN;
+	if ((void *)(outer + 1) > data_end)
+		goto malformed;
+	outer_len = skb->len - ETH_HLEN;
+
+	*(__u8 *)outer = 0x45;	/* version 4, ihl 5 */
+	outer->tos = tos;	/* DSCP and ECN copied: the underlay honours the workload's QoS, ECN survives */
+	outer->tot_len = bpf_htons(outer_len);
+	outer->id = bpf_htons(id);
+	outer->frag_off = df;
+	outer->ttl = OUTER_TTL;
+	outer->protocol = encap == ENCAP_VXLAN ? IPPROTO_UDP_NR : IPPROTO_IPIP_NR;
+	outer->check = 0;
+	outer->saddr = node_addr;
+	outer->daddr = next_hop;
+	outer->check = ipv4_hdr_csum20(outer);
+
+	if (encap == ENCAP_VXLAN) {
+		struct udphdr *udp = (void *)(outer + 1);
+		struct vxlanhdr_wire *vx = (void *)(udp + 1);
+		struct ethhdr *ieth = (void *)(vx + 1);
+
+		if ((void *)(ieth + 1) > data_end)
+			goto malformed;
+		udp->source = bpf_htons(VXLAN_SPORT_BASE | (hash & VXLAN_SPORT_MASK));
+		udp->dest = bpf_htons(vxlan_port);
+		udp->len = bpf_htons(outer_len - IPV4_HLEN);
+		udp->check = 0;
+		vx->flags = bpf_htonl(VXLAN_FLAG_VNI);
+		vx->vni = bpf_htonl(vxlan_vni << 8);
+		mac_copy(ieth->h_dest, rt->dst_mac);
+		mac_copy(ieth->h_source, (const __u8 *)vtep_mac);
+		ieth->h_proto = bpf_htons(ETH_P_IP);
+	}
+
+	count(hook, encap, REASON_ENCAP, orig_len);
+	return bpf_redirect_neigh(uplink_ifindex, NULL, 0, 0);
+
+malformed:
+	count(hook, encap, REASON_DROP_MALFORMED, orig_len);
+	return TC_ACT_SHOT;
+}
+
+#endif /* BPF_OVERLAY_ENCAP_H */

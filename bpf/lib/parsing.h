@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Ethernet + IPv4 parsing on a [data, data_end) window, shared by tc and XDP programs. */
+#ifndef BPF_OVERLAY_PARSING_H
+#define BPF_OVERLAY_PARSING_H
+
+#include "common.h"
+
+enum parse_result {
+	PARSE_IPV4 = 0,		/* eth and iph valid, the whole IPv4 header (with options) is in the window */
+	PARSE_NOT_IPV4 = 1,	/* ARP, IPv6, short frames: not ours to judge */
+	PARSE_MALFORMED = 2,	/* EtherType IPv4 but the header is impossible */
+};
+
+struct l3 {
+	struct ethhdr *eth;
+	struct iphdr *iph;
+	__u32 ihl_bytes;
+};
+
+/* `wire_len` is the L3 length the packet really has (skb->len or the XDP window minus Ethernet): a header
+ * claiming more than that is truncated. GSO packets (gso) are trusted on tot_len, which they may not keep. */
+static __always_inline int parse_ipv4(void *data, void *data_end, __u32 wire_len, int gso, struct l3 *out)
+{
+	struct ethhdr *eth = data;
+	struct iphdr *iph;
+	__u32 ihl_bytes, tot_len;
+
+	if ((void *)(eth + 1) > data_end)
+		return PARSE_NOT_IPV4;
+	if (eth->h_proto != bpf_htons(ETH_P_IP))
+		return PARSE_NOT_IPV4;
+	iph = (void *)(eth + 1);
+	if ((void *)(iph + 1) > data_end)
+		return PARSE_MALFORMED;
+	if (iph->version != 4 || iph->ihl < 5)
+		return PARSE_MALFORMED;
+	ihl_bytes = iph->ihl * 4;
+	if ((void *)iph + ihl_bytes > data_end)
+		return PARSE_MALFORMED;
+	tot_len = bpf_ntohs(iph->tot_len);
+	if (!gso && (tot_len < ihl_bytes || tot_len > wire_len))
+		return PARSE_MALFORMED;
+	out->eth = eth;
+	out->iph = iph;
+	out->ihl_bytes = ihl_bytes;
+	return PARSE_IPV4;
+}
+
+static __always_inline int ipv4_is_fragment(const struct iphdr *iph)
+{
+	return (iph->frag_off & bpf_htons(IP_MF | IP_OFFSET)) != 0;
+}
+
+/* tc: make at least `want` bytes (or the whole packet) linear so direct access sees the headers. Packets from
+ * veths and the test runner are already linear; only paged frames from real NICs pay the helper call. */
+static __always_inline void tc_linearize(struct __sk_buff *skb, __u32 want)
+{
+	__u32 len = skb->len < want ? skb->len : want;
+
+	if ((void *)(long)skb->data + len > (void *)(long)skb->data_end)
+		bpf_skb_pull_data(skb, len);
+	barrier_var(skb);
+}
+
+#endif /* BPF_OVERLAY_PARSING_H */
