@@ -15,14 +15,13 @@ export const DEFAULT_DATASTORE_URL = 'sqlite:///var/lib/bpf-overlay/store.db';
 export interface OpenOptions extends SqliteOptions, EtcdOptions {}
 
 export async function openDatastore(url: string = DEFAULT_DATASTORE_URL, opts: OpenOptions = {}): Promise<Datastore> {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
+  if (!scheme) {
     throw new DatastoreError(`datastore URL "${url}" is not a URL (expected sqlite:///abs/path.db or etcd://host:port)`);
   }
-  switch (parsed.protocol) {
+  switch (`${scheme}:`) {
     case 'sqlite:': {
+      const parsed = new URL(url);
       if (parsed.host !== '') {
         throw new DatastoreError(`datastore URL "${url}": sqlite URLs have no host; use sqlite:///absolute/path.db`);
       }
@@ -35,32 +34,34 @@ export async function openDatastore(url: string = DEFAULT_DATASTORE_URL, opts: O
     case 'etcd:':
     case 'etcd+http:':
     case 'etcd+https:': {
-      const tls = parsed.protocol === 'etcd+https:';
-      // URL() keeps only the first host of a comma list, so split the authority ourselves.
-      const authority = url.slice(url.indexOf('//') + 2).split(/[/?#]/)[0];
+      const tls = scheme === 'etcd+https';
+      // URL() rejects a comma-separated host list, so split the authority and the query ourselves.
+      const afterScheme = url.slice(url.indexOf('//') + 2);
+      const authority = afterScheme.split(/[/?#]/)[0];
+      const query = new URLSearchParams(afterScheme.includes('?') ? afterScheme.slice(afterScheme.indexOf('?') + 1) : '');
       const hosts = authority.split(',').filter((h) => h.length > 0);
       if (hosts.length === 0 || hosts.some((h) => !/^[^:\s]+:\d+$/.test(h) && !/^\[[0-9a-f:]+\]:\d+$/i.test(h))) {
         throw new DatastoreError(`datastore URL "${url}": etcd endpoints must be host:port[,host:port]`);
       }
-      const caFile = parsed.searchParams.get('ca') ?? opts.caFile;
+      const caFile = query.get('ca') ?? opts.caFile;
       if (tls && !caFile) {
         throw new DatastoreError(`datastore URL "${url}": etcd+https needs a CA file (?ca=/path or the caFile option)`);
       }
-      const scheme = tls ? 'https' : 'http';
+      const transport = tls ? 'https' : 'http';
       return new EtcdDatastore(
         url,
-        hosts.map((h) => `${scheme}://${h}`),
+        hosts.map((h) => `${transport}://${h}`),
         {
           ...opts,
           caFile: tls ? caFile : undefined,
-          certFile: parsed.searchParams.get('cert') ?? opts.certFile,
-          keyFile: parsed.searchParams.get('key') ?? opts.keyFile,
+          certFile: query.get('cert') ?? opts.certFile,
+          keyFile: query.get('key') ?? opts.keyFile,
         },
       );
     }
     default:
       throw new DatastoreError(
-        `datastore URL "${url}" has unsupported scheme "${parsed.protocol}" (supported: sqlite:, etcd:, etcd+https:)`,
+        `datastore URL "${url}" has unsupported scheme "${scheme}:" (supported: sqlite:, etcd:, etcd+https:)`,
       );
   }
 }
