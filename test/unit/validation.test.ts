@@ -32,31 +32,31 @@ const existingPool = (name: string, cidr: string, blockSize = 26): IPPool => ({
 });
 
 describe('IPPool CIDR', () => {
-  it('accepts a valid pool', () => expectValid(pool('p', { cidr: '10.0.0.0/16' })));
-  it('requires a CIDR', () => expectOnlyError(pool('p', {}), 'spec.cidr', 'IPPool CIDR must be specified'));
+  it('accepts a valid pool', () => void expectValid(pool('p', { cidr: '10.0.0.0/16' })));
+  it('requires a CIDR', () => void expectOnlyError(pool('p', {}), 'spec.cidr', 'IPPool CIDR must be specified'));
   it.each(['10.0.0.0', '10.0.0.0/33', '10.0.0/16', 'banana/8', '10.0.0.0/1a', '0x0a.0.0.0/8'])('rejects %s as no subnet', (cidr) =>
-    expectOnlyError(pool('p', { cidr }), 'spec.cidr', 'IPPool CIDR must be a valid subnet'),
+    void expectOnlyError(pool('p', { cidr }), 'spec.cidr', 'IPPool CIDR must be a valid subnet'),
   );
-  it('requires strict masking', () => expectOnlyError(pool('p', { cidr: '10.0.0.1/16' }), 'spec.cidr', 'IPPool CIDR is not strictly masked'));
+  it('requires strict masking', () => void expectOnlyError(pool('p', { cidr: '10.0.0.1/16' }), 'spec.cidr', 'IPPool CIDR is not strictly masked'));
   it('rejects the IPv4 link-local range', () => {
     expectOnlyError(pool('p', { cidr: '169.254.0.0/20' }), 'spec.cidr', 'IPPool CIDR overlaps with IPv4 Link Local range 169.254.0.0/16');
     expectOnlyError(pool('p', { cidr: '168.0.0.0/6' }), 'spec.cidr', 'IPPool CIDR overlaps with IPv4 Link Local range 169.254.0.0/16');
   });
   it('rejects the IPv6 link-local range', () =>
-    expectOnlyError(pool('p', { cidr: 'fe80::/64' }), 'spec.cidr', 'IPPool CIDR overlaps with IPv6 Link Local range fe80::/10'));
+    void expectOnlyError(pool('p', { cidr: 'fe80::/64' }), 'spec.cidr', 'IPPool CIDR overlaps with IPv6 Link Local range fe80::/10'));
   it('rejects overlap within the batch with Calico text, on the later pool', () => {
     const e = expectOnlyError(`${pool('a', { cidr: '10.0.0.0/16' })}\n---\n${pool('b', { cidr: '10.0.128.0/17' })}`, 'spec.cidr', 'IPPool(b) CIDR overlaps with IPPool(a) CIDR 10.0.0.0/16');
     expect(e.name).toBe('b');
     expect(e.source).toEqual({ file: 'in.yaml', document: 1 });
   });
   it('rejects overlap with an existing pool of another name', () =>
-    expectOnlyError(pool('b', { cidr: '10.0.0.0/8' }), 'spec.cidr', 'IPPool(b) CIDR overlaps with IPPool(a) CIDR 10.0.0.0/16', [existingPool('a', '10.0.0.0/16')]));
+    void expectOnlyError(pool('b', { cidr: '10.0.0.0/8' }), 'spec.cidr', 'IPPool(b) CIDR overlaps with IPPool(a) CIDR 10.0.0.0/16', [existingPool('a', '10.0.0.0/16')]));
   it('allows re-applying an existing pool unchanged, and disjoint pools', () => {
     expectValid(pool('a', { cidr: '10.0.0.0/16' }), [existingPool('a', '10.0.0.0/16')]);
     expectValid(`${pool('a', { cidr: '10.0.0.0/16' })}\n---\n${pool('b', { cidr: '10.1.0.0/16' })}`, [existingPool('c', '10.2.0.0/16')]);
   });
   it('keeps CIDR immutable', () =>
-    expectOnlyError(pool('a', { cidr: '10.1.0.0/16' }), 'spec.cidr', 'IPPool CIDR cannot be modified', [existingPool('a', '10.0.0.0/16')]));
+    void expectOnlyError(pool('a', { cidr: '10.1.0.0/16' }), 'spec.cidr', 'IPPool CIDR cannot be modified', [existingPool('a', '10.0.0.0/16')]));
   it('keeps blockSize immutable, defaults included', () => {
     expectOnlyError(pool('a', { cidr: '10.0.0.0/16', blockSize: 24 }), 'spec.blockSize', 'IPPool BlockSize cannot be modified', [existingPool('a', '10.0.0.0/16')]);
     expectOnlyError(pool('a', { cidr: '10.0.0.0/16' }), 'spec.blockSize', 'IPPool BlockSize cannot be modified', [existingPool('a', '10.0.0.0/16', 28)]);
@@ -65,12 +65,12 @@ describe('IPPool CIDR', () => {
 });
 
 describe('IPPool block size', () => {
-  it.each([20, 26, 32])('accepts IPv4 %i', (blockSize) => expectValid(pool('p', { cidr: '10.0.0.0/16', blockSize })));
+  it.each([20, 26, 32])('accepts IPv4 %i', (blockSize) => void expectValid(pool('p', { cidr: '10.0.0.0/16', blockSize })));
   it.each([19, 33, 26.5, '26'])('rejects IPv4 %s', (blockSize) =>
-    expectOnlyError(pool('p', { cidr: '10.0.0.0/16', blockSize }), 'spec.blockSize', 'IPv4 block size must be between 20 and 32'));
-  it.each([116, 122, 128])('accepts IPv6 %i', (blockSize) => expectValid(pool('p', { cidr: 'fd00::/108', blockSize })));
+    void expectOnlyError(pool('p', { cidr: '10.0.0.0/16', blockSize }), 'spec.blockSize', 'IPv4 block size must be between 20 and 32'));
+  it.each([116, 122, 128])('accepts IPv6 %i', (blockSize) => void expectValid(pool('p', { cidr: 'fd00::/108', blockSize })));
   it.each([115, 129])('rejects IPv6 %i', (blockSize) =>
-    expectOnlyError(pool('p', { cidr: 'fd00::/64', blockSize }), 'spec.blockSize', 'IPv6 block size must be between 116 and 128'));
+    void expectOnlyError(pool('p', { cidr: 'fd00::/64', blockSize }), 'spec.blockSize', 'IPv6 block size must be between 116 and 128'));
   it('requires the pool to be at least one block', () => {
     const msg = 'IP pool size is too small for use with Calico IPAM. It must be equal to or greater than the block size.';
     expectOnlyError(pool('p', { cidr: '10.0.0.0/27' }), 'spec.cidr', msg);
@@ -103,19 +103,19 @@ describe('IPPool encapsulation modes', () => {
     expect(spec.ipipMode).toBe(['Never', 'Always', 'CrossSubnet'].find((m) => m.toLowerCase() === mode.toLowerCase()));
   });
   it.each([['ipipMode', 'Sometimes'], ['vxlanMode', 'Cross-Subnet'], ['vxlanMode', true]])('rejects %s %s', (field, mode) =>
-    expectOnlyError(pool('p', { cidr: '10.0.0.0/16', [field as string]: mode }), `spec.${field}`, 'unsupported value; must be one of Never, Always, CrossSubnet'));
+    void expectOnlyError(pool('p', { cidr: '10.0.0.0/16', [field as string]: mode }), `spec.${field}`, 'unsupported value; must be one of Never, Always, CrossSubnet'));
 });
 
 describe('IPPool other fields', () => {
   it('rejects an invalid nodeSelector with the position', () =>
-    expectOnlyError(pool('p', { cidr: '10.0.0.0/16', nodeSelector: "zone == " }), 'spec.nodeSelector', 'invalid selector "zone == " at position 8: expected a quoted value'));
-  it('accepts valid selectors', () => expectValid(pool('p', { cidr: '10.0.0.0/16', nodeSelector: "!has(edge) && zone in {'a','b'}" })));
+    void expectOnlyError(pool('p', { cidr: '10.0.0.0/16', nodeSelector: "zone == " }), 'spec.nodeSelector', 'invalid selector "zone == " at position 8: expected a quoted value'));
+  it('accepts valid selectors', () => void expectValid(pool('p', { cidr: '10.0.0.0/16', nodeSelector: "!has(edge) && zone in {'a','b'}" })));
   it('rejects unknown fields with a suggestion', () => {
     expectOnlyError(pool('p', { cidr: '10.0.0.0/16', ipipmode: 'Always' }), 'spec.ipipmode', 'unknown field; did you mean "ipipMode"?');
     const e = expectOnlyError(pool('p', { cidr: '10.0.0.0/16', ipip: { enabled: true } }), 'spec.ipip', 'unknown field; the APIv1 "ipip" block is not supported; use "ipipMode: Always|CrossSubnet|Never"');
     expect(e.kind).toBe('IPPool');
   });
-  it('rejects non-boolean natOutgoing', () => expectOnlyError(pool('p', { cidr: '10.0.0.0/16', natOutgoing: 'yes' }), 'spec.natOutgoing', 'must be true or false'));
+  it('rejects non-boolean natOutgoing', () => void expectOnlyError(pool('p', { cidr: '10.0.0.0/16', natOutgoing: 'yes' }), 'spec.natOutgoing', 'must be true or false'));
   it('collects every problem of a document', () => {
     const r = check(pool('p', { cidr: '10.0.0.1/16', ipipMode: 'Always', vxlanMode: 'Always', nodeSelector: '(', bogus: 1 }));
     expect(r.errors.map((e) => e.field).sort()).toEqual(['spec.bogus', 'spec.cidr', 'spec.nodeSelector', 'spec.vxlanMode']);
@@ -128,23 +128,23 @@ describe('document and metadata', () => {
     expect(e.value).toBe('crd.projectcalico.org/v1');
   });
   it('rejects unknown kinds', () =>
-    expectOnlyError(doc('NetworkPolicy', 'np', {}), 'kind', 'unsupported kind; must be one of IPPool, Node, BlockAffinity, OverlayConfiguration, WorkloadEndpoint, FelixConfiguration'));
+    void expectOnlyError(doc('NetworkPolicy', 'np', {}), 'kind', 'unsupported kind; must be one of IPPool, Node, BlockAffinity, OverlayConfiguration, WorkloadEndpoint, FelixConfiguration'));
   it('requires metadata.name', () => {
     expectOnlyError(doc('IPPool', '', { cidr: '10.0.0.0/16' }), 'metadata.name', 'name must be specified');
     expectOnlyError(JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'Node', spec: {} }), 'metadata', 'metadata must be a mapping with at least a name');
   });
   it.each(['Pool1', 'pool_1', '-pool', 'pool-', 'a..b', 'x'.repeat(254)])('rejects the name %s', (name) =>
-    expectOnlyError(pool(name, { cidr: '10.0.0.0/16' }), 'metadata.name', expect.stringContaining('DNS-1123 subdomain') as unknown as string));
-  it.each(['pool-1', 'a.b-c.d', '0'])('accepts the name %s', (name) => expectValid(pool(name, { cidr: '10.0.0.0/16' })));
+    void expectOnlyError(pool(name, { cidr: '10.0.0.0/16' }), 'metadata.name', expect.stringContaining('DNS-1123 subdomain') as unknown as string));
+  it.each(['pool-1', 'a.b-c.d', '0'])('accepts the name %s', (name) => void expectValid(pool(name, { cidr: '10.0.0.0/16' })));
   it('reports unknown metadata and top-level fields', () => {
     const text = JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: 'p', namespace: 'x' }, spec: { cidr: '10.0.0.0/16' }, extra: 1 });
     expect(check(text).errors.map((e) => e.field).sort()).toEqual(['extra', 'metadata.namespace']);
   });
   it('rejects labels that are not strings', () =>
-    expectOnlyError(JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'Node', metadata: { name: 'n', labels: { a: 1 } }, spec: {} }), 'metadata.labels', 'labels must be a mapping of strings to strings'));
+    void expectOnlyError(JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'Node', metadata: { name: 'n', labels: { a: 1 } }, spec: {} }), 'metadata.labels', 'labels must be a mapping of strings to strings'));
   it('rejects a duplicate name in a batch, naming the first source', () =>
-    expectOnlyError(`${pool('p', { cidr: '10.0.0.0/16' })}\n---\n${pool('p', { cidr: '10.1.0.0/16' })}`, 'metadata.name', 'IPPool "p" is also defined in in.yaml document 1'));
-  it('requires a spec mapping for IPPool', () => expectOnlyError(doc('IPPool', 'p', 'x'), 'spec', 'spec must be a mapping'));
+    void expectOnlyError(`${pool('p', { cidr: '10.0.0.0/16' })}\n---\n${pool('p', { cidr: '10.1.0.0/16' })}`, 'metadata.name', 'IPPool "p" is also defined in in.yaml document 1'));
+  it('requires a spec mapping for IPPool', () => void expectOnlyError(doc('IPPool', 'p', 'x'), 'spec', 'spec must be a mapping'));
   it('returns only the valid documents and reports sources of the bad ones', () => {
     const r = check(`${pool('good', { cidr: '10.0.0.0/16' })}\n---\n${pool('bad', { cidr: '10.1.0.1/16' })}`);
     expect(r.resources.map((x) => x.resource.metadata.name)).toEqual(['good']);
@@ -157,21 +157,21 @@ describe('document and metadata', () => {
 describe('Node', () => {
   const node = (spec: unknown) => doc('Node', 'node1', spec);
   it('accepts a full node and Calico bookkeeping fields', () =>
-    expectValid(node({ bgp: { ipv4Address: '10.0.1.1/24', ipv4IPIPTunnelAddr: '192.168.0.1', asNumber: 64512 }, ipv4VXLANTunnelAddr: '192.168.0.2', vxlanTunnelMACAddr: '66:aa:bb:cc:dd:ee', orchRefs: [] })));
+    void expectValid(node({ bgp: { ipv4Address: '10.0.1.1/24', ipv4IPIPTunnelAddr: '192.168.0.1', asNumber: 64512 }, ipv4VXLANTunnelAddr: '192.168.0.2', vxlanTunnelMACAddr: '66:aa:bb:cc:dd:ee', orchRefs: [] })));
   it.each(['10.0.1.1', '10.0.1.1/33', 'fd00::1/64', 'x/24'])('rejects bgp.ipv4Address %s', (a) =>
-    expectOnlyError(node({ bgp: { ipv4Address: a } }), 'spec.bgp.ipv4Address', 'must be an IPv4 address with its subnet prefix length, e.g. 10.0.0.5/24 (the prefix decides CrossSubnet)'));
+    void expectOnlyError(node({ bgp: { ipv4Address: a } }), 'spec.bgp.ipv4Address', 'must be an IPv4 address with its subnet prefix length, e.g. 10.0.0.5/24 (the prefix decides CrossSubnet)'));
   it.each([['spec.bgp.ipv4IPIPTunnelAddr', { bgp: { ipv4IPIPTunnelAddr: '300.1.1.1' } }], ['spec.ipv4VXLANTunnelAddr', { ipv4VXLANTunnelAddr: '192.168.0.0/32' }]])('rejects tunnel address %s', (field, spec) =>
-    expectOnlyError(node(spec), field as string, 'must be a valid IPv4 address, e.g. 192.168.0.1'));
+    void expectOnlyError(node(spec), field as string, 'must be a valid IPv4 address, e.g. 192.168.0.1'));
   it('rejects bad and multicast MACs', () => {
     expectOnlyError(node({ vxlanTunnelMACAddr: '66:aa:bb:cc:dd' }), 'spec.vxlanTunnelMACAddr', 'must be a MAC address of six hex bytes, e.g. 66:aa:bb:cc:dd:ee');
     expectOnlyError(node({ vxlanTunnelMACAddr: '01:00:5e:00:00:01' }), 'spec.vxlanTunnelMACAddr', 'must be a unicast MAC address (the first byte must be even)');
     expectOnlyError(node({ vxlanTunnelMACAddr: '00:00:00:00:00:00' }), 'spec.vxlanTunnelMACAddr', 'must not be the all-zero MAC address');
   });
-  it('rejects unknown bgp fields', () => expectOnlyError(node({ bgp: { ipv4address: '10.0.0.1/24' } }), 'spec.bgp.ipv4address', 'unknown field; did you mean "ipv4Address"?'));
+  it('rejects unknown bgp fields', () => void expectOnlyError(node({ bgp: { ipv4address: '10.0.0.1/24' } }), 'spec.bgp.ipv4address', 'unknown field; did you mean "ipv4Address"?'));
 });
 
 describe('BlockAffinity', () => {
-  it('accepts a valid affinity', () => expectValid(doc('BlockAffinity', 'node1-10-0-0-0-26', { node: 'node1', cidr: '10.0.0.0/26', state: 'confirmed', deleted: false })));
+  it('accepts a valid affinity', () => void expectValid(doc('BlockAffinity', 'node1-10-0-0-0-26', { node: 'node1', cidr: '10.0.0.0/26', state: 'confirmed', deleted: false })));
   it('validates node, cidr and state', () => {
     const r = check(doc('BlockAffinity', 'b', { node: 'Node_1', cidr: '10.0.0.1/26', state: 'done' }));
     expect(r.errors.map((e) => [e.field, e.message])).toEqual([
@@ -199,7 +199,7 @@ describe('OverlayConfiguration', () => {
     ['mtu', 9001, 'must be 0 (derive from the uplink) or between 576 and 9000'],
     ['mtu', '1500', 'must be 0 (derive from the uplink) or between 576 and 9000'],
     ['decapHook', 'nic', 'must be "tc" or "xdp"'],
-  ])('rejects %s = %s', (field, value, message) => expectOnlyError(oc({ [field]: value }), `spec.${field}`, message));
+  ])('rejects %s = %s', (field, value, message) => void expectOnlyError(oc({ [field]: value }), `spec.${field}`, message));
 });
 
 describe('FelixConfiguration', () => {
@@ -210,15 +210,15 @@ describe('FelixConfiguration', () => {
     expect(r.lines[0]).toContain("warning for field FelixConfiguration.Spec.BpfEnabled = 'true' (ignored");
     expect(r.resources[0].resource).toEqual({ apiVersion: 'projectcalico.org/v3', kind: 'OverlayConfiguration', metadata: { name: 'default' }, spec: { vxlanVNI: 4097, mtu: 1440 } });
   });
-  it('validates the mapped fields', () => expectOnlyError(doc('FelixConfiguration', 'default', { vxlanMTU: 100 }), 'spec.vxlanMTU', 'must be 0 (derive from the uplink) or between 576 and 9000'));
+  it('validates the mapped fields', () => void expectOnlyError(doc('FelixConfiguration', 'default', { vxlanMTU: 100 }), 'spec.vxlanMTU', 'must be 0 (derive from the uplink) or between 576 and 9000'));
   it('clashes with an OverlayConfiguration of the same name', () =>
-    expectOnlyError(`${doc('OverlayConfiguration', 'default', {})}\n---\n${doc('FelixConfiguration', 'default', {})}`, 'metadata.name', 'OverlayConfiguration "default" is also defined in in.yaml document 1'));
+    void expectOnlyError(`${doc('OverlayConfiguration', 'default', {})}\n---\n${doc('FelixConfiguration', 'default', {})}`, 'metadata.name', 'OverlayConfiguration "default" is also defined in in.yaml document 1'));
 });
 
 describe('WorkloadEndpoint', () => {
   const wep = (over: Record<string, unknown>) =>
     doc('WorkloadEndpoint', 'node1-k8s-pod-eth0', { node: 'node1', containerID: 'abc', interfaceName: 'eth0', hostInterface: 'cali12345', hostIfindex: 7, hostMac: 'ee:ee:ee:ee:ee:ee', mac: '0a:58:0a:00:00:05', ipNetworks: ['192.168.0.5/32'], pool: 'p', ...over });
-  it('accepts a valid endpoint', () => expectValid(wep({})));
+  it('accepts a valid endpoint', () => void expectValid(wep({})));
   it('rejects bad addresses, ifindex and MACs', () => {
     expectOnlyError(wep({ ipNetworks: ['192.168.0.0/24'] }), 'spec.ipNetworks.0', 'must be a single address with /32 (IPv4) or /128 (IPv6)');
     expectOnlyError(wep({ hostIfindex: 0 }), 'spec.hostIfindex', 'must be a positive interface index');
