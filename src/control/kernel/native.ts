@@ -1,0 +1,147 @@
+// Loads the native addon (build/Release/bpf_overlay_native.node) and types its surface. The package root is
+// found by walking up from this file, so the same code works from src/ (vitest) and dist/ (after tsc).
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface NativeMapInfo {
+  fd: number;
+  name: string;
+  type: number;
+  typeName: string;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  id: number;
+  isPerCpu: boolean;
+  possibleCpus: number;
+  /** Bytes of one value as the kernel exchanges it: valueSize, or 8-byte-rounded valueSize x CPUs. */
+  valueBufSize: number;
+}
+
+export interface NativeMap {
+  info(): NativeMapInfo;
+  lookup(key: Buffer): Buffer | undefined;
+  update(key: Buffer, value: Buffer, flags: number): void;
+  delete(key: Buffer): boolean;
+  nextKey(key: Buffer | null): Buffer | undefined;
+  keys(): Buffer[];
+  lookupBatch(): { keys: Buffer; values: Buffer; count: number };
+  updateBatch(keys: Buffer, values: Buffer, count: number, flags: number): void;
+  deleteBatch(keys: Buffer, count: number): number;
+  pin(path: string): void;
+  close(): void;
+}
+
+export interface NativeProgramInfo {
+  fd: number;
+  name: string;
+  type: number;
+  typeName: string;
+  id: number;
+}
+
+export interface NativeTestRunResult {
+  retval: number;
+  durationNs: number;
+  data: Buffer;
+  dataSizeOut: number;
+  ctx?: Buffer;
+}
+
+export interface NativeProgram {
+  info(): NativeProgramInfo;
+  testRun(
+    data: Buffer,
+    dataSizeOut: number,
+    ctx: Buffer | null,
+    ctxSizeOut: number,
+    repeat: number,
+    flags: number,
+  ): NativeTestRunResult;
+  pin(path: string): void;
+  close(): void;
+}
+
+export interface NativeLinkInfo {
+  kind: 'tcx' | 'tc-cls-bpf' | 'xdp';
+  ifindex: number;
+  fd: number;
+  handle?: number;
+  priority?: number;
+}
+
+export interface NativeLink {
+  info(): NativeLinkInfo;
+  update(program: NativeProgram): void;
+  pin(path: string): void;
+  detach(): void;
+  close(): void;
+}
+
+export interface NativeMapSpec {
+  name: string;
+  type: number;
+  typeName: string;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  pinning: 'none' | 'by_name';
+  pinPath?: string;
+  internal: boolean;
+}
+
+export interface NativeObjectSpec {
+  maps: NativeMapSpec[];
+  programs: { name: string; section: string; type: number; typeName: string }[];
+  variables: { name: string; section: string; offset: number; size: number }[];
+}
+
+export interface NativeObject {
+  spec(): NativeObjectSpec;
+  setVariable(name: string, value: Buffer): void;
+  setMapMaxEntries(name: string, maxEntries: number): void;
+  reuseMap(name: string, fd: number): void;
+  load(): { maps: [string, NativeMap][]; programs: [string, NativeProgram][] };
+  close(): void;
+}
+
+export interface NativeAddon {
+  NativeObject: new (path: string, pinRoot?: string) => NativeObject;
+  NativeMap: { openPinned(path: string): NativeMap };
+  NativeProgram: { openPinned(path: string): NativeProgram };
+  NativeLink: {
+    attachTcx(program: NativeProgram, ifname: string, netns: string | null, direction: string): NativeLink;
+    attachClsBpf(program: NativeProgram, ifname: string, netns: string | null, direction: string): NativeLink;
+    attachXdp(program: NativeProgram, ifname: string, netns: string | null, mode: string): NativeLink;
+    openPinned(path: string): NativeLink;
+    probeTcx(): boolean;
+  };
+  ifindex(ifname: string, netns?: string | null): number;
+  possibleCpus(): number;
+}
+
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'binding.gyp'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`bpf-overlay package root not found above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
+}
+
+let addon: NativeAddon | undefined;
+
+export function nativeAddon(): NativeAddon {
+  if (addon) return addon;
+  const path = join(packageRoot(), 'build', 'Release', 'bpf_overlay_native.node');
+  if (!existsSync(path)) {
+    throw new Error(`native addon missing at ${path}: build it with "npm run build:native" (needs libbpf-dev)`);
+  }
+  addon = createRequire(import.meta.url)(path) as NativeAddon;
+  return addon;
+}
