@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+// The CNI plugin binary (installed as /opt/cni/bin/bpf-overlay through bin/bpf-overlay-cni).
+import { main } from './control/cni/main.js';
+
+await main();

@@ -1,0 +1,157 @@
+// CNI ADD: veth pair, an address from the node's block, container and host routing, the workload BPF program on
+// the host veth, and the WorkloadEndpoint record the agent turns into a LOCAL_WORKLOAD route.
+import { existsSync } from 'node:fs';
+import { PinLayout } from '../agent/pins.js';
+import { AlreadyExistsError, type Datastore } from '../datastore/types.js';
+import { assignAddress, IpamError, IpamExhaustedError, releaseByHandle } from '../ipam/index.js';
+import type { IPPool, Node } from '../model/types.js';
+import { selects } from '../selector/index.js';
+import { attachWorkloadProgram, detachWorkloadProgram } from './attach.js';
+import type { NetConf } from './config.js';
+import { podIdentity, type CniEnv } from './env.js';
+import { CniCode, CniError } from './errors.js';
+import { workloadMtu } from './mtu.js';
+import { hostVethName, ipamHandle, workloadEndpointName } from './names.js';
+import {
+  addHostRoute,
+  configureContainerSide,
+  configureHostSide,
+  createVeth,
+  dataplaneError,
+  deleteLink,
+  linkInfo,
+  type LinkInfo,
+} from './netlink.js';
+import { addResult, type CniResult } from './result.js';
+import { Rollback } from './rollback.js';
+import { withDatastore, workloadEndpoint } from './store.js';
+
+const poolSelectsNode = (pool: IPPool, node: Node): boolean => selects(pool.spec.nodeSelector, node.metadata.labels ?? {});
+
+function step<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof CniError) throw err;
+    throw dataplaneError(what, err);
+  }
+}
+
+function mustHave(link: LinkInfo | undefined, what: string): LinkInfo {
+  if (!link) throw new CniError(CniCode.DataplaneFailure, `${what} vanished right after it was created`);
+  return link;
+}
+
+export async function cmdAdd(env: CniEnv, conf: NetConf): Promise<CniResult> {
+  const netns = env.netns!;
+  if (!existsSync(netns)) throw new CniError(CniCode.InvalidEnvironment, `CNI_NETNS: ${netns} does not exist`);
+  const pins = new PinLayout(conf.bpffs, conf.nodeName);
+  const hostIfname = hostVethName(env.containerId, env.ifname);
+  const wepName = workloadEndpointName(conf.nodeName, env.containerId, env.ifname);
+  const handle = ipamHandle(conf.name, env.containerId, env.ifname);
+  const { pod, namespace } = podIdentity(env.args);
+
+  return withDatastore(conf, async (ds: Datastore) => {
+    const already = `container ${env.containerId} interface ${env.ifname} is already attached`;
+    if (await ds.get('WorkloadEndpoint', wepName)) {
+      throw new CniError(CniCode.AlreadyAttached, `${already} (WorkloadEndpoint ${wepName} exists); DEL it first`);
+    }
+    if (linkInfo(hostIfname)) throw new CniError(CniCode.AlreadyAttached, `${already} (host veth ${hostIfname} exists)`);
+    if (step('inspect CNI_NETNS', () => linkInfo(env.ifname, netns))) {
+      throw new CniError(CniCode.AlreadyAttached, `an interface ${env.ifname} already exists in ${netns}`);
+    }
+    if (!(await ds.get('Node', conf.nodeName))) {
+      throw new CniError(
+        CniCode.TryAgainLater,
+        `Node "${conf.nodeName}" is not registered in the datastore yet (the agent registers it on start)`,
+      );
+    }
+    const mtu = await workloadMtu(ds, conf.nodeName, conf.mtu);
+
+    const rollback = new Rollback();
+    try {
+      // The veth is created first: its name is the exclusive claim on this container+interface, so nothing this
+      // invocation undoes can belong to a concurrent ADD of the same attachment.
+      step(`create veth ${hostIfname} <-> ${env.ifname} in ${netns}`, () => createVeth(hostIfname, netns, env.ifname, mtu));
+      rollback.push(`delete veth ${hostIfname}`, () => deleteLink(hostIfname));
+
+      let assignment;
+      try {
+        assignment = await assignAddress(
+          ds,
+          {
+            node: conf.nodeName,
+            handle,
+            pool: conf.ipPool,
+            attributes: {
+              network: conf.name,
+              node: conf.nodeName,
+              containerID: env.containerId,
+              ifname: env.ifname,
+              ...(pod ? { pod } : {}),
+              ...(namespace ? { namespace } : {}),
+            },
+          },
+          poolSelectsNode,
+        );
+      } catch (err) {
+        if (err instanceof IpamExhaustedError) throw new CniError(CniCode.AddressExhausted, err.message);
+        if (err instanceof IpamError) throw new CniError(CniCode.DatastoreFailure, `IPAM: ${err.message}`);
+        throw err;
+      }
+      rollback.push(`release ${assignment.address} (handle ${handle})`, () => releaseByHandle(ds, handle));
+
+      step(`configure host veth ${hostIfname}`, () => configureHostSide(hostIfname));
+      const host = mustHave(linkInfo(hostIfname), `host veth ${hostIfname}`);
+      step(`configure ${env.ifname} in ${netns}`, () =>
+        configureContainerSide(netns, env.ifname, assignment.address, host.mac),
+      );
+      step(`route ${assignment.address}/32 via ${hostIfname}`, () => addHostRoute(assignment.address, hostIfname));
+      rollback.push(`unpin workload link of ${hostIfname}`, () => detachWorkloadProgram(pins, hostIfname));
+      attachWorkloadProgram(pins, hostIfname);
+      const container = mustHave(linkInfo(env.ifname, netns), `${env.ifname} in ${netns}`);
+
+      try {
+        await ds.create(
+          workloadEndpoint(wepName, conf.name, {
+            node: conf.nodeName,
+            containerID: env.containerId,
+            interfaceName: env.ifname,
+            hostInterface: hostIfname,
+            hostIfindex: host.ifindex,
+            hostMac: host.mac,
+            mac: container.mac,
+            ipNetworks: [`${assignment.address}/32`],
+            pool: assignment.pool,
+            ...(pod ? { pod } : {}),
+            ...(namespace ? { namespace } : {}),
+            netns,
+          }),
+        );
+      } catch (err) {
+        if (err instanceof AlreadyExistsError) throw new CniError(CniCode.AlreadyAttached, `${already} (raced)`);
+        throw err;
+      }
+
+      return addResult(
+        conf.cniVersion,
+        {
+          hostIfname,
+          hostMac: host.mac,
+          containerIfname: env.ifname,
+          containerMac: container.mac,
+          netns,
+          address: assignment.address,
+          mtu,
+        },
+        conf.dns,
+      );
+    } catch (err) {
+      const failures = await rollback.unwind();
+      if (failures.length > 0 && err instanceof CniError) {
+        throw new CniError(err.code, err.message, `rollback incomplete: ${failures.join('; ')}`);
+      }
+      throw err;
+    }
+  });
+}

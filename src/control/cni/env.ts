@@ -1,0 +1,96 @@
+// The CNI_* environment a runtime passes, checked per command as the spec requires: which variables are
+// mandatory depends on the command (DEL may come without a netns; VERSION and GC need no container at all).
+import { CniCode, CniError } from './errors.js';
+
+export const COMMANDS = ['ADD', 'DEL', 'CHECK', 'VERSION', 'GC', 'STATUS'] as const;
+export type CniCommand = (typeof COMMANDS)[number];
+
+export interface CniEnv {
+  command: CniCommand;
+  containerId: string;
+  /** Absent for DEL when the runtime no longer has the namespace. */
+  netns?: string;
+  ifname: string;
+  /** CNI_ARGS as key/value pairs (K8S_POD_NAMESPACE, K8S_POD_NAME, ...). */
+  args: Record<string, string>;
+  path: string[];
+}
+
+const REQUIRED: Record<CniCommand, readonly string[]> = {
+  ADD: ['CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME'],
+  CHECK: ['CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME'],
+  DEL: ['CNI_CONTAINERID', 'CNI_IFNAME'],
+  VERSION: [],
+  GC: [],
+  STATUS: [],
+};
+
+function envError(variable: string, problem: string): CniError {
+  return new CniError(CniCode.InvalidEnvironment, `${variable}: ${problem}`);
+}
+
+export function parseCommand(value: string | undefined): CniCommand {
+  if (value === undefined || value === '') throw envError('CNI_COMMAND', `must be set (one of ${COMMANDS.join(', ')})`);
+  if (!(COMMANDS as readonly string[]).includes(value)) {
+    throw envError('CNI_COMMAND', `"${value}" is not a CNI command (one of ${COMMANDS.join(', ')})`);
+  }
+  return value as CniCommand;
+}
+
+/** "K1=V1;K2=V2" as the spec defines it; an element without "=" is an error, not something to skip. */
+export function parseCniArgs(value: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!value) return out;
+  for (const pair of value.split(';')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw envError('CNI_ARGS', `"${pair}" is not KEY=VALUE (expected "K1=V1;K2=V2")`);
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
+}
+
+/** The spec's container ID rule: non-empty, alphanumerics plus "_", "-" and ".", starting alphanumeric. */
+export function checkContainerId(id: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(id)) {
+    throw envError('CNI_CONTAINERID', `"${id}" must be alphanumerics, "_", "-" or "." and start with an alphanumeric`);
+  }
+}
+
+/** Linux interface name rules (the spec defers to them). */
+export function checkIfname(name: string): void {
+  if (name.length > 15) throw envError('CNI_IFNAME', `"${name}" is longer than 15 characters`);
+  if (name === '.' || name === '..' || /[\s/:]/.test(name)) {
+    throw envError('CNI_IFNAME', `"${name}" is not a valid interface name (no "/", ":" or whitespace; not "." or "..")`);
+  }
+}
+
+export function parseEnv(env: NodeJS.ProcessEnv): CniEnv {
+  const command = parseCommand(env.CNI_COMMAND);
+  const missing = REQUIRED[command].filter((v) => !env[v]);
+  if (missing.length > 0) {
+    throw new CniError(CniCode.InvalidEnvironment, `CNI_COMMAND ${command} needs ${missing.join(', ')} (not set or empty)`);
+  }
+  const containerId = env.CNI_CONTAINERID ?? '';
+  const ifname = env.CNI_IFNAME ?? '';
+  if (containerId) checkContainerId(containerId);
+  if (ifname) checkIfname(ifname);
+  const netns = env.CNI_NETNS || undefined;
+  if (netns !== undefined && !netns.startsWith('/')) throw envError('CNI_NETNS', `"${netns}" must be an absolute path`);
+  return {
+    command,
+    containerId,
+    netns,
+    ifname,
+    args: parseCniArgs(env.CNI_ARGS),
+    path: (env.CNI_PATH ?? '').split(':').filter((p) => p !== ''),
+  };
+}
+
+/** Kubernetes pod identity as kubelet passes it in CNI_ARGS. */
+export function podIdentity(args: Record<string, string>): { pod?: string; namespace?: string } {
+  return {
+    pod: args.K8S_POD_NAME || undefined,
+    namespace: args.K8S_POD_NAMESPACE || undefined,
+  };
+}

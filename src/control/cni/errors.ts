@@ -1,0 +1,50 @@
+// CNI error results. Codes 1-99 are the spec's own (CNI SPEC "Error" section); 100+ are ours. The runtime shows
+// `msg` to the user, so every message names the variable, field or object at fault.
+
+export const CniCode = {
+  IncompatibleVersion: 1,
+  UnsupportedField: 2,
+  UnknownContainer: 3,
+  InvalidEnvironment: 4,
+  IoFailure: 5,
+  DecodeFailure: 6,
+  InvalidConfig: 7,
+  TryAgainLater: 11,
+  PluginNotAvailable: 50,
+  /** ADD for a container+interface that is already attached. */
+  AlreadyAttached: 100,
+  /** A kernel operation (veth, address, route, BPF attach) failed. */
+  DataplaneFailure: 101,
+  /** IPAM has no address left for this node. */
+  AddressExhausted: 102,
+  /** The datastore refused or failed a request for a reason that retrying will not fix. */
+  DatastoreFailure: 103,
+  /** CHECK found the attachment differs from what ADD recorded. */
+  CheckFailed: 104,
+} as const;
+
+export type CniCodeValue = (typeof CniCode)[keyof typeof CniCode];
+
+export class CniError extends Error {
+  override name = 'CniError';
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly details = '',
+  ) {
+    super(message);
+  }
+}
+
+export interface CniErrorJson {
+  cniVersion: string;
+  code: number;
+  msg: string;
+  details?: string;
+}
+
+export function errorJson(cniVersion: string, err: CniError): CniErrorJson {
+  const out: CniErrorJson = { cniVersion, code: err.code, msg: err.message };
+  if (err.details) out.details = err.details;
+  return out;
+}
