@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { checkIfname, parseCniArgs, parseEnv, podIdentity } from '../../src/control/cni/env.js';
+import { CniCode, CniError } from '../../src/control/cni/errors.js';
+
+function codeOf(fn: () => unknown): { code: number; msg: string } {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(CniError);
+    return { code: (err as CniError).code, msg: (err as CniError).message };
+  }
+  throw new Error('expected a CniError');
+}
+
+const addEnv = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c0ffee', CNI_NETNS: '/run/netns/x', CNI_IFNAME: 'eth0', CNI_PATH: '/opt/cni/bin:/usr/lib/cni' };
+
+describe('CNI environment', () => {
+  it('parses a complete ADD environment', () => {
+    const env = parseEnv({ ...addEnv, CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-0' });
+    expect(env).toEqual({
+      command: 'ADD',
+      containerId: 'c0ffee',
+      netns: '/run/netns/x',
+      ifname: 'eth0',
+      args: { IgnoreUnknown: '1', K8S_POD_NAMESPACE: 'default', K8S_POD_NAME: 'web-0' },
+      path: ['/opt/cni/bin', '/usr/lib/cni'],
+    });
+    expect(podIdentity(env.args)).toEqual({ pod: 'web-0', namespace: 'default' });
+  });
+
+  it('rejects a missing or unknown CNI_COMMAND with code 4 naming the variable', () => {
+    expect(codeOf(() => parseEnv({}))).toEqual({ code: CniCode.InvalidEnvironment, msg: expect.stringContaining('CNI_COMMAND') });
+    const bad = codeOf(() => parseEnv({ CNI_COMMAND: 'ATTACH' }));
+    expect(bad.code).toBe(4);
+    expect(bad.msg).toContain('"ATTACH"');
+  });
+
+  it('names every missing variable the command requires', () => {
+    const e = codeOf(() => parseEnv({ CNI_COMMAND: 'ADD', CNI_IFNAME: 'eth0' }));
+    expect(e.code).toBe(4);
+    expect(e.msg).toContain('CNI_CONTAINERID');
+    expect(e.msg).toContain('CNI_NETNS');
+    expect(e.msg).not.toContain('CNI_IFNAME');
+  });
+
+  it('lets DEL go without a netns and VERSION/GC without a container', () => {
+    expect(parseEnv({ CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'abc', CNI_IFNAME: 'eth0' }).netns).toBeUndefined();
+    expect(parseEnv({ CNI_COMMAND: 'GC' }).containerId).toBe('');
+    expect(parseEnv({ CNI_COMMAND: 'VERSION' }).command).toBe('VERSION');
+  });
+
+  it('checks the container ID, interface name and netns path', () => {
+    expect(codeOf(() => parseEnv({ ...addEnv, CNI_CONTAINERID: 'bad/id' })).msg).toContain('CNI_CONTAINERID');
+    expect(codeOf(() => parseEnv({ ...addEnv, CNI_IFNAME: 'a-very-long-ifname0' })).msg).toContain('CNI_IFNAME');
+    expect(codeOf(() => checkIfname('..')).code).toBe(4);
+    expect(codeOf(() => checkIfname('et h0')).code).toBe(4);
+    expect(codeOf(() => parseEnv({ ...addEnv, CNI_NETNS: 'relative/ns' })).msg).toContain('CNI_NETNS');
+  });
+
+  it('rejects malformed CNI_ARGS instead of skipping them', () => {
+    expect(parseCniArgs('A=1;;B=x=y')).toEqual({ A: '1', B: 'x=y' });
+    const e = codeOf(() => parseCniArgs('A=1;garbage'));
+    expect(e.code).toBe(4);
+    expect(e.msg).toContain('CNI_ARGS');
+    expect(e.msg).toContain('"garbage"');
+  });
+});
