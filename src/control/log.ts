@@ -1,6 +1,6 @@
 // One logger for the whole control plane: JSON lines by default (what a DaemonSet's log collector wants),
 // human-readable when a person watches a terminal.
-import { pino, type Logger, type Level } from 'pino';
+import { destination as pinoDestination, pino, type Level, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 
 export type { Logger };
@@ -20,6 +20,6 @@ export function createLogger(opts: { level?: string; pretty?: boolean; name?: st
   // Logs go to stderr: stdout belongs to command output that scripts parse (tables, JSON, CNI results).
   const destination = wantPretty
     ? pretty({ destination: 2, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true })
-    : pino.destination({ dest: 2, sync: true });
+    : pinoDestination({ dest: 2, sync: true });
   return pino({ level, name: opts.name ?? 'bpf-overlay', base: { pid: process.pid } }, destination);
 }

@@ -1,6 +1,7 @@
 // What the data path needs from this machine, checked one row at a time. Each failed row says how to fix it.
 import { accessSync, constants, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { release } from 'node:os';
+import { gunzipSync } from 'node:zlib';
 import { delimiter, join } from 'node:path';
 import { packageRoot } from '../paths.js';
 
@@ -57,7 +58,17 @@ export function bpffsMountedAt(mounts: string, dir: string): boolean {
   });
 }
 
-export const DATAPATH_OBJECTS = ['from_workload.o', 'to_uplink.o', 'from_uplink.o', 'from_uplink_xdp.o'];
+/** CONFIG_VETH from /proc/config.gz when the kernel exposes it, else a loaded or installed veth module. */
+export function kernelHasVeth(kernel: string): boolean {
+  try {
+    const config = gunzipSync(readFileSync('/proc/config.gz')).toString();
+    return /^CONFIG_VETH=[ym]$/m.test(config);
+  } catch {
+    return existsSync('/sys/module/veth') || existsSync(`/lib/modules/${kernel}/kernel/drivers/net/veth.ko`);
+  }
+}
+
+export const DATAPATH_OBJECTS = ['from_workload.o', 'to_uplink.o', 'from_uplink.o', 'from_uplink_xdp.o', 'probe.o'];
 
 export function runChecks(probes: KernelProbes, opts: { bpffsDir?: string } = {}): CheckResult[] {
   const rows: CheckResult[] = [];
@@ -119,7 +130,7 @@ export function runChecks(probes: KernelProbes, opts: { bpffsDir?: string } = {}
   });
 
   const xdp = probes.xdp();
-  const veth = existsSync('/sys/module/veth') || existsSync(`/lib/modules/${kernel}/kernel/drivers/net/veth.ko`);
+  const veth = kernelHasVeth(kernel);
   rows.push({
     name: 'XDP on veth',
     required: false,

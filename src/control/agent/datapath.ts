@@ -1,0 +1,173 @@
+// The agent's hold on the data path: loads the programs (sharing the pinned maps), pins them where the CNI
+// plugin finds them, and keeps every attachment pointing at the current programs. A reload (new version, or a
+// changed load-time constant) swaps programs under existing links with an atomic link update, so traffic
+// never meets a moment without a program, and the maps keep their contents.
+import { existsSync, mkdirSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { loadDatapath, type LoadedDatapath } from '../datapath/objects.js';
+import { attachTc, attachXdp, openPinnedLink } from '../kernel/index.js';
+import type { BpfProgram, Link } from '../kernel/types.js';
+import type { Logger } from '../log.js';
+import type { WorkloadEndpoint } from '../model/types.js';
+import type { PinLayout, ProgramHook } from './pins.js';
+import type { UplinkInfo } from './uplink.js';
+
+export interface DatapathConstants {
+  nodeAddr: string;
+  uplinkIfindex: number;
+  vxlanPort: number;
+  vxlanVni: number;
+  vtepMac: string;
+  xdp: boolean;
+}
+
+function sameConstants(a: DatapathConstants | undefined, b: DatapathConstants): boolean {
+  return !!a && (Object.keys(b) as (keyof DatapathConstants)[]).every((k) => a[k] === b[k]);
+}
+
+export class DatapathHandle {
+  private loaded?: LoadedDatapath;
+  private constants?: DatapathConstants;
+  /** Bumped on every (re)load; workload links are revisited when theirs is older. */
+  private generation = 0;
+  private readonly workloadGeneration = new Map<string, number>();
+
+  constructor(
+    private readonly pins: PinLayout,
+    private readonly uplink: UplinkInfo,
+    private readonly log: Logger,
+  ) {}
+
+  get maps(): LoadedDatapath['maps'] {
+    if (!this.loaded) throw new Error('data path not loaded');
+    return this.loaded.maps;
+  }
+
+  /** Loads (or reloads, when a constant changed) and brings the uplink attachments to the loaded programs. */
+  ensure(constants: DatapathConstants): void {
+    if (sameConstants(this.constants, constants)) return;
+    mkdirSync(this.pins.progsDir, { recursive: true });
+    mkdirSync(this.pins.linksDir, { recursive: true });
+    const { xdp: _xdp, ...globals } = constants;
+    const next = loadDatapath({ ...globals, pinRoot: this.pins.root });
+    const previous = this.loaded;
+    this.loaded = next;
+    this.constants = constants;
+    this.generation++;
+
+    this.pinProgram('from_workload', next.programs.fromWorkload);
+    this.pinProgram('to_uplink', next.programs.toUplink);
+    this.pinProgram('from_uplink', next.programs.fromUplink);
+    this.pinProgram('from_uplink_xdp', next.programs.fromUplinkXdp);
+
+    this.ensureLink('uplink-ingress', next.programs.fromUplink, (p) => attachTc(p, { ifname: this.uplink.ifname }, 'ingress'));
+    this.ensureLink('uplink-egress', next.programs.toUplink, (p) => attachTc(p, { ifname: this.uplink.ifname }, 'egress'));
+    if (constants.xdp) {
+      this.ensureLink('uplink-xdp', next.programs.fromUplinkXdp, (p) => attachXdp(p, { ifname: this.uplink.ifname }, 'auto'));
+    } else {
+      this.removeLink('uplink-xdp');
+    }
+    // Workload links already pinned move to the new program now; syncWorkloadLinks handles new workloads.
+    for (const name of this.pinnedLinkNames().filter((n) => n.startsWith('wl-'))) {
+      this.ensureLink(name, next.programs.fromWorkload, undefined);
+    }
+    previous?.close();
+    this.log.info({ generation: this.generation, xdp: constants.xdp, vni: constants.vxlanVni }, 'data path loaded');
+  }
+
+  /** Every local workload's host veth carries from_workload; links of workloads that are gone are removed. */
+  syncWorkloadLinks(workloads: readonly WorkloadEndpoint[]): void {
+    const program = this.loaded?.programs.fromWorkload;
+    if (!program) throw new Error('data path not loaded');
+    const wanted = new Set(workloads.map((w) => `wl-${w.spec.hostInterface}`));
+    for (const w of workloads) {
+      const name = `wl-${w.spec.hostInterface}`;
+      if (this.workloadGeneration.get(name) === this.generation && existsSync(this.pins.link(name))) continue;
+      try {
+        this.ensureLink(name, program, (p) => attachTc(p, { ifname: w.spec.hostInterface }, 'ingress'));
+        this.workloadGeneration.set(name, this.generation);
+      } catch (err) {
+        // The veth may be gone before its WorkloadEndpoint (CNI DEL in flight): the next pass settles it.
+        this.log.warn({ workload: w.metadata.name, err: (err as Error).message }, 'cannot attach workload program');
+      }
+    }
+    for (const name of this.pinnedLinkNames()) {
+      if (name.startsWith('wl-') && !wanted.has(name)) {
+        this.removeLink(name);
+        this.workloadGeneration.delete(name);
+      }
+    }
+  }
+
+  close(): void {
+    this.loaded?.close();
+    this.loaded = undefined;
+    this.constants = undefined;
+  }
+
+  /** Detaches every pinned link of a node and removes its pins: the host is as before the agent ran. */
+  static removeAll(pins: PinLayout, log: Logger): number {
+    let detached = 0;
+    if (existsSync(pins.linksDir)) {
+      for (const name of readdirSync(pins.linksDir)) {
+        try {
+          const link = openPinnedLink(pins.link(name));
+          link.detach();
+          link.close();
+          detached++;
+        } catch (err) {
+          log.warn({ link: name, err: (err as Error).message }, 'pinned link could not be detached; removing its pin');
+        }
+      }
+    }
+    rmSync(pins.root, { recursive: true, force: true });
+    return detached;
+  }
+
+  private pinnedLinkNames(): string[] {
+    return existsSync(this.pins.linksDir) ? readdirSync(this.pins.linksDir) : [];
+  }
+
+  private pinProgram(hook: ProgramHook, program: BpfProgram): void {
+    const path = this.pins.program(hook);
+    if (existsSync(path)) unlinkSync(path);
+    program.pin(path);
+  }
+
+  /** Reuses the pinned link (atomic program swap) or attaches anew and pins the link. */
+  private ensureLink(name: string, program: BpfProgram, attach: ((p: BpfProgram) => Link) | undefined): void {
+    const path = this.pins.link(name);
+    if (existsSync(path)) {
+      const link = openPinnedLink(path);
+      try {
+        link.update(program);
+      } finally {
+        link.close();
+      }
+      return;
+    }
+    if (!attach) return;
+    const link = attach(program);
+    try {
+      link.pin(path);
+    } finally {
+      link.close();
+    }
+  }
+
+  private removeLink(name: string): void {
+    const path = this.pins.link(name);
+    if (!existsSync(path)) return;
+    try {
+      const link = openPinnedLink(path);
+      try {
+        link.detach();
+      } finally {
+        link.close();
+      }
+    } catch (err) {
+      // A link whose interface was deleted is already detached by the kernel; only its pin is left.
+      this.log.debug({ link: name, err: (err as Error).message }, 'link already gone');
+    }
+    if (existsSync(path)) unlinkSync(path);
+  }
+}

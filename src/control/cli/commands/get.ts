@@ -1,0 +1,106 @@
+import type { Command } from '../command.js';
+import { stringOption } from '../command.js';
+import { serializeResources } from '../../model/parse.js';
+import type { BlockAffinity, IPPool, Node, Resource, WorkloadEndpoint } from '../../model/types.js';
+import { vtepMacOf } from '../../model/vtep.js';
+import { compileForNode } from '../../agent/inputs.js';
+import { encapName, routeKindName } from '../../compile/index.js';
+import { parseOutputFormat, renderStructured, renderTable, UsageError } from '../output.js';
+import { parseKind, withDatastore } from '../resources.js';
+
+function tableOf(kind: Resource['kind'], items: Resource[]): string {
+  switch (kind) {
+    case 'IPPool':
+      return renderTable(
+        ['NAME', 'CIDR', 'NAT', 'IPIPMODE', 'VXLANMODE', 'DISABLED', 'SELECTOR'],
+        (items as IPPool[]).map((p) => [
+          p.metadata.name,
+          p.spec.cidr,
+          p.spec.natOutgoing,
+          p.spec.ipipMode,
+          p.spec.vxlanMode,
+          p.spec.disabled,
+          p.spec.nodeSelector,
+        ]),
+      );
+    case 'Node':
+      return renderTable(
+        ['NAME', 'ADDRESS', 'IPIP TUNNEL', 'VXLAN TUNNEL', 'VTEP MAC'],
+        (items as Node[]).map((n) => [
+          n.metadata.name,
+          n.spec.bgp?.ipv4Address ?? '',
+          n.spec.bgp?.ipv4IPIPTunnelAddr ?? '',
+          n.spec.ipv4VXLANTunnelAddr ?? '',
+          vtepMacOf(n),
+        ]),
+      );
+    case 'BlockAffinity':
+      return renderTable(
+        ['NAME', 'NODE', 'CIDR', 'STATE'],
+        (items as BlockAffinity[]).map((b) => [b.metadata.name, b.spec.node, b.spec.cidr, b.spec.state ?? 'confirmed']),
+      );
+    case 'WorkloadEndpoint':
+      return renderTable(
+        ['NAME', 'NODE', 'POD', 'ADDRESSES', 'HOST IF'],
+        (items as WorkloadEndpoint[]).map((w) => [
+          w.metadata.name,
+          w.spec.node,
+          w.spec.pod ? `${w.spec.namespace ?? 'default'}/${w.spec.pod}` : '',
+          w.spec.ipNetworks.join(','),
+          w.spec.hostInterface,
+        ]),
+      );
+    case 'OverlayConfiguration':
+      return renderTable(
+        ['NAME', 'SPEC'],
+        items.map((c) => [c.metadata.name, JSON.stringify(c.spec)]),
+      );
+  }
+}
+
+export const getCommand: Command = {
+  name: 'get',
+  summary: 'show ippools, nodes, blockaffinities, workloadendpoints, or the compiled routes of a node',
+  usage: 'get ippools|nodes|blockaffinities|workloadendpoints|overlayconfigurations|routes [NAME] [-o table|yaml|json] [--node NAME]',
+  options: { output: { type: 'string', short: 'o' }, node: { type: 'string' } },
+  allowPositionals: true,
+  async run(args, ctx) {
+    const [what, name, ...extra] = args.positionals;
+    if (!what || extra.length > 0) throw new UsageError(`usage: bpf-overlay ${this.usage}`);
+    const format = parseOutputFormat(stringOption(args, 'output'));
+    return withDatastore(ctx, async (ds) => {
+      if (what === 'routes' || what === 'route') {
+        const node = stringOption(args, 'node');
+        if (!node) throw new UsageError('get routes needs --node NAME');
+        const { state } = await compileForNode(ds, node);
+        const rows = state.routeDecisions.filter((d) => !name || d.cidr === name);
+        if (format === 'table') {
+          ctx.stdout(
+            renderTable(
+              ['CIDR', 'KIND', 'NODE', 'NEXT HOP', 'ENCAP', 'WHY'],
+              rows.map((d) => [d.cidr, d.kind === null ? '-' : routeKindName(d.kind), d.node ?? '', d.nextHop, encapName(d.encap), d.reason]),
+            ),
+          );
+        } else {
+          ctx.stdout(
+            renderStructured(
+              rows.map((d) => ({ ...d, kind: d.kind === null ? null : routeKindName(d.kind), encap: encapName(d.encap) })),
+              format,
+            ),
+          );
+        }
+        return 0;
+      }
+      const kind = parseKind(what);
+      let items = (await ds.list(kind)) as Resource[];
+      if (name) {
+        items = items.filter((r) => r.metadata.name === name);
+        if (items.length === 0) throw new Error(`${kind} "${name}" not found`);
+      }
+      items.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+      if (format === 'table') ctx.stdout(tableOf(kind, items));
+      else ctx.stdout(serializeResources(items, format));
+      return 0;
+    });
+  },
+};

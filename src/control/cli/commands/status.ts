@@ -1,0 +1,68 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { compileForNode } from '../../agent/inputs.js';
+import { DEFAULT_BPFFS, PinLayout, UPLINK_LINKS } from '../../agent/pins.js';
+import { encapName } from '../../compile/index.js';
+import { openPinnedMap } from '../../kernel/index.js';
+import { MAP_NAMES } from '../../maps/layout.js';
+import { knownNodeEntries, routeEntries } from '../../reconcile/encode.js';
+import { planMapSync } from '../../reconcile/map-sync.js';
+import type { MapEntry } from '../../kernel/types.js';
+import type { Command } from '../command.js';
+import { stringOption } from '../command.js';
+import { parseOutputFormat, renderStructured, renderTable, UsageError } from '../output.js';
+import { withDatastore } from '../resources.js';
+
+function pendingChanges(mapPath: string, desired: MapEntry[]): number | null {
+  if (!existsSync(mapPath)) return null;
+  const map = openPinnedMap(mapPath);
+  try {
+    const plan = planMapSync(map.entries(), desired);
+    return plan.writes.length + plan.deletes.length;
+  } finally {
+    map.close();
+  }
+}
+
+export const statusCommand: Command = {
+  name: 'status',
+  summary: "show a node's registration, attachments and whether its maps match the datastore",
+  usage: 'status --node NAME [--bpffs DIR] [-o table|json|yaml]',
+  options: { node: { type: 'string' }, bpffs: { type: 'string' }, output: { type: 'string', short: 'o' } },
+  async run(args, ctx) {
+    const node = stringOption(args, 'node');
+    if (!node) throw new UsageError('--node NAME is required');
+    const format = parseOutputFormat(stringOption(args, 'output'));
+    const pins = new PinLayout(stringOption(args, 'bpffs') ?? DEFAULT_BPFFS, node);
+    const { self, state } = await withDatastore(ctx, (ds) => compileForNode(ds, node));
+    const links = existsSync(pins.linksDir) ? readdirSync(pins.linksDir) : [];
+    const routesPending = pendingChanges(pins.map(MAP_NAMES.routes), routeEntries(state.routes));
+    const nodesPending = pendingChanges(pins.map(MAP_NAMES.knownNodes), knownNodeEntries(state.knownNodes));
+    const loaded = routesPending !== null;
+    const report = {
+      node,
+      address: self.spec.bgp?.ipv4Address ?? null,
+      tunnelAddress: state.settings.tunnelAddr === '0.0.0.0' ? null : state.settings.tunnelAddr,
+      encapsulations: state.localEncaps.map(encapName),
+      workloadMtu: state.workloadMtu,
+      dataPathLoaded: loaded,
+      uplinkAttachments: UPLINK_LINKS.filter((l) => links.includes(l)),
+      workloadAttachments: links.filter((l) => l.startsWith('wl-')).length,
+      routes: state.routes.length,
+      knownNodes: state.knownNodes.length,
+      inSync: loaded && routesPending === 0 && nodesPending === 0,
+      pendingMapChanges: loaded ? (routesPending ?? 0) + (nodesPending ?? 0) : null,
+      warnings: state.warnings,
+    };
+    if (format !== 'table') {
+      ctx.stdout(renderStructured(report, format));
+    } else {
+      ctx.stdout(
+        renderTable(
+          ['FIELD', 'VALUE'],
+          Object.entries(report).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)]),
+        ),
+      );
+    }
+    return report.inSync ? 0 : 1;
+  },
+};

@@ -1,0 +1,50 @@
+// Kernel probes for `doctor`, through our own loader: loading the probe object proves the BPF syscall, the
+// privileges and the program types at once; tcx support is asked of the kernel without attaching anything.
+import { kernelSupportsTcx, openObject } from '../kernel/index.js';
+import { bpfObjectPath } from '../paths.js';
+import type { KernelProbes } from './checks.js';
+
+interface ProbeOutcome {
+  ok: boolean;
+  detail: string;
+}
+
+function loadProbePrograms(): { tc: ProbeOutcome; xdp: ProbeOutcome } {
+  const path = bpfObjectPath('probe.o');
+  try {
+    const spec = openObject(path);
+    try {
+      const collection = spec.load();
+      const types = [...collection.programs.values()].map((p) => p.typeName);
+      collection.close();
+      return {
+        tc: { ok: types.includes('sched_cls'), detail: `loaded ${types.join(', ')} programs from ${path}` },
+        xdp: { ok: types.includes('xdp'), detail: types.includes('xdp') ? 'XDP program loads' : 'no XDP program loaded' },
+      };
+    } finally {
+      spec.close();
+    }
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    const failed = { ok: false, detail: `${e.code ? `${e.code}: ` : ''}${e.message.split('\n')[0]}` };
+    return { tc: failed, xdp: failed };
+  }
+}
+
+export function nativeProbes(): KernelProbes {
+  let loaded: ReturnType<typeof loadProbePrograms> | undefined;
+  const probe = () => (loaded ??= loadProbePrograms());
+  return {
+    bpfSyscall: () => probe().tc,
+    xdp: () => probe().xdp,
+    tcx: () => {
+      try {
+        return kernelSupportsTcx()
+          ? { ok: true, detail: 'BPF_PROG_QUERY on tcx answered' }
+          : { ok: false, detail: 'kernel does not know tcx attach types' };
+      } catch (err) {
+        return { ok: false, detail: (err as Error).message };
+      }
+    },
+  };
+}
