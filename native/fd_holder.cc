@@ -17,6 +17,8 @@ std::string BpfFdKind(int fd) {
 
 void ExpectBpfFdKind(Napi::Env env, int fd, const char* kind, const std::string& path) {
   std::string actual = BpfFdKind(fd);
+  // Kernels before 6.x name link inodes "bpf_link", later ones "bpf-link".
+  if (actual == "bpf_link") actual = "bpf-link";
   if (actual != kind) {
     ::close(fd);
     Napi::Error e = Napi::Error::New(env, path + " is not a pinned " + kind + " (it is " +

@@ -29,7 +29,7 @@ class FdHolder {
 
 namespace bo {
 
-// What kind of BPF object an fd refers to ("bpf-map", "bpf-prog", "bpf_link"), from its anon inode name:
+// What kind of BPF object an fd refers to ("bpf-map", "bpf-prog", "bpf-link"), from its anon inode name:
 // bpf_obj_get hands back any pinned object, and reading it with the wrong info struct would give garbage.
 std::string BpfFdKind(int fd);
 

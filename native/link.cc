@@ -155,7 +155,7 @@ Napi::Value NativeLink::OpenPinned(const Napi::CallbackInfo& info) {
   std::string path = StringArg(info, 0, "path");
   int fd = bpf_obj_get(path.c_str());
   if (fd < 0) throw ErrnoError(env, errno, "open pinned link " + path);
-  ExpectBpfFdKind(env, fd, "bpf_link", path);
+  ExpectBpfFdKind(env, fd, "bpf-link", path);
   struct bpf_link_info li = {};
   __u32 len = sizeof(li);
   if (bpf_obj_get_info_by_fd(fd, &li, &len) != 0) {
