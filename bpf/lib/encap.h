@@ -104,7 +104,7 @@ static __always_inline int encap_and_redirect(struct __sk_buff *skb, __u32 hook,
 		vx->flags = bpf_htonl(VXLAN_FLAG_VNI);
 		vx->vni = bpf_htonl(vxlan_vni << 8);
 		mac_copy(ieth->h_dest, rt->dst_mac);
-		mac_copy(ieth->h_source, (const __u8 *)vtep_mac);
+		copy_vtep_mac(ieth->h_source);
 		ieth->h_proto = bpf_htons(ETH_P_IP);
 	}
 

@@ -127,7 +127,7 @@ static __always_inline int tunnel_classify(const struct l3 *p, void *data_end, s
 			return tunnel_drop(t, REASON_DROP_MALFORMED);
 		if (vx->vni != bpf_htonl(vxlan_vni << 8))
 			return tunnel_drop(t, REASON_DROP_BAD_VNI);
-		if (ieth->h_proto != bpf_htons(ETH_P_IP) || !mac_equal(ieth->h_dest, (const __u8 *)vtep_mac))
+		if (ieth->h_proto != bpf_htons(ETH_P_IP) || !is_vtep_mac(ieth->h_dest))
 			return tunnel_drop(t, REASON_DROP_MALFORMED);
 		t->inner = (void *)(ieth + 1);
 		t->strip = ihl_bytes + UDP_HLEN + VXLAN_HLEN + ETH_HLEN;

@@ -1,0 +1,141 @@
+// A loaded data path with a fixed, documented scenario in its maps, for BPF_PROG_TEST_RUN tests and benches.
+// This node is 10.0.0.1 (tunnel address 10.244.1.1) in pool 10.244.0.0/16 (natOutgoing).
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { loadDatapath, type Datapath } from '../../src/control/datapath/objects.js';
+import {
+  COUNTER_SLOTS,
+  Encap,
+  NodeFlags,
+  RouteFlags,
+  RouteKind,
+  ZERO_IP,
+  ZERO_MAC,
+  counterSlot,
+  encodeKnownNodeKey,
+  encodeKnownNodeValue,
+  encodeRouteKey,
+  encodeRouteValue,
+  encodeSettingsValue,
+  encodeU32Key,
+  sumPerCpu,
+  type CounterHook,
+  type CounterReason,
+  type RouteEntry,
+} from '../../src/control/maps/layout.js';
+
+export const NODE = '10.0.0.1';
+export const TUNNEL_ADDR = '10.244.1.1';
+export const VTEP_MAC = '66:00:00:00:00:01';
+export const VNI = 4096;
+export const VXLAN_PORT = 4789;
+export const HOST_VETH_MAC = 'ee:ee:ee:ee:ee:ee';
+export const UPLINK_MAC = '52:54:00:00:00:01';
+export const PEER_UPLINK_MAC = '52:54:00:00:00:02';
+
+export const LOCAL_POD = { ip: '10.244.1.5', mac: '02:00:0a:f4:01:05', ifindex: 7 };
+export const LOCAL_POD2 = { ip: '10.244.1.6', mac: '02:00:0a:f4:01:06', ifindex: 8 };
+export const IPIP_NODE = { addr: '10.0.0.2', block: '10.244.2.0/26', pod: '10.244.2.9' };
+export const VXLAN_NODE = { addr: '10.0.1.3', block: '10.244.3.0/26', pod: '10.244.3.9', vtepMac: '66:00:00:00:00:03' };
+export const PLAIN_NODE = { addr: '10.0.0.4', block: '10.244.4.0/26', pod: '10.244.4.9' };
+export const UNKNOWN_HOST = '10.0.0.99';
+export const OUTSIDE = '192.0.2.10';
+export const POOL_ONLY = '10.244.200.1'; // in the pool, in no block
+export const LOCAL_BLOCK_FREE = '10.244.1.50'; // in our block, no workload
+export const UPLINK_MTU = 1500;
+
+function route(cidr: string, kind: RouteKind, over: Partial<RouteEntry> = {}): RouteEntry {
+  return {
+    cidr,
+    kind,
+    encap: Encap.None,
+    flags: RouteFlags.InPool | RouteFlags.NatOutgoing,
+    ifindex: 0,
+    nextHop: ZERO_IP,
+    dstMac: ZERO_MAC,
+    srcMac: ZERO_MAC,
+    ...over,
+  };
+}
+
+export const SCENARIO_ROUTES: RouteEntry[] = [
+  route('10.244.0.0/16', RouteKind.Pool),
+  route('10.244.1.0/26', RouteKind.LocalBlock),
+  route(`${LOCAL_POD.ip}/32`, RouteKind.LocalWorkload, { ifindex: LOCAL_POD.ifindex, dstMac: LOCAL_POD.mac, srcMac: HOST_VETH_MAC }),
+  route(`${LOCAL_POD2.ip}/32`, RouteKind.LocalWorkload, { ifindex: LOCAL_POD2.ifindex, dstMac: LOCAL_POD2.mac, srcMac: HOST_VETH_MAC }),
+  route(`${TUNNEL_ADDR}/32`, RouteKind.LocalHost),
+  route(IPIP_NODE.block, RouteKind.RemoteBlock, { encap: Encap.Ipip, nextHop: IPIP_NODE.addr }),
+  route(VXLAN_NODE.block, RouteKind.RemoteBlock, { encap: Encap.Vxlan, nextHop: VXLAN_NODE.addr, dstMac: VXLAN_NODE.vtepMac }),
+  route(PLAIN_NODE.block, RouteKind.RemoteBlock, { nextHop: PLAIN_NODE.addr }),
+];
+
+export interface Fixture {
+  dp: Datapath;
+  pinRoot: string;
+  uplinkIfindex: number;
+  setMtu(mtu: number): void;
+  counters(): Map<number, bigint>;
+  close(): void;
+}
+
+/** Loads every program under a private pin root and fills the maps with the scenario. */
+export function loadFixture(): Fixture {
+  const pinRoot = `/sys/fs/bpf/bo-dp-${randomBytes(3).toString('hex')}`;
+  // Test runs never execute redirects; the uplink ifindex only feeds bpf_check_mtu (lo exists everywhere).
+  const uplinkIfindex = 1;
+  let dp: Datapath;
+  try {
+    dp = loadDatapath({ nodeAddr: NODE, uplinkIfindex, vxlanVni: VNI, vxlanPort: VXLAN_PORT, vtepMac: VTEP_MAC, pinRoot });
+  } catch (err) {
+    rmSync(pinRoot, { recursive: true, force: true });
+    throw err;
+  }
+  for (const r of SCENARIO_ROUTES) dp.maps.routes.update(encodeRouteKey(r.cidr), encodeRouteValue(r));
+  const node = (addr: string, flags: number, vtepMac = ZERO_MAC) =>
+    dp.maps.knownNodes.update(encodeKnownNodeKey(addr), encodeKnownNodeValue({ vtepMac, flags, tunnelAddr: ZERO_IP }));
+  node(IPIP_NODE.addr, NodeFlags.AllowIpip);
+  node(VXLAN_NODE.addr, NodeFlags.AllowVxlan, VXLAN_NODE.vtepMac);
+  node(PLAIN_NODE.addr, NodeFlags.AllowIpip | NodeFlags.AllowVxlan);
+  const setMtu = (mtu: number) => dp.maps.settings.update(encodeU32Key(0), encodeSettingsValue({ tunnelAddr: TUNNEL_ADDR, uplinkMtu: mtu }));
+  setMtu(UPLINK_MTU);
+  return {
+    dp,
+    pinRoot,
+    uplinkIfindex,
+    setMtu,
+    counters(): Map<number, bigint> {
+      const out = new Map<number, bigint>();
+      for (let slot = 0; slot < COUNTER_SLOTS; slot++) {
+        const v = dp.maps.counters.lookupPerCpu(encodeU32Key(slot));
+        if (!v) continue;
+        const { packets } = sumPerCpu(v);
+        if (packets) out.set(slot, packets);
+      }
+      return out;
+    },
+    close(): void {
+      dp.close();
+      rmSync(pinRoot, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The counters that changed between two snapshots, as "hook/encap/reason" -> packets. */
+export function counterDelta(before: Map<number, bigint>, after: Map<number, bigint>): Map<number, bigint> {
+  const d = new Map<number, bigint>();
+  for (const [slot, v] of after) {
+    const diff = v - (before.get(slot) ?? 0n);
+    if (diff) d.set(slot, diff);
+  }
+  return d;
+}
+
+export function slot(hook: CounterHook, encap: Encap, reason: CounterReason): number {
+  return counterSlot(hook, encap, reason);
+}
+
+export const TC_ACT_OK = 0;
+export const TC_ACT_SHOT = 2;
+export const TC_ACT_REDIRECT = 7;
+export const XDP_DROP = 1;
+export const XDP_PASS = 2;
