@@ -1,0 +1,79 @@
+// Calls the CNI plugin the way a container runtime does: the real shim (bin/bpf-overlay-cni) as a separate
+// process, CNI_* in its environment, the network config on stdin, run inside the node's network namespace.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const CNI_SHIM = path.join(repoRoot, 'bin', 'bpf-overlay-cni');
+
+export interface CniCall {
+  command: 'ADD' | 'DEL' | 'CHECK' | 'VERSION' | 'GC' | 'STATUS';
+  containerId?: string;
+  netns?: string;
+  ifname?: string;
+  /** CNI_ARGS as pairs, e.g. { K8S_POD_NAMESPACE: 'default', K8S_POD_NAME: 'web' } */
+  args?: Record<string, string>;
+  config: Record<string, unknown> | string;
+  /** The node's namespace path (the runtime runs on the node); absent: the caller's own namespace. */
+  hostNetns?: string;
+  timeoutMs?: number;
+}
+
+export interface CniReply {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed, when it is JSON. */
+  json?: Record<string, unknown> & { code?: number; msg?: string };
+}
+
+export function invokeCni(call: CniCall): CniReply {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    CNI_COMMAND: call.command,
+    CNI_PATH: path.dirname(CNI_SHIM),
+  };
+  if (call.containerId !== undefined) env.CNI_CONTAINERID = call.containerId;
+  if (call.netns !== undefined) env.CNI_NETNS = call.netns;
+  if (call.ifname !== undefined) env.CNI_IFNAME = call.ifname;
+  if (call.args) env.CNI_ARGS = Object.entries(call.args).map(([k, v]) => `${k}=${v}`).join(';');
+  const [cmd, args] = call.hostNetns ? ['nsenter', [`--net=${call.hostNetns}`, '--', CNI_SHIM]] : [CNI_SHIM, []];
+  const res = spawnSync(cmd, args, {
+    env,
+    input: typeof call.config === 'string' ? call.config : JSON.stringify(call.config),
+    timeout: call.timeoutMs ?? 60_000,
+    encoding: 'utf8',
+  });
+  const reply: CniReply = { code: res.status, stdout: res.stdout ?? '', stderr: res.stderr ?? '' };
+  try {
+    if (reply.stdout.trim()) reply.json = JSON.parse(reply.stdout) as CniReply['json'];
+  } catch {
+    // not JSON: the caller sees stdout as is
+  }
+  return reply;
+}
+
+/** invokeCni that must succeed: throws with the plugin's error object otherwise. */
+export function cniOk(call: CniCall): CniReply {
+  const reply = invokeCni(call);
+  if (reply.code !== 0) {
+    throw new Error(`CNI ${call.command} ${call.containerId ?? ''} failed (exit ${reply.code}): ${reply.stdout}${reply.stderr}`);
+  }
+  return reply;
+}
+
+let built = false;
+
+/** Compiles src/ into dist/ once per process (the shim runs dist/cni.js); other files' type errors do not block emit. */
+export function buildDist(): void {
+  if (built) return;
+  try {
+    execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: repoRoot, stdio: 'pipe', timeout: 180_000 });
+  } catch (err) {
+    const out = (err as { stdout?: Buffer }).stdout?.toString() ?? '';
+    if (!existsSync(path.join(repoRoot, 'dist', 'cni.js'))) throw new Error(`tsc did not produce dist/cni.js: ${out}`);
+  }
+  built = true;
+}

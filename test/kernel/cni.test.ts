@@ -1,0 +1,255 @@
+// The CNI plugin end to end, as a container runtime drives it: the real shim, run inside a node namespace the
+// test creates, against a SQLite datastore in a temp dir, with the workload program pinned where the agent
+// would pin it.
+import { mkdtempSync, rmSync, existsSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { PinLayout } from '../../src/control/agent/pins.js';
+import { hostVethName, workloadEndpointName } from '../../src/control/cni/names.js';
+import { loadDatapath, type Datapath } from '../../src/control/datapath/objects.js';
+import { openDatastore } from '../../src/control/datastore/index.js';
+import type { Datastore } from '../../src/control/datastore/types.js';
+import { addressesOfHandle } from '../../src/control/ipam/index.js';
+import { openPinnedLink } from '../../src/control/kernel/index.js';
+import { API_VERSION } from '../../src/control/model/types.js';
+import { buildDist, cniOk, invokeCni, type CniCall } from '../harness/cni.js';
+import { run, Topology, type Netns } from '../harness/netns.js';
+import { kernelDescribe } from '../harness/privileges.js';
+
+kernelDescribe('CNI plugin against the kernel', () => {
+  const topo = new Topology('boc');
+  const nodeName = `${topo.prefix}-n1`;
+  const network = 'test-net';
+  let tmp: string;
+  let dbUrl: string;
+  let ds: Datastore;
+  let node: Netns;
+  let pods: Netns[];
+  let datapath: Datapath | undefined;
+  const pins = new PinLayout('/sys/fs/bpf', nodeName);
+
+  const conf = (extra: Record<string, unknown> = {}) => ({
+    cniVersion: '1.0.0',
+    name: network,
+    type: 'bpf-overlay',
+    datastore: dbUrl,
+    nodeName,
+    ...extra,
+  });
+  const call = (c: Omit<CniCall, 'hostNetns' | 'config'> & { config?: Record<string, unknown> }): CniCall => ({
+    ...c,
+    config: c.config ?? conf(),
+    hostNetns: node.path,
+  });
+  const add = (pod: Netns, id: string, extra: Record<string, unknown> = {}) =>
+    invokeCni(call({ command: 'ADD', containerId: id, netns: pod.path, ifname: 'eth0', config: conf(extra), args: { K8S_POD_NAMESPACE: 'default', K8S_POD_NAME: `pod-${id}` } }));
+  const handle = (id: string) => `cni:${network}:${id}:eth0`;
+
+  beforeAll(async () => {
+    buildDist();
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'bo-cni-'));
+    dbUrl = `sqlite://${tmp}/store.db`;
+    ds = await openDatastore(dbUrl);
+    node = topo.addNamespace('node');
+    // The uplink is a veth looping back into the node: the plugin reads its MTU and never sends a packet through it.
+    node.ip('link', 'add', 'up0', 'mtu', '1500', 'type', 'veth', 'peer', 'name', 'up0p');
+    node.ip('addr', 'add', '10.77.1.1/24', 'dev', 'up0');
+    node.ip('link', 'set', 'up0', 'up');
+    pods = ['p1', 'p2', 'p3', 'p4'].map((s) => topo.addNamespace(s));
+    await ds.applyAll([
+      { apiVersion: API_VERSION, kind: 'Node', metadata: { name: nodeName }, spec: { bgp: { ipv4Address: '10.77.1.1/24' } } },
+      {
+        apiVersion: API_VERSION,
+        kind: 'IPPool',
+        metadata: { name: 'pool-a' },
+        spec: { cidr: '10.244.0.0/16', ipipMode: 'Never', vxlanMode: 'Always', natOutgoing: false, disabled: false, blockSize: 26, nodeSelector: 'all()' },
+      },
+    ]);
+    // What the agent does on start: load the data path with its maps under the node's pin root, pin the program.
+    datapath = loadDatapath({ nodeAddr: '10.77.1.1', uplinkIfindex: 1, vtepMac: '66:77:88:99:aa:bb', pinRoot: pins.root });
+    mkdirSync(pins.progsDir, { recursive: true });
+    datapath.programs.fromWorkload.pin(pins.program('from_workload'));
+  });
+
+  afterAll(async () => {
+    try {
+      topo.destroy();
+      datapath?.close();
+      rmSync(pins.root, { recursive: true, force: true });
+      await ds?.close();
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('VERSION lists 1.0.0 among the supported versions', () => {
+    const r = cniOk({ command: 'VERSION', config: { cniVersion: '1.0.0' } });
+    expect(r.json?.supportedVersions).toContain('1.0.0');
+  });
+
+  it('STATUS reports the plugin available', () => {
+    cniOk(call({ command: 'STATUS', config: conf({ cniVersion: '1.1.0' }) }));
+  });
+
+  let firstResult: Record<string, unknown>;
+
+  it('ADD wires the workload: interface, address, routes, neighbour, host route, BPF link, record, allocation', async () => {
+    const r = add(pods[0], 'c1');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    firstResult = r.json!;
+    const host = hostVethName('c1', 'eth0');
+    const ips = firstResult.ips as { address: string; gateway: string; interface: number }[];
+    expect(ips).toHaveLength(1);
+    expect(ips[0].address).toMatch(/^10\.244\.\d+\.\d+\/32$/);
+    expect(ips[0].gateway).toBe('169.254.1.1');
+    const ifaces = firstResult.interfaces as { name: string; mac: string; sandbox?: string }[];
+    expect(ifaces[ips[0].interface]).toMatchObject({ name: 'eth0', sandbox: pods[0].path });
+    expect(ifaces[0].name).toBe(host);
+    expect(firstResult.routes).toEqual([{ dst: '0.0.0.0/0', gw: '169.254.1.1' }]);
+    const address = ips[0].address.replace('/32', '');
+
+    // Inside the workload.
+    const link = JSON.parse(pods[0].ip('-j', '-4', 'addr', 'show', 'dev', 'eth0'))[0];
+    expect(link.mtu).toBe(1450); // 1500 uplink - 50 VXLAN
+    expect(link.operstate === 'UP' || link.flags.includes('UP')).toBe(true);
+    expect(link.addr_info.map((a: { local: string; prefixlen: number }) => `${a.local}/${a.prefixlen}`)).toEqual([ips[0].address]);
+    const routes = JSON.parse(pods[0].ip('-j', 'route', 'show'));
+    expect(routes).toContainEqual(expect.objectContaining({ dst: 'default', gateway: '169.254.1.1', dev: 'eth0' }));
+    expect(routes).toContainEqual(expect.objectContaining({ dst: '169.254.1.1', dev: 'eth0', scope: 'link' }));
+    const hostMac = node.mac(host);
+    const neigh = JSON.parse(pods[0].ip('-j', 'neigh', 'show', '169.254.1.1', 'dev', 'eth0'));
+    expect(neigh[0]).toMatchObject({ lladdr: hostMac, state: ['PERMANENT'] });
+
+    // On the node.
+    const hostRoutes = JSON.parse(node.ip('-j', 'route', 'show', `${address}/32`));
+    expect(hostRoutes).toContainEqual(expect.objectContaining({ dev: host, protocol: '202', scope: 'link' }));
+    expect(node.exec('sysctl', ['-n', `net.ipv4.conf.${host}.proxy_arp`]).trim()).toBe('1');
+    expect(existsSync(pins.workloadLink(host))).toBe(true);
+    const pinned = openPinnedLink(pins.workloadLink(host));
+    expect(pinned.kind).toBe('tcx');
+    expect(pinned.ifindex).toBe(node.ifindex(host));
+    pinned.close();
+
+    // In the datastore.
+    const wep = await ds.get('WorkloadEndpoint', workloadEndpointName(nodeName, 'c1', 'eth0'));
+    expect(wep?.spec).toEqual({
+      node: nodeName,
+      containerID: 'c1',
+      interfaceName: 'eth0',
+      hostInterface: host,
+      hostIfindex: node.ifindex(host),
+      hostMac,
+      mac: pods[0].mac('eth0'),
+      ipNetworks: [ips[0].address],
+      pool: 'pool-a',
+      pod: 'pod-c1',
+      namespace: 'default',
+      netns: pods[0].path,
+    });
+    expect((await addressesOfHandle(ds, handle('c1'))).map((a) => a.address)).toEqual([address]);
+  });
+
+  it('ADD of the same container and interface again is an error and changes nothing', async () => {
+    const before = await addressesOfHandle(ds, handle('c1'));
+    const r = add(pods[0], 'c1');
+    expect(r.code).toBe(1);
+    expect(r.json).toMatchObject({ cniVersion: '1.0.0', code: 100 });
+    expect(r.json?.msg).toContain('already attached');
+    expect(await addressesOfHandle(ds, handle('c1'))).toEqual(before);
+    expect(node.ifindex(hostVethName('c1', 'eth0'))).toBeGreaterThan(0);
+  });
+
+  it('CHECK passes on an intact attachment and names what broke', () => {
+    const check = (prevResult: Record<string, unknown>) =>
+      invokeCni(call({ command: 'CHECK', containerId: 'c1', netns: pods[0].path, ifname: 'eth0', config: conf({ prevResult }) }));
+    const ok = check(firstResult);
+    expect(ok.code, ok.stdout).toBe(0);
+    expect(ok.stdout).toBe('');
+    pods[0].ip('route', 'del', 'default');
+    const bad = check(firstResult);
+    expect(bad.json).toMatchObject({ code: 104 });
+    expect(bad.json?.msg).toContain('default route via 169.254.1.1 is missing');
+    pods[0].ip('route', 'add', 'default', 'via', '169.254.1.1', 'dev', 'eth0');
+    expect(check(firstResult).code).toBe(0);
+    const noPrev = invokeCni(call({ command: 'CHECK', containerId: 'c1', netns: pods[0].path, ifname: 'eth0' }));
+    expect(noPrev.json).toMatchObject({ code: 7 });
+  });
+
+  async function expectNothingLeft(pod: Netns, id: string): Promise<void> {
+    const host = hostVethName(id, 'eth0');
+    expect(() => node.ifindex(host)).toThrow();
+    expect(() => pod.ifindex('eth0')).toThrow();
+    expect(existsSync(pins.workloadLink(host))).toBe(false);
+    expect(await addressesOfHandle(ds, handle(id))).toEqual([]);
+    expect(await ds.get('WorkloadEndpoint', workloadEndpointName(nodeName, id, 'eth0'))).toBeUndefined();
+  }
+
+  it('a failure after the veth and the address exist rolls both back', async () => {
+    // No program pinned under this bpffs: attach, the last step, fails after veth, address and routes were made.
+    const emptyBpffs = mkdtempSync(path.join(tmp, 'nobpf-'));
+    const r = add(pods[1], 'c2', { bpffs: emptyBpffs });
+    expect(r.json).toMatchObject({ code: 11 });
+    expect(r.json?.msg).toContain('from_workload');
+    await expectNothingLeft(pods[1], 'c2');
+    expect(JSON.parse(node.ip('-j', 'route', 'show', 'proto', '202'))).toHaveLength(1); // only c1's
+
+    // An IPAM failure (unknown pool) after the veth was created.
+    const r2 = add(pods[1], 'c2', { ipPool: 'no-such-pool' });
+    expect(r2.json).toMatchObject({ code: 103 });
+    expect(r2.json?.msg).toContain('no-such-pool');
+    await expectNothingLeft(pods[1], 'c2');
+  });
+
+  it('ADD into a missing netns is an environment error that creates nothing', async () => {
+    const r = invokeCni(call({ command: 'ADD', containerId: 'c9', netns: '/run/netns/bo-does-not-exist', ifname: 'eth0' }));
+    expect(r.json).toMatchObject({ code: 4 });
+    expect(r.json?.msg).toContain('CNI_NETNS');
+    expect(() => node.ifindex(hostVethName('c9', 'eth0'))).toThrow();
+  });
+
+  it('DEL removes everything and is idempotent, also for unknown containers and missing netns', async () => {
+    const del = (id: string, netns?: string) =>
+      invokeCni(call({ command: 'DEL', containerId: id, netns, ifname: 'eth0' }));
+    const r = del('c1', pods[0].path);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toBe('');
+    await expectNothingLeft(pods[0], 'c1');
+    expect(JSON.parse(node.ip('-j', 'route', 'show', 'proto', '202'))).toEqual([]);
+    expect(del('c1', pods[0].path).code).toBe(0);
+    expect(del('never-added', '/run/netns/bo-gone').code).toBe(0);
+    expect(del('never-added').code).toBe(0);
+  });
+
+  it('ADD after DEL reuses nothing stale and a config mtu wins', async () => {
+    const r = add(pods[0], 'c1', { mtu: 1400 });
+    expect(r.code, r.stdout).toBe(0);
+    expect(pods[0].exec('cat', ['/sys/class/net/eth0/mtu']).trim()).toBe('1400');
+  });
+
+  it('GC releases every attachment of the network the runtime no longer lists', async () => {
+    expect(add(pods[2], 'c3').code).toBe(0);
+    expect(add(pods[3], 'c4').code).toBe(0);
+    // c4's namespace disappears without a DEL: its veth goes with it, its address, record and pin stay.
+    const c4Address = (await addressesOfHandle(ds, handle('c4')))[0].address;
+    expect(c4Address).toBeDefined();
+    run('ip', ['netns', 'del', pods[3].name]);
+    expect(() => node.ifindex(hostVethName('c4', 'eth0'))).toThrow();
+    expect(existsSync(pins.workloadLink(hostVethName('c4', 'eth0')))).toBe(true);
+    const gcConf = conf({ cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 'c1', ifname: 'eth0' }, { containerID: 'c3', ifname: 'eth0' }] });
+    const before = invokeCni(call({ command: 'GC', config: gcConf }));
+    expect(before.code, before.stdout).toBe(0);
+    await expectNothingLeft(pods[3], 'c4');
+    for (const id of ['c1', 'c3']) expect(await addressesOfHandle(ds, handle(id))).toHaveLength(1);
+
+    // Now c3 is gone from the runtime's list as well.
+    const gc2 = invokeCni(call({ command: 'GC', config: { ...gcConf, 'cni.dev/valid-attachments': [{ containerID: 'c1', ifname: 'eth0' }] } }));
+    expect(gc2.code).toBe(0);
+    await expectNothingLeft(pods[2], 'c3');
+    expect(await addressesOfHandle(ds, handle('c1'))).toHaveLength(1);
+    expect(invokeCni(call({ command: 'GC', config: conf({ cniVersion: '1.1.0' }) })).json).toMatchObject({ code: 7 });
+
+    expect(invokeCni(call({ command: 'DEL', containerId: 'c1', netns: pods[0].path, ifname: 'eth0' })).code).toBe(0);
+    await expectNothingLeft(pods[0], 'c1');
+  });
+});
