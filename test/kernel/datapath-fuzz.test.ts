@@ -1,0 +1,466 @@
+// Malformed and random input through every program. Each verdict and output is checked against an independent
+// TS oracle of the specification (written from the spec, not from the C), and the counters must account for
+// every packet exactly once. Only well-formed tunnel packets from known nodes may ever come out decapsulated.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { kernelDescribe } from '../harness/privileges.js';
+import * as P from '../harness/packets.js';
+import {
+  HOST_VETH_MAC,
+  IPIP_NODE,
+  LOCAL_POD,
+  LOCAL_POD2,
+  NODE,
+  OUTSIDE,
+  PEER_UPLINK_MAC,
+  PLAIN_NODE,
+  SCENARIO_ROUTES,
+  TC_ACT_OK,
+  TC_ACT_REDIRECT,
+  TC_ACT_SHOT,
+  TUNNEL_ADDR,
+  UNKNOWN_HOST,
+  UPLINK_MAC,
+  UPLINK_MTU,
+  VNI,
+  VTEP_MAC,
+  VXLAN_NODE,
+  VXLAN_PORT,
+  XDP_DROP,
+  XDP_PASS,
+  counterDelta,
+  loadFixture,
+  slot,
+  type Fixture,
+} from '../harness/datapath.js';
+import { CounterHook as H, CounterReason as R, Encap, RouteKind, type RouteEntry } from '../../src/control/maps/layout.js';
+import type { BpfProgram } from '../../src/control/kernel/types.js';
+
+const PACKETS_PER_PROGRAM = 100_000;
+
+/** Per-packet assertion that costs nothing when it holds (expect() per packet would dominate the run time). */
+function check(ok: boolean, what: string, frame: Buffer, i: number, got?: unknown): void {
+  if (!ok) throw new Error(`packet ${i}: ${what}${got === undefined ? '' : ` (got ${String(got)})`}; frame ${frame.toString('hex')}`);
+}
+
+/** BPF_PROG_TEST_RUN refuses an skb whose EtherType promises more network header than it has. */
+function tcRunnable(frame: Buffer): boolean {
+  const type = frame.readUInt16BE(12);
+  return !((type === P.ETH_P_IP && frame.length < 34) || (type === P.ETH_P_IPV6 && frame.length < 54));
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// ---------------------------------------------------------------- oracle: routes (independent LPM over the scenario)
+
+function ipNum(a: string): number {
+  return a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+}
+const ROUTES = SCENARIO_ROUTES.map((r) => {
+  const [addr, len] = r.cidr.split('/');
+  return { ...r, net: ipNum(addr), len: Number(len) };
+}).sort((a, b) => b.len - a.len);
+function lookup(addr: string): RouteEntry | undefined {
+  const n = ipNum(addr);
+  return ROUTES.find((r) => r.len === 0 || Math.floor(n / 2 ** (32 - r.len)) === Math.floor(r.net / 2 ** (32 - r.len)));
+}
+const KNOWN: Record<string, number> = { [IPIP_NODE.addr]: 1, [VXLAN_NODE.addr]: 2, [PLAIN_NODE.addr]: 3 };
+
+// ---------------------------------------------------------------- oracle: header validity
+
+interface Ip {
+  off: number; // offset of the IPv4 header in the frame
+  h: P.Ipv4Header;
+}
+
+/** The IPv4 header at `off` is complete and self-consistent within `avail` bytes (tot_len checked unless skipped). */
+function ipAt(frame: Buffer, off: number, avail: number): Ip | undefined {
+  if (frame.length < off + 20) return undefined;
+  const h = P.dissectIpv4Header(frame.subarray(off));
+  if (typeof h === 'string' || h.version !== 4) return undefined;
+  if (h.totalLength < h.headerLength || h.totalLength > avail) return undefined;
+  return { off, h };
+}
+
+function outerIp(frame: Buffer): Ip | 'not-ip' | 'malformed' {
+  if (frame.length < 14 || frame.readUInt16BE(12) !== P.ETH_P_IP) return 'not-ip';
+  if (frame.length < 34) return 'malformed';
+  const v = frame[14] >> 4;
+  const ihl = frame[14] & 15;
+  if (v !== 4 || ihl < 5 || frame.length < 14 + ihl * 4) return 'malformed';
+  return ipAt(frame, 14, frame.length - 14) ?? 'malformed';
+}
+
+type UplinkOutcome =
+  | { kind: 'decap'; encap: Encap; strip: number; innerOff: number; dest: 'workload' | 'host'; ttl: number; pod?: typeof LOCAL_POD }
+  | { kind: 'drop'; encap: Encap; reason: R }
+  | { kind: 'pass' }
+  | { kind: 'plain-local'; pod: typeof LOCAL_POD };
+
+function innerOk(frame: Buffer, off: number, room: number): boolean {
+  if (frame.length < off + 20) return false;
+  const v = frame[off] >> 4;
+  const ihl = frame[off] & 15;
+  if (v !== 4 || ihl < 5 || frame[off + 9] === P.PROTO_IPIP) return false;
+  const tot = frame.readUInt16BE(off + 2);
+  return tot >= ihl * 4 && tot <= room;
+}
+
+const POD_BY_IP = new Map([LOCAL_POD, LOCAL_POD2].map((p) => [p.ip, p]));
+
+function uplinkOracle(frame: Buffer): UplinkOutcome {
+  const o = outerIp(frame);
+  if (o === 'not-ip') return { kind: 'pass' };
+  if (o === 'malformed') return { kind: 'drop', encap: Encap.None, reason: R.DropMalformed };
+  const { h } = o;
+  const l4 = 14 + h.headerLength;
+  const l4Len = h.totalLength - h.headerLength;
+  const isFrag = h.mf || h.fragOffset !== 0;
+  let encap: Encap;
+  if (h.protocol === P.PROTO_IPIP) encap = Encap.Ipip;
+  else if (h.protocol === P.PROTO_UDP) {
+    if (frame.length < l4 + 8 || l4Len < 8) {
+      if (h.dst !== NODE || isFrag) return plain(frame, h);
+      return { kind: 'drop', encap: Encap.None, reason: R.DropMalformed };
+    }
+    if (frame.readUInt16BE(l4 + 2) !== VXLAN_PORT) return plain(frame, h);
+    encap = Encap.Vxlan;
+  } else return plain(frame, h);
+  if (h.dst !== NODE) return plain(frame, h);
+  const known = KNOWN[h.src] ?? 0;
+  if (!(known & (encap === Encap.Ipip ? 1 : 2))) return { kind: 'drop', encap, reason: R.DropUnknownSource };
+  if (isFrag || !h.checksumOk) return { kind: 'drop', encap, reason: R.DropMalformed };
+  let innerOff: number;
+  let strip: number;
+  if (encap === Encap.Ipip) {
+    innerOff = l4;
+    strip = h.headerLength;
+    if (!innerOk(frame, innerOff, l4Len)) return { kind: 'drop', encap, reason: R.DropMalformed };
+  } else {
+    const udpLen = frame.readUInt16BE(l4 + 4);
+    if (frame.length < l4 + 30 || udpLen > l4Len || udpLen < 50) return { kind: 'drop', encap, reason: R.DropMalformed };
+    if (frame.readUInt32BE(l4 + 8) !== 0x08000000 || frame[l4 + 15] !== 0) return { kind: 'drop', encap, reason: R.DropMalformed };
+    if (frame.readUIntBE(l4 + 12, 3) !== VNI) return { kind: 'drop', encap, reason: R.DropBadVni };
+    if (frame.readUInt16BE(l4 + 28) !== P.ETH_P_IP || P.macString(frame, l4 + 16) !== VTEP_MAC) {
+      return { kind: 'drop', encap, reason: R.DropMalformed };
+    }
+    innerOff = l4 + 30;
+    strip = h.headerLength + 30;
+    if (!innerOk(frame, innerOff, udpLen - 30)) return { kind: 'drop', encap, reason: R.DropMalformed };
+  }
+  const innerDst = P.ipString(frame, innerOff + 16);
+  const rt = lookup(innerDst);
+  if (rt?.kind === RouteKind.LocalWorkload) {
+    return { kind: 'decap', encap, strip, innerOff, dest: 'workload', ttl: frame[innerOff + 8], pod: POD_BY_IP.get(innerDst) };
+  }
+  if (rt?.kind === RouteKind.LocalHost) return { kind: 'decap', encap, strip, innerOff, dest: 'host', ttl: frame[innerOff + 8] };
+  return { kind: 'drop', encap, reason: R.DropNoRoute };
+}
+
+function plain(frame: Buffer, h: P.Ipv4Header): UplinkOutcome {
+  const rt = lookup(h.dst);
+  if (rt?.kind === RouteKind.LocalWorkload && h.ttl > 1) return { kind: 'plain-local', pod: POD_BY_IP.get(h.dst)! };
+  return { kind: 'pass' };
+}
+
+/** The frame a router delivers to `pod`: its MACs, TTL-1 and an incrementally fixed checksum. */
+function deliveredTo(pod: typeof LOCAL_POD, ipPacket: Buffer): Buffer {
+  const ip = Buffer.from(ipPacket);
+  ip[8] -= 1;
+  // RFC 1624 incremental update, as any router does it (works for a wrong checksum too).
+  const old = ip.readUInt16BE(10);
+  let sum = (~old & 0xffff) + 0xfeff; // ~m + m' for the TTL/protocol word: -0x0100
+  sum = (sum & 0xffff) + (sum >>> 16);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  ip.writeUInt16BE(~sum & 0xffff, 10);
+  return P.ethernet({ dst: pod.mac, src: HOST_VETH_MAC }, ip);
+}
+
+// ---------------------------------------------------------------- random frames
+
+function randomBytes(rnd: () => number, n: number): Buffer {
+  const b = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) b[i] = (rnd() * 256) | 0;
+  return b;
+}
+
+function pick<T>(rnd: () => number, xs: readonly T[]): T {
+  return xs[(rnd() * xs.length) | 0];
+}
+
+function fixOuterChecksum(frame: Buffer): void {
+  if (frame.length < 34 || frame.readUInt16BE(12) !== P.ETH_P_IP) return;
+  const hl = (frame[14] & 15) * 4;
+  if (hl < 20 || frame.length < 14 + hl) return;
+  frame.writeUInt16BE(0, 24);
+  frame.writeUInt16BE(P.internetChecksum(frame.subarray(14, 14 + hl)), 24);
+}
+
+/** Valid-looking tunnel and plain frames, then mutated: byte flips in the headers, truncation, IHL and length lies. */
+function uplinkFrame(rnd: () => number): Buffer {
+  const innerDst = pick(rnd, [LOCAL_POD.ip, LOCAL_POD2.ip, TUNNEL_ADDR, IPIP_NODE.pod, OUTSIDE, '10.244.1.50']);
+  const proto = pick(rnd, [P.PROTO_TCP, P.PROTO_UDP, P.PROTO_ICMP, P.PROTO_IPIP]);
+  const inner = P.ipv4(
+    { src: '10.244.3.9', dst: innerDst, protocol: proto, ttl: 1 + ((rnd() * 80) | 0), df: rnd() < 0.5, options: rnd() < 0.1 ? Buffer.alloc(4, 1) : undefined },
+    randomBytes(rnd, (rnd() * 300) | 0),
+  );
+  const src = pick(rnd, [IPIP_NODE.addr, VXLAN_NODE.addr, PLAIN_NODE.addr, UNKNOWN_HOST]);
+  const dst = rnd() < 0.9 ? NODE : '10.0.0.50';
+  let frame: Buffer;
+  const shape = rnd();
+  if (shape < 0.4) {
+    frame = P.ethernet({ dst: UPLINK_MAC, src: PEER_UPLINK_MAC }, P.ipv4({ src, dst, protocol: P.PROTO_IPIP, options: rnd() < 0.1 ? Buffer.alloc(8, 1) : undefined }, inner));
+  } else if (shape < 0.8) {
+    const vx = Buffer.concat([
+      P.vxlanHeader(rnd() < 0.9 ? VNI : (rnd() * 0xffffff) | 0, rnd() < 0.9 ? 0x08 : (rnd() * 256) | 0),
+      P.ethernet({ dst: rnd() < 0.9 ? VTEP_MAC : '66:00:00:00:00:77', src: VXLAN_NODE.vtepMac, type: rnd() < 0.95 ? P.ETH_P_IP : P.ETH_P_ARP }, inner),
+    ]);
+    const port = rnd() < 0.9 ? VXLAN_PORT : pick(rnd, [4790, 8472, 53]);
+    frame = P.ethernet({ dst: UPLINK_MAC, src: PEER_UPLINK_MAC }, P.ipv4({ src, dst, protocol: P.PROTO_UDP }, P.udp(src, dst, 40000, port, vx, { checksum: false })));
+  } else if (shape < 0.9) {
+    frame = P.ethernet({ dst: UPLINK_MAC, src: PEER_UPLINK_MAC }, inner);
+  } else {
+    frame = Buffer.concat([P.ethernet({ dst: UPLINK_MAC, src: PEER_UPLINK_MAC, type: pick(rnd, [P.ETH_P_IP, P.ETH_P_ARP, P.ETH_P_IPV6]) }, Buffer.alloc(0)), randomBytes(rnd, (rnd() * 200) | 0)]);
+  }
+  mutate(rnd, frame);
+  const cut = rnd();
+  if (cut < 0.15) frame = frame.subarray(0, 14 + ((rnd() * (frame.length - 14)) | 0));
+  return Buffer.from(frame);
+}
+
+function mutate(rnd: () => number, frame: Buffer): void {
+  const m = rnd();
+  if (m < 0.35) return;
+  const flips = 1 + ((rnd() * 3) | 0);
+  for (let i = 0; i < flips; i++) {
+    const at = 12 + ((rnd() * Math.min(frame.length - 12, 100)) | 0);
+    if (at < frame.length) frame[at] = rnd() < 0.5 ? (rnd() * 256) | 0 : frame[at] ^ (1 << ((rnd() * 8) | 0));
+  }
+  if (rnd() < 0.6) fixOuterChecksum(frame);
+}
+
+function workloadFrame(rnd: () => number): Buffer {
+  const dst = pick(rnd, [LOCAL_POD.ip, IPIP_NODE.pod, VXLAN_NODE.pod, PLAIN_NODE.pod, OUTSIDE, TUNNEL_ADDR, '10.244.200.1', '10.244.1.50']);
+  const proto = pick(rnd, [P.PROTO_TCP, P.PROTO_UDP, P.PROTO_ICMP, P.PROTO_IPIP]);
+  const size = rnd() < 0.1 ? 1400 + ((rnd() * 200) | 0) : (rnd() * 400) | 0;
+  let frame = P.ethernet(
+    { dst: HOST_VETH_MAC, src: LOCAL_POD2.mac, type: rnd() < 0.95 ? P.ETH_P_IP : P.ETH_P_ARP },
+    P.ipv4(
+      { src: LOCAL_POD2.ip, dst, protocol: proto, ttl: (rnd() * 4) | 0 || 64, df: rnd() < 0.7, mf: rnd() < 0.05, options: rnd() < 0.1 ? Buffer.alloc(4 * (1 + ((rnd() * 10) | 0)), 1) : undefined },
+      randomBytes(rnd, size),
+    ),
+  );
+  mutate(rnd, frame);
+  if (rnd() < 0.1) frame = frame.subarray(0, 14 + ((rnd() * (frame.length - 14)) | 0));
+  return Buffer.from(frame);
+}
+
+// ---------------------------------------------------------------- oracle: workload / host egress
+
+type Egress = { kind: 'pass' } | { kind: 'drop' } | { kind: 'local'; pod: typeof LOCAL_POD } | { kind: 'encap'; encap: Encap; ttlDec: boolean } | { kind: 'plain' } | { kind: 'icmp' };
+
+function workloadOracle(frame: Buffer, hostEgress: boolean): Egress {
+  const o = outerIp(frame);
+  if (o === 'not-ip') return { kind: 'pass' };
+  if (o === 'malformed') return hostEgress ? { kind: 'pass' } : { kind: 'drop' };
+  const { h } = o;
+  const rt = lookup(h.dst);
+  if (hostEgress) {
+    if (!rt || rt.kind !== RouteKind.RemoteBlock || rt.encap === Encap.None) return { kind: 'pass' };
+    if (h.protocol === P.PROTO_IPIP) return { kind: 'drop' };
+    if (frame.length - 14 + (rt.encap === Encap.Vxlan ? 50 : 20) > UPLINK_MTU) return { kind: 'drop' };
+    return { kind: 'encap', encap: rt.encap, ttlDec: false };
+  }
+  if (h.protocol === P.PROTO_IPIP) return { kind: 'drop' };
+  if (!rt) return { kind: 'pass' };
+  switch (rt.kind) {
+    case RouteKind.LocalWorkload:
+      return h.ttl <= 1 ? { kind: 'pass' } : { kind: 'local', pod: POD_BY_IP.get(h.dst)! };
+    case RouteKind.RemoteBlock: {
+      if (h.ttl <= 1) return { kind: 'pass' };
+      if (rt.encap === Encap.None) return { kind: 'plain' };
+      const overhead = rt.encap === Encap.Vxlan ? 50 : 20;
+      if (frame.length - 14 + overhead > UPLINK_MTU) return h.df ? { kind: 'icmp' } : { kind: 'pass' };
+      return { kind: 'encap', encap: rt.encap, ttlDec: true };
+    }
+    case RouteKind.LocalHost:
+      return { kind: 'pass' };
+    default:
+      return { kind: 'drop' };
+  }
+}
+
+let fx: Fixture;
+
+function totalFor(delta: Map<number, bigint>, hook: H): bigint {
+  let n = 0n;
+  for (const [s, v] of delta) if (Math.floor(s / (3 * 32)) === hook) n += v;
+  return n;
+}
+
+kernelDescribe('data path fuzz (BPF_PROG_TEST_RUN, seeded)', () => {
+  beforeAll(() => {
+    fx = loadFixture();
+  });
+  afterAll(() => {
+    fx?.close();
+  });
+
+  it('hand-made malformed tunnel packets are dropped and never decapsulated', () => {
+    const inner = P.ipv4({ src: '10.244.3.9', dst: LOCAL_POD.ip, protocol: P.PROTO_UDP }, P.pattern(40));
+    const ipip = P.ethernet({ dst: UPLINK_MAC, src: PEER_UPLINK_MAC }, P.ipv4({ src: IPIP_NODE.addr, dst: NODE, protocol: P.PROTO_IPIP }, inner));
+    const vx = P.ethernet(
+      { dst: UPLINK_MAC, src: PEER_UPLINK_MAC },
+      P.ipv4({ src: VXLAN_NODE.addr, dst: NODE, protocol: P.PROTO_UDP }, P.udp(VXLAN_NODE.addr, NODE, 1, VXLAN_PORT, Buffer.concat([P.vxlanHeader(VNI), P.ethernet({ dst: VTEP_MAC, src: VXLAN_NODE.vtepMac }, inner)]), { checksum: false })),
+    );
+    const frames: Buffer[] = [];
+    // Truncated at every byte: Ethernet (test runs need 14 bytes at least), IP, UDP, VXLAN, inner Ethernet, inner IP.
+    for (let n = 14; n < vx.length; n++) frames.push(vx.subarray(0, n));
+    for (let n = 14; n < ipip.length; n++) frames.push(ipip.subarray(0, n));
+    for (let ihl = 0; ihl < 16; ihl++) {
+      if (ihl === 5) continue; // the intact header
+      const f = Buffer.from(ipip);
+      f[14] = 0x40 | ihl;
+      fixOuterChecksum(f);
+      frames.push(f);
+    }
+    for (const frame of frames) {
+      const expected = uplinkOracle(frame);
+      expect(expected.kind, `oracle decapsulates a damaged frame of ${frame.length} bytes`).not.toBe('decap');
+      for (const prog of [fx.dp.programs.fromUplink, fx.dp.programs.fromUplinkXdp]) {
+        if (prog === fx.dp.programs.fromUplink && !tcRunnable(frame)) continue;
+        const r = prog.testRun({ data: frame, repeat: 1 });
+        const xdp = prog === fx.dp.programs.fromUplinkXdp;
+        if (expected.kind === 'drop') expect(r.retval).toBe(xdp ? XDP_DROP : TC_ACT_SHOT);
+        else {
+          expect(r.retval).toBe(xdp ? XDP_PASS : TC_ACT_OK);
+          expect(r.data).toEqual(frame);
+        }
+      }
+    }
+  });
+
+  for (const [name, hook, xdp] of [
+    ['from_uplink (tc)', H.FromUplinkTc, false],
+    ['from_uplink_xdp', H.FromUplinkXdp, true],
+  ] as const) {
+    it(`${name}: ${PACKETS_PER_PROGRAM} seeded random frames, decapsulation only of valid known-node tunnels`, () => {
+      const prog: BpfProgram = xdp ? fx.dp.programs.fromUplinkXdp : fx.dp.programs.fromUplink;
+      const rnd = mulberry32(xdp ? 0xdeca9 : 0xdeca7);
+      const before = fx.counters();
+      const expectDecap = [0, 0, 0];
+      const kinds = { decap: 0, drop: 0, pass: 0, 'plain-local': 0 };
+      let runs = 0;
+      for (let i = 0; i < PACKETS_PER_PROGRAM; i++) {
+        const frame = uplinkFrame(rnd);
+        if (!xdp && !tcRunnable(frame)) continue;
+        runs++;
+        const want = uplinkOracle(frame);
+        kinds[want.kind]++;
+        const r = prog.testRun({ data: frame, repeat: 1 });
+        const verdict = (v: number) => check(r.retval === v, `verdict ${v} expected for ${want.kind}`, frame, i, r.retval);
+        const output = (b: Buffer) => check(r.data.equals(b), `output differs for ${want.kind}`, frame, i, r.data.toString('hex'));
+        if (want.kind === 'decap') {
+          expectDecap[want.encap]++;
+          const innerIp = frame.subarray(want.innerOff, want.innerOff + frame.readUInt16BE(want.innerOff + 2));
+          const innerWire = frame.subarray(want.innerOff);
+          if (xdp || want.dest === 'host' || want.ttl <= 1) {
+            verdict(xdp ? XDP_PASS : TC_ACT_OK);
+            output(Buffer.concat([frame.subarray(0, 12), Buffer.from([8, 0]), innerWire]));
+          } else {
+            verdict(TC_ACT_REDIRECT);
+            output(deliveredTo(want.pod!, Buffer.concat([innerIp, innerWire.subarray(innerIp.length)])));
+          }
+        } else if (want.kind === 'drop') {
+          verdict(xdp ? XDP_DROP : TC_ACT_SHOT);
+        } else if (want.kind === 'plain-local' && !xdp) {
+          verdict(TC_ACT_REDIRECT);
+          output(deliveredTo(want.pod, frame.subarray(14)));
+        } else {
+          verdict(xdp ? XDP_PASS : TC_ACT_OK);
+          output(frame);
+        }
+      }
+      const delta = counterDelta(before, fx.counters());
+      expect(runs).toBeGreaterThan(PACKETS_PER_PROGRAM * 0.95);
+      expect(totalFor(delta, hook)).toBe(BigInt(runs)); // every packet counted exactly once
+      for (const encap of [Encap.Ipip, Encap.Vxlan]) {
+        expect(delta.get(slot(hook, encap, R.Decap)) ?? 0n).toBe(BigInt(expectDecap[encap]));
+      }
+      // The mix must really exercise every outcome, or the test proves little.
+      for (const [k, n] of Object.entries(kinds)) expect(n, `outcome ${k}`).toBeGreaterThan(PACKETS_PER_PROGRAM / 100);
+      console.log(`${name}: outcomes ${JSON.stringify(kinds)}, decap ipip=${expectDecap[1]} vxlan=${expectDecap[2]}`);
+    });
+  }
+
+  for (const [name, hook, hostEgress] of [
+    ['from_workload', H.FromWorkload, false],
+    ['to_uplink', H.ToUplink, true],
+  ] as const) {
+    it(`${name}: ${PACKETS_PER_PROGRAM} seeded random frames, verdicts and outputs as specified`, () => {
+      const prog: BpfProgram = hostEgress ? fx.dp.programs.toUplink : fx.dp.programs.fromWorkload;
+      const rnd = mulberry32(hostEgress ? 0xe9e55 : 0x3e11);
+      const before = fx.counters();
+      const kinds: Record<string, number> = {};
+      let icmps = 0;
+      let runs = 0;
+      for (let i = 0; i < PACKETS_PER_PROGRAM; i++) {
+        const frame = workloadFrame(rnd);
+        if (!tcRunnable(frame)) continue;
+        runs++;
+        const want = workloadOracle(frame, hostEgress);
+        kinds[want.kind] = (kinds[want.kind] ?? 0) + 1;
+        const r = prog.testRun({ data: frame, repeat: 1 });
+        const verdict = (v: number) => check(r.retval === v, `verdict ${v} expected for ${want.kind}`, frame, i, r.retval);
+        const output = (ok: boolean) => check(ok, `output wrong for ${want.kind}`, frame, i, r.data.toString('hex'));
+        switch (want.kind) {
+          case 'pass':
+            verdict(TC_ACT_OK);
+            output(r.data.equals(frame));
+            break;
+          case 'drop':
+            verdict(TC_ACT_SHOT);
+            break;
+          case 'local':
+            verdict(TC_ACT_REDIRECT);
+            output(r.data.equals(deliveredTo(want.pod, frame.subarray(14))));
+            break;
+          case 'plain':
+            verdict(TC_ACT_REDIRECT);
+            output(r.data.subarray(14).equals(deliveredTo(LOCAL_POD, frame.subarray(14)).subarray(14)));
+            break;
+          case 'icmp': {
+            icmps++;
+            verdict(TC_ACT_REDIRECT);
+            const d = P.dissect(r.data);
+            output(d.icmp?.type === 3 && d.icmp.code === 4 && d.icmp.checksumOk && d.ip!.checksumOk === true);
+            break;
+          }
+          case 'encap': {
+            verdict(TC_ACT_REDIRECT);
+            const overhead = want.encap === Encap.Vxlan ? 50 : 20;
+            output(r.data.length === frame.length + overhead);
+            const outer = P.dissectIpv4Header(r.data.subarray(14)) as P.Ipv4Header;
+            output(outer.checksumOk && outer.src === NODE && outer.totalLength === frame.length - 14 + overhead);
+            const expectedInner = want.ttlDec ? deliveredTo(LOCAL_POD, frame.subarray(14)).subarray(14) : frame.subarray(14);
+            output(r.data.subarray(14 + overhead).equals(expectedInner));
+            break;
+          }
+        }
+      }
+      const delta = counterDelta(before, fx.counters());
+      // Frag-needed counts the ICMP and the drop of the original: one extra count each.
+      expect(runs).toBeGreaterThan(PACKETS_PER_PROGRAM * 0.95);
+      expect(totalFor(delta, hook)).toBe(BigInt(runs + icmps));
+      console.log(`${name}: outcomes ${JSON.stringify(kinds)}`);
+    });
+  }
+});
