@@ -76,26 +76,33 @@ void NativeLink::RequireLive(Napi::Env env) const {
                                     " is closed");
 }
 
+// Creates a bpf_link for prog_fd on the interface, resolved and attached inside netns, and wraps it.
+Napi::Value NativeLink::CreateBpfLink(Napi::Env env, Kind kind, int prog_fd, const std::string& ifname,
+                                      const std::string& netns, int attach_type, const bpf_link_create_opts& opts,
+                                      const std::string& what) {
+  int ifindex, fd;
+  {
+    NetnsScope scope(env, netns);
+    ifindex = ResolveIfindex(env, ifname, netns);
+    fd = bpf_link_create(prog_fd, ifindex, static_cast<enum bpf_attach_type>(attach_type), &opts);
+    if (fd < 0) throw ErrnoError(env, errno, what + " on " + Where(ifname, netns));
+  }
+  Napi::Object out;
+  NativeLink* link = Create(env, &out, kind);
+  link->fd_ = fd;
+  link->ifindex_ = ifindex;
+  link->label_ = ifname;
+  return out;
+}
+
 Napi::Value NativeLink::AttachTcx(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int prog_fd = NativeProgram::FdOf(env, info[0]);
   std::string ifname = StringArg(info, 1, "ifname"), netns = NetnsArg(info, 2);
   bool ingress = ParseDirection(env, info, 3);
-  int ifindex, fd;
-  {
-    NetnsScope scope(env, netns);
-    ifindex = ResolveIfindex(env, ifname, netns);
-    auto opts = ZeroedOpts<bpf_link_create_opts>();
-    fd = bpf_link_create(prog_fd, ifindex, static_cast<enum bpf_attach_type>(ingress ? kAttachTcxIngress : kAttachTcxEgress),
-                         &opts);
-    if (fd < 0) throw ErrnoError(env, errno, std::string("tcx attach ") + (ingress ? "ingress" : "egress") + " on " + Where(ifname, netns));
-  }
-  Napi::Object out;
-  NativeLink* link = Create(env, &out, Kind::Tcx);
-  link->fd_ = fd;
-  link->ifindex_ = ifindex;
-  link->label_ = ifname;
-  return out;
+  auto opts = ZeroedOpts<bpf_link_create_opts>();
+  return CreateBpfLink(env, Kind::Tcx, prog_fd, ifname, netns, ingress ? kAttachTcxIngress : kAttachTcxEgress, opts,
+                       std::string("tcx attach ") + (ingress ? "ingress" : "egress"));
 }
 
 Napi::Value NativeLink::AttachClsBpf(const Napi::CallbackInfo& info) {
@@ -135,19 +142,7 @@ Napi::Value NativeLink::AttachXdp(const Napi::CallbackInfo& info) {
   if (mode == "native") opts.flags = XDP_FLAGS_DRV_MODE;
   else if (mode == "generic") opts.flags = XDP_FLAGS_SKB_MODE;
   else if (mode != "auto") throw Napi::TypeError::New(env, "mode must be 'native', 'generic' or 'auto', got '" + mode + "'");
-  int ifindex, fd;
-  {
-    NetnsScope scope(env, netns);
-    ifindex = ResolveIfindex(env, ifname, netns);
-    fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &opts);
-    if (fd < 0) throw ErrnoError(env, errno, "xdp (" + mode + ") attach on " + Where(ifname, netns));
-  }
-  Napi::Object out;
-  NativeLink* link = Create(env, &out, Kind::Xdp);
-  link->fd_ = fd;
-  link->ifindex_ = ifindex;
-  link->label_ = ifname;
-  return out;
+  return CreateBpfLink(env, Kind::Xdp, prog_fd, ifname, netns, BPF_XDP, opts, "xdp (" + mode + ") attach");
 }
 
 Napi::Value NativeLink::OpenPinned(const Napi::CallbackInfo& info) {

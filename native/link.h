@@ -6,6 +6,8 @@
 
 #include "fd_holder.h"
 
+struct bpf_link_create_opts;
+
 namespace bo {
 
 class NativeLink : public Napi::ObjectWrap<NativeLink>, public FdHolder {
@@ -27,6 +29,9 @@ class NativeLink : public Napi::ObjectWrap<NativeLink>, public FdHolder {
 
  private:
   static NativeLink* Create(Napi::Env env, Napi::Object* out, Kind kind);
+  static Napi::Value CreateBpfLink(Napi::Env env, Kind kind, int prog_fd, const std::string& ifname,
+                                   const std::string& netns, int attach_type, const struct bpf_link_create_opts& opts,
+                                   const std::string& what);
   Napi::Value Info(const Napi::CallbackInfo& info);
   void Update(const Napi::CallbackInfo& info);
   void Pin(const Napi::CallbackInfo& info);
