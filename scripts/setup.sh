@@ -10,7 +10,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 packages=(clang-19 llvm-19 libbpf-dev libelf-dev zlib1g-dev pkg-config bpftool iproute2 nftables ethtool
-  tcpdump tshark iperf3 sockperf xdp-tools etcd-server etcd-client make g++ python3)
+  tcpdump tshark iperf3 sockperf xdp-tools etcd-server etcd-client iputils-ping curl make g++ python3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,11 +6,12 @@ import { openDatastore } from '../datastore/index.js';
 import type { Datastore, WatchHandle } from '../datastore/types.js';
 import { ensureTunnelAddress } from '../ipam/index.js';
 import type { Logger } from '../log.js';
-import { Encap, MAP_NAMES } from '../maps/layout.js';
+import { Encap, MAP_NAMES, RouteKind } from '../maps/layout.js';
 import type { IPPool, Node, OverlayConfigurationSpec } from '../model/types.js';
 import { knownNodeEntries, routeEntries, settingsEntries } from '../reconcile/encode.js';
-import { planHostRoutes, removeHostRoutes, syncHostRoutes, underlayGateway } from '../reconcile/host-routes.js';
+import { planHostRoutes, removeHostRoutes, syncHostRoutes, underlayGatewayResolver } from '../reconcile/host-routes.js';
 import { syncMap } from '../reconcile/map-sync.js';
+import { syncTunnelAddresses } from '../reconcile/tunnel-address.js';
 import { NftTable } from '../reconcile/nft.js';
 import { selects } from '../selector/index.js';
 import { readCounters } from './counters.js';
@@ -172,22 +173,19 @@ export class Agent {
     this.metrics?.mapEntries.set({ map: MAP_NAMES.knownNodes }, state.knownNodes.length);
 
     this.nft.apply(natOutgoingRuleset(node, state.natOutgoing));
+    syncTunnelAddresses(state.routes.filter((r) => r.kind === RouteKind.LocalHost).map((r) => r.cidr.split('/')[0]));
     const tunnelMtu = (encap: Encap) => this.uplink.mtu - (encap === Encap.Vxlan ? 50 : 20);
-    const gateways = new Map<string, string>();
     syncHostRoutes(
       planHostRoutes(state.routes, {
         uplink: this.uplink.ifname,
         tunnelAddr: state.settings.tunnelAddr !== '0.0.0.0' ? state.settings.tunnelAddr : undefined,
         tunnelMtu,
-        gatewayFor: (addr) => {
-          if (!gateways.has(addr)) gateways.set(addr, underlayGateway(addr));
-          return gateways.get(addr)!;
-        },
+        gatewayFor: underlayGatewayResolver(),
       }),
     );
     this.datapath.syncWorkloadLinks(localWorkloads);
     this.lastState = state;
-    this.log.debug({ ...stats, routes: state.routes.length }, 'reconciled');
+    this.log.debug({ maps: stats, routes: state.routes.length }, 'reconciled');
   }
 }
 
@@ -198,5 +196,6 @@ export function unloadNode(pins: PinLayout, logger: Logger): { detachedLinks: nu
   const detachedLinks = DatapathHandle.removeAll(pins, logger);
   new NftTable(NFT_FAMILY, nftTableName(pins.node)).remove();
   removeHostRoutes();
+  syncTunnelAddresses([]);
   return { detachedLinks };
 }

@@ -2,7 +2,8 @@
 // plugin finds them, and keeps every attachment pointing at the current programs. A reload (new version, or a
 // changed load-time constant) swaps programs under existing links with an atomic link update, so traffic
 // never meets a moment without a program, and the maps keep their contents.
-import { existsSync, mkdirSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { loadDatapath, type LoadedDatapath } from '../datapath/objects.js';
 import { attachTc, attachXdp, openPinnedLink } from '../kernel/index.js';
 import type { BpfProgram, Link } from '../kernel/types.js';
@@ -120,6 +121,9 @@ export class DatapathHandle {
       }
     }
     rmSync(pins.root, { recursive: true, force: true });
+    // The shared parent goes too once the last node on this bpffs is unloaded.
+    const parent = dirname(pins.root);
+    if (existsSync(parent) && readdirSync(parent).length === 0) rmdirSync(parent);
     return detached;
   }
 

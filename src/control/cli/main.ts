@@ -35,7 +35,22 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export async function main(argv: string[]): Promise<number> {
+/** Global flags may come before the command too (`bpf-overlay --datastore URL get nodes`): move them after it. */
+function hoistGlobalFlags(argv: string[]): string[] {
+  const leading: string[] = [];
+  let i = 0;
+  while (i < argv.length && argv[i].startsWith('--') && argv[i] !== '--help') {
+    const [flag] = argv[i].split('=', 1);
+    if (flag !== '--datastore' && flag !== '--log-level') break;
+    leading.push(argv[i]);
+    if (!argv[i].includes('=') && i + 1 < argv.length) leading.push(argv[++i]);
+    i++;
+  }
+  return i < argv.length ? [argv[i], ...leading, ...argv.slice(i + 1)] : argv;
+}
+
+export async function main(rawArgv: string[]): Promise<number> {
+  const argv = hoistGlobalFlags(rawArgv);
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage());

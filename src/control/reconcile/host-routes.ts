@@ -101,8 +101,35 @@ export function removeHostRoutes(): void {
   syncHostRoutes([]);
 }
 
-/** `ip route get` answer for an underlay address: its gateway when routed, itself when on-link. */
-export function underlayGateway(addr: string): string {
-  const [route] = JSON.parse(runTool('ip', ['-j', 'route', 'get', addr])) as { gateway?: string }[];
-  return route?.gateway ?? addr;
+interface MainRouteJson {
+  dst: string;
+  gateway?: string;
+  protocol?: string;
+  type?: string;
+}
+
+function ipv4ToInt(addr: string): number {
+  return addr.split('.').reduce((acc, octet) => ((acc << 8) | Number(octet)) >>> 0, 0);
+}
+
+/**
+ * The first underlay hop toward each node address, answered from one read of the main routing table (longest
+ * prefix wins; our own overlay routes are ignored): itself when on-link, else the gateway of the best route.
+ * One `ip` call per reconcile however many nodes the cluster has.
+ */
+export function underlayGatewayResolver(): (addr: string) => string {
+  const routes = (JSON.parse(runTool('ip', ['-j', 'route', 'show', 'table', 'main'])) as MainRouteJson[])
+    .filter((r) => r.protocol !== String(HOST_ROUTE_PROTO) && (r.type === undefined || r.type === 'unicast'))
+    .map((r) => {
+      const [net, len] = r.dst === 'default' ? ['0.0.0.0', '0'] : r.dst.split('/');
+      const prefix = Number(len ?? 32);
+      const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+      return { net: ipv4ToInt(net) & mask, mask, prefix, gateway: r.gateway };
+    })
+    .sort((a, b) => b.prefix - a.prefix);
+  return (addr: string) => {
+    const target = ipv4ToInt(addr);
+    const best = routes.find((r) => ((target & r.mask) >>> 0) === r.net);
+    return best?.gateway ?? addr;
+  };
 }

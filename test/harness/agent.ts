@@ -1,0 +1,107 @@
+// Runs `bpf-overlay load` the way an operator would, inside a test's network namespace, and waits for it to
+// be ready. The built CLI (dist/) is used: tests exercise exactly what ships.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Netns } from './netns.js';
+import { run } from './netns.js';
+
+export const REPO_ROOT = join(import.meta.dirname, '..', '..');
+export const CLI = join(REPO_ROOT, 'dist', 'cli.js');
+
+export function requireBuiltCli(): void {
+  if (!existsSync(CLI)) throw new Error(`${CLI} missing: run npm run build (scripts/test.sh does)`);
+}
+
+export interface AgentProcess {
+  node: string;
+  child: ChildProcess;
+  log: () => string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export interface StartAgentOptions {
+  ns: Netns;
+  node: string;
+  datastore: string;
+  bpffs: string;
+  uplink?: string;
+  address?: string;
+  xdp?: boolean;
+  healthPort?: number;
+  metricsPort?: number;
+  extraArgs?: string[];
+  readyTimeoutMs?: number;
+}
+
+/** GET inside a namespace (its loopback is not ours): curl through nsenter, bounded by a timeout. */
+export function httpGetIn(ns: Netns, url: string): { status: number; body: string } {
+  const out = run('nsenter', [`--net=${ns.path}`, '--', 'curl', '-s', '-m', '2', '-w', '\n%{http_code}', url], {
+    timeoutMs: 5000,
+  });
+  const idx = out.lastIndexOf('\n');
+  return { status: Number(out.slice(idx + 1)), body: out.slice(0, idx) };
+}
+
+export async function startAgent(opts: StartAgentOptions): Promise<AgentProcess> {
+  requireBuiltCli();
+  const healthPort = opts.healthPort ?? 9099;
+  const args = [
+    `--net=${opts.ns.path}`,
+    '--',
+    process.execPath,
+    CLI,
+    'load',
+    '--node',
+    opts.node,
+    '--bpffs',
+    opts.bpffs,
+    '--datastore',
+    opts.datastore,
+    '--health-addr',
+    `127.0.0.1:${healthPort}`,
+    '--metrics-addr',
+    `127.0.0.1:${opts.metricsPort ?? 9091}`,
+    '--log-level',
+    'debug',
+  ];
+  if (opts.uplink) args.push('--uplink', opts.uplink);
+  if (opts.address) args.push('--address', opts.address);
+  if (opts.xdp) args.push('--xdp');
+  args.push(...(opts.extraArgs ?? []));
+  const child = spawn('nsenter', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const agent: AgentProcess = {
+    node: opts.node,
+    child,
+    log: () => output,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 20_000);
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`agent ${opts.node} exited ${child.exitCode}:\n${output}`);
+    try {
+      if (httpGetIn(opts.ns, `http://127.0.0.1:${healthPort}/readyz`).status === 200) return agent;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await agent.stop('SIGKILL');
+  throw new Error(`agent ${opts.node} not ready within ${opts.readyTimeoutMs ?? 20_000} ms:\n${output}`);
+}
+
+export function cli(args: string[], opts: { ns?: Netns; input?: string } = {}): string {
+  requireBuiltCli();
+  const cmd = opts.ns ? ['nsenter', [`--net=${opts.ns.path}`, '--', process.execPath, CLI, ...args]] : [process.execPath, [CLI, ...args]];
+  return run(cmd[0] as string, cmd[1] as string[], { input: opts.input });
+}

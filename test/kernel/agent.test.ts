@@ -1,0 +1,178 @@
+// Two agents on one machine, each in its own network namespace, sharing an embedded datastore: a pool applied
+// with the CLI lands in both agents' maps within a second, a mode switch updates the entries in place, the
+// agents stop and restart without disturbing the data path, and unload leaves nothing behind.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { openPinnedMap } from '../../src/control/kernel/index.js';
+import type { BpfMap } from '../../src/control/kernel/types.js';
+import { decodeRouteKey, decodeRouteValue, Encap, RouteKind, sumPerCpu } from '../../src/control/maps/layout.js';
+import { cli, httpGetIn, startAgent, type AgentProcess } from '../harness/agent.js';
+import { Topology, type Netns } from '../harness/netns.js';
+import { kernelDescribe } from '../harness/privileges.js';
+
+const POOL = (mode: string) => `apiVersion: projectcalico.org/v3
+kind: IPPool
+metadata:
+  name: agent-test-pool
+spec:
+  cidr: 10.244.0.0/16
+  ${mode}
+  natOutgoing: true
+`;
+
+kernelDescribe('agent: two nodes, one datastore', () => {
+  const topo = new Topology('boag');
+  const dir = mkdtempSync(join(tmpdir(), 'bo-agent-'));
+  const datastore = `sqlite://${join(dir, 'store.db')}`;
+  const bpffs = `/sys/fs/bpf/${topo.prefix}`;
+  const names = [`${topo.prefix}-n1`, `${topo.prefix}-n2`];
+  const addresses = ['172.30.1.1/24', '172.30.1.2/24'];
+  let namespaces: Netns[] = [];
+  const agents: AgentProcess[] = [];
+
+  const routesMapOf = (node: string): BpfMap => openPinnedMap(`${bpffs}/bpf-overlay/${node}/routes_map`);
+  const remoteBlocks = (map: BpfMap) =>
+    map
+      .entries()
+      .map((e) => ({ cidr: decodeRouteKey(e.key), ...decodeRouteValue(e.value) }))
+      .filter((r) => r.kind === RouteKind.RemoteBlock);
+  const ds = ['--datastore', datastore];
+
+  beforeAll(async () => {
+    namespaces = [topo.addNamespace('n1'), topo.addNamespace('n2')];
+    topo.veth(namespaces[0], 'eth0', namespaces[1], 'eth0');
+    namespaces.forEach((ns, i) => ns.ip('addr', 'add', addresses[i], 'dev', 'eth0'));
+    for (let i = 0; i < 2; i++) {
+      agents.push(await startAgent({ ns: namespaces[i], node: names[i], datastore, bpffs, uplink: 'eth0' }));
+    }
+  });
+
+  afterAll(async () => {
+    for (const a of agents) await a.stop('SIGKILL');
+    for (let i = 0; i < names.length; i++) {
+      try {
+        cli(['unload', '--node', names[i], '--bpffs', bpffs], { ns: namespaces[i] });
+      } catch {
+        // best effort: the namespace may be gone
+      }
+    }
+    topo.destroy();
+    rmSync(bpffs, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers /healthz and /readyz', () => {
+    expect(httpGetIn(namespaces[0], 'http://127.0.0.1:9099/healthz').status).toBe(200);
+    expect(httpGetIn(namespaces[1], 'http://127.0.0.1:9099/readyz').status).toBe(200);
+  });
+
+  it('lands a newly applied pool in both agents maps within one second', async () => {
+    cli([...ds, 'apply', '-f', '-'], { input: POOL('ipipMode: Always') });
+    const started = Date.now(); // the change exists once apply has returned
+    const maps = names.map(routesMapOf);
+    try {
+      let landed = false;
+      while (Date.now() - started < 3000 && !landed) {
+        landed = maps.every((m) => remoteBlocks(m).some((r) => r.encap === Encap.Ipip));
+        if (!landed) await new Promise((r) => setTimeout(r, 10));
+      }
+      const elapsed = Date.now() - started;
+      console.log(`pool applied -> remote block routes in both maps after ${elapsed} ms`);
+      expect(landed).toBe(true);
+      expect(elapsed).toBeLessThan(1000);
+      // Each node routes the other's block through the other's underlay address.
+      expect(remoteBlocks(maps[0])[0].nextHop).toBe('172.30.1.2');
+      expect(remoteBlocks(maps[1])[0].nextHop).toBe('172.30.1.1');
+    } finally {
+      maps.forEach((m) => m.close());
+    }
+  });
+
+  it('carries host traffic to the other node tunnel address through BPF IP-in-IP', () => {
+    const peer = JSON.parse(cli([...ds, 'get', 'nodes', names[1], '-o', 'json'])) as {
+      spec: { bgp: { ipv4IPIPTunnelAddr: string } };
+    };
+    const out = namespaces[0].exec('ping', ['-c', '3', '-i', '0.2', '-W', '1', peer.spec.bgp.ipv4IPIPTunnelAddr]);
+    expect(out).toMatch(/3 received/);
+    const counters = JSON.parse(cli(['counters', '--node', names[0], '--bpffs', bpffs, '--json'], { ns: namespaces[0] })) as {
+      counters: { hook: string; encap: string; reason: string; packets: number }[];
+    };
+    const encapped = counters.counters.find((c) => c.hook === 'to-uplink' && c.encap === 'ipip' && c.reason === 'encap');
+    const decapped = counters.counters.find((c) => c.hook === 'from-uplink-tc' && c.encap === 'ipip' && c.reason === 'decap');
+    expect(encapped?.packets).toBeGreaterThanOrEqual(3);
+    expect(decapped?.packets).toBeGreaterThanOrEqual(3);
+  });
+
+  it('switches IPIP to VXLAN by updating the route in place: the key never disappears', async () => {
+    const maps = names.map(routesMapOf);
+    try {
+      const cidrs = maps.map((m) => remoteBlocks(m)[0].cidr);
+      cli([...ds, 'apply', '-f', '-'], { input: POOL('vxlanMode: Always') });
+      const started = Date.now();
+      let missing = 0;
+      let switched = false;
+      while (Date.now() - started < 3000 && !switched) {
+        const states = maps.map((m, i) => remoteBlocks(m).find((r) => r.cidr === cidrs[i]));
+        missing += states.filter((s) => !s).length;
+        switched = states.every((s) => s?.encap === Encap.Vxlan);
+        if (!switched) await new Promise((r) => setTimeout(r, 2));
+      }
+      const elapsed = Date.now() - started;
+      console.log(`IPIP -> VXLAN in both maps after ${elapsed} ms; polls that saw the route missing: ${missing}`);
+      expect(switched).toBe(true);
+      expect(elapsed).toBeLessThan(1000);
+      expect(missing).toBe(0);
+      for (const m of maps) expect(remoteBlocks(m)[0].dstMac).toMatch(/^66:/);
+    } finally {
+      maps.forEach((m) => m.close());
+    }
+  });
+
+  it('carries host traffic through BPF VXLAN after the switch', () => {
+    const peer = JSON.parse(cli([...ds, 'get', 'nodes', names[1], '-o', 'json'])) as { spec: { ipv4VXLANTunnelAddr: string } };
+    expect(namespaces[0].exec('ping', ['-c', '3', '-i', '0.2', '-W', '1', peer.spec.ipv4VXLANTunnelAddr])).toMatch(/3 received/);
+  });
+
+  it('keeps forwarding while agents are stopped, and a restarted agent adopts the pinned state', async () => {
+    const peer = JSON.parse(cli([...ds, 'get', 'nodes', names[1], '-o', 'json'])) as { spec: { ipv4VXLANTunnelAddr: string } };
+    const countersOf = () => {
+      const m = openPinnedMap(`${bpffs}/bpf-overlay/${names[0]}/counters_map`);
+      try {
+        let total = 0n;
+        for (const k of m.keys()) total += sumPerCpu(m.lookupPerCpu(k) ?? []).packets;
+        return total;
+      } finally {
+        m.close();
+      }
+    };
+    for (const a of agents.splice(0)) expect(await a.stop('SIGTERM')).toBe(0);
+    const before = countersOf();
+    expect(namespaces[0].exec('ping', ['-c', '2', '-i', '0.2', '-W', '1', peer.spec.ipv4VXLANTunnelAddr])).toMatch(/2 received/);
+    for (let i = 0; i < 2; i++) {
+      agents.push(await startAgent({ ns: namespaces[i], node: names[i], datastore, bpffs, uplink: 'eth0' }));
+    }
+    const afterRestart = countersOf();
+    expect(afterRestart).toBeGreaterThan(before); // counters survived the stop and kept counting
+    expect(namespaces[0].exec('ping', ['-c', '2', '-i', '0.2', '-W', '1', peer.spec.ipv4VXLANTunnelAddr])).toMatch(/2 received/);
+    expect(countersOf()).toBeGreaterThan(afterRestart);
+    const status = JSON.parse(cli(['--datastore', datastore, 'status', '--node', names[0], '--bpffs', bpffs, '-o', 'json'], { ns: namespaces[0] }).toString()) as {
+      inSync: boolean;
+    };
+    expect(status.inSync).toBe(true);
+  });
+
+  it('unload removes links, pins, nftables table, routes and tunnel addresses', async () => {
+    for (const a of agents.splice(0)) await a.stop('SIGTERM');
+    for (let i = 0; i < 2; i++) cli(['unload', '--node', names[i], '--bpffs', bpffs], { ns: namespaces[i] });
+    expect(existsSync(`${bpffs}/bpf-overlay`)).toBe(false);
+    for (const ns of namespaces) {
+      expect(ns.exec('nft', ['list', 'tables'])).not.toMatch(/bpf_overlay/);
+      expect(ns.ip('route', 'show', 'proto', '201')).toBe('');
+      expect(ns.ip('addr', 'show', 'dev', 'lo')).not.toMatch(/bpfoverlay/);
+      expect(ns.exec('tc', ['filter', 'show', 'dev', 'eth0', 'ingress'])).toBe('');
+      expect(ns.exec('bpftool', ['net', 'show', 'dev', 'eth0'])).not.toMatch(/tcx|from_uplink|to_uplink/);
+    }
+  });
+});
