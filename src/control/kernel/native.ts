@@ -1,9 +1,8 @@
-// Loads the native addon (build/Release/bpf_overlay_native.node) and types its surface. The package root is
-// found by walking up from this file, so the same code works from src/ (vitest) and dist/ (after tsc).
+// Loads the native addon (build/Release/bpf_overlay_native.node, under the package root) and types its surface.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../paths.js';
 
 export interface NativeMapInfo {
   fd: number;
@@ -122,16 +121,6 @@ export interface NativeAddon {
   };
   ifindex(ifname: string, netns?: string | null): number;
   possibleCpus(): number;
-}
-
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'binding.gyp'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`bpf-overlay package root not found above ${fileURLToPath(import.meta.url)}`);
-    dir = parent;
-  }
 }
 
 let addon: NativeAddon | undefined;
