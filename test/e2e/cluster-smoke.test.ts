@@ -2,6 +2,7 @@
 // up, and workloads added through the CNI plugin get addresses from the node's block.
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ETCD_BINARY } from '../harness/etcd.js';
 import { kernelDescribe } from '../harness/privileges.js';
 import { Cluster, routeGet, type Workload } from './cluster.js';
 
@@ -97,5 +98,35 @@ kernelDescribe('namespace cluster harness', () => {
     expect(summary.vnis).toEqual([4096]);
     expect(summary.malformed).toBe(0);
     expect(summary.packets.filter((p) => p.encap === 'plain' && (p.dst === w2.address || p.dst === w3.address))).toEqual([]);
+  });
+
+  it('a checksummed TCP transfer crosses the router between workloads', async () => {
+    const [w1, , w3] = workloads;
+    const t = await cluster.tcpTransfer(w1, w3, { bytes: 8 * 1024 * 1024 });
+    expect(t.error).toBeUndefined();
+    expect(t.receivedBytes).toBe(8 * 1024 * 1024);
+    expect(t.receivedSha256).toBe(t.sentSha256);
+  });
+});
+
+kernelDescribe('namespace cluster harness with etcd served from the router', () => {
+  let cluster: Cluster;
+
+  beforeAll(async () => {
+    if (!existsSync(ETCD_BINARY)) throw new Error(`${ETCD_BINARY} is missing: the etcd cluster variant needs it`);
+    cluster = await Cluster.create({ tag: 'bet', datastore: 'etcd' });
+  }, 180_000);
+
+  afterAll(async () => {
+    await cluster?.destroy();
+  }, 120_000);
+
+  it('agents and the CNI reach etcd over the underlay, and workloads talk across subnets', () => {
+    expect(cluster.datastoreUrl).toBe(`etcd://${cluster.routerAddress('A')}:2379`);
+    const w1 = cluster.addWorkload(0);
+    const w3 = cluster.addWorkload(2);
+    const r = cluster.ping(w1, w3.address);
+    expect(r.ok, r.output).toBe(true);
+    expect(cluster.get('nodes').map((n) => n.metadata.name).sort()).toEqual(cluster.nodes.map((n) => n.name).sort());
   });
 });

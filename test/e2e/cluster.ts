@@ -10,7 +10,7 @@
 // plugin, plus traffic helpers (ping, checksummed TCP transfer) and capture/dissection with tcpdump + tshark.
 // Everything it creates (namespaces, agents, pins, temp files) is removed by destroy(), and on process exit.
 import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PinLayout } from '../../src/control/agent/pins.js';
@@ -141,8 +141,8 @@ export interface CaptureSummary {
 
 export interface Capture {
   file: string;
-  /** Stops tcpdump and dissects what it wrote. */
-  stop(): Promise<CaptureSummary>;
+  /** Stops tcpdump and dissects what it wrote; `tcpdump` is its closing report (packets captured, dropped). */
+  stop(): Promise<CaptureSummary & { tcpdump: string }>;
 }
 
 /** An IPPool resource with Calico's defaults for everything not given. */
@@ -504,7 +504,8 @@ export class Cluster {
   /** Starts tcpdump on an interface of a namespace (e.g. a node's uplink); stop() dissects the capture. */
   async capture(ns: Netns, ifname: string, opts: { filter?: string[]; snaplen?: number } = {}): Promise<Capture> {
     const file = path.join(this.tmp, `${ns.name}-${ifname}-${Date.now()}.pcap`);
-    const child = ns.spawn('tcpdump', ['-i', ifname, '-n', '-U', '-s', String(opts.snaplen ?? 0), '-w', file, ...(opts.filter ?? [])], {
+    // -Z root: tcpdump otherwise drops to its own user, which cannot write into our 0700 temp dir.
+    const child = ns.spawn('tcpdump', ['-Z', 'root', '--immediate-mode', '-i', ifname, '-n', '-U', '-s', String(opts.snaplen ?? 0), '-w', file, ...(opts.filter ?? [])], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     this.captures.push(child);
@@ -519,11 +520,14 @@ export class Cluster {
     return {
       file,
       stop: async () => {
+        // SIGINT discards what tcpdump has not read yet: give the last packets a moment to reach the file.
+        await new Promise((r) => setTimeout(r, 300));
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
         const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
         await exited;
         clearTimeout(timer);
-        return dissect(file);
+        if (!existsSync(file)) throw new Error(`tcpdump on ${ns.name}/${ifname} wrote no file: ${err}`);
+        return { ...dissect(file), tcpdump: err.trim() };
       },
     };
   }
