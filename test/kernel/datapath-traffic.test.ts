@@ -8,6 +8,7 @@ import { kernelDescribe } from '../harness/privileges.js';
 import { Topology, type Netns } from '../harness/netns.js';
 import { loadDatapath, type Datapath } from '../../src/control/datapath/objects.js';
 import { attachUplink, attachWorkload } from '../../src/control/datapath/attach.js';
+import { attachXdp } from '../../src/control/kernel/index.js';
 import type { Link } from '../../src/control/kernel/types.js';
 import {
   CounterHook,
@@ -81,6 +82,10 @@ function useEncap(encap: Encap): void {
     // Workload MTU = uplink MTU - overhead, as Calico sets it: TCP segments then fit once encapsulated.
     h.pod.ip('link', 'set', 'eth0', 'mtu', String(1500 - overhead));
   }
+}
+
+function attachXdpOnly(h: Host): Link {
+  return attachXdp(h.dp!.programs.fromUplinkXdp, { ifname: 'ul', netns: h.ns.path }, 'native');
 }
 
 function counter(h: Host, hook: CounterHook, encap: Encap, reason: CounterReason): bigint {
@@ -192,6 +197,32 @@ kernelDescribe('data path with real traffic between namespaces (no tunnel device
       expect(
         counter(a, CounterHook.FromUplinkTc, encap === Encap.None ? Encap.None : encap, encap === Encap.None ? CounterReason.RedirectLocal : CounterReason.Decap),
       ).toBeGreaterThan(recvBefore + 6n);
+    });
+  }
+
+  for (const [name, encap] of [
+    ['IPIP', Encap.Ipip],
+    ['VXLAN', Encap.Vxlan],
+  ] as const) {
+    it(`${name} with XDP decapsulation on both uplinks: decap counted by XDP only, content-verified TCP`, async () => {
+      useEncap(encap);
+      const xdpLinks = hosts.map((h) => attachXdpOnly(h));
+      try {
+        const [a, b] = hosts;
+        const xdpBefore = counter(b, CounterHook.FromUplinkXdp, encap, CounterReason.Decap);
+        const tcDecapBefore = counter(b, CounterHook.FromUplinkTc, encap, CounterReason.Decap);
+        const tcLocalBefore = counter(b, CounterHook.FromUplinkTc, Encap.None, CounterReason.RedirectLocal);
+        expect(ping(a, b)).toMatch(/3 received/);
+        const t = await tcpTransfer(a, b, 2 * 1024 * 1024);
+        expect(t.received).toEqual(t.sent);
+        const decapped = counter(b, CounterHook.FromUplinkXdp, encap, CounterReason.Decap) - xdpBefore;
+        expect(decapped).toBeGreaterThan(6n);
+        expect(counter(b, CounterHook.FromUplinkTc, encap, CounterReason.Decap)).toBe(tcDecapBefore);
+        // Every XDP-decapsulated packet for the workload was delivered by tc as a plain local packet.
+        expect(counter(b, CounterHook.FromUplinkTc, Encap.None, CounterReason.RedirectLocal) - tcLocalBefore).toBe(decapped);
+      } finally {
+        for (const l of xdpLinks) l.detach();
+      }
     });
   }
 
