@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runCni } from '../../src/control/cni/main.js';
 import { addResult } from '../../src/control/cni/result.js';
-import { encapOverhead } from '../../src/control/cni/mtu.js';
-import type { IPPool } from '../../src/control/model/types.js';
 
 const conf = { cniVersion: '1.0.0', name: 'net', type: 'bpf-overlay', datastore: 'sqlite:///tmp/x.db', nodeName: 'node-1' };
 const delEnv = { CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'abc', CNI_IFNAME: 'eth0' };
@@ -62,15 +60,5 @@ describe('CNI process output', () => {
     });
     expect(addResult('0.4.0', w).ips[0].version).toBe('4');
     expect(addResult('1.1.0', w).interfaces.map((i) => i.mtu)).toEqual([1450, 1450]);
-  });
-
-  it('takes the largest overhead of the enabled pools for the derived MTU', () => {
-    const pool = (ipipMode: string, vxlanMode: string, disabled = false) =>
-      ({ spec: { ipipMode, vxlanMode, disabled } }) as unknown as IPPool;
-    expect(encapOverhead([])).toBe(0);
-    expect(encapOverhead([pool('Never', 'Never')])).toBe(0);
-    expect(encapOverhead([pool('Always', 'Never')])).toBe(20);
-    expect(encapOverhead([pool('CrossSubnet', 'Never'), pool('Never', 'Always')])).toBe(50);
-    expect(encapOverhead([pool('Never', 'Always', true), pool('Always', 'Never')])).toBe(20);
   });
 });

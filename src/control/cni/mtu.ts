@@ -1,23 +1,12 @@
-// The workload MTU when the network config does not fix it. Same rule as the agent's: an explicit
-// OverlayConfiguration mtu wins; otherwise the uplink MTU minus the largest encapsulation overhead any enabled
-// pool may use (VXLAN 50, IPIP 20), so that an encapsulated full-size packet still fits the underlay.
-import type { Datastore } from '../datastore/types.js';
+// The workload MTU when the network config does not fix it: exactly what the node's agent computes (the
+// compiler's rule: an OverlayConfiguration mtu wins, else the uplink MTU minus the largest overhead among the
+// encapsulations of the pools selecting this node), so that the veth and the data path agree.
+import { compileForNode } from '../agent/inputs.js';
 import { detectUplink } from '../agent/uplink.js';
-import type { IPPool, Node } from '../model/types.js';
+import type { Datastore } from '../datastore/types.js';
+import type { Node } from '../model/types.js';
 import { runTool } from '../system/run.js';
-
-export const VXLAN_OVERHEAD = 50;
-export const IPIP_OVERHEAD = 20;
-
-export function encapOverhead(pools: IPPool[]): number {
-  let overhead = 0;
-  for (const p of pools) {
-    if (p.spec.disabled) continue;
-    if (p.spec.vxlanMode !== 'Never') overhead = Math.max(overhead, VXLAN_OVERHEAD);
-    if (p.spec.ipipMode !== 'Never') overhead = Math.max(overhead, IPIP_OVERHEAD);
-  }
-  return overhead;
-}
+import { CniCode, CniError } from './errors.js';
 
 /** MTU of the interface holding the node's underlay address, else of the default-route interface. */
 export function uplinkMtu(node: Node | undefined): number {
@@ -35,8 +24,14 @@ export function uplinkMtu(node: Node | undefined): number {
 
 export async function workloadMtu(ds: Datastore, nodeName: string, configured?: number): Promise<number> {
   if (configured) return configured;
-  const overlay = await ds.get('OverlayConfiguration', 'default');
-  if (overlay?.spec.mtu) return overlay.spec.mtu;
-  const [node, pools] = await Promise.all([ds.get('Node', nodeName), ds.list('IPPool')]);
-  return uplinkMtu(node) - encapOverhead(pools);
+  const node = await ds.get('Node', nodeName);
+  try {
+    const { state } = await compileForNode(ds, nodeName, uplinkMtu(node));
+    return state.workloadMtu;
+  } catch (err) {
+    throw new CniError(
+      CniCode.DatastoreFailure,
+      `cannot derive the workload MTU for node "${nodeName}" (set "mtu" in the network config to bypass): ${(err as Error).message}`,
+    );
+  }
 }
