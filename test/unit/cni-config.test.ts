@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { decodeConfig, parseNetConf } from '../../src/control/cni/config.js';
 import { CniCode, CniError } from '../../src/control/cni/errors.js';
@@ -55,6 +56,16 @@ describe('CNI network config', () => {
     expect(failure(() => parseNetConf({ ...base, 'cni.dev/valid-attachments': [{ containerID: 'a' }] }, { gc: true })).code).toBe(7);
     const conf = parseNetConf({ ...base, 'cni.dev/valid-attachments': [{ containerID: 'a', ifname: 'eth0' }] }, { gc: true });
     expect(conf.validAttachments).toEqual([{ containerID: 'a', ifname: 'eth0' }]);
+  });
+});
+
+describe('deploy/cni/10-bpf-overlay.conflist', () => {
+  it('holds a plugin entry the plugin accepts once the runtime adds cniVersion and name', () => {
+    const list = JSON.parse(readFileSync(new URL('../../deploy/cni/10-bpf-overlay.conflist', import.meta.url), 'utf8'));
+    const entry = list.plugins.find((p: { type: string }) => p.type === 'bpf-overlay');
+    // The example leaves nodeName out (the plugin then uses the host name); pin it so the test does not depend on ours.
+    const conf = parseNetConf({ ...entry, cniVersion: list.cniVersion, name: list.name, nodeName: 'node-1' });
+    expect(conf).toMatchObject({ cniVersion: '1.0.0', name: 'k8s-pod-network', type: 'bpf-overlay', bpffs: '/sys/fs/bpf' });
   });
 });
 
