@@ -9,19 +9,29 @@ CLANG=${CLANG:-$(command -v clang-19 || command -v clang || true)}
 BPFTOOL=${BPFTOOL:-$(command -v bpftool || true)}
 [ -n "$CLANG" ] || { echo "build-bpf: clang not found. Fix: apt-get install -y clang-19 (or run scripts/setup.sh)" >&2; exit 1; }
 [ -n "$BPFTOOL" ] || { echo "build-bpf: bpftool not found. Fix: apt-get install -y bpftool (or run scripts/setup.sh)" >&2; exit 1; }
-[ -r /sys/kernel/btf/vmlinux ] || { echo "build-bpf: /sys/kernel/btf/vmlinux missing: the kernel needs CONFIG_DEBUG_INFO_BTF=y" >&2; exit 1; }
+# VMLINUX_H=FILE uses a vmlinux.h generated elsewhere: an image build has no trustworthy /sys of the target kernel.
+if [ -z "${VMLINUX_H:-}" ]; then
+  [ -r /sys/kernel/btf/vmlinux ] || { echo "build-bpf: /sys/kernel/btf/vmlinux missing: the kernel needs CONFIG_DEBUG_INFO_BTF=y (or pass VMLINUX_H=FILE)" >&2; exit 1; }
+else
+  [ -s "$VMLINUX_H" ] || { echo "build-bpf: VMLINUX_H=$VMLINUX_H is missing or empty" >&2; exit 1; }
+fi
 [ -r /usr/include/bpf/bpf_helpers.h ] || { echo "build-bpf: libbpf headers missing. Fix: apt-get install -y libbpf-dev" >&2; exit 1; }
 
-out=build/bpf
+# BPF_OUT_DIR and BPF_EXTRA_CFLAGS build a second, different data path beside the first (upgrade tests).
+out=${BPF_OUT_DIR:-build/bpf}
 mkdir -p "$out" build/include
+if [ -n "${VMLINUX_H:-}" ]; then
+  cmp -s "$VMLINUX_H" build/include/vmlinux.h || cp "$VMLINUX_H" build/include/vmlinux.h
 # Regenerate only when the kernel's BTF changed, so incremental builds stay fast.
-if [ ! -s build/include/vmlinux.h ] || [ /sys/kernel/btf/vmlinux -nt build/include/vmlinux.h ]; then
+elif [ ! -s build/include/vmlinux.h ] || [ /sys/kernel/btf/vmlinux -nt build/include/vmlinux.h ]; then
   "$BPFTOOL" btf dump file /sys/kernel/btf/vmlinux format c > build/include/vmlinux.h.tmp
   mv build/include/vmlinux.h.tmp build/include/vmlinux.h
 fi
 
 arch=$(uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 cflags=(-target bpf -O2 -g -Wall -Werror -D__TARGET_ARCH_"$arch" -Ibuild/include -Ibpf)
+# shellcheck disable=SC2206 # word splitting of the extra flags is intended
+cflags+=(${BPF_EXTRA_CFLAGS:-})
 
 shopt -s nullglob
 built=0

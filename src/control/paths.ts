@@ -1,6 +1,6 @@
 // Where the package's own files are, whether running from src/ (vitest) or dist/ (built).
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 let cachedRoot: string | undefined;
@@ -17,6 +17,11 @@ export function packageRoot(): string {
   return dir;
 }
 
+/**
+ * BPF_OVERLAY_BPF_DIR points the loader at another build of the objects: an upgrade test starts the agent over
+ * a running data path with a second build, and an operator can stage a new build beside the old one.
+ */
 export function bpfObjectPath(name: string): string {
-  return join(packageRoot(), 'build', 'bpf', name);
+  const dir = process.env.BPF_OVERLAY_BPF_DIR;
+  return join(dir ? resolve(dir) : join(packageRoot(), 'build', 'bpf'), name);
 }

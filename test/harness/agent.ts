@@ -31,6 +31,8 @@ export interface StartAgentOptions {
   healthPort?: number;
   metricsPort?: number;
   extraArgs?: string[];
+  /** Added to this process's environment (e.g. BPF_OVERLAY_BPF_DIR to load another build). */
+  env?: NodeJS.ProcessEnv;
   readyTimeoutMs?: number;
 }
 
@@ -69,7 +71,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<AgentProcess>
   if (opts.address) args.push('--address', opts.address);
   if (opts.xdp) args.push('--xdp');
   args.push(...(opts.extraArgs ?? []));
-  const child = spawn('nsenter', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('nsenter', args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
