@@ -1,6 +1,7 @@
 // Starts a throwaway etcd for tests: loopback only, random free ports, its own data dir, removed on stop.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,8 +9,20 @@ import { describe } from 'vitest';
 
 export const ETCD_BINARY = process.env.ETCD_BINARY ?? '/usr/bin/etcd';
 
+export interface EtcdTls {
+  /** Server certificate and key (PEM files); the certificate must name the listen address (SAN IP). */
+  certFile: string;
+  keyFile: string;
+  /** CA that client certificates must chain to; with clientCertAuth, clients without one are refused. */
+  trustedCaFile: string;
+  clientCertAuth: boolean;
+  /** A client certificate for the harness's own health probe (required when clientCertAuth is on). */
+  probeCertFile?: string;
+  probeKeyFile?: string;
+}
+
 export interface EtcdServer {
-  /** For openDatastore(): etcd://host:port */
+  /** For openDatastore(): etcd://host:port (etcd+https://host:port without query when TLS is on) */
   url: string;
   clientUrl: string;
   dataDir: string;
@@ -29,6 +42,8 @@ export interface StartEtcdOptions {
   /** Wrap the command, e.g. ['nsenter', '--net=/run/netns/X'] to run etcd inside a namespace. */
   commandPrefix?: string[];
   startTimeoutMs?: number;
+  /** Serve clients over TLS (peers stay plaintext on loopback). */
+  tls?: EtcdTls;
 }
 
 /** A port the kernel just handed out on address; good enough for tests that start one server right after. */
@@ -50,7 +65,7 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdServer
   if (peerPort === clientPort) peerPort = await freePort(host);
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'bo-etcd-'));
   const name = opts.name ?? 'default';
-  const clientUrl = `http://${host}:${clientPort}`;
+  const clientUrl = `${opts.tls ? 'https' : 'http'}://${host}:${clientPort}`;
   const peerUrl = `http://${host}:${peerPort}`;
   const args = [
     '--name', name,
@@ -63,6 +78,10 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdServer
     '--initial-cluster-state', 'new',
     '--log-level', 'warn',
   ];
+  if (opts.tls) {
+    args.push('--cert-file', opts.tls.certFile, '--key-file', opts.tls.keyFile, '--trusted-ca-file', opts.tls.trustedCaFile);
+    if (opts.tls.clientCertAuth) args.push('--client-cert-auth');
+  }
   const [cmd, ...prefixArgs] = [...(opts.commandPrefix ?? []), ETCD_BINARY];
   const child = spawn(cmd, [...prefixArgs, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -91,8 +110,9 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdServer
       if (exited) throw new Error(`etcd exited during startup: ${stderr}`);
       if (Date.now() > deadline) throw new Error(`etcd at ${clientUrl} not healthy in time: ${stderr}`);
       try {
-        const res = await fetch(`${clientUrl}/health`, { signal: AbortSignal.timeout(1_000) });
-        const body = (await res.json()) as { health?: string };
+        const body = (opts.tls ? await httpsHealth(clientUrl, opts.tls) : await (await fetch(`${clientUrl}/health`, { signal: AbortSignal.timeout(1_000) })).json()) as {
+          health?: string;
+        };
         if (body.health === 'true') break;
       } catch {
         // not listening yet
@@ -103,7 +123,36 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdServer
     await stop();
     throw err;
   }
-  return { url: `etcd://${host}:${clientPort}`, clientUrl, dataDir, process: child, stop };
+  const url = opts.tls ? `etcd+https://${host}:${clientPort}` : `etcd://${host}:${clientPort}`;
+  return { url, clientUrl, dataDir, process: child, stop };
+}
+
+/** fetch() cannot present a client certificate, so the TLS health probe uses node:https. */
+function httpsHealth(clientUrl: string, tls: EtcdTls): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const req = https.get(
+      `${clientUrl}/health`,
+      {
+        ca: fs.readFileSync(tls.trustedCaFile),
+        cert: tls.probeCertFile ? fs.readFileSync(tls.probeCertFile) : undefined,
+        key: tls.probeKeyFile ? fs.readFileSync(tls.probeKeyFile) : undefined,
+        timeout: 1_000,
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => {
+          try {
+            resolve(JSON.parse(body));
+          } catch (err) {
+            reject(err as Error);
+          }
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('health probe timed out')));
+    req.on('error', reject);
+  });
 }
 
 /** describe() for etcd tests: skipped only when the binary is missing and CI is unset; under CI it must run. */

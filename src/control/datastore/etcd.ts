@@ -39,6 +39,31 @@ export interface EtcdOptions extends EtcdTlsOptions {
   dialTimeoutMs?: number;
 }
 
+function readTlsFile(field: 'ca' | 'cert' | 'key', file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    throw new DatastoreError(`etcd TLS: ${field}=${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+/** Says which side of a failed TLS handshake is wrong; grpc's own message only quotes OpenSSL. */
+function tlsHint(message: string, caFile: string | undefined): string | undefined {
+  if (/alert (bad certificate|certificate required|unknown ca)|alert number (42|48|116)/i.test(message)) {
+    return 'etcd refused our client certificate: none was given, or it is not signed by a CA in etcd\'s --trusted-ca-file (set cert= and key= in the datastore URL)';
+  }
+  if (/unable to verify|self[- ]signed|unable to get (local )?issuer|certificate verify failed/i.test(message)) {
+    return `etcd's server certificate does not chain to the CA in ca=${caFile ?? '(none)'}`;
+  }
+  if (/does not match|altnames|subjectAltName/i.test(message)) {
+    return "etcd's server certificate does not name the address dialled (subjectAltName)";
+  }
+  if (/wrong version number|packet length too long|http\/1/i.test(message)) {
+    return 'the endpoint does not speak TLS (use etcd:// for a plaintext etcd)';
+  }
+  return undefined;
+}
+
 function keyOf(kind: string, name: string): string {
   return `${ETCD_PREFIX}${kind}/${name}`;
 }
@@ -64,6 +89,8 @@ function compareFor(pre: Precondition): RPC.ICompare {
 export class EtcdDatastore extends BaseDatastore {
   private readonly client: Etcd3;
   private readonly maxTxnOps: number;
+  private readonly hosts: string[];
+  private readonly caFile?: string;
   private readonly watchers = new Set<{ cancel(): Promise<void> }>();
 
   constructor(
@@ -73,31 +100,49 @@ export class EtcdDatastore extends BaseDatastore {
   ) {
     super();
     this.maxTxnOps = opts.maxTxnOps ?? ETCD_DEFAULT_MAX_TXN_OPS;
+    this.hosts = hosts;
+    this.caFile = opts.caFile;
     const options: IOptions = { hosts, dialTimeout: opts.dialTimeoutMs ?? 5_000 };
     if (opts.caFile) {
-      // TLS is plumbed but not yet exercised by tests: the hook a later task fills in with certificates.
+      if (!!opts.certFile !== !!opts.keyFile) {
+        throw new DatastoreError(
+          `etcd TLS: cert= and key= go together (a client certificate and its private key); got only ${opts.certFile ? 'cert=' : 'key='}`,
+        );
+      }
       options.credentials = {
-        rootCertificate: fs.readFileSync(opts.caFile),
-        privateKey: opts.keyFile ? fs.readFileSync(opts.keyFile) : undefined,
-        certChain: opts.certFile ? fs.readFileSync(opts.certFile) : undefined,
+        rootCertificate: readTlsFile('ca', opts.caFile),
+        privateKey: opts.keyFile ? readTlsFile('key', opts.keyFile) : undefined,
+        certChain: opts.certFile ? readTlsFile('cert', opts.certFile) : undefined,
       };
     }
     this.client = new Etcd3(options);
   }
 
+  /** Every etcd round trip goes through here, so that a refused TLS handshake says which side is wrong. */
+  private async rpc<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      const message = (err as Error).message ?? String(err);
+      const hint = this.caFile ? tlsHint(message, this.caFile) : undefined;
+      if (hint) throw new DatastoreError(`etcd at ${this.hosts.join(',')}: TLS connection failed: ${hint} (${message})`);
+      throw err;
+    }
+  }
+
   async get<K extends StoredKind>(kind: K, name: string): Promise<StoredOf<K> | undefined> {
-    const res = await this.client.get(keyOf(kind, name)).exec();
+    const res = await this.rpc(() => this.client.get(keyOf(kind, name)).exec());
     const kv = res.kvs[0];
     return kv ? decode<StoredOf<K>>(kv) : undefined;
   }
 
   async list<K extends StoredKind>(kind: K): Promise<StoredOf<K>[]> {
-    const res = await this.client.getAll().prefix(keyOf(kind, '')).sort('Key', 'Ascend').exec();
+    const res = await this.rpc(() => this.client.getAll().prefix(keyOf(kind, '')).sort('Key', 'Ascend').exec());
     return res.kvs.map((kv) => decode<StoredOf<K>>(kv));
   }
 
   async revision(): Promise<number> {
-    const res = await this.client.get(ETCD_PREFIX).exec();
+    const res = await this.rpc(() => this.client.get(ETCD_PREFIX).exec());
     return Number(res.header.revision);
   }
 
@@ -122,11 +167,13 @@ export class EtcdDatastore extends BaseDatastore {
       stampedWithoutVersion.push(stored);
       success.push({ request_put: { key: Buffer.from(keyOf(stored.kind, stored.metadata.name)), value: encode(stored) } });
     }
-    const res = await this.client.kv.txn({
-      compare: req.preconditions.map(compareFor),
-      success,
-      failure: req.preconditions.map((p) => ({ request_range: { key: Buffer.from(keyOf(p.kind, p.name)) } })),
-    });
+    const res = await this.rpc(() =>
+      this.client.kv.txn({
+        compare: req.preconditions.map(compareFor),
+        success,
+        failure: req.preconditions.map((p) => ({ request_range: { key: Buffer.from(keyOf(p.kind, p.name)) } })),
+      }),
+    );
     if (!res.succeeded) {
       req.preconditions.forEach((pre, i) => {
         const kv = res.responses[i]?.response_range?.kvs?.[0];
@@ -150,13 +197,15 @@ export class EtcdDatastore extends BaseDatastore {
       (w): w is Extract<typeof w, { op: 'put' }> => w.op === 'put' && !w.resource.metadata.creationTimestamp,
     );
     if (missing.length === 0) return out;
-    const res = await this.client.kv.txn({
-      compare: [],
-      success: missing.map((w) => ({
-        request_range: { key: Buffer.from(keyOf(w.resource.kind, w.resource.metadata.name)) },
-      })),
-      failure: [],
-    });
+    const res = await this.rpc(() =>
+      this.client.kv.txn({
+        compare: [],
+        success: missing.map((w) => ({
+          request_range: { key: Buffer.from(keyOf(w.resource.kind, w.resource.metadata.name)) },
+        })),
+        failure: [],
+      }),
+    );
     res.responses.forEach((r) => {
       const kv = r.response_range?.kvs?.[0];
       if (kv) out.set(kv.key.toString('utf8'), decode(kv).metadata.creationTimestamp);
@@ -174,7 +223,7 @@ export class EtcdDatastore extends BaseDatastore {
     const builder = this.client.watch();
     if (kinds.length === 1) builder.prefix(keyOf(kinds[0], ''));
     else builder.prefix(ETCD_PREFIX);
-    const watcher = await builder.startRevision(String(after + 1)).create();
+    const watcher = await this.rpc(() => builder.startRevision(String(after + 1)).create());
     const deliver = (type: 'put' | 'delete', kv: RPC.IKeyValue): void => {
       const rest = kv.key.toString('utf8').slice(ETCD_PREFIX.length);
       const slash = rest.indexOf('/');
