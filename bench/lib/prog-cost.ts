@@ -1,0 +1,131 @@
+// Per-packet cost of each data-path program through BPF_PROG_TEST_RUN: the packet cases (shared with the vitest
+// entry bench/prog-cost.ts) and the three figures the bench reports per case.
+//  - repeat: one test run repeating the program `repeat` times on the SAME buffer (the kernel's own average).
+//    The kernel does not restore the packet between repetitions, so after the first pass an encapsulating
+//    program sees its own output and a decapsulating one the inner packet: this is the steady state of that
+//    sequence (mostly the pass path), not the named path.
+//  - fresh: mean of `samples` runs with repeat=1 on a fresh copy of the packet: the named path, plus the
+//    kernel's per-run timer and setup overhead.
+//  - net: fresh minus the fresh cost of a near-empty program of the same type (tc: return_config, XDP: min_xdp
+//    from bpf/test): the named path's own cost. The near-empty programs do a map lookup or a global increment
+//    themselves, so net slightly understates (by a few ns) rather than overstates.
+import { openObject } from '../../src/control/kernel/index.js';
+import type { BpfProgram, Collection } from '../../src/control/kernel/types.js';
+import { bpfObjectPath } from '../../src/control/paths.js';
+import * as P from '../../test/harness/packets.js';
+import { HOST_VETH_MAC, IPIP_NODE, LOCAL_POD, LOCAL_POD2, NODE, PEER_UPLINK_MAC, UPLINK_MAC, VNI, VTEP_MAC, VXLAN_NODE, VXLAN_PORT, loadFixture, type Fixture } from '../../test/harness/datapath.js';
+
+export interface ProgCase {
+  /** Stable key for results ("ipip_encap_tc" ...). */
+  key: string;
+  label: string;
+  hook: 'tc' | 'xdp';
+  prog: BpfProgram;
+  frame: Buffer;
+  /** Covered by the "every BPF program <= 50 ns/packet" target. */
+  target: boolean;
+}
+
+export interface ProgCost {
+  key: string;
+  label: string;
+  hook: 'tc' | 'xdp';
+  target: boolean;
+  repeatNs: number;
+  freshNs: number;
+  netNs: number;
+}
+
+export const PAYLOAD_BYTES = 64;
+
+/** Every program and path of the data path with a packet that takes that path (scenario of test/harness/datapath.ts). */
+export function progCostCases(fx: Fixture): ProgCase[] {
+  const payload = P.pattern(PAYLOAD_BYTES);
+  const podTo = (dst: string) =>
+    P.ethernet({ dst: HOST_VETH_MAC, src: LOCAL_POD2.mac }, P.ipv4({ src: LOCAL_POD2.ip, dst, protocol: P.PROTO_UDP, df: true }, P.udp(LOCAL_POD2.ip, dst, 1000, 2000, payload)));
+  const inner = P.ipv4({ src: '10.244.3.9', dst: LOCAL_POD.ip, protocol: P.PROTO_UDP, df: true }, P.udp('10.244.3.9', LOCAL_POD.ip, 1, 2, payload));
+  const ipip = P.ethernet({ dst: UPLINK_MAC, src: PEER_UPLINK_MAC }, P.ipv4({ src: IPIP_NODE.addr, dst: NODE, protocol: P.PROTO_IPIP }, inner));
+  const vxlan = P.ethernet(
+    { dst: UPLINK_MAC, src: PEER_UPLINK_MAC },
+    P.ipv4({ src: VXLAN_NODE.addr, dst: NODE, protocol: P.PROTO_UDP }, P.udp(VXLAN_NODE.addr, NODE, 50000, VXLAN_PORT, Buffer.concat([P.vxlanHeader(VNI), P.ethernet({ dst: VTEP_MAC, src: VXLAN_NODE.vtepMac }, inner)]), { checksum: false })),
+  );
+  const hostTo = (dst: string) =>
+    P.ethernet({ dst: PEER_UPLINK_MAC, src: UPLINK_MAC }, P.ipv4({ src: '10.244.1.1', dst, protocol: P.PROTO_UDP, df: true }, P.udp('10.244.1.1', dst, 1, 2, payload)));
+  const { fromWorkload, toUplink, fromUplink, fromUplinkXdp } = fx.dp.programs;
+  return [
+    { key: 'ipip_encap_tc', label: 'from_workload IPIP encap', hook: 'tc', prog: fromWorkload, frame: podTo(IPIP_NODE.pod), target: true },
+    { key: 'vxlan_encap_tc', label: 'from_workload VXLAN encap', hook: 'tc', prog: fromWorkload, frame: podTo(VXLAN_NODE.pod), target: true },
+    { key: 'ipip_decap_tc', label: 'from_uplink IPIP decap (tc)', hook: 'tc', prog: fromUplink, frame: ipip, target: true },
+    { key: 'vxlan_decap_tc', label: 'from_uplink VXLAN decap (tc)', hook: 'tc', prog: fromUplink, frame: vxlan, target: true },
+    { key: 'ipip_decap_xdp', label: 'from_uplink_xdp IPIP decap', hook: 'xdp', prog: fromUplinkXdp, frame: ipip, target: true },
+    { key: 'vxlan_decap_xdp', label: 'from_uplink_xdp VXLAN decap', hook: 'xdp', prog: fromUplinkXdp, frame: vxlan, target: true },
+    { key: 'local_redirect_tc', label: 'from_workload local workload', hook: 'tc', prog: fromWorkload, frame: podTo(LOCAL_POD.ip), target: true },
+    { key: 'plain_forward_tc', label: 'from_workload plain forward', hook: 'tc', prog: fromWorkload, frame: podTo('10.244.4.9'), target: true },
+    { key: 'outside_tc', label: 'from_workload outside, to stack', hook: 'tc', prog: fromWorkload, frame: podTo('192.0.2.1'), target: true },
+    { key: 'ipip_encap_host_tc', label: 'to_uplink IPIP encap (host)', hook: 'tc', prog: toUplink, frame: hostTo(IPIP_NODE.pod), target: true },
+    { key: 'vxlan_encap_host_tc', label: 'to_uplink VXLAN encap (host)', hook: 'tc', prog: toUplink, frame: hostTo(VXLAN_NODE.pod), target: true },
+    { key: 'pass_host_tc', label: 'to_uplink pass (not overlay)', hook: 'tc', prog: toUplink, frame: hostTo('192.0.2.1'), target: true },
+  ];
+}
+
+export function repeatedNs(prog: BpfProgram, frame: Buffer, repeat: number): number {
+  let best = Infinity;
+  for (let i = 0; i < 3; i++) best = Math.min(best, prog.testRun({ data: frame, repeat }).durationNs);
+  return best;
+}
+
+export function freshNs(prog: BpfProgram, frame: Buffer, samples: number): number {
+  for (let i = 0; i < 1000; i++) prog.testRun({ data: frame, repeat: 1 });
+  let total = 0;
+  for (let i = 0; i < samples; i++) total += prog.testRun({ data: frame, repeat: 1 }).durationNs;
+  return total / samples;
+}
+
+/** Near-empty programs of each type, for the per-run overhead that `net` subtracts. */
+function loadBaselines(): { tc: BpfProgram; xdp: BpfProgram; close(): void } {
+  const collections: Collection[] = [];
+  try {
+    const open = (file: string) => {
+      const spec = openObject(bpfObjectPath(file));
+      try {
+        const c = spec.load();
+        collections.push(c);
+        return c;
+      } finally {
+        spec.close();
+      }
+    };
+    const tc = open('loader_test.o').program('return_config');
+    const xdp = open('loader_min.o').program('min_xdp');
+    return { tc, xdp, close: () => collections.forEach((c) => c.close()) };
+  } catch (err) {
+    for (const c of collections) c.close();
+    throw err;
+  }
+}
+
+export interface ProgCostReport {
+  repeat: number;
+  samples: number;
+  payloadBytes: number;
+  baselineFreshNs: { tc: number; xdp: number };
+  cases: ProgCost[];
+}
+
+export function measureProgramCosts(opts: { repeat: number; samples: number }): ProgCostReport {
+  const fx = loadFixture();
+  const base = loadBaselines();
+  try {
+    const eth = P.ethernet({ dst: UPLINK_MAC, src: PEER_UPLINK_MAC }, P.ipv4({ src: '10.0.0.9', dst: NODE, protocol: P.PROTO_UDP }, P.udp('10.0.0.9', NODE, 1, 2, P.pattern(PAYLOAD_BYTES))));
+    const baselineFreshNs = { tc: freshNs(base.tc, eth, opts.samples), xdp: freshNs(base.xdp, eth, opts.samples) };
+    const cases = progCostCases(fx).map((c): ProgCost => {
+      const repeatNs = repeatedNs(c.prog, c.frame, opts.repeat);
+      const fresh = freshNs(c.prog, c.frame, opts.samples);
+      return { key: c.key, label: c.label, hook: c.hook, target: c.target, repeatNs, freshNs: fresh, netNs: Math.max(0, fresh - baselineFreshNs[c.hook]) };
+    });
+    return { repeat: opts.repeat, samples: opts.samples, payloadBytes: PAYLOAD_BYTES, baselineFreshNs, cases };
+  } finally {
+    base.close();
+    fx.close();
+  }
+}

@@ -1,0 +1,126 @@
+// Traffic tools run between two pod namespaces: iperf3 (TCP throughput, UDP small-packet rate, CPU) and sockperf
+// (TCP ping-pong latency). Servers run for the whole bench inside the server pod; every client run is bounded.
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import type { Netns } from '../../test/harness/netns.js';
+import type { BenchPath } from './paths.js';
+
+export const IPERF_PORT = 5201;
+export const SOCKPERF_PORT = 11111;
+export const UDP_PAYLOAD = 64;
+export const PINGPONG_MSG = 64;
+
+export interface TcpResult {
+  bitsPerSecond: number;
+  bytes: number;
+  seconds: number;
+  /** iperf3's own CPU accounting (user+system of the iperf3 processes, which includes softirq work done in them). */
+  iperfCpuSeconds: number;
+  /** Whole machine, from /proc/stat busy jiffies (includes everything else running on the host). */
+  procStatCpuSeconds: number;
+  retransmits: number;
+}
+
+export interface UdpResult {
+  deliveredPps: number;
+  sentPps: number;
+  lostPercent: number;
+}
+
+export interface LatencyResult {
+  p50us: number;
+  p99us: number;
+  avgus: number;
+  observations: number;
+}
+
+function busyJiffies(): number {
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal guest guest_nice: guest time is already inside user/nice.
+  const [user, nice, system, , , irq, softirq, steal] = cpu;
+  return user + nice + system + irq + softirq + steal;
+}
+
+const CLK_TCK = 100;
+
+function runIn(ns: Netns, cmd: string, args: string[], timeoutMs: number): string {
+  const res = spawnSync('nsenter', [`--net=${ns.path}`, '--', cmd, ...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
+  if (res.error) throw new Error(`${cmd} ${args.join(' ')}: ${res.error.message}`);
+  if (res.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${res.status}: ${(res.stderr || res.stdout).slice(-800)}`);
+  return res.stdout;
+}
+
+/** Starts iperf3 and sockperf servers in the server pod; returns the processes (the caller tracks them). */
+export function startServers(path: BenchPath): ChildProcess[] {
+  const s = path.server;
+  const iperf = s.ns.spawn('iperf3', ['-s', '-B', s.address, '-p', String(IPERF_PORT)], { stdio: 'ignore' });
+  const sock = s.ns.spawn('sockperf', ['sr', '--tcp', '-i', s.address, '-p', String(SOCKPERF_PORT)], { stdio: 'ignore' });
+  return [iperf, sock];
+}
+
+/** Waits until both servers accept connections (a 1-byte probe each), bounded. */
+export async function waitForServers(path: BenchPath): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const probe = spawnSync('nsenter', [`--net=${path.client.ns.path}`, '--', 'bash', '-c',
+      `exec 3<>/dev/tcp/${path.server.address}/${IPERF_PORT} && exec 4<>/dev/tcp/${path.server.address}/${SOCKPERF_PORT}`], { timeout: 3_000 });
+    if (probe.status === 0) return;
+    if (Date.now() > deadline) throw new Error(`${path.name}: servers in ${path.server.ns.name} not listening`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+interface IperfJson {
+  error?: string;
+  end: {
+    sum_sent?: { bytes: number; seconds: number; bits_per_second: number; retransmits?: number };
+    sum_received?: { bytes: number; seconds: number; bits_per_second: number };
+    sum?: { packets?: number; lost_packets?: number; lost_percent?: number; seconds: number; bytes: number };
+    cpu_utilization_percent?: { host_total: number; remote_total: number };
+  };
+}
+
+function iperf(path: BenchPath, args: string[], seconds: number): IperfJson {
+  // iperf3 can wait on a server that is still busy with the previous test: bounded by our own timeout.
+  const out = runIn(path.client.ns, 'iperf3', ['-c', path.server.address, '-p', String(IPERF_PORT), '-t', String(seconds), '-J', ...args], (seconds + 20) * 1000);
+  const json = JSON.parse(out) as IperfJson;
+  if (json.error) throw new Error(`${path.name}: iperf3 ${args.join(' ')}: ${json.error}`);
+  return json;
+}
+
+export function tcpThroughput(path: BenchPath, streams: number, seconds: number): TcpResult {
+  const before = busyJiffies();
+  const json = iperf(path, ['-P', String(streams)], seconds);
+  const procStatCpuSeconds = (busyJiffies() - before) / CLK_TCK;
+  const rx = json.end.sum_received!;
+  const cpu = json.end.cpu_utilization_percent ?? { host_total: 0, remote_total: 0 };
+  return {
+    bitsPerSecond: rx.bits_per_second,
+    bytes: rx.bytes,
+    seconds: rx.seconds,
+    iperfCpuSeconds: ((cpu.host_total + cpu.remote_total) / 100) * rx.seconds,
+    procStatCpuSeconds,
+    retransmits: json.end.sum_sent?.retransmits ?? 0,
+  };
+}
+
+export function udpSmallPackets(path: BenchPath, seconds: number): UdpResult {
+  const json = iperf(path, ['-u', '-l', String(UDP_PAYLOAD), '-b', '0'], seconds);
+  const sum = json.end.sum!;
+  const packets = sum.packets ?? 0;
+  const lost = sum.lost_packets ?? 0;
+  return { deliveredPps: (packets - lost) / sum.seconds, sentPps: packets / sum.seconds, lostPercent: sum.lost_percent ?? 0 };
+}
+
+/** sockperf ping-pong over TCP; sockperf reports one-way latency (RTT/2) percentiles in microseconds. */
+export function tcpLatency(path: BenchPath, seconds: number): LatencyResult {
+  const out = runIn(path.client.ns, 'sockperf', ['pp', '--tcp', '-i', path.server.address, '-p', String(SOCKPERF_PORT), '-t', String(seconds), '-m', String(PINGPONG_MSG)], (seconds + 20) * 1000);
+  const pct = (p: string) => {
+    const m = new RegExp(`percentile ${p.replace('.', '\\.')}\\s*=\\s*([0-9.]+)`).exec(out);
+    if (!m) throw new Error(`${path.name}: sockperf output has no percentile ${p}: ${out.slice(-800)}`);
+    return Number(m[1]);
+  };
+  const avg = /avg-(?:lat|rtt)\s*=\s*([0-9.]+)/.exec(out);
+  const obs = /(\d+) observations|observations\s*=\s*(\d+)|Total (\d+) observations/.exec(out);
+  return { p50us: pct('50.000'), p99us: pct('99.000'), avgus: avg ? Number(avg[1]) : NaN, observations: obs ? Number(obs[1] ?? obs[2] ?? obs[3]) : 0 };
+}

@@ -1,0 +1,334 @@
+// `npm run bench [-- --quick]`: data-path and control-plane benchmarks of bpf-overlay (root only; never part of
+// `npm test`). Writes bench/results/<date>.{json,md,svg} and copies them to bench/results/latest.*.
+// Every pod-to-pod path is measured in the same run, alternating path by path within each round and metric, the
+// starting path rotating per round; each figure is the median of the rounds, with min and max.
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Cluster } from '../test/e2e/cluster.js';
+import { measureProgramCosts, type ProgCostReport } from './lib/prog-cost.js';
+import { BLOCKS_PER_NODE, POOLS, runChild, type ScaleResult, type WriteRates } from './lib/control-plane.js';
+import { PATH_NAMES, PATH_SETUPS, type BenchPath } from './lib/paths.js';
+import { METRICS, ratioSvg, trafficMarkdown, type TrafficTable } from './lib/report.js';
+import { spread } from './lib/stats.js';
+import { startServers, tcpLatency, tcpThroughput, udpSmallPackets, waitForServers, PINGPONG_MSG, UDP_PAYLOAD } from './lib/traffic.js';
+
+const quick = process.argv.includes('--quick');
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+const want = (part: string) => !only || only.includes(part);
+const MODE = quick
+  ? { rounds: 3, seconds: 1, latencySeconds: 1, udpSeconds: 1, sizes: [1000, 5000, 10000], repeats: 1, progRepeat: 1_000_000, progSamples: 50_000 }
+  : { rounds: 5, seconds: 4, latencySeconds: 3, udpSeconds: 3, sizes: [1000, 5000, 10000], repeats: 5, progRepeat: 1_000_000, progSamples: 200_000 };
+const RESULTS = path.join(import.meta.dirname, 'results');
+const started = Date.now();
+const log = (msg: string) => console.log(`[bench +${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
+
+// ---- cleanup on every exit path --------------------------------------------------------------------------
+const clusters: Cluster[] = [];
+const children = new Map<object, () => void>();
+let cleaning: Promise<void> | undefined;
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    for (const kill of children.values()) kill();
+    for (const c of clusters.splice(0)) {
+      try {
+        await c.destroy();
+      } catch (err) {
+        console.error(`cleanup: ${(err as Error).message}`);
+      }
+    }
+  })();
+  return cleaning;
+}
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    console.error(`\n${sig}: removing every namespace, agent, pin and process of this run`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+const trackChild = (kill: () => void, pinRoot: string) => {
+  const token = {};
+  children.set(token, () => {
+    kill();
+    rmSync(pinRoot, { recursive: true, force: true });
+  });
+  return () => children.delete(token);
+};
+
+// ---- machine facts -----------------------------------------------------------------------------------------
+function machine() {
+  const cmd = (c: string, a: string[]) => {
+    try {
+      return execFileSync(c, a, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n')[0];
+    } catch {
+      return 'n/a';
+    }
+  };
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  return {
+    kernel: os.release(),
+    cpuModel: /model name\s*:\s*(.*)/.exec(cpuinfo)?.[1] ?? 'n/a',
+    cores: os.cpus().length,
+    memoryGB: +(os.totalmem() / 2 ** 30).toFixed(1),
+    node: process.version,
+    iperf3: cmd('iperf3', ['--version']),
+    sockperf: cmd('sockperf', ['--version']),
+    loadavgAtStart: os.loadavg(),
+  };
+}
+
+// ---- data path traffic -------------------------------------------------------------------------------------
+interface Sample {
+  round: number;
+  [metric: string]: number;
+}
+
+async function traffic(): Promise<{ paths: BenchPath[]; samples: Record<string, Sample[]>; table: TrafficTable }> {
+  const paths: BenchPath[] = [];
+  let octet = 150;
+  for (const setup of PATH_SETUPS) {
+    log(`setting up ${setup.names.join(' + ')}`);
+    const built = await setup.build(octet++);
+    clusters.push(built.cluster);
+    paths.push(...built.paths);
+  }
+  for (const p of paths) {
+    const cluster = clusters.find((c) => c.topo.prefix === p.server.ns.name.split('-')[0])!;
+    for (const child of startServers(p)) cluster.topo.track(child as ChildProcess);
+  }
+  for (const p of paths) await waitForServers(p);
+  log(`warm-up (1 s TCP per path)`);
+  for (const p of paths) tcpThroughput(p, 1, 1);
+
+  const samples: Record<string, Sample[]> = Object.fromEntries(paths.map((p) => [p.name, [] as Sample[]]));
+  for (let round = 0; round < MODE.rounds; round++) {
+    // Rotate the starting path so no path always runs first (or right after the same neighbour).
+    const order = paths.map((_, i) => paths[(i + round) % paths.length]);
+    const rs: Record<string, Sample> = Object.fromEntries(paths.map((p) => [p.name, { round }]));
+    for (const p of order) {
+      const t = tcpThroughput(p, 1, MODE.seconds);
+      Object.assign(rs[p.name], {
+        tcp1Gbps: t.bitsPerSecond / 1e9,
+        cpuSecPerGB: t.iperfCpuSeconds / (t.bytes / 1e9),
+        cpuSecPerGBProcStat: t.procStatCpuSeconds / (t.bytes / 1e9),
+        tcp1Retransmits: t.retransmits,
+      });
+    }
+    for (const p of order) rs[p.name].tcp4Gbps = tcpThroughput(p, 4, MODE.seconds).bitsPerSecond / 1e9;
+    for (const p of order) {
+      const l = tcpLatency(p, MODE.latencySeconds);
+      Object.assign(rs[p.name], { latP50us: l.p50us, latP99us: l.p99us, latAvgus: l.avgus });
+    }
+    for (const p of order) {
+      const u = udpSmallPackets(p, MODE.udpSeconds);
+      Object.assign(rs[p.name], { udpKpps: u.deliveredPps / 1e3, udpSentKpps: u.sentPps / 1e3, udpLostPercent: u.lostPercent });
+    }
+    for (const p of paths) samples[p.name].push(rs[p.name]);
+    log(`round ${round + 1}/${MODE.rounds}: ` + paths.map((p) => `${p.name} ${rs[p.name].tcp1Gbps.toFixed(2)}G/${rs[p.name].latP50us.toFixed(1)}us`).join(', '));
+  }
+  const table: TrafficTable = {};
+  for (const p of paths) {
+    table[p.name] = Object.fromEntries(METRICS.map((m) => [m.key, spread(samples[p.name].map((s) => s[m.key]))]));
+  }
+  return { paths, samples, table };
+}
+
+// ---- targets -----------------------------------------------------------------------------------------------
+interface Target {
+  target: string;
+  value: string;
+  met: boolean | null;
+  note: string;
+}
+
+function targets(table: TrafficTable | undefined, prog: ProgCostReport | undefined, scale: ScaleResult[] | undefined): Target[] {
+  const out: Target[] = [];
+  const med = (p: string, m: string) => table?.[p]?.[m]?.median ?? NaN;
+  const r = (p: string, ref: string, m: string) => med(p, m) / med(ref, m);
+  const pct = (x: number) => `${((x - 1) * 100).toFixed(1)}%`;
+  if (table) {
+    for (const m of ['tcp1Gbps', 'tcp4Gbps']) {
+      const x = r('bpf-vxlan', 'kernel-vxlan', m);
+      out.push({ target: `bpf-vxlan ${m} >= 1.0x kernel-vxlan`, value: `${x.toFixed(3)}x`, met: x >= 1, note: x >= 1 ? '' : `short by ${pct(x)}` });
+    }
+    const l = r('bpf-vxlan', 'kernel-vxlan', 'latP50us');
+    out.push({ target: 'bpf-vxlan latency p50 <= 1.0x kernel-vxlan', value: `${l.toFixed(3)}x`, met: l <= 1, note: l <= 1 ? '' : `over by ${pct(l)}` });
+    for (const m of ['tcp1Gbps', 'tcp4Gbps']) {
+      const x = r('bpf-ipip', 'plain', m);
+      out.push({ target: `bpf-ipip ${m} >= 0.95x plain`, value: `${x.toFixed(3)}x`, met: x >= 0.95, note: x >= 0.95 ? '' : `short by ${((0.95 - x) * 100).toFixed(1)} points` });
+    }
+    for (const m of ['tcp1Gbps', 'tcp4Gbps', 'latP50us']) {
+      const x = r('bpf-crosssubnet-local', 'plain', m);
+      out.push({ target: `bpf-crosssubnet-local ${m} within 3% of plain`, value: `${x.toFixed(3)}x`, met: Math.abs(x - 1) <= 0.03, note: Math.abs(x - 1) <= 0.03 ? '' : `off by ${pct(x)}` });
+    }
+  }
+  if (prog) {
+    for (const c of prog.cases.filter((c) => c.target)) {
+      out.push({
+        target: `${c.label} <= 50 ns/packet`,
+        value: `net ${c.netNs.toFixed(1)} ns (fresh ${c.freshNs.toFixed(1)}, repeat=${prog.repeat} ${c.repeatNs})`,
+        met: c.netNs <= 50,
+        note: c.netNs <= 50 ? '' : `over by ${(c.netNs - 50).toFixed(1)} ns`,
+      });
+    }
+  }
+  const s5 = scale?.find((s) => s.nodes === 5000);
+  if (s5) {
+    out.push({ target: '5,000 nodes full sync < 1 s', value: `${s5.full.totalMs.toFixed(0)} ms`, met: s5.full.totalMs < 1000, note: s5.full.totalMs < 1000 ? '' : `${(s5.full.totalMs / 1000).toFixed(2)}x the budget` });
+    const change = Math.max(s5.addNode.medianMs, s5.removeNode.medianMs);
+    out.push({ target: '5,000 nodes one-node change < 10 ms', value: `add ${s5.addNode.medianMs.toFixed(0)} ms, remove ${s5.removeNode.medianMs.toFixed(0)} ms`, met: change < 10, note: change < 10 ? '' : `${(change / 10).toFixed(0)}x the budget` });
+    out.push({ target: '5,000 nodes peak RSS < 300 MB', value: `${s5.peakRssMB.toFixed(0)} MB`, met: s5.peakRssMB < 300, note: '' });
+  }
+  return out;
+}
+
+// ---- main --------------------------------------------------------------------------------------------------
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('the bench needs root (namespaces, BPF): run it as root');
+  const facts = machine();
+  log(`${quick ? 'quick' : 'full'} mode: ${MODE.rounds} rounds, ${MODE.seconds} s TCP, ${MODE.latencySeconds} s latency, ${MODE.udpSeconds} s UDP; ${facts.cpuModel}, ${facts.cores} cores, ${facts.kernel}`);
+
+  let prog: ProgCostReport | undefined;
+  if (want('prog')) {
+    log('BPF_PROG_TEST_RUN per-program cost');
+    prog = measureProgramCosts({ repeat: MODE.progRepeat, samples: MODE.progSamples });
+  }
+
+  let scale: ScaleResult[] | undefined;
+  let writes: WriteRates | undefined;
+  if (want('control')) {
+    scale = [];
+    for (const n of MODE.sizes) {
+      log(`control plane: ${n} nodes x ${BLOCKS_PER_NODE} blocks, ${POOLS} pools (child process)`);
+      scale.push(await runChild<ScaleResult>(['scale', String(n), String(MODE.repeats)], trackChild, 600_000));
+    }
+    log('control plane: map write rates');
+    writes = await runChild<WriteRates>(['writes', '10000', '1024'], trackChild, 120_000);
+  }
+
+  let data: Awaited<ReturnType<typeof traffic>> | undefined;
+  if (want('traffic')) {
+    try {
+      data = await traffic();
+    } finally {
+      log('tearing down clusters');
+      await cleanup();
+    }
+  }
+
+  const date = new Date().toISOString().replace(/:/g, '-').replace(/\..*/, '');
+  const tg = targets(data?.table, prog, scale);
+  const result = {
+    date,
+    mode: quick ? 'quick' : 'full',
+    settings: {
+      ...MODE,
+      udpPayloadBytes: UDP_PAYLOAD,
+      pingPongMessageBytes: PINGPONG_MSG,
+      latency: 'sockperf ping-pong --tcp; sockperf reports one-way latency = RTT/2',
+      cpu: 'cpuSecPerGB: iperf3 cpu_utilization_percent (host_total + remote_total) x seconds per GB received; cpuSecPerGBProcStat: whole-machine busy jiffies from /proc/stat over the same run',
+    },
+    machine: { ...facts, loadavgAtEnd: os.loadavg() },
+    paths: data?.paths.map((p) => ({ name: p.name, description: p.description, clientMtu: p.client.mtu, serverMtu: p.server.mtu, counters: p.counters })),
+    traffic: data ? { table: data.table, samples: data.samples } : undefined,
+    programs: prog,
+    controlPlane: scale ? { scale, writes } : undefined,
+    targets: tg,
+    durationSeconds: (Date.now() - started) / 1000,
+  };
+  mkdirSync(RESULTS, { recursive: true });
+  const base = path.join(RESULTS, date);
+  writeFileSync(`${base}.json`, JSON.stringify(result, null, 2) + '\n');
+  writeFileSync(`${base}.md`, markdown(result, data?.table, data?.paths.map((p) => p.name) ?? [], prog, scale, writes, tg));
+  const names = PATH_NAMES.filter((n) => data?.table[n]);
+  writeFileSync(`${base}.svg`, ratioSvg(names, data?.table ?? {}, `bpf-overlay pod-to-pod, ${date} (${result.mode}, median of ${MODE.rounds} rounds)`));
+  for (const ext of ['json', 'md', 'svg']) copyFileSync(`${base}.${ext}`, path.join(RESULTS, `latest.${ext}`));
+  log(`wrote ${base}.{json,md,svg} and latest.*`);
+  console.log(readFileSync(`${base}.md`, 'utf8'));
+}
+
+function markdown(
+  result: { date: string; mode: string; machine: ReturnType<typeof machine> & { loadavgAtEnd: number[] }; paths?: { name: string; description: string; clientMtu: number; serverMtu: number }[]; durationSeconds: number },
+  table: TrafficTable | undefined,
+  names: string[],
+  prog: ProgCostReport | undefined,
+  scale: ScaleResult[] | undefined,
+  writes: WriteRates | undefined,
+  tg: Target[],
+): string {
+  const m = result.machine;
+  const L: string[] = [
+    `# bpf-overlay benchmark ${result.date} (${result.mode})`,
+    '',
+    `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGB} GB, kernel ${m.kernel}, Node ${m.node}, ${m.iperf3}, ${m.sockperf}. ` +
+      `Load average at start ${m.loadavgAtStart.map((x) => x.toFixed(2)).join(' ')}, at end ${m.loadavgAtEnd.map((x) => x.toFixed(2)).join(' ')} (the host is shared: figures are noisy, compare ratios from this run only).`,
+    '',
+    `Method: pod to pod across two nodes of one underlay subnet (veth + bridge in a router namespace, default offloads on every path). ` +
+      `Each round runs every metric on every path in turn (the starting path rotates per round); each figure is the median of ${MODE.rounds} rounds${quick ? ' (quick mode: 3 rounds, 1 s per test)' : ''}, min and max beside it. ` +
+      `TCP: iperf3 -t ${MODE.seconds} (-P 1 and -P 4), bits received per second. Latency: sockperf ping-pong --tcp -m ${PINGPONG_MSG} -t ${MODE.latencySeconds}; sockperf prints one-way latency (RTT/2). ` +
+      `UDP: iperf3 -u -l ${UDP_PAYLOAD} -b 0 -t ${MODE.udpSeconds}, datagrams delivered per second (sent minus lost). ` +
+      `CPU per GB: from the 1-stream TCP run; "iperf3" = iperf3's cpu_utilization_percent (host_total + remote_total, i.e. user+system of both iperf3 processes, which includes the softirq work that runs in their context) × seconds / GB; "/proc/stat" = whole-machine busy time over the same run (includes other load on the host).`,
+    '',
+  ];
+  if (result.paths) {
+    L.push('## Paths', '', '| path | what | pod MTU |', '|---|---|---:|');
+    for (const p of result.paths) L.push(`| ${p.name} | ${p.description} | ${p.clientMtu} |`);
+    L.push('');
+  }
+  if (table) L.push('## Pod-to-pod figures', '', trafficMarkdown(names, table));
+  if (prog) {
+    L.push(
+      '## Per-program cost (BPF_PROG_TEST_RUN, 64-byte UDP payloads)',
+      '',
+      `net = fresh − near-empty program of the same type (tc ${prog.baselineFreshNs.tc.toFixed(1)} ns, XDP ${prog.baselineFreshNs.xdp.toFixed(1)} ns); fresh = mean of ${prog.samples} repeat=1 runs on a fresh packet (the named path, plus test-run overhead); ` +
+        `repeat=${prog.repeat}: the kernel's average over one run repeating on the same buffer, which after the first pass is the program's steady state on its own output (mostly the pass path), not the named path.`,
+      '',
+      '| program / path | net ns | fresh ns | repeat ns |',
+      '|---|---:|---:|---:|',
+      ...prog.cases.map((c) => `| ${c.label} | ${c.netNs.toFixed(1)} | ${c.freshNs.toFixed(1)} | ${c.repeatNs} |`),
+      '',
+    );
+  }
+  if (scale) {
+    L.push(
+      `## Control plane (real compile() + syncMap() into real BPF maps; ${POOLS} pools, ${BLOCKS_PER_NODE} blocks per node; one child process per size)`,
+      '',
+      '| nodes | routes | full: compile ms | full: sync ms | full total ms | +1 node ms (median, min–max) | −1 node ms (median, min–max) | RSS after full MB | peak RSS MB |',
+      '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      ...scale.map(
+        (s) =>
+          `| ${s.nodes} | ${s.full.routes} | ${s.full.compileMs.toFixed(0)} | ${s.full.syncMs.toFixed(0)} | ${s.full.totalMs.toFixed(0)} | ${s.addNode.medianMs.toFixed(1)} (${s.addNode.minMs.toFixed(1)}–${s.addNode.maxMs.toFixed(1)}) | ${s.removeNode.medianMs.toFixed(1)} (${s.removeNode.minMs.toFixed(1)}–${s.removeNode.maxMs.toFixed(1)}) | ${s.rssAfterFullMB.toFixed(0)} | ${s.peakRssMB.toFixed(0)} |`,
+      ),
+      '',
+      `Incremental = the agent's real path: full compile of the changed input, then syncMap (dump the map, diff, write only the ${'5'} changed entries). Map sizes: routes max ${scale[0]?.routesMapMaxEntries}, known nodes max ${scale[0]?.knownNodesMapMaxEntries} (large enough for 10,000 nodes, no resize needed). ${MODE.repeats} add/remove pairs per size.`,
+      '',
+    );
+  }
+  if (writes) {
+    L.push(
+      `## Map writes per second (${writes.entries} entries, best of 3, into an empty map)`,
+      '',
+      '| map | single | batch (' + writes.batchSize + ' per call) | batch / single |',
+      '|---|---:|---:|---:|',
+      `| known_nodes (hash) | ${writes.hashSinglePerSec.toFixed(0)} | ${writes.hashBatchPerSec.toFixed(0)} | ${(writes.hashBatchPerSec / writes.hashSinglePerSec).toFixed(2)} |`,
+      `| routes (LPM trie) | ${writes.lpmSinglePerSec.toFixed(0)} | ${writes.lpmBatchPerSec?.toFixed(0) ?? 'n/a'} | ${writes.lpmBatchPerSec ? (writes.lpmBatchPerSec / writes.lpmSinglePerSec).toFixed(2) : 'n/a'} |`,
+      '',
+      `LPM batch update on this kernel: ${writes.lpmBatch} (the kernel's generic batch implementation: one update per entry inside one syscall).`,
+      '',
+    );
+  }
+  L.push('## Targets', '', '| target | value | met | note |', '|---|---|---|---|');
+  for (const t of tg) L.push(`| ${t.target} | ${t.value} | ${t.met === null ? '–' : t.met ? 'yes' : '**no**'} | ${t.note} |`);
+  L.push('', `Total bench time ${result.durationSeconds.toFixed(0)} s.`, '');
+  return L.join('\n');
+}
+
+try {
+  await main();
+} catch (err) {
+  console.error(err);
+  process.exitCode = 1;
+} finally {
+  await cleanup();
+}
