@@ -23,6 +23,8 @@ export interface CniCall {
 
 export interface CniReply {
   code: number | null;
+  /** Set when the plugin was killed (timeout or a signal from outside). */
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
   /** stdout parsed, when it is JSON. */
@@ -46,7 +48,7 @@ export function invokeCni(call: CniCall): CniReply {
     timeout: call.timeoutMs ?? 60_000,
     encoding: 'utf8',
   });
-  const reply: CniReply = { code: res.status, stdout: res.stdout ?? '', stderr: res.stderr ?? '' };
+  const reply: CniReply = { code: res.status, signal: res.signal, stdout: res.stdout ?? '', stderr: res.stderr ?? '' };
   try {
     if (reply.stdout.trim()) reply.json = JSON.parse(reply.stdout) as CniReply['json'];
   } catch {
@@ -59,7 +61,7 @@ export function invokeCni(call: CniCall): CniReply {
 export function cniOk(call: CniCall): CniReply {
   const reply = invokeCni(call);
   if (reply.code !== 0) {
-    throw new Error(`CNI ${call.command} ${call.containerId ?? ''} failed (exit ${reply.code}): ${reply.stdout}${reply.stderr}`);
+    throw new Error(`CNI ${call.command} ${call.containerId ?? ''} failed (exit ${reply.code}, signal ${reply.signal}): ${reply.stdout}${reply.stderr}`);
   }
   return reply;
 }

@@ -168,7 +168,7 @@ kernelDescribe('CNI plugin against the kernel', () => {
     expect(ok.stdout).toBe('');
     pods[0].ip('route', 'del', 'default');
     const bad = check(firstResult);
-    expect(bad.json).toMatchObject({ code: 104 });
+    expect(bad.json, `exit ${bad.code} signal ${bad.signal}: ${bad.stdout}${bad.stderr}`).toMatchObject({ code: 104 });
     expect(bad.json?.msg).toContain('default route via 169.254.1.1 is missing');
     pods[0].ip('route', 'add', 'default', 'via', '169.254.1.1', 'dev', 'eth0');
     expect(check(firstResult).code).toBe(0);
@@ -234,6 +234,10 @@ kernelDescribe('CNI plugin against the kernel', () => {
     const c4Address = (await addressesOfHandle(ds, handle('c4')))[0].address;
     expect(c4Address).toBeDefined();
     run('ip', ['netns', 'del', pods[3].name]);
+    // The kernel dismantles a deleted namespace (and the veth pair with it) asynchronously.
+    for (let i = 0; i < 50 && node.ip('-j', 'link', 'show').includes(hostVethName('c4', 'eth0')); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
     expect(() => node.ifindex(hostVethName('c4', 'eth0'))).toThrow();
     expect(existsSync(pins.workloadLink(hostVethName('c4', 'eth0')))).toBe(true);
     const gcConf = conf({ cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 'c1', ifname: 'eth0' }, { containerID: 'c3', ifname: 'eth0' }] });
