@@ -14,6 +14,7 @@ import { syncMap } from '../reconcile/map-sync.js';
 import { syncTunnelAddresses } from '../reconcile/tunnel-address.js';
 import { NftTable } from '../reconcile/nft.js';
 import { selects } from '../selector/index.js';
+import { ensureRouterSysctls } from '../system/sysctl.js';
 import { readCounters } from './counters.js';
 import { DatapathHandle, type DatapathConstants } from './datapath.js';
 import { startHealthServer, type HealthState } from './health.js';
@@ -75,6 +76,8 @@ export class Agent {
     this.log.info({ uplink: this.uplink.ifname, address: this.uplink.address, mtu: this.uplink.mtu }, 'uplink');
     this.ds = await openDatastore(this.opts.datastoreUrl);
     const node = await registerNode(this.ds, this.opts.node, this.uplink.address);
+    const changed = ensureRouterSysctls();
+    if (changed.length > 0) this.log.info({ sysctls: changed }, 'enabled forwarding');
     this.nft = new NftTable(NFT_FAMILY, nftTableName(this.opts.node));
 
     const config = resolveConfig(await this.ds.list('OverlayConfiguration'));

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Quick start, first command: set this machine up (packages, bpffs, npm ci, build) and run the demo cluster.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+exec node --import ./bench/ts-loader.mjs scripts/demo.ts "$@"
