@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { createLogger } from '../log.js';
 import type { CliContext, Command, OptionsConfig } from './command.js';
 import { UsageError } from './output.js';
-import { COMMANDS } from './registry.js';
+import { COMMAND_LOADERS, loadAllCommands } from './registry.js';
 
 const DEFAULT_DATASTORE_URL = 'sqlite:///var/lib/bpf-overlay/store.db';
 
@@ -13,7 +13,8 @@ const GLOBAL_OPTIONS: OptionsConfig = {
   help: { type: 'boolean', short: 'h' },
 };
 
-function usage(): string {
+async function usage(): Promise<string> {
+  const COMMANDS = await loadAllCommands();
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
   return [
     'Usage: bpf-overlay COMMAND [flags]',
@@ -53,10 +54,11 @@ export async function main(rawArgv: string[]): Promise<number> {
   const argv = hoistGlobalFlags(rawArgv);
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(usage());
+    process.stdout.write(await usage());
     return name ? 0 : 2;
   }
-  const command: Command | undefined = COMMANDS.find((c) => c.name === name);
+  const loader = Object.hasOwn(COMMAND_LOADERS, name) ? COMMAND_LOADERS[name] : undefined;
+  const command: Command | undefined = await loader?.();
   if (!command) {
     process.stderr.write(`bpf-overlay: unknown command '${name}' (see bpf-overlay --help)\n`);
     return 2;

@@ -22,10 +22,9 @@ import {
   type WatchOptions,
 } from './types.js';
 
-export const ETCD_PREFIX = '/bpf-overlay/';
+import { ETCD_DEFAULT_MAX_TXN_OPS, ETCD_PREFIX } from './etcd-constants.js';
 
-/** etcd's default --max-txn-ops. A batch bigger than this cannot be atomic, so it is refused, never split. */
-export const ETCD_DEFAULT_MAX_TXN_OPS = 128;
+export { ETCD_DEFAULT_MAX_TXN_OPS, ETCD_PREFIX };
 
 export interface EtcdTlsOptions {
   caFile?: string;

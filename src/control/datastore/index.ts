@@ -3,12 +3,12 @@
 //   etcd://host:port[,host:port]                etcd v3 cluster, plaintext
 //   etcd+https://host:port?ca=/f&cert=/f&key=/f etcd v3 over TLS (files may instead come from options)
 import path from 'node:path';
-import { EtcdDatastore, type EtcdOptions } from './etcd.js';
+import type { EtcdOptions } from './etcd.js';
 import { SqliteDatastore, type SqliteOptions } from './sqlite.js';
 import { DatastoreError, type Datastore } from './types.js';
 
 export * from './types.js';
-export { ETCD_DEFAULT_MAX_TXN_OPS, ETCD_PREFIX } from './etcd.js';
+export { ETCD_DEFAULT_MAX_TXN_OPS, ETCD_PREFIX } from './etcd-constants.js';
 
 export const DEFAULT_DATASTORE_URL = 'sqlite:///var/lib/bpf-overlay/store.db';
 
@@ -48,6 +48,9 @@ export async function openDatastore(url: string = DEFAULT_DATASTORE_URL, opts: O
         throw new DatastoreError(`datastore URL "${url}": etcd+https needs a CA file (?ca=/path or the caFile option)`);
       }
       const transport = tls ? 'https' : 'http';
+      // Loaded on demand: the etcd client (gRPC, protobuf) costs a third of a second of start-up that the
+      // SQLite default, the CLI and the CNI plugin should not pay.
+      const { EtcdDatastore } = await import('./etcd.js');
       return new EtcdDatastore(
         url,
         hosts.map((h) => `${transport}://${h}`),
