@@ -10,7 +10,7 @@
 // plugin, plus traffic helpers (ping, checksummed TCP transfer) and capture/dissection with tcpdump + tshark.
 // Everything it creates (namespaces, agents, pins, temp files) is removed by destroy(), and on process exit.
 import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PinLayout } from '../../src/control/agent/pins.js';
@@ -127,6 +127,13 @@ export interface DissectedPacket {
   udpDstPorts: number[];
   vni?: number;
   expert: string[];
+  /** Capture timestamp, seconds since the epoch (same clock as Date.now() / 1000). */
+  time: number;
+  /** Innermost TCP ports, when the packet carries TCP. */
+  tcpSrcPort?: number;
+  tcpDstPort?: number;
+  /** For ARP frames: the address asked for. */
+  arpTarget?: string;
 }
 
 export interface CaptureSummary {
@@ -258,7 +265,7 @@ export class Cluster {
 
   /** Builds the cluster; on any failure everything made so far is removed before the error propagates. */
   static async create(opts: ClusterOptions = {}): Promise<Cluster> {
-    buildDist();
+    if (!distIsFresh()) buildDist();
     const cluster = new Cluster(opts);
     try {
       await cluster.startDatastore();
@@ -502,10 +509,10 @@ export class Cluster {
   }
 
   /** Starts tcpdump on an interface of a namespace (e.g. a node's uplink); stop() dissects the capture. */
-  async capture(ns: Netns, ifname: string, opts: { filter?: string[]; snaplen?: number } = {}): Promise<Capture> {
+  async capture(ns: Netns, ifname: string, opts: { filter?: string[]; snaplen?: number; maxPackets?: number } = {}): Promise<Capture> {
     const file = path.join(this.tmp, `${ns.name}-${ifname}-${Date.now()}.pcap`);
     // -Z root: tcpdump otherwise drops to its own user, which cannot write into our 0700 temp dir.
-    const child = ns.spawn('tcpdump', ['-Z', 'root', '--immediate-mode', '-i', ifname, '-n', '-U', '-s', String(opts.snaplen ?? 0), '-w', file, ...(opts.filter ?? [])], {
+    const child = ns.spawn('tcpdump', ['-Z', 'root', '--immediate-mode', '-i', ifname, '-n', '-U', '-s', String(opts.snaplen ?? 0), ...(opts.maxPackets ? ['-c', String(opts.maxPackets)] : []), '-w', file, ...(opts.filter ?? [])], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     this.captures.push(child);
@@ -562,13 +569,36 @@ export class Cluster {
   }
 }
 
+/**
+ * True when dist/ was emitted after the last change to any TypeScript source: tsc takes 10-30 s on a small
+ * machine, and every e2e file (a separate vitest worker) would otherwise pay it again.
+ */
+function distIsFresh(): boolean {
+  const emitted = ['cli.js', 'cni.js'].map((f) => path.join(repoRoot, 'dist', f));
+  if (!emitted.every((f) => existsSync(f))) return false;
+  const emittedAt = Math.min(...emitted.map((f) => statSync(f).mtimeMs));
+  const newestSource = (dir: string): number => {
+    let newest = 0;
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) newest = Math.max(newest, newestSource(p));
+      else if (e.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
+    }
+    return newest;
+  };
+  return newestSource(path.join(repoRoot, 'src')) < emittedAt;
+}
+
 function lastJson(text: string): Record<string, unknown> {
   const lines = text.trim().split('\n').filter((l) => l.startsWith('{'));
   if (lines.length === 0) return { error: text.trim() || 'no output' };
   return JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
 }
 
-const TSHARK_FIELDS = ['frame.number', 'ip.src', 'ip.dst', 'ip.proto', 'udp.dstport', 'vxlan.vni', '_ws.expert.message', '_ws.malformed'];
+const TSHARK_FIELDS = [
+  'frame.number', 'ip.src', 'ip.dst', 'ip.proto', 'udp.dstport', 'vxlan.vni', '_ws.expert.message', '_ws.malformed',
+  'frame.time_epoch', 'tcp.srcport', 'tcp.dstport', 'arp.dst.proto_ipv4',
+];
 
 /** Classifies each captured frame (plain / IPIP / VXLAN) and counts malformed frames and bad checksums. */
 export function dissect(file: string): CaptureSummary {
@@ -588,7 +618,7 @@ export function dissect(file: string): CaptureSummary {
   const packets: DissectedPacket[] = [];
   for (const line of out.split('\n')) {
     if (line.trim() === '') continue;
-    const [frame, src, dst, proto, udpPorts, vni, expert, malformed] = line.split('\t');
+    const [frame, src, dst, proto, udpPorts, vni, expert, malformed, time, tcpSrc, tcpDst, arpTarget] = line.split('\t');
     const list = (s: string | undefined) => (s ? s.split('|').filter((x) => x !== '') : []);
     const srcs = list(src);
     const dsts = list(dst);
@@ -600,8 +630,16 @@ export function dissect(file: string): CaptureSummary {
     else if (protos.length > 0) encap = 'plain';
     const messages = list(expert);
     if (malformed) messages.push('malformed');
+    const last = (s: string | undefined) => {
+      const l = list(s);
+      return l.length > 0 ? Number(l[l.length - 1]) : undefined;
+    };
     packets.push({
       frame: Number(frame),
+      time: Number(time),
+      tcpSrcPort: last(tcpSrc),
+      tcpDstPort: last(tcpDst),
+      arpTarget: arpTarget || undefined,
       encap,
       src: srcs[0],
       dst: dsts[0],
