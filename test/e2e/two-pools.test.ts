@@ -1,0 +1,98 @@
+// Two pools at once, one IP-in-IP and one VXLAN (both Always); the CNI config's ipPool picks the pool per
+// workload. Each workload's traffic between nodes is encapsulated by the rule of the pool its destination
+// belongs to (Calico programs one route per remote block, with that block's pool's encapsulation), which the
+// capture on the node1 underlay proves per direction.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { kernelDescribe } from '../harness/privileges.js';
+import { between, CaseLog, describePackets, expectEncap } from './checks.js';
+import { Cluster, ippool, type Workload } from './cluster.js';
+
+const IPIP_POOL = ippool('ipip-pool', '10.245.0.0/16', { ipipMode: 'Always' });
+const VXLAN_POOL = ippool('vxlan-pool', '10.246.0.0/16', { vxlanMode: 'Always' });
+
+kernelDescribe('two pools at once: IPIP Always and VXLAN Always', () => {
+  let cluster: Cluster;
+  let i1: Workload;
+  let i3: Workload;
+  let v1: Workload;
+  let v3: Workload;
+  const log = new CaseLog('two-pools.test.ts');
+  const started = Date.now();
+
+  beforeAll(async () => {
+    cluster = await Cluster.create({ tag: 'bop', underlayOctet: 104, disableChecksumOffload: true, resources: [IPIP_POOL, VXLAN_POOL] });
+    i1 = cluster.addWorkload(0, { pool: 'ipip-pool' });
+    i3 = cluster.addWorkload(2, { pool: 'ipip-pool' });
+    v1 = cluster.addWorkload(0, { pool: 'vxlan-pool' });
+    v3 = cluster.addWorkload(2, { pool: 'vxlan-pool' });
+  }, 180_000);
+
+  afterAll(async () => {
+    log.print(started);
+    await cluster?.destroy();
+  }, 120_000);
+
+  it('the CNI ipPool picks each workload pool; the MTU fits the larger (VXLAN) overhead', () => {
+    expect(i1.address).toMatch(/^10\.245\./);
+    expect(i3.address).toMatch(/^10\.245\./);
+    expect(v1.address).toMatch(/^10\.246\./);
+    expect(v3.address).toMatch(/^10\.246\./);
+    const mtu = (w: Workload) => JSON.parse(w.ns.ip('-j', 'link', 'show', 'dev', w.ifname))[0].mtu as number;
+    // One MTU per node, for the largest overhead in use (as Calico's auto-MTU): an ipip-pool pod also talks
+    // to vxlan-pool pods, through VXLAN.
+    expect(mtu(i1)).toBe(1450);
+    expect(mtu(v1)).toBe(1450);
+    const nodes = cluster.get('nodes') as { metadata: { name: string }; spec: { ipv4VXLANTunnelAddr?: string; bgp?: { ipv4IPIPTunnelAddr?: string } } }[];
+    const n1 = nodes.find((n) => n.metadata.name === cluster.nodes[0].name)!;
+    log.add(
+      `two pools: ipip-pool workloads ${i1.address} (node1), ${i3.address} (node3), MTU ${mtu(i1)}; vxlan-pool ${v1.address}, ${v3.address}, MTU ${mtu(v1)}; ` +
+        `node1 tunnel addresses IPIP ${n1.spec.bgp?.ipv4IPIPTunnelAddr}, VXLAN ${n1.spec.ipv4VXLANTunnelAddr}`,
+    );
+  });
+
+  it('each pool encapsulates its own workloads: IPIP for ipip-pool, VXLAN for vxlan-pool (node1 <-> node3), at once', async () => {
+    const n1 = cluster.nodes[0];
+    const n3 = cluster.nodes[2];
+    const cap = await cluster.capture(n1.ns, n1.uplink);
+    const [ti, tv] = await Promise.all([
+      cluster.tcpTransfer(i1, i3, { bytes: 4 * 1024 * 1024, port: 15011 }),
+      cluster.tcpTransfer(v1, v3, { bytes: 4 * 1024 * 1024, port: 15012 }),
+    ]);
+    const pi = cluster.ping(i3, i1.address);
+    const pv = cluster.ping(v3, v1.address);
+    const s = await cap.stop();
+    expect(ti.ok, ti.error).toBe(true);
+    expect(tv.ok, tv.error).toBe(true);
+    expect(pi.ok, pi.output).toBe(true);
+    expect(pv.ok, pv.output).toBe(true);
+    const ipip = between(s, i1.address, i3.address);
+    const vxlan = between(s, v1.address, v3.address);
+    expectEncap(ipip, 'ipip', [n1.address, n3.address]);
+    expectEncap(vxlan, 'vxlan', [n1.address, n3.address]);
+    expect(s.checksumErrors).toBe(0);
+    log.add(`two pools, ipip-pool node1<->node3: encapsulated (capture: ${describePackets(ipip)})`);
+    log.add(`two pools, vxlan-pool node1<->node3: encapsulated (capture: ${describePackets(vxlan)})`);
+  });
+
+  it('across pools the destination block decides: to vxlan-pool is VXLAN, to ipip-pool is IPIP', async () => {
+    const n1 = cluster.nodes[0];
+    const cap = await cluster.capture(n1.ns, n1.uplink);
+    const p = cluster.ping(i1, v3.address);
+    const q = cluster.ping(v1, i3.address);
+    const s = await cap.stop();
+    expect(p.ok, p.output).toBe(true);
+    expect(q.ok, q.output).toBe(true);
+    const toV3 = s.packets.filter((x) => x.innerSrc === i1.address && x.innerDst === v3.address);
+    const toI1 = s.packets.filter((x) => x.innerSrc === v3.address && x.innerDst === i1.address);
+    const toI3 = s.packets.filter((x) => x.innerSrc === v1.address && x.innerDst === i3.address);
+    const toV1 = s.packets.filter((x) => x.innerSrc === i3.address && x.innerDst === v1.address);
+    expectEncap(toV3, 'vxlan');
+    expectEncap(toI1, 'ipip');
+    expectEncap(toI3, 'ipip');
+    expectEncap(toV1, 'vxlan');
+    log.add(
+      `two pools, ipip-pod node1 <-> vxlan-pod node3: requests ${describePackets(toV3)}; replies ${describePackets(toI1)}. ` +
+        `vxlan-pod node1 <-> ipip-pod node3: requests ${describePackets(toI3)}; replies ${describePackets(toV1)}`,
+    );
+  });
+});
