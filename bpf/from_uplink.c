@@ -30,7 +30,11 @@ static __always_inline int decap(struct __sk_buff *skb, const struct tunnel *t, 
 	}
 	if (strip > 60 + UDP_HLEN + VXLAN_HLEN + ETH_HLEN)
 		return TC_ACT_SHOT;
-	if (bpf_skb_adjust_room(skb, -(__s32)strip, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_DECAP_L3_IPV4)) {
+	/* FIXED_GSO: the inner segments keep the size their sender chose (growing gso_size by the stripped
+	 * headers would make segments larger than the sender's MSS), and the kernel refuses to shrink a UDP GSO
+	 * packet without it, because there gso_size delimits the datagrams. */
+	if (bpf_skb_adjust_room(skb, -(__s32)strip, BPF_ADJ_ROOM_MAC,
+				BPF_F_ADJ_ROOM_DECAP_L3_IPV4 | BPF_F_ADJ_ROOM_FIXED_GSO)) {
 		count(HOOK, encap, REASON_DROP_ADJUST_ROOM, len);
 		return TC_ACT_SHOT;
 	}
