@@ -21,7 +21,7 @@ export class CaseLog {
     console.log(line);
   }
   print(startedAt: number): void {
-    console.log(`\n== ${this.file}: ${this.lines.length} cases in ${((Date.now() - startedAt) / 1000).toFixed(1)} s\n${this.lines.join('\n')}`);
+    console.log(`\n== ${this.file}: ${this.lines.length} summary lines in ${((Date.now() - startedAt) / 1000).toFixed(1)} s\n${this.lines.join('\n')}`);
   }
 }
 
