@@ -31,11 +31,36 @@ function bigintToText(v: bigint, family: IpFamily): string {
 }
 
 /** Parses a plain address strictly (IPv4 only in dotted four-part decimal), or returns null. */
+/** Dotted four-part decimal without leading zeros, each part 0-255 (what ipaddr's four-part check accepts). */
+function parseIpv4Fast(text: string): number | null {
+  let value = 0;
+  let part = -1;
+  let parts = 0;
+  let digits = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 46; // a final '.' closes the last part
+    if (c === 46) {
+      if (digits === 0 || part > 255) return null;
+      value = value * 256 + part;
+      parts++;
+      part = -1;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && part === 0) return null; // leading zero
+      part = (part < 0 ? 0 : part) * 10 + (c - 48);
+      digits++;
+    } else {
+      return null;
+    }
+  }
+  return parts === 4 ? value : null;
+}
+
 export function parseIp(text: string): { family: IpFamily; value: bigint } | null {
   if (typeof text !== 'string') return null;
-  if (ipaddr.IPv4.isValidFourPartDecimal(text)) {
-    return { family: 4, value: bytesToBigint(ipaddr.IPv4.parse(text).toByteArray()) };
-  }
+  // The compiler parses every address of the cluster several times per pass: IPv4 avoids the generic parser.
+  const v4 = parseIpv4Fast(text);
+  if (v4 !== null) return { family: 4, value: BigInt(v4) };
   if (text.includes(':') && ipaddr.IPv6.isValid(text)) {
     const parsed = ipaddr.IPv6.parse(text);
     if (parsed.zoneId) return null;
@@ -90,9 +115,24 @@ export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
 }
 
 /** Orders CIDRs by family, network address, then prefix length: a total order for deterministic output. */
+// Sorting compares each text many times: parse each once. Bounded, so a long-lived agent cannot grow it.
+const parsedCidrs = new Map<string, Cidr | null>();
+const parsedIps = new Map<string, ReturnType<typeof parseIp>>();
+const PARSE_CACHE_LIMIT = 200_000;
+
+function cached<T>(cache: Map<string, T>, text: string, parse: (t: string) => T): T {
+  let v = cache.get(text);
+  if (v === undefined && !cache.has(text)) {
+    v = parse(text);
+    if (cache.size >= PARSE_CACHE_LIMIT) cache.clear();
+    cache.set(text, v);
+  }
+  return v as T;
+}
+
 export function compareCidrText(a: string, b: string): number {
-  const ca = parseCidr(a);
-  const cb = parseCidr(b);
+  const ca = cached(parsedCidrs, a, parseCidr);
+  const cb = cached(parsedCidrs, b, parseCidr);
   if (!ca || !cb) return a < b ? -1 : a > b ? 1 : 0;
   if (ca.family !== cb.family) return ca.family - cb.family;
   const na = networkOf(ca);
@@ -102,8 +142,8 @@ export function compareCidrText(a: string, b: string): number {
 }
 
 export function compareIpText(a: string, b: string): number {
-  const pa = parseIp(a);
-  const pb = parseIp(b);
+  const pa = cached(parsedIps, a, parseIp);
+  const pb = cached(parsedIps, b, parseIp);
   if (!pa || !pb) return a < b ? -1 : a > b ? 1 : 0;
   if (pa.family !== pb.family) return pa.family - pb.family;
   return pa.value < pb.value ? -1 : pa.value > pb.value ? 1 : 0;
