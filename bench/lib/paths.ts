@@ -112,33 +112,48 @@ export async function kernelPaths(octet: number): Promise<{ cluster: Cluster; pa
 
 const mtuOf = (w: Workload): number => Number(JSON.parse(w.ns.ip('-j', 'link', 'show', 'dev', w.ifname))[0].mtu);
 
-/** One bpf-overlay path: a cluster with one pool, agents (tc or XDP decap), two pods through the CNI plugin. */
-export async function bpfPath(
-  name: PathName,
-  octet: number,
-  pool: { vxlanMode?: 'Always' | 'CrossSubnet'; ipipMode?: 'Always' | 'CrossSubnet' },
-  xdp: boolean,
-  description: string,
-): Promise<{ cluster: Cluster; paths: BenchPath[] }> {
+export interface BpfPoolPath {
+  name: PathName;
+  pool: string;
+  cidr: string;
+  mode: { vxlanMode?: 'Always' | 'CrossSubnet'; ipipMode?: 'Always' | 'CrossSubnet' };
+  /** Pod MTU as Calico derives it for a cluster with only this pool (given to CNI, which would otherwise use the
+   * largest overhead of all pools on the node). */
+  mtu: number;
+  description: string;
+}
+
+/**
+ * bpf-overlay paths sharing one cluster: one IPPool per path, agents with tc or XDP decap, a pod pair per pool
+ * through the real CNI plugin (config ipPool picks the pool).
+ */
+export async function bpfPaths(tag: string, octet: number, xdp: boolean, pools: BpfPoolPath[]): Promise<{ cluster: Cluster; paths: BenchPath[] }> {
   const cluster = await Cluster.create({
-    tag: 'bbp',
+    tag,
     underlayOctet: octet,
     xdp,
-    resources: [ippool('bench-pool', '10.244.0.0/16', pool)],
+    resources: pools.map((p) => ippool(p.pool, p.cidr, p.mode)),
   });
   try {
-    const a = cluster.addWorkload(0);
-    const b = cluster.addWorkload(1);
-    await pingUntil(cluster, a.ns, b.address, name);
-    await pingUntil(cluster, b.ns, a.address, name);
+    const pairs = pools.map((p) => ({ p, a: cluster.addWorkload(0, { pool: p.pool, mtu: p.mtu }), b: cluster.addWorkload(1, { pool: p.pool, mtu: p.mtu }) }));
+    for (const { p, a, b } of pairs) {
+      await pingUntil(cluster, a.ns, b.address, p.name);
+      await pingUntil(cluster, b.ns, a.address, p.name);
+    }
     for (const n of cluster.nodes) await cluster.stopAgent(n);
-    await pingUntil(cluster, a.ns, b.address, `${name} (agents stopped)`, 5_000);
+    for (const { p, a, b } of pairs) await pingUntil(cluster, a.ns, b.address, `${p.name} (agents stopped)`, 5_000);
     const counters = Object.fromEntries(
       cluster.nodes.slice(0, 2).map((n) => [n.name, JSON.parse(cli(['counters', '--node', n.name, '--bpffs', cluster.bpffs, '--json'], { ns: n.ns }))]),
     );
     return {
       cluster,
-      paths: [{ name, description, client: { ns: a.ns, address: a.address, mtu: mtuOf(a) }, server: { ns: b.ns, address: b.address, mtu: mtuOf(b) }, counters }],
+      paths: pairs.map(({ p, a, b }) => ({
+        name: p.name,
+        description: p.description,
+        client: { ns: a.ns, address: a.address, mtu: mtuOf(a) },
+        server: { ns: b.ns, address: b.address, mtu: mtuOf(b) },
+        counters,
+      })),
     };
   } catch (err) {
     await cluster.destroy();
@@ -146,15 +161,34 @@ export async function bpfPath(
   }
 }
 
-/** Clusters to build (kernel paths share one); each gets its own underlay octet. */
+const VXLAN_ALWAYS = { vxlanMode: 'Always' } as const;
+const IPIP_ALWAYS = { ipipMode: 'Always' } as const;
+
+/** Clusters to build: kernel paths share one, tc-decap bpf paths one, XDP-decap bpf paths one. */
 export const PATH_SETUPS: { names: PathName[]; build(octet: number): Promise<{ cluster: Cluster; paths: BenchPath[] }> }[] = [
   { names: ['plain', 'kernel-vxlan'], build: (o) => kernelPaths(o) },
-  { names: ['bpf-vxlan'], build: (o) => bpfPath('bpf-vxlan', o, { vxlanMode: 'Always' }, false, 'bpf-overlay, VXLAN Always pool, tc decap') },
-  { names: ['bpf-ipip'], build: (o) => bpfPath('bpf-ipip', o, { ipipMode: 'Always' }, false, 'bpf-overlay, IPIP Always pool, tc decap') },
-  { names: ['bpf-vxlan-xdp'], build: (o) => bpfPath('bpf-vxlan-xdp', o, { vxlanMode: 'Always' }, true, 'bpf-overlay, VXLAN Always pool, XDP decap (agent --xdp)') },
-  { names: ['bpf-ipip-xdp'], build: (o) => bpfPath('bpf-ipip-xdp', o, { ipipMode: 'Always' }, true, 'bpf-overlay, IPIP Always pool, XDP decap (agent --xdp)') },
   {
-    names: ['bpf-crosssubnet-local'],
-    build: (o) => bpfPath('bpf-crosssubnet-local', o, { vxlanMode: 'CrossSubnet' }, false, 'bpf-overlay, VXLAN CrossSubnet pool, both nodes in one subnet (no encapsulation)'),
+    names: ['bpf-vxlan', 'bpf-ipip', 'bpf-crosssubnet-local'],
+    build: (o) =>
+      bpfPaths('bbt', o, false, [
+        { name: 'bpf-vxlan', pool: 'vxlan-always', cidr: '10.244.0.0/16', mode: VXLAN_ALWAYS, mtu: 1450, description: 'bpf-overlay, VXLAN Always pool, tc decap' },
+        { name: 'bpf-ipip', pool: 'ipip-always', cidr: '10.245.0.0/16', mode: IPIP_ALWAYS, mtu: 1480, description: 'bpf-overlay, IPIP Always pool, tc decap' },
+        {
+          name: 'bpf-crosssubnet-local',
+          pool: 'vxlan-crosssubnet',
+          cidr: '10.246.0.0/16',
+          mode: { vxlanMode: 'CrossSubnet' },
+          mtu: 1450,
+          description: 'bpf-overlay, VXLAN CrossSubnet pool, both nodes in one subnet (no encapsulation)',
+        },
+      ]),
+  },
+  {
+    names: ['bpf-vxlan-xdp', 'bpf-ipip-xdp'],
+    build: (o) =>
+      bpfPaths('bbx', o, true, [
+        { name: 'bpf-vxlan-xdp', pool: 'vxlan-always', cidr: '10.244.0.0/16', mode: VXLAN_ALWAYS, mtu: 1450, description: 'bpf-overlay, VXLAN Always pool, XDP decap (agent --xdp)' },
+        { name: 'bpf-ipip-xdp', pool: 'ipip-always', cidr: '10.245.0.0/16', mode: IPIP_ALWAYS, mtu: 1480, description: 'bpf-overlay, IPIP Always pool, XDP decap (agent --xdp)' },
+      ]),
   },
 ];
