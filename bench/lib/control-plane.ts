@@ -13,7 +13,7 @@ import { overlayConfigWithDefaults } from '../../src/control/model/parse.js';
 import type { BlockAffinity, IPPool, Node } from '../../src/control/model/types.js';
 import { API_VERSION } from '../../src/control/model/types.js';
 import { knownNodeEntries, routeEntries, settingsEntries } from '../../src/control/reconcile/encode.js';
-import { syncMap } from '../../src/control/reconcile/map-sync.js';
+import { MirroredMap } from '../../src/control/reconcile/map-sync.js';
 import { ippool } from '../../test/e2e/cluster.js';
 
 export const POOLS = 20;
@@ -103,7 +103,22 @@ export function syntheticBlocks(i: number): BlockAffinity[] {
 const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
 const rssMB = () => process.memoryUsage().rss / 2 ** 20;
 
-function compileAndSync(dp: Datapath, pools: IPPool[], nodes: Node[], blocks: BlockAffinity[]): SyncTiming {
+/** The agent's reconciler state for one node: a mirror per map, read from the kernel on the first sync only. */
+interface Mirrors {
+  routes: MirroredMap;
+  knownNodes: MirroredMap;
+  settings: MirroredMap;
+}
+
+function mirrorsOf(dp: Datapath): Mirrors {
+  return {
+    routes: new MirroredMap(() => dp.maps.routes),
+    knownNodes: new MirroredMap(() => dp.maps.knownNodes),
+    settings: new MirroredMap(() => dp.maps.settings),
+  };
+}
+
+function compileAndSync(mirrors: Mirrors, pools: IPPool[], nodes: Node[], blocks: BlockAffinity[]): SyncTiming {
   const t0 = process.hrtime.bigint();
   const state = compile({
     pools,
@@ -116,9 +131,9 @@ function compileAndSync(dp: Datapath, pools: IPPool[], nodes: Node[], blocks: Bl
   });
   const compileMs = ms(t0);
   const t1 = process.hrtime.bigint();
-  const r = syncMap(dp.maps.routes, routeEntries(state.routes));
-  const k = syncMap(dp.maps.knownNodes, knownNodeEntries(state.knownNodes));
-  const s = syncMap(dp.maps.settings, settingsEntries(state.settings));
+  const r = mirrors.routes.sync(routeEntries(state.routes));
+  const k = mirrors.knownNodes.sync(knownNodeEntries(state.knownNodes));
+  const s = mirrors.settings.sync(settingsEntries(state.settings));
   const syncMs = ms(t1);
   return {
     compileMs,
@@ -152,7 +167,8 @@ export function measureScale(nodeCount: number, repeats: number, pinRoot: string
   const nodes = Array.from({ length: nodeCount }, (_, i) => syntheticNode(i));
   const blocks = nodes.flatMap((_, i) => syntheticBlocks(i));
   return withDatapath(pinRoot, (dp) => {
-    const full = compileAndSync(dp, pools, nodes, blocks);
+    const mirrors = mirrorsOf(dp);
+    const full = compileAndSync(mirrors, pools, nodes, blocks);
     const rssAfterFullMB = rssMB();
     const adds: SyncTiming[] = [];
     const removes: SyncTiming[] = [];
@@ -160,8 +176,8 @@ export function measureScale(nodeCount: number, repeats: number, pinRoot: string
       const extra = nodeCount + r;
       const withExtra = [...nodes, syntheticNode(extra)];
       const extraBlocks = [...blocks, ...syntheticBlocks(extra)];
-      adds.push(compileAndSync(dp, pools, withExtra, extraBlocks));
-      removes.push(compileAndSync(dp, pools, nodes, blocks));
+      adds.push(compileAndSync(mirrors, pools, withExtra, extraBlocks));
+      removes.push(compileAndSync(mirrors, pools, nodes, blocks));
     }
     for (const s of [...adds, ...removes]) {
       if (s.writes + s.deletes !== 5 && s.writes + s.deletes !== 6) {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { MapEntry, UpdateFlag } from '../../src/control/kernel/types.js';
 import { Encap, RouteFlags, RouteKind, ZERO_MAC, decodeRouteValue, type RouteEntry } from '../../src/control/maps/layout.js';
 import { routeEntries } from '../../src/control/reconcile/encode.js';
-import { planMapSync, syncMap, type SyncableMap } from '../../src/control/reconcile/map-sync.js';
+import { MirroredMap, planMapSync, syncMap, type SyncableMap } from '../../src/control/reconcile/map-sync.js';
 
 /** A map kept in memory that records every write, to check what the reconciler asks of the kernel. */
 class RecordingMap implements SyncableMap {
@@ -10,7 +10,10 @@ class RecordingMap implements SyncableMap {
   readonly store = new Map<string, Buffer>();
   readonly log: string[] = [];
   constructor(private readonly batchUnsupported = false) {}
+  reads = 0;
+  failNextUpdate = false;
   entries(): MapEntry[] {
+    this.reads++;
     return [...this.store].map(([k, value]) => ({ key: Buffer.from(k, 'hex'), value }));
   }
   update(key: Buffer, value: Buffer, _flag?: UpdateFlag): void {
@@ -22,6 +25,10 @@ class RecordingMap implements SyncableMap {
     return this.store.delete(key.toString('hex'));
   }
   batchUpdate(entries: MapEntry[]): void {
+    if (this.failNextUpdate) {
+      this.failNextUpdate = false;
+      throw Object.assign(new Error('map full'), { code: 'E2BIG' });
+    }
     if (this.batchUnsupported) throw Object.assign(new Error('batch unsupported'), { code: 'EINVAL' });
     this.log.push(`batchUpdate ${entries.length}`);
     for (const e of entries) this.store.set(e.key.toString('hex'), e.value);
@@ -88,5 +95,39 @@ describe('map sync', () => {
   it('rejects a desired state that names one key twice', () => {
     const desired = routeEntries([remoteBlock('192.168.1.0/26', Encap.Ipip), remoteBlock('192.168.1.0/26', Encap.Vxlan)]);
     expect(() => planMapSync([], desired)).toThrow(/duplicate key/);
+  });
+
+  it('a mirrored map reads the kernel once, then diffs against what it wrote', () => {
+    const map = new RecordingMap();
+    const mirrored = new MirroredMap(() => map);
+    mirrored.sync(routeEntries([remoteBlock('192.168.1.0/26', Encap.Ipip)]));
+    const stats = mirrored.sync(routeEntries([remoteBlock('192.168.1.0/26', Encap.Vxlan), remoteBlock('192.168.2.0/26', Encap.Ipip)]));
+    expect(map.reads).toBe(1);
+    expect(stats).toMatchObject({ added: 1, updated: 1, deleted: 0 });
+    expect(mirrored.sync(routeEntries([remoteBlock('192.168.2.0/26', Encap.Ipip)]))).toMatchObject({ deleted: 1, unchanged: 1 });
+    expect(map.store.size).toBe(1);
+  });
+
+  it('a resync (invalidate) repairs an entry changed behind the reconciler back', () => {
+    const map = new RecordingMap();
+    const mirrored = new MirroredMap(() => map);
+    const desired = routeEntries([remoteBlock('192.168.1.0/26', Encap.Ipip)]);
+    mirrored.sync(desired);
+    map.store.clear(); // someone deleted it with bpftool
+    expect(mirrored.sync(desired)).toMatchObject({ added: 0, unchanged: 1 }); // the mirror cannot know
+    mirrored.invalidate();
+    expect(mirrored.sync(desired)).toMatchObject({ added: 1 });
+    expect(map.store.size).toBe(1);
+  });
+
+  it('forgets its memory when a write fails, so the next sync reads the kernel again', () => {
+    const map = new RecordingMap();
+    const mirrored = new MirroredMap(() => map);
+    mirrored.sync(routeEntries([remoteBlock('192.168.1.0/26', Encap.Ipip)]));
+    map.failNextUpdate = true;
+    expect(() => mirrored.sync(routeEntries([remoteBlock('192.168.1.0/26', Encap.Vxlan)]))).toThrow(/map full/);
+    mirrored.sync(routeEntries([remoteBlock('192.168.1.0/26', Encap.Vxlan)]));
+    expect(map.reads).toBe(2);
+    expect(decodeRouteValue([...map.store.values()][0]).encap).toBe(Encap.Vxlan);
   });
 });

@@ -10,7 +10,7 @@ import { Encap, MAP_NAMES, RouteKind } from '../maps/layout.js';
 import type { IPPool, Node, OverlayConfigurationSpec } from '../model/types.js';
 import { knownNodeEntries, routeEntries, settingsEntries } from '../reconcile/encode.js';
 import { planHostRoutes, removeHostRoutes, syncHostRoutes, underlayGatewayResolver } from '../reconcile/host-routes.js';
-import { syncMap } from '../reconcile/map-sync.js';
+import { MirroredMap } from '../reconcile/map-sync.js';
 import { syncTunnelAddresses } from '../reconcile/tunnel-address.js';
 import { NftTable } from '../reconcile/nft.js';
 import { selects } from '../selector/index.js';
@@ -60,6 +60,12 @@ export class Agent {
   private stopped = false;
   private readonly health: HealthState;
   private lastState?: DesiredState;
+  /** The reconciler's memory of each map (one read at start, then diffs only; forgotten on every resync). */
+  private readonly mirrors = {
+    routes: new MirroredMap(() => this.datapath.maps.routes),
+    knownNodes: new MirroredMap(() => this.datapath.maps.knownNodes),
+    settings: new MirroredMap(() => this.datapath.maps.settings),
+  };
 
   constructor(private readonly opts: AgentOptions) {
     this.pins = new PinLayout(opts.bpffs, opts.node);
@@ -100,7 +106,7 @@ export class Agent {
     if (this.opts.healthAddr) this.servers.push(await startHealthServer(this.opts.healthAddr, this.health));
     if (this.opts.metricsAddr) this.servers.push(await startMetricsServer(this.opts.metricsAddr, this.metrics));
     this.timers.push(setInterval(() => (this.health.lastHeartbeat = Date.now()), 1000));
-    this.timers.push(setInterval(() => this.schedule(), this.opts.resyncMs ?? 30_000));
+    this.timers.push(setInterval(() => this.resync(), this.opts.resyncMs ?? 30_000));
     this.log.info({ pins: this.pins.root }, 'agent started');
   }
 
@@ -118,6 +124,12 @@ export class Agent {
 
   get inSync(): boolean {
     return this.health.inSync;
+  }
+
+  /** Periodic full resync: read the kernel again, so that anything changed behind our back is repaired. */
+  private resync(): void {
+    for (const m of Object.values(this.mirrors)) m.invalidate();
+    this.schedule();
   }
 
   private schedule(): void {
@@ -162,11 +174,10 @@ export class Agent {
     const { self, state, config, localWorkloads } = await compileForNode(this.ds, node, this.uplink.mtu);
     // VNI, port and VTEP MAC are load-time constants: a change reloads the programs and swaps them in place.
     this.datapath.ensure(this.constants(self, config));
-    const maps = this.datapath.maps;
     const stats = {
-      routes: syncMap(maps.routes, routeEntries(state.routes)),
-      knownNodes: syncMap(maps.knownNodes, knownNodeEntries(state.knownNodes)),
-      settings: syncMap(maps.settings, settingsEntries(state.settings)),
+      routes: this.mirrors.routes.sync(routeEntries(state.routes)),
+      knownNodes: this.mirrors.knownNodes.sync(knownNodeEntries(state.knownNodes)),
+      settings: this.mirrors.settings.sync(settingsEntries(state.settings)),
     };
     for (const [name, s] of Object.entries(stats)) {
       this.metrics?.mapWrites.inc({ map: name, op: 'write' }, s.added + s.updated);

@@ -11,7 +11,16 @@ import {
   type KnownNodeEntry,
   type RouteEntry,
 } from '../maps/layout.js';
-import { cidrContains, cidrContainsIp, compareCidrText, compareIpText, parseCidr, parseIp, type Cidr } from '../model/cidr.js';
+import {
+  cidrContains,
+  cidrContainsIp,
+  compareCidrText,
+  compareIpText,
+  ipv4CidrSortKey,
+  parseCidr,
+  parseIp,
+  type Cidr,
+} from '../model/cidr.js';
 import type { EncapMode, IPPool, Node } from '../model/types.js';
 import { vtepMacOf } from '../model/vtep.js';
 import { matchesSelector, parseSelector, type SelectorNode } from '../selector/index.js';
@@ -76,6 +85,19 @@ const PRIORITY: Readonly<Record<RouteKind, number>> = {
   [RouteKind.RemoteBlock]: 2,
   [RouteKind.Pool]: 1,
 };
+
+/** Sorts by CIDR (network, then prefix) with each key computed once; ties by `tie`. Non-IPv4 texts sort last. */
+function sortByCidr<T>(items: T[], cidrOf: (t: T) => string, tie: (a: T, b: T) => number = () => 0): T[] {
+  const keyed = items.map((item) => {
+    const text = cidrOf(item);
+    const key = ipv4CidrSortKey(text);
+    return { item, text, key: Number.isNaN(key) ? Infinity : key };
+  });
+  keyed.sort((a, b) =>
+    a.key !== b.key ? a.key - b.key : a.key === Infinity ? compareCidrText(a.text, b.text) || tie(a.item, b.item) : tie(a.item, b.item),
+  );
+  return keyed.map((k) => k.item);
+}
 
 const byName = <T extends { metadata: { name: string } }>(a: T, b: T) =>
   a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0;
@@ -151,8 +173,8 @@ export function compile(input: CompileInput): DesiredState {
     });
   }
 
-  const affinities = [...input.blockAffinities].sort(
-    (a, b) => compareCidrText(a.spec.cidr, b.spec.cidr) || (a.spec.node < b.spec.node ? -1 : a.spec.node > b.spec.node ? 1 : 0),
+  const affinities = sortByCidr([...input.blockAffinities], (b) => b.spec.cidr, (a, b) =>
+    a.spec.node < b.spec.node ? -1 : a.spec.node > b.spec.node ? 1 : 0,
   );
   for (const ba of affinities) {
     const cidr = parseCidr(ba.spec.cidr);
@@ -283,7 +305,7 @@ export function compile(input: CompileInput): DesiredState {
   const sortedPools = [...pools].sort((a, b) => compareCidrText(a.cidr.network, b.cidr.network));
   return {
     localNode: input.localNode,
-    routes: [...routes.values()].map((r) => r.entry).sort((a, b) => compareCidrText(a.cidr, b.cidr)),
+    routes: sortByCidr([...routes.values()].map((r) => r.entry), (r) => r.cidr),
     knownNodes: [...knownNodes.values()].sort((a, b) => compareIpText(a.addr, b.addr)),
     settings: { tunnelAddr: settingsTunnelAddr, uplinkMtu: input.uplinkMtu },
     natOutgoing: {
@@ -295,9 +317,7 @@ export function compile(input: CompileInput): DesiredState {
     encapsInUse,
     localEncaps,
     localNodeAddress: localAddr?.addr ?? null,
-    routeDecisions: decisions.sort(
-      (a, b) =>
-        compareCidrText(a.cidr, b.cidr) ||
+    routeDecisions: sortByCidr(decisions, (d) => d.cidr, (a, b) =>
         (a.node ?? '').localeCompare(b.node ?? '') ||
         (a.kind ?? 0) - (b.kind ?? 0) ||
         a.reason.localeCompare(b.reason),

@@ -1,6 +1,5 @@
 // TypeScript mirror of bpf/lib/maps.h: the enums, the logical entry types the compiler produces, and the
 // codecs that turn them into the exact bytes the kernel stores. Change both files together.
-import ipaddr from 'ipaddr.js';
 
 export const MAP_NAMES = {
   routes: 'routes_map',
@@ -106,16 +105,27 @@ export const KNOWN_NODE_VALUE_SIZE = 12;
 export const SETTINGS_VALUE_SIZE = 16;
 export const COUNTER_VALUE_SIZE = 16;
 
-function ipv4Bytes(addr: string): number[] {
-  return ipaddr.IPv4.parse(addr).toByteArray();
+/** Writes a dotted-quad IPv4 address at `offset` in network order (the reconciler encodes every entry). */
+function writeIpv4(buf: Buffer, offset: number, addr: string): void {
+  const parts = addr.split('.');
+  if (parts.length !== 4) throw new Error(`invalid IPv4 address '${addr}'`);
+  for (let i = 0; i < 4; i++) {
+    const p = parts[i];
+    const n = Number(p);
+    if (!/^\d{1,3}$/.test(p) || n > 255 || (p.length > 1 && p[0] === '0')) {
+      throw new Error(`invalid IPv4 address '${addr}'`);
+    }
+    buf[offset + i] = n;
+  }
 }
 
-function macBytes(mac: string): number[] {
-  const parts = mac.split(':');
-  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{2}$/.test(p))) {
-    throw new Error(`invalid MAC address '${mac}'`);
+function writeMac(buf: Buffer, offset: number, mac: string): void {
+  if (mac.length !== 17) throw new Error(`invalid MAC address '${mac}'`);
+  for (let i = 0; i < 6; i++) {
+    const byte = mac.slice(i * 3, i * 3 + 2);
+    if ((i < 5 && mac[i * 3 + 2] !== ':') || !/^[0-9a-fA-F]{2}$/.test(byte)) throw new Error(`invalid MAC address '${mac}'`);
+    buf[offset + i] = parseInt(byte, 16);
   }
-  return parts.map((p) => parseInt(p, 16));
 }
 
 function macString(buf: Buffer, offset: number): string {
@@ -130,10 +140,12 @@ function ipv4String(buf: Buffer, offset: number): string {
 // supported architecture) and network order for addresses, exactly as the C structs do.
 
 export function encodeRouteKey(cidr: string): Buffer {
-  const [addr, len] = ipaddr.IPv4.parseCIDR(cidr);
+  const slash = cidr.indexOf('/');
+  const len = Number(cidr.slice(slash + 1));
+  if (slash < 0 || !Number.isInteger(len) || len < 0 || len > 32) throw new Error(`invalid IPv4 CIDR '${cidr}'`);
   const buf = Buffer.alloc(ROUTE_KEY_SIZE);
   buf.writeUInt32LE(len, 0);
-  Buffer.from(addr.toByteArray()).copy(buf, 4);
+  writeIpv4(buf, 4, cidr.slice(0, slash));
   return buf;
 }
 
@@ -147,9 +159,9 @@ export function encodeRouteValue(e: Omit<RouteEntry, 'cidr'>): Buffer {
   buf.writeUInt8(e.encap, 1);
   buf.writeUInt16LE(e.flags, 2);
   buf.writeUInt32LE(e.ifindex, 4);
-  Buffer.from(ipv4Bytes(e.nextHop)).copy(buf, 8);
-  Buffer.from(macBytes(e.dstMac)).copy(buf, 12);
-  Buffer.from(macBytes(e.srcMac)).copy(buf, 18);
+  writeIpv4(buf, 8, e.nextHop);
+  writeMac(buf, 12, e.dstMac);
+  writeMac(buf, 18, e.srcMac);
   return buf;
 }
 
@@ -166,7 +178,9 @@ export function decodeRouteValue(buf: Buffer): Omit<RouteEntry, 'cidr'> {
 }
 
 export function encodeKnownNodeKey(addr: string): Buffer {
-  return Buffer.from(ipv4Bytes(addr));
+  const buf = Buffer.alloc(KNOWN_NODE_KEY_SIZE);
+  writeIpv4(buf, 0, addr);
+  return buf;
 }
 
 export function decodeKnownNodeKey(buf: Buffer): string {
@@ -175,9 +189,9 @@ export function decodeKnownNodeKey(buf: Buffer): string {
 
 export function encodeKnownNodeValue(e: Omit<KnownNodeEntry, 'addr'>): Buffer {
   const buf = Buffer.alloc(KNOWN_NODE_VALUE_SIZE);
-  Buffer.from(macBytes(e.vtepMac)).copy(buf, 0);
+  writeMac(buf, 0, e.vtepMac);
   buf.writeUInt16LE(e.flags, 6);
-  Buffer.from(ipv4Bytes(e.tunnelAddr)).copy(buf, 8);
+  writeIpv4(buf, 8, e.tunnelAddr);
   return buf;
 }
 
@@ -193,7 +207,7 @@ export function encodeU32Key(index: number): Buffer {
 
 export function encodeSettingsValue(e: SettingsEntry): Buffer {
   const buf = Buffer.alloc(SETTINGS_VALUE_SIZE);
-  Buffer.from(ipv4Bytes(e.tunnelAddr)).copy(buf, 0);
+  writeIpv4(buf, 0, e.tunnelAddr);
   buf.writeUInt32LE(e.uplinkMtu, 4);
   return buf;
 }

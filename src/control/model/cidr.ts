@@ -87,10 +87,26 @@ export function parseCidr(text: string): Cidr | null {
   return { family: ip.family, addr: ip.value, prefix, network: `${bigintToText(net, ip.family)}/${prefix}` };
 }
 
+function buildMasks(bits: number): bigint[] {
+  const all = (1n << BigInt(bits)) - 1n;
+  return Array.from({ length: bits + 1 }, (_, prefix) =>
+    prefix === 0 ? 0n : (all >> BigInt(bits - prefix)) << BigInt(bits - prefix),
+  );
+}
+
+// Containment checks run for every block against every pool: look masks up instead of shifting bigints.
+const MASKS: Record<IpFamily, bigint[]> = { 4: buildMasks(32), 6: buildMasks(128) };
+
 function maskOf(family: IpFamily, prefix: number): bigint {
-  const bits = BigInt(bitsOf(family));
-  const all = (1n << bits) - 1n;
-  return prefix === 0 ? 0n : (all >> (bits - BigInt(prefix))) << (bits - BigInt(prefix));
+  return MASKS[family][prefix];
+}
+
+/** A number that orders IPv4 CIDR texts by network address, then prefix length (NaN when not IPv4 CIDR). */
+export function ipv4CidrSortKey(text: string): number {
+  const slash = text.indexOf('/');
+  const addr = parseIpv4Fast(slash < 0 ? text : text.slice(0, slash));
+  const prefix = slash < 0 ? 32 : Number(text.slice(slash + 1));
+  return addr === null ? NaN : addr * 64 + prefix;
 }
 
 export function networkOf(c: Cidr): bigint {

@@ -5,9 +5,18 @@
 import { createHash } from 'node:crypto';
 import type { Node } from './types.js';
 
+// The compiler asks for every remote block's node: hash each name once (bounded for long-lived agents).
+const derived = new Map<string, string>();
+
 export function derivedVtepMac(nodeName: string): string {
-  const sha = createHash('sha1').update(nodeName, 'utf8').digest();
-  return [0x66, ...sha.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0')).join(':');
+  let mac = derived.get(nodeName);
+  if (mac === undefined) {
+    const sha = createHash('sha1').update(nodeName, 'utf8').digest();
+    mac = [0x66, ...sha.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0')).join(':');
+    if (derived.size >= 100_000) derived.clear();
+    derived.set(nodeName, mac);
+  }
+  return mac;
 }
 
 export function vtepMacOf(node: Pick<Node, 'metadata' | 'spec'>): string {
