@@ -15,6 +15,8 @@ export function childScript(name: string): Promise<string> {
   let file = built.get(name);
   if (!file) {
     file = (async () => {
+      // A fresh clone has no node_modules/.cache yet.
+      fs.mkdirSync(path.join(repoRoot, 'node_modules', '.cache'), { recursive: true });
       const outDir = fs.mkdtempSync(path.join(repoRoot, 'node_modules', '.cache', 'bo-child-'));
       const outfile = path.join(outDir, `${name}.mjs`);
       await build({
