@@ -71,7 +71,7 @@ function tcAndXdp(ns: Netns): string[] {
   return found;
 }
 
-kernelDescribe('agent kill -9 and restart under a TCP flow, then unload on every node', () => {
+kernelDescribe('agent kill -9 and restart under a TCP flow, then unload on every node (VXLAN Always, natOutgoing)', () => {
   let cluster: Cluster;
   let w1: Workload;
   let w3: Workload;
@@ -79,7 +79,7 @@ kernelDescribe('agent kill -9 and restart under a TCP flow, then unload on every
   const started = Date.now();
 
   beforeAll(async () => {
-    cluster = await Cluster.create({ tag: 'boa', underlayOctet: 106, resources: [ippool('life-pool', POOL_CIDR, { vxlanMode: 'Always', natOutgoing: true })] });
+    cluster = await Cluster.create({ tag: 'boa', underlayOctet: 106, disableChecksumOffload: true, resources: [ippool('life-pool', POOL_CIDR, { vxlanMode: 'Always', natOutgoing: true })] });
     w1 = cluster.addWorkload(0);
     w3 = cluster.addWorkload(2);
   }, 180_000);
@@ -121,6 +121,7 @@ kernelDescribe('agent kill -9 and restart under a TCP flow, then unload on every
     expect(atEnd).toBeGreaterThan(afterRestart);
     const ofFlow = between(s, w1.address, w3.address);
     expectEncap(ofFlow, 'vxlan', [n1.address, cluster.nodes[2].address]);
+    expect(s.checksumErrors).toBe(0);
     const badSums = s.packets
       .filter((p) => p.expert.some((m) => /checksum/i.test(m) && /bad|incorrect/i.test(m)))
       .map((p) => `#${p.frame} ${p.encap} ${p.innerSrc}->${p.innerDst} ${p.expert.filter((m) => /checksum/i.test(m)).join('/')}`);

@@ -209,3 +209,15 @@ export function counterTotals(cluster: Cluster, node: ClusterNode): { packets: n
   const rows = (JSON.parse(out) as { counters: { hook: string; encap: string; reason: string; packets: number }[] }).counters;
   return { packets: rows.reduce((s, r) => s + r.packets, 0), rows };
 }
+
+/** Counter rows of a node that grew between two readings and are drops or frag-needed, "hook/encap/reason +N". */
+export function notableCounterGrowth(
+  before: ReturnType<typeof counterTotals>,
+  after: ReturnType<typeof counterTotals>,
+): string[] {
+  const key = (r: { hook: string; encap: string; reason: string }) => `${r.hook}/${r.encap}/${r.reason}`;
+  const old = new Map(before.rows.map((r) => [key(r), r.packets]));
+  return after.rows
+    .filter((r) => /drop|frag/i.test(r.reason) && r.packets > (old.get(key(r)) ?? 0))
+    .map((r) => `${key(r)} +${r.packets - (old.get(key(r)) ?? 0)}`);
+}

@@ -4,7 +4,7 @@
 // can tell when each direction (data from node1, ACKs from node3) took the new encapsulation after the apply.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { kernelDescribe } from '../harness/privileges.js';
-import { CaseLog, countByEncap, describeFlow, startPacedFlow } from './checks.js';
+import { CaseLog, countByEncap, counterTotals, describeFlow, notableCounterGrowth, startPacedFlow } from './checks.js';
 import { Cluster, ippool, type DissectedPacket, type Workload } from './cluster.js';
 
 const IPIP = ippool('live-pool', '10.244.0.0/16', { ipipMode: 'Always' });
@@ -22,7 +22,7 @@ kernelDescribe('live pool mode change under a running TCP flow', () => {
   const started = Date.now();
 
   beforeAll(async () => {
-    cluster = await Cluster.create({ tag: 'bol', underlayOctet: 105, resources: [IPIP] });
+    cluster = await Cluster.create({ tag: 'bol', underlayOctet: 105, disableChecksumOffload: true, resources: [IPIP] });
     w1 = cluster.addWorkload(0);
     w3 = cluster.addWorkload(2);
   }, 180_000);
@@ -35,6 +35,7 @@ kernelDescribe('live pool mode change under a running TCP flow', () => {
   it('IPIP Always -> VXLAN Always -> IPIP Always: new packets take the new encapsulation within 1 s, the flow completes', async () => {
     const [n1, , n3] = cluster.nodes;
     const pids = cluster.nodes.map((n) => n.agent!.child.pid);
+    const countersBefore = [n1, n3].map((n) => counterTotals(cluster, n));
     const cap = await cluster.capture(n1.ns, n1.uplink, { snaplen: 128 });
     const flow = await startPacedFlow(cluster, w1, w3, { bytes: RATE * FLOW_S, rate: RATE, port: PORT, timeoutMs: 90_000 });
     const t0 = Date.now();
@@ -48,6 +49,7 @@ kernelDescribe('live pool mode change under a running TCP flow', () => {
     toIpip.end = Date.now();
     const result = await flow.done;
     const s = await cap.stop();
+    const notable = [n1, n3].flatMap((n, i) => notableCounterGrowth(countersBefore[i], counterTotals(cluster, n)).map((x) => `${i === 0 ? 'node1' : 'node3'} ${x}`));
 
     expect(cluster.nodes.map((n) => n.agent?.child.pid)).toEqual(pids);
     expect(cluster.nodes.every((n) => n.agent?.child.exitCode === null)).toBe(true);
@@ -86,13 +88,15 @@ kernelDescribe('live pool mode change under a running TCP flow', () => {
     const all = countByEncap(ofFlow);
     const summary =
       `live change IPIP Always -> VXLAN Always -> IPIP Always, pod node1 -> pod node3, agents not restarted (same pids): ` +
-      `${describeFlow(result)}; capture of the flow: ${all.ipip} IPIP, ${all.vxlan} VXLAN, ${all.plain} plain, ${s.malformed} malformed frames; ` +
-      `throughput per second (KB) ${result.perSecond.map((b) => Math.round(b / 1024)).join(' ')}`;
+      `${describeFlow(result)}; capture of the flow: ${all.ipip} IPIP, ${all.vxlan} VXLAN, ${all.plain} plain, ${s.malformed} malformed, ${s.checksumErrors} bad checksums; ` +
+      `throughput per second (KB) ${result.perSecond.map((b) => Math.round(b / 1024)).join(' ')}; ` +
+      `drop/frag-needed counters that grew: ${notable.length ? notable.join(', ') : 'none'}; workload MTU ${w1.ns.ip('-j', 'link', 'show', 'dev', w1.ifname).match(/"mtu":(\d+)/)?.[1]}`;
     log.add(summary);
     for (const l of lines) log.add(`  ${l}`);
     expect(result.error).toBeUndefined();
     expect(result.receivedBytes).toBe(RATE * FLOW_S);
     expect(result.sha256Match).toBe(true);
     expect(s.malformed).toBe(0);
+    expect(s.checksumErrors).toBe(0);
   }, 150_000);
 });
