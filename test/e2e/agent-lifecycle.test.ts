@@ -3,12 +3,12 @@
 // node leaves no program, pin, nftables table, route or interface of bpf-overlay behind.
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { nftTableName } from '../../src/control/compile/nft.js';
 import { kernelDescribe } from '../harness/privileges.js';
 import { run, type Netns } from '../harness/netns.js';
-import { between, CaseLog, counterTotals, describeFlow, describePackets, expectEncap, startPacedFlow } from './checks.js';
-import { Cluster, ippool, type ClusterNode, type Workload } from './cluster.js';
+import { between, clusterPerFile, counterTotals, describeFlow, describePackets, expectEncap, startPacedFlow } from './checks.js';
+import { ippool, type Cluster, type ClusterNode, type Workload } from './cluster.js';
 
 const POOL_CIDR = '10.244.0.0/16';
 const RATE = 1024 * 1024;
@@ -75,19 +75,12 @@ kernelDescribe('agent kill -9 and restart under a TCP flow, then unload on every
   let cluster: Cluster;
   let w1: Workload;
   let w3: Workload;
-  const log = new CaseLog('agent-lifecycle.test.ts');
-  const started = Date.now();
 
-  beforeAll(async () => {
-    cluster = await Cluster.create({ tag: 'boa', underlayOctet: 106, disableChecksumOffload: true, resources: [ippool('life-pool', POOL_CIDR, { vxlanMode: 'Always', natOutgoing: true })] });
+  const log = clusterPerFile('agent-lifecycle.test.ts', { tag: 'boa', underlayOctet: 106, disableChecksumOffload: true, resources: [ippool('life-pool', POOL_CIDR, { vxlanMode: 'Always', natOutgoing: true })] }, (c) => {
+    cluster = c;
     w1 = cluster.addWorkload(0);
     w3 = cluster.addWorkload(2);
-  }, 180_000);
-
-  afterAll(async () => {
-    log.print(started);
-    await cluster?.destroy();
-  }, 120_000);
+  });
 
   it('kill -9 of the node1 agent and a restart: the established flow survives, counters continue', async () => {
     const n1 = cluster.nodes[0];

@@ -5,13 +5,13 @@
 // exchanges ping and TCP with pods on node1 (same subnet) and node3 (behind the router), both directions. The
 // capture on its uplink shows only VXLAN (UDP 4789, VNI 4096) for that traffic: the two implementations speak
 // the same wire format, VTEP MACs included (the kernel device drops frames not addressed to its MAC).
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { API_VERSION, type Resource } from '../../src/control/model/types.js';
 import { vtepMacOf } from '../../src/control/model/vtep.js';
 import { kernelDescribe } from '../harness/privileges.js';
 import type { Netns } from '../harness/netns.js';
-import { between, CaseLog, describePackets, expectEncap } from './checks.js';
-import { Cluster, ippool, type Workload } from './cluster.js';
+import { between, clusterPerFile, describePackets, expectEncap } from './checks.js';
+import { ippool, type Cluster, type Workload } from './cluster.js';
 
 const OCTET = 107;
 const CALICO_ADDR = `10.${OCTET}.1.4`;
@@ -29,16 +29,14 @@ kernelDescribe('interop with a Linux vxlan.calico node (VXLAN Always pool)', () 
   let w1: Workload;
   let w3: Workload;
   const calicoName = () => `${cluster.topo.prefix}-calico`;
-  const log = new CaseLog('calico-vxlan-interop.test.ts');
-  const started = Date.now();
 
-  beforeAll(async () => {
-    cluster = await Cluster.create({
-      tag: 'boc',
-      underlayOctet: OCTET,
-      disableChecksumOffload: true,
-      resources: [ippool('interop-pool', '10.244.0.0/16', { vxlanMode: 'Always' })],
-    });
+  const log = clusterPerFile('calico-vxlan-interop.test.ts', {
+    tag: 'boc',
+    underlayOctet: OCTET,
+    disableChecksumOffload: true,
+    resources: [ippool('interop-pool', '10.244.0.0/16', { vxlanMode: 'Always' })],
+  }, (c) => {
+    cluster = c;
     w1 = cluster.addWorkload(0);
     w3 = cluster.addWorkload(2);
 
@@ -94,12 +92,7 @@ kernelDescribe('interop with a Linux vxlan.calico node (VXLAN Always pool)', () 
       }
     }
     log.add(`vxlan.calico node ${calicoName()} ${CALICO_ADDR} VTEP ${CALICO_MAC} tunnel ${CALICO_TUNNEL}, block ${CALICO_BLOCK}; routes: ${host.ip('route', 'show', 'dev', 'vxlan.calico').trim().replace(/\n/g, '; ')}`);
-  }, 180_000);
-
-  afterAll(async () => {
-    log.print(started);
-    await cluster?.destroy();
-  }, 120_000);
+  });
 
   for (const [label, peerIndex] of [['node1 (same subnet)', 0], ['node3 (across the router)', 2]] as const) {
     it(`vxlan.calico pod <-> bpf-overlay pod on ${label}: ping and TCP both directions`, async () => {

@@ -2,11 +2,11 @@
 // of a capture, asserting and describing their encapsulation in one line, long paced TCP flows with progress
 // (stalls, retransmits), and the data-path counters of a node.
 import path from 'node:path';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { cli } from '../harness/agent.js';
 import { repoRoot } from '../harness/cni.js';
 import type { Netns } from '../harness/netns.js';
-import type { CaptureSummary, Cluster, ClusterNode, DissectedPacket, Encapsulation, Workload } from './cluster.js';
+import { Cluster, type CaptureSummary, type ClusterNode, type ClusterOptions, type DissectedPacket, type Encapsulation, type Workload } from './cluster.js';
 
 const SCRIPTS = path.join(repoRoot, 'test', 'e2e', 'scripts');
 export const VXLAN_PORT = 4789;
@@ -23,6 +23,25 @@ export class CaseLog {
   print(startedAt: number): void {
     console.log(`\n== ${this.file}: ${this.lines.length} summary lines in ${((Date.now() - startedAt) / 1000).toFixed(1)} s\n${this.lines.join('\n')}`);
   }
+}
+
+/**
+ * One cluster for the enclosing describe: created in beforeAll, then `setup` (keep the cluster, add workloads),
+ * destroyed in afterAll once the file's summary lines are printed with its duration.
+ */
+export function clusterPerFile(file: string, opts: ClusterOptions, setup: (cluster: Cluster, log: CaseLog) => void | Promise<void>): CaseLog {
+  const log = new CaseLog(file);
+  const started = Date.now();
+  let cluster: Cluster | undefined;
+  beforeAll(async () => {
+    cluster = await Cluster.create(opts);
+    await setup(cluster, log);
+  }, 180_000);
+  afterAll(async () => {
+    log.print(started);
+    await cluster?.destroy();
+  }, 120_000);
+  return log;
 }
 
 function nodeStatus(cluster: Cluster, node: ClusterNode): { inSync: boolean } | undefined {
@@ -157,7 +176,7 @@ export async function startPacedFlow(
   }
   const before = tcpCounters(from.ns);
   const source = cluster.topo.track(
-    from.ns.spawn(process.execPath, [path.join(SCRIPTS, 'tcp-paced-source.mjs'), to.address, String(port), String(opts.bytes), String(opts.rate), String(timeoutMs)], {
+    from.ns.spawn(process.execPath, [path.join(SCRIPTS, 'tcp-source.mjs'), to.address, String(port), String(opts.bytes), String(timeoutMs), String(opts.rate)], {
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   );

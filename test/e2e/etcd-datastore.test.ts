@@ -2,35 +2,31 @@
 // so agents and the CNI plugin reach it over the underlay as in a real cluster. VXLAN CrossSubnet, the mode the
 // README recommends.
 import { existsSync } from 'node:fs';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { ETCD_BINARY } from '../harness/etcd.js';
 import { kernelDescribe } from '../harness/privileges.js';
-import { CaseLog } from './checks.js';
-import { Cluster, ippool } from './cluster.js';
+import { clusterPerFile } from './checks.js';
+import { ippool, type Cluster } from './cluster.js';
 import { describeMode, MODES, POOL_CIDR, POOL_NAME } from './mode-cases.js';
 
 const MODE = { ...MODES.find((m) => m.name === 'VXLAN CrossSubnet')!, bulkBytes: 16 * 1024 * 1024 };
 
 kernelDescribe('VXLAN CrossSubnet with etcd served from the router namespace', () => {
   let cluster: Cluster;
-  const log = new CaseLog('etcd-datastore.test.ts');
-  const started = Date.now();
 
-  beforeAll(async () => {
+  beforeAll(() => {
     if (!existsSync(ETCD_BINARY)) throw new Error(`${ETCD_BINARY} is missing: the etcd variant needs it`);
-    cluster = await Cluster.create({
-      tag: 'boe',
-      underlayOctet: 102,
-      datastore: 'etcd',
-      disableChecksumOffload: true,
-      resources: [ippool(POOL_NAME, POOL_CIDR, MODE.spec)],
-    });
-  }, 180_000);
+  });
 
-  afterAll(async () => {
-    log.print(started);
-    await cluster?.destroy();
-  }, 120_000);
+  const log = clusterPerFile('etcd-datastore.test.ts', {
+    tag: 'boe',
+    underlayOctet: 102,
+    datastore: 'etcd',
+    disableChecksumOffload: true,
+    resources: [ippool(POOL_NAME, POOL_CIDR, MODE.spec)],
+  }, (c) => {
+    cluster = c;
+  });
 
   it('every agent registered itself in etcd, reached over the underlay', () => {
     expect(cluster.datastoreUrl).toBe(`etcd://${cluster.routerAddress('A')}:2379`);

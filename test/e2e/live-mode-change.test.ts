@@ -2,10 +2,10 @@
 // node1 -> pod on node3 (across the router, so the flow lives only while it is encapsulated). The agents keep
 // running (same processes); the capture on the node1 underlay timestamps every packet of the flow, so the test
 // can tell when each direction (data from node1, ACKs from node3) took the new encapsulation after the apply.
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { kernelDescribe } from '../harness/privileges.js';
-import { CaseLog, countByEncap, counterTotals, describeFlow, notableCounterGrowth, startPacedFlow } from './checks.js';
-import { Cluster, ippool, type DissectedPacket, type Workload } from './cluster.js';
+import { clusterPerFile, countByEncap, counterTotals, describeFlow, notableCounterGrowth, startPacedFlow } from './checks.js';
+import { ippool, type Cluster, type DissectedPacket, type Workload } from './cluster.js';
 
 const IPIP = ippool('live-pool', '10.244.0.0/16', { ipipMode: 'Always' });
 const VXLAN = ippool('live-pool', '10.244.0.0/16', { vxlanMode: 'Always' });
@@ -18,19 +18,12 @@ kernelDescribe('live pool mode change under a running TCP flow', () => {
   let cluster: Cluster;
   let w1: Workload;
   let w3: Workload;
-  const log = new CaseLog('live-mode-change.test.ts');
-  const started = Date.now();
 
-  beforeAll(async () => {
-    cluster = await Cluster.create({ tag: 'bol', underlayOctet: 105, disableChecksumOffload: true, resources: [IPIP] });
+  const log = clusterPerFile('live-mode-change.test.ts', { tag: 'bol', underlayOctet: 105, disableChecksumOffload: true, resources: [IPIP] }, (c) => {
+    cluster = c;
     w1 = cluster.addWorkload(0);
     w3 = cluster.addWorkload(2);
-  }, 180_000);
-
-  afterAll(async () => {
-    log.print(started);
-    await cluster?.destroy();
-  }, 120_000);
+  });
 
   it('IPIP Always -> VXLAN Always -> IPIP Always: new packets take the new encapsulation within 1 s, the flow completes', async () => {
     const [n1, , n3] = cluster.nodes;

@@ -3,11 +3,11 @@
 // reply cannot return because the router has no route to the pool. Traffic between pods is never NATed.
 // Pool: VXLAN CrossSubnet (the README's pool), so pod traffic between pods is plain within subnet A and VXLAN
 // across the router.
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { nftTableName } from '../../src/control/compile/nft.js';
 import { kernelDescribe } from '../harness/privileges.js';
-import { between, CaseLog, describePackets, expectEncap } from './checks.js';
-import { Cluster, ippool, type ClusterNode, type Workload } from './cluster.js';
+import { between, clusterPerFile, describePackets, expectEncap } from './checks.js';
+import { ippool, type Cluster, type ClusterNode, type Workload } from './cluster.js';
 
 const POOL = (natOutgoing: boolean) => ippool('nat-pool', '10.244.0.0/16', { vxlanMode: 'CrossSubnet', natOutgoing });
 
@@ -34,21 +34,14 @@ kernelDescribe('natOutgoing (VXLAN CrossSubnet pool)', () => {
   let w1: Workload;
   let w2: Workload;
   let w3: Workload;
-  const log = new CaseLog('nat-outgoing.test.ts');
-  const started = Date.now();
 
-  beforeAll(async () => {
-    cluster = await Cluster.create({ tag: 'bon', underlayOctet: 103, resources: [POOL(true)] });
+  const log = clusterPerFile('nat-outgoing.test.ts', { tag: 'bon', underlayOctet: 103, resources: [POOL(true)] }, async (c) => {
+    cluster = c;
     await waitNat(cluster, true);
     w1 = cluster.addWorkload(0);
     w2 = cluster.addWorkload(1);
     w3 = cluster.addWorkload(2);
-  }, 180_000);
-
-  afterAll(async () => {
-    log.print(started);
-    await cluster?.destroy();
-  }, 120_000);
+  });
 
   it('natOutgoing: true: ext sees the node address and the reply returns (ping + TCP), from both subnets', async () => {
     const cap = await cluster.capture(cluster.ext, 'eth0');

@@ -2,10 +2,10 @@
 // workload. Each workload's traffic between nodes is encapsulated by the rule of the pool its destination
 // belongs to (Calico programs one route per remote block, with that block's pool's encapsulation), which the
 // capture on the node1 underlay proves per direction.
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { kernelDescribe } from '../harness/privileges.js';
-import { between, CaseLog, describePackets, expectEncap } from './checks.js';
-import { Cluster, ippool, type Workload } from './cluster.js';
+import { between, clusterPerFile, describePackets, expectEncap } from './checks.js';
+import { ippool, type Cluster, type Workload } from './cluster.js';
 
 const IPIP_POOL = ippool('ipip-pool', '10.245.0.0/16', { ipipMode: 'Always' });
 const VXLAN_POOL = ippool('vxlan-pool', '10.246.0.0/16', { vxlanMode: 'Always' });
@@ -16,21 +16,14 @@ kernelDescribe('two pools at once: IPIP Always and VXLAN Always', () => {
   let i3: Workload;
   let v1: Workload;
   let v3: Workload;
-  const log = new CaseLog('two-pools.test.ts');
-  const started = Date.now();
 
-  beforeAll(async () => {
-    cluster = await Cluster.create({ tag: 'bop', underlayOctet: 104, disableChecksumOffload: true, resources: [IPIP_POOL, VXLAN_POOL] });
+  const log = clusterPerFile('two-pools.test.ts', { tag: 'bop', underlayOctet: 104, disableChecksumOffload: true, resources: [IPIP_POOL, VXLAN_POOL] }, (c) => {
+    cluster = c;
     i1 = cluster.addWorkload(0, { pool: 'ipip-pool' });
     i3 = cluster.addWorkload(2, { pool: 'ipip-pool' });
     v1 = cluster.addWorkload(0, { pool: 'vxlan-pool' });
     v3 = cluster.addWorkload(2, { pool: 'vxlan-pool' });
-  }, 180_000);
-
-  afterAll(async () => {
-    log.print(started);
-    await cluster?.destroy();
-  }, 120_000);
+  });
 
   it('the CNI ipPool picks each workload pool; the MTU fits the larger (VXLAN) overhead', () => {
     expect(i1.address).toMatch(/^10\.245\./);
