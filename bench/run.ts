@@ -303,7 +303,7 @@ function markdown(
           `| ${s.nodes} | ${s.full.routes} | ${s.full.compileMs.toFixed(0)} | ${s.full.syncMs.toFixed(0)} | ${s.full.totalMs.toFixed(0)} | ${s.addNode.medianMs.toFixed(1)} (${s.addNode.minMs.toFixed(1)}–${s.addNode.maxMs.toFixed(1)}) | ${s.removeNode.medianMs.toFixed(1)} (${s.removeNode.minMs.toFixed(1)}–${s.removeNode.maxMs.toFixed(1)}) | ${s.rssAfterFullMB.toFixed(0)} | ${s.peakRssMB.toFixed(0)} |`,
       ),
       '',
-      `Incremental = the agent's real path: full compile of the changed input, then syncMap (dump the map, diff, write only the ${'5'} changed entries). Map sizes: routes max ${scale[0]?.routesMapMaxEntries}, known nodes max ${scale[0]?.knownNodesMapMaxEntries} (large enough for 10,000 nodes, no resize needed). ${MODE.repeats} add/remove pairs per size.`,
+      `Incremental = the agent's real path: full compile of the changed input, then the mirrored sync (diff against the reconciler's memory of each map, which read the kernel once on the full sync; write only the 5 changed entries). Map sizes: routes max ${scale[0]?.routesMapMaxEntries}, known nodes max ${scale[0]?.knownNodesMapMaxEntries} (large enough for 10,000 nodes, no resize needed). ${MODE.repeats} add/remove pairs per size.`,
       '',
     );
   }

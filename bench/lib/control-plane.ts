@@ -258,7 +258,7 @@ export function measureWriteRates(entries: number, batchSize: number, pinRoot: s
 // ---- parent side -------------------------------------------------------------------------------------------
 
 const CHILD = path.join(import.meta.dirname, 'control-child.ts');
-const LOADER = path.join(import.meta.dirname, '..', 'ts-loader.mjs');
+const LOADER = path.join(import.meta.dirname, '..', '..', 'scripts', 'ts-loader.mjs');
 
 /** Runs one measurement in a fresh Node process (same TS loader) and returns its JSON. */
 export function runChild<T>(args: string[], track: (kill: () => void, pinRoot: string) => () => void, timeoutMs: number): Promise<T> {

@@ -378,6 +378,40 @@ for n in range(${sends}):
     });
   }
 
+  it('jumbo frames: a 9000-byte underlay carries full-size IPIP and VXLAN packets (DF) and TCP', async () => {
+    // BPF_PROG_TEST_RUN cannot take an skb above a page, so 9000-byte packets are proven on the wire.
+    const setMtus = (uplink: number) => {
+      for (const h of hosts) {
+        h.ns.ip('link', 'set', 'ul', 'mtu', String(uplink));
+        h.ns.ip('link', 'set', 'wl', 'mtu', String(uplink)); // the host side of the workload veth
+        h.dp!.maps.settings.update(encodeU32Key(0), encodeSettingsValue({ tunnelAddr: h.tunnelAddr, uplinkMtu: uplink }));
+      }
+    };
+    setMtus(9000);
+    try {
+      for (const [encap, overhead] of [
+        [Encap.Ipip, 20],
+        [Encap.Vxlan, 50],
+      ] as const) {
+        useEncap(encap); // sets the pod MTU for a 1500 underlay: raise it to what 9000 allows
+        for (const h of hosts) h.pod.ip('link', 'set', 'eth0', 'mtu', String(9000 - overhead));
+        const [a, b] = hosts;
+        const before = counterBytes(a, CounterHook.FromWorkload, encap, CounterReason.Encap);
+        const out = a.pod.exec('ping', ['-c', '3', '-i', '0.2', '-W', '2', '-M', 'do', '-s', String(9000 - overhead - 28), b.podIp], {
+          timeoutMs: 15_000,
+        });
+        expect(out).toMatch(/3 received/);
+        const after = counterBytes(a, CounterHook.FromWorkload, encap, CounterReason.Encap);
+        // Each echo request was one packet of the full workload MTU (plus its Ethernet header) when encapsulated.
+        expect(Number(after.bytes - before.bytes) / Number(after.packets - before.packets)).toBe(9000 - overhead + 14);
+        const t = await tcpTransfer(a, b, 8 * 1024 * 1024);
+        expect(t.received).toEqual(t.sent);
+      }
+    } finally {
+      setMtus(1500);
+    }
+  });
+
   it('IPIP: a DF packet above the workload path MTU gets frag-needed from BPF, ping reports the MTU', () => {
     useEncap(Encap.Ipip);
     const [a, b] = hosts;

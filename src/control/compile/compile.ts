@@ -279,8 +279,10 @@ export function compile(input: CompileInput): DesiredState {
     if (settingsTunnelAddr === ZERO_IP) settingsTunnelAddr = addr;
   }
 
-  const allowFlags =
-    (encapsInUse.includes(Encap.Ipip) ? NodeFlags.AllowIpip : 0) | (encapsInUse.includes(Encap.Vxlan) ? NodeFlags.AllowVxlan : 0);
+  // A known node may send either encapsulation, whatever the pools say right now: while a pool changes mode,
+  // the nodes switch one after the other, and packets already in flight (or sent by a node whose agent has not
+  // caught up) must still be accepted. The guard against injection is the sender being a cluster node.
+  const allowFlags = NodeFlags.AllowIpip | NodeFlags.AllowVxlan;
   const knownNodes = new Map<string, KnownNodeEntry>();
   const knownOwner = new Map<string, string>();
   const clusterHosts = new Set<string>();

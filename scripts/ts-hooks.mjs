@@ -1,11 +1,11 @@
-// Module hooks for bench/ts-loader.mjs (they run on Node's loader thread). Transpiled output is cached under
+// Module hooks for scripts/ts-loader.mjs (they run on Node's loader thread). Transpiled output is cached under
 // build/bench-cache by source path, size and mtime, so the per-size child processes start quickly.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
-const CACHE = fileURLToPath(new URL('../build/bench-cache/', import.meta.url));
+const CACHE = fileURLToPath(new URL('../build/ts-cache/', import.meta.url));
 
 export async function resolve(specifier, context, nextResolve) {
   if (specifier.endsWith('.js') && (specifier.startsWith('.') || specifier.startsWith('file:')) && context.parentURL) {
