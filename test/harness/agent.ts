@@ -1,7 +1,7 @@
 // Runs `bpf-overlay load` the way an operator would, inside a test's network namespace, and waits for it to
 // be ready. The built CLI (dist/) is used: tests exercise exactly what ships.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Netns } from './netns.js';
 import { run } from './netns.js';
@@ -106,4 +106,28 @@ export function cli(args: string[], opts: { ns?: Netns; input?: string } = {}): 
   requireBuiltCli();
   const cmd = opts.ns ? ['nsenter', [`--net=${opts.ns.path}`, '--', process.execPath, CLI, ...args]] : [process.execPath, [CLI, ...args]];
   return run(cmd[0] as string, cmd[1] as string[], { input: opts.input });
+}
+
+/**
+ * Teardown of a test that ran agents in its own namespaces: kill them, unload each node (best effort: a
+ * namespace may be gone), delete the namespaces, the bpffs directory and temporary directories.
+ */
+export async function tearDownNodes(opts: {
+  agents: AgentProcess[];
+  nodes: { name: string; ns: Netns }[];
+  bpffs: string;
+  topo: { destroy(): void };
+  dirs?: string[];
+}): Promise<void> {
+  for (const a of opts.agents) await a.stop('SIGKILL');
+  for (const node of opts.nodes) {
+    try {
+      cli(['unload', '--node', node.name, '--bpffs', opts.bpffs], { ns: node.ns });
+    } catch {
+      // best effort: the namespace may be gone
+    }
+  }
+  opts.topo.destroy();
+  rmSync(opts.bpffs, { recursive: true, force: true });
+  for (const dir of opts.dirs ?? []) rmSync(dir, { recursive: true, force: true });
 }

@@ -1,14 +1,14 @@
 // Two agents on one machine, each in its own network namespace, sharing an embedded datastore: a pool applied
 // with the CLI lands in both agents' maps within a second, a mode switch updates the entries in place, the
 // agents stop and restart without disturbing the data path, and unload leaves nothing behind.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openPinnedMap } from '../../src/control/kernel/index.js';
 import type { BpfMap } from '../../src/control/kernel/types.js';
 import { decodeRouteKey, decodeRouteValue, Encap, RouteKind, sumPerCpu } from '../../src/control/maps/layout.js';
-import { cli, httpGetIn, startAgent, type AgentProcess } from '../harness/agent.js';
+import { cli, httpGetIn, startAgent, tearDownNodes, type AgentProcess } from '../harness/agent.js';
 import { Topology, type Netns } from '../harness/netns.js';
 import { kernelDescribe } from '../harness/privileges.js';
 
@@ -49,19 +49,9 @@ kernelDescribe('agent: two nodes, one datastore', () => {
     }
   });
 
-  afterAll(async () => {
-    for (const a of agents) await a.stop('SIGKILL');
-    for (let i = 0; i < names.length; i++) {
-      try {
-        cli(['unload', '--node', names[i], '--bpffs', bpffs], { ns: namespaces[i] });
-      } catch {
-        // best effort: the namespace may be gone
-      }
-    }
-    topo.destroy();
-    rmSync(bpffs, { recursive: true, force: true });
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() =>
+    tearDownNodes({ agents, nodes: names.map((name, i) => ({ name, ns: namespaces[i] })), bpffs, topo, dirs: [dir] }),
+  );
 
   it('answers /healthz and /readyz', () => {
     expect(httpGetIn(namespaces[0], 'http://127.0.0.1:9099/healthz').status).toBe(200);

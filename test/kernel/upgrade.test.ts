@@ -3,13 +3,13 @@
 // restarted with a second, different build (BPF_OVERLAY_BPF_DIR). The new agent adopts the pinned maps and
 // swaps the programs under the pinned links; the flow must not notice.
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openPinnedMap } from '../../src/control/kernel/index.js';
 import { decodeRouteValue, Encap, RouteKind, sumPerCpu } from '../../src/control/maps/layout.js';
-import { cli, REPO_ROOT, startAgent, type AgentProcess } from '../harness/agent.js';
+import { cli, REPO_ROOT, startAgent, tearDownNodes, type AgentProcess } from '../harness/agent.js';
 import { run, Topology, type Netns } from '../harness/netns.js';
 import { kernelDescribe } from '../harness/privileges.js';
 
@@ -124,19 +124,9 @@ kernelDescribe('upgrade: a new agent build takes over a running data path', () =
     }
   }, 180_000);
 
-  afterAll(async () => {
-    for (const a of agents) await a.stop('SIGKILL');
-    for (let i = 0; i < names.length; i++) {
-      try {
-        cli(['unload', '--node', names[i], '--bpffs', bpffs], { ns: namespaces[i] });
-      } catch {
-        // best effort: the namespace may be gone
-      }
-    }
-    topo.destroy();
-    rmSync(bpffs, { recursive: true, force: true });
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() =>
+    tearDownNodes({ agents, nodes: names.map((name, i) => ({ name, ns: namespaces[i] })), bpffs, topo, dirs: [dir] }),
+  );
 
   it('keeps a TCP flow going, swaps program ids and keeps counting while the agents restart on a new build', async () => {
     const tunnelAddr = (node: string) =>
