@@ -93,6 +93,12 @@ kernelDescribe('agent: two nodes, one datastore', () => {
     const decapped = counters.counters.find((c) => c.hook === 'from-uplink-tc' && c.encap === 'ipip' && c.reason === 'decap');
     expect(encapped?.packets).toBeGreaterThanOrEqual(3);
     expect(decapped?.packets).toBeGreaterThanOrEqual(3);
+    // Prometheus sees the same kernel counters, labelled, plus the reconciler's own figures.
+    const metrics = httpGetIn(namespaces[0], 'http://127.0.0.1:9091/metrics');
+    expect(metrics.status).toBe(200);
+    const line = metrics.body.split('\n').find((l) => l.startsWith('bpf_overlay_datapath_packets{') && l.includes('hook="to-uplink"') && l.includes('encap="ipip"') && l.includes('reason="encap"'));
+    expect(Number(line?.split(' ').pop())).toBeGreaterThanOrEqual(encapped!.packets);
+    expect(metrics.body).toMatch(/^bpf_overlay_reconciles_total\{node="[^"]+"\} [1-9]/m);
   });
 
   it('switches IPIP to VXLAN by updating the route in place: the key never disappears', async () => {
