@@ -101,20 +101,28 @@ kernelDescribe('crash safety: SIGKILL and SIGTERM during a 2,000-node sync', () 
     }
   };
   /**
-   * Entries that are neither the old nor the new compiled value (must be none), and how many are each. `also`
-   * is the state compiled after the kill: the agent itself writes to the datastore (a mode switch makes it
-   * allocate the other tunnel address), so what it compiled may be newer than what the test compiled before.
+   * Entries that are neither an old nor a new compiled value (must be none), and how many are each. `older` and
+   * `newer` are the states around this round; `history` holds, per key, every value compiled since the map was
+   * last known to be fully in sync: a kill can leave any of them in place (a delete of an entry that an earlier
+   * killed agent never got to, for instance), and the agent itself writes the datastore (a mode switch moves its
+   * tunnel address), so the state it compiled may be newer than the test's.
    */
-  const classify = (actual: Map<string, string>, older: Map<string, string>, newer: Map<string, string>, also?: Map<string, string>) => {
+  const classify = (actual: Map<string, string>, older: Map<string, string>, newer: Map<string, string>, history?: Map<string, Set<string>>) => {
     let asOld = 0;
     let asNew = 0;
     const foreign: string[] = [];
     for (const [k, v] of actual) {
-      if (newer.get(k) === v || also?.get(k) === v) asNew++;
+      if (newer.get(k) === v) asNew++;
       else if (older.get(k) === v) asOld++;
-      else foreign.push(k);
+      else if (!history?.get(k)?.has(v)) foreign.push(k);
     }
     return { asOld, asNew, foreign };
+  };
+  const remember = (history: Map<string, Set<string>>, state: Map<string, string>) => {
+    for (const [k, v] of state) {
+      if (!history.has(k)) history.set(k, new Set());
+      history.get(k)!.add(v);
+    }
   };
   const status = () =>
     JSON.parse(cli(['--datastore', datastore, 'status', '--node', node, '--bpffs', bpffs, '-o', 'json'], { ns }).toString()) as {
@@ -162,6 +170,10 @@ kernelDescribe('crash safety: SIGKILL and SIGTERM during a 2,000-node sync', () 
     let mode: 'ipip' | 'vxlan' = 'ipip';
     let older = await desired();
     let newer = older;
+    // Per map: every value compiled since the last converged restart (see classify).
+    const history = { routes: new Map<string, Set<string>>(), knownNodes: new Map<string, Set<string>>() };
+    remember(history.routes, older.routes);
+    remember(history.knownNodes, older.knownNodes);
     let mixedRounds = 0;
     let fullChecks = 0;
     for (let round = 1; round <= ROUNDS; round++) {
@@ -171,6 +183,8 @@ kernelDescribe('crash safety: SIGKILL and SIGTERM during a 2,000-node sync', () 
         await ds.applyAll([pool(mode)]);
         older = newer;
         newer = await desired();
+        remember(history.routes, newer.routes);
+        remember(history.knownNodes, newer.knownNodes);
       }
       const delay = Math.floor(random() * fullSyncMs);
       const child = topo.track(
@@ -184,11 +198,13 @@ kernelDescribe('crash safety: SIGKILL and SIGTERM during a 2,000-node sync', () 
       await exited;
 
       const now = await desired();
+      remember(history.routes, now.routes);
+      remember(history.knownNodes, now.knownNodes);
       for (const [name, want] of [
         [MAP_NAMES.routes, 'routes'],
         [MAP_NAMES.knownNodes, 'knownNodes'],
       ] as const) {
-        const c = classify(pinned(name), older[want], newer[want], now[want]);
+        const c = classify(pinned(name), older[want], newer[want], history[want]);
         expect(c.foreign, `round ${round} (kill after ${delay} ms): ${name} entries neither old nor new`).toEqual([]);
         if (name === MAP_NAMES.routes && c.asOld > 0 && c.asNew > 0) mixedRounds++;
       }
@@ -199,7 +215,13 @@ kernelDescribe('crash safety: SIGKILL and SIGTERM during a 2,000-node sync', () 
         const s = status();
         expect(s.inSync, `round ${round}: restarted agent in sync`).toBe(true);
         expect(s.pendingMapChanges).toBe(0);
-        older = newer;
+        // Converged: from here on only this state and later ones are acceptable.
+        const converged = await desired();
+        older = newer = converged;
+        history.routes.clear();
+        history.knownNodes.clear();
+        remember(history.routes, converged.routes);
+        remember(history.knownNodes, converged.knownNodes);
         fullChecks++;
       }
     }
@@ -241,7 +263,12 @@ kernelDescribe('crash safety: SIGKILL and SIGTERM during a 2,000-node sync', () 
     const code = await agent.stop('SIGTERM');
     const stopMs = Date.now() - started;
     const now = await desired();
-    const c = classify(pinned(MAP_NAMES.routes), older.routes, newer.routes, now.routes);
+    const seen = (...states: Map<string, string>[]) => {
+      const h = new Map<string, Set<string>>();
+      for (const st of states) remember(h, st);
+      return h;
+    };
+    const c = classify(pinned(MAP_NAMES.routes), older.routes, newer.routes, seen(now.routes));
     const log = agent.log();
     const landedMidReconcile = log.lastIndexOf('"msg":"reconciled"') > log.indexOf('"msg":"stopping"');
     console.log(
@@ -252,7 +279,7 @@ kernelDescribe('crash safety: SIGKILL and SIGTERM during a 2,000-node sync', () 
     expect(code).toBe(0);
     expect(agent.log()).toMatch(/agent stopped; data path left in place/);
     expect(c.foreign).toEqual([]);
-    expect(classify(pinned(MAP_NAMES.knownNodes), older.knownNodes, newer.knownNodes, now.knownNodes).foreign).toEqual([]);
+    expect(classify(pinned(MAP_NAMES.knownNodes), older.knownNodes, newer.knownNodes, seen(now.knownNodes)).foreign).toEqual([]);
 
     const again = await ready();
     expect(await again.stop('SIGTERM')).toBe(0);
