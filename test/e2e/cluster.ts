@@ -10,7 +10,7 @@
 // plugin, plus traffic helpers (ping, checksummed TCP transfer) and capture/dissection with tcpdump + tshark.
 // Everything it creates (namespaces, agents, pins, temp files) is removed by destroy(), and on process exit.
 import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PinLayout } from '../../src/control/agent/pins.js';
@@ -265,7 +265,7 @@ export class Cluster {
 
   /** Builds the cluster; on any failure everything made so far is removed before the error propagates. */
   static async create(opts: ClusterOptions = {}): Promise<Cluster> {
-    if (!distIsFresh()) buildDist();
+    buildDist();
     const cluster = new Cluster(opts);
     try {
       await cluster.startDatastore();
@@ -567,26 +567,6 @@ export class Cluster {
     rmSync(this.tmp, { recursive: true, force: true });
     if (problems.length > 0) console.warn(`[cluster ${this.topo.prefix}] teardown: ${problems.join('; ')}`);
   }
-}
-
-/**
- * True when dist/ was emitted after the last change to any TypeScript source: tsc takes 10-30 s on a small
- * machine, and every e2e file (a separate vitest worker) would otherwise pay it again.
- */
-function distIsFresh(): boolean {
-  const emitted = ['cli.js', 'cni.js'].map((f) => path.join(repoRoot, 'dist', f));
-  if (!emitted.every((f) => existsSync(f))) return false;
-  const emittedAt = Math.min(...emitted.map((f) => statSync(f).mtimeMs));
-  const newestSource = (dir: string): number => {
-    let newest = 0;
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) newest = Math.max(newest, newestSource(p));
-      else if (e.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
-    }
-    return newest;
-  };
-  return newestSource(path.join(repoRoot, 'src')) < emittedAt;
 }
 
 function lastJson(text: string): Record<string, unknown> {

@@ -1,7 +1,7 @@
 // Calls the CNI plugin the way a container runtime does: the real shim (bin/bpf-overlay-cni) as a separate
 // process, CNI_* in its environment, the network config on stdin, run inside the node's network namespace.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -68,9 +68,12 @@ export function cniOk(call: CniCall): CniReply {
 
 let built = false;
 
-/** Compiles src/ into dist/ once per process (the shim runs dist/cni.js); other files' type errors do not block emit. */
+/**
+ * Compiles src/ into dist/ once per process when a source is newer than dist (the shim runs dist/cni.js); other
+ * files' type errors do not block emit. A fresh dist is never rewritten, so no test reads a half-written one.
+ */
 export function buildDist(): void {
-  if (built) return;
+  if (built || distIsFresh()) return;
   try {
     execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: repoRoot, stdio: 'pipe', timeout: 180_000 });
   } catch (err) {
@@ -78,4 +81,24 @@ export function buildDist(): void {
     if (!existsSync(path.join(repoRoot, 'dist', 'cni.js'))) throw new Error(`tsc did not produce dist/cni.js: ${out}`);
   }
   built = true;
+}
+
+/**
+ * True when dist/ was emitted after the last change to any TypeScript source: tsc takes 10-30 s on a small
+ * machine, and every e2e file (a separate vitest worker) would otherwise pay it again.
+ */
+function distIsFresh(): boolean {
+  const emitted = ['cli.js', 'cni.js'].map((f) => path.join(repoRoot, 'dist', f));
+  if (!emitted.every((f) => existsSync(f))) return false;
+  const emittedAt = Math.min(...emitted.map((f) => statSync(f).mtimeMs));
+  const newestSource = (dir: string): number => {
+    let newest = 0;
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) newest = Math.max(newest, newestSource(p));
+      else if (e.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
+    }
+    return newest;
+  };
+  return newestSource(path.join(repoRoot, 'src')) < emittedAt;
 }

@@ -149,8 +149,8 @@ describe('deploy/kubernetes manifests', () => {
   describe('broken manifests are refused', () => {
     const broken: [string, (ds: IDaemonSet) => void, RegExp][] = [
       ['a container without a name', (ds) => delete (ds.spec!.template.spec!.containers[0] as { name?: string }).name, /name/],
-      ['hostNetwork as a string', (ds) => ((ds.spec!.template.spec as Record<string, unknown>).hostNetwork = 'yes'), /hostNetwork.*boolean/],
-      ['a probe port that is an object', (ds) => ((ds.spec!.template.spec!.containers[0].readinessProbe!.httpGet as Record<string, unknown>).port = { n: 9099 }), /port/],
+      ['hostNetwork as a string', (ds) => ((ds.spec!.template.spec as unknown as Record<string, unknown>).hostNetwork = 'yes'), /hostNetwork.*boolean/],
+      ['a probe port that is an object', (ds) => ((ds.spec!.template.spec!.containers[0].readinessProbe!.httpGet as unknown as Record<string, unknown>).port = { n: 9099 }), /port/],
       ['a DaemonSet without a selector', (ds) => delete (ds.spec as { selector?: unknown }).selector, /selector/],
       ['a volume mount without a mountPath', (ds) => delete (ds.spec!.template.spec!.containers[0].volumeMounts![0] as { mountPath?: string }).mountPath, /mountPath/],
     ];
