@@ -441,7 +441,8 @@ export class Cluster {
     const m = /(\d+) packets transmitted, (\d+) (?:packets )?received/.exec(output);
     const transmitted = m ? Number(m[1]) : 0;
     const received = m ? Number(m[2]) : 0;
-    return { ok: res.status === 0 && received === count, transmitted, received, output };
+    // With a deadline (-w), ping keeps sending until it has count replies: more may be sent than count.
+    return { ok: res.status === 0 && received >= count, transmitted, received, output };
   }
 
   /**
