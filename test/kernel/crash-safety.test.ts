@@ -19,23 +19,13 @@ import { knownNodeEntries, routeEntries } from '../../src/control/reconcile/enco
 import { CLI, cli, startAgent } from '../harness/agent.js';
 import { Topology, type Netns } from '../harness/netns.js';
 import { kernelDescribe } from '../harness/privileges.js';
+import { seededRandom } from '../harness/random.js';
 
 const REMOTE_NODES = 2000;
 const ROUNDS = 50;
 const FULL_CHECK_EVERY = 10;
 const SEED = Number(process.env.BO_CRASH_SEED ?? 20251126);
 
-/** mulberry32: a small seeded generator, so that a failing run can be replayed with BO_CRASH_SEED. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pool = (mode: 'ipip' | 'vxlan'): IPPool => ({
   apiVersion: API_VERSION,

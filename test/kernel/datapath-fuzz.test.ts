@@ -34,6 +34,7 @@ import {
 } from '../harness/datapath.js';
 import { CounterHook as H, CounterReason as R, Encap, RouteKind, type RouteEntry } from '../../src/control/maps/layout.js';
 import type { BpfProgram } from '../../src/control/kernel/types.js';
+import { seededRandom } from '../harness/random.js';
 
 const PACKETS_PER_PROGRAM = 100_000;
 
@@ -48,16 +49,6 @@ function tcRunnable(frame: Buffer): boolean {
   return !((type === P.ETH_P_IP && frame.length < 34) || (type === P.ETH_P_IPV6 && frame.length < 54));
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---------------------------------------------------------------- oracle: routes (independent LPM over the scenario)
 
@@ -354,7 +345,7 @@ kernelDescribe('data path fuzz (BPF_PROG_TEST_RUN, seeded)', () => {
   ] as const) {
     it(`${name}: ${PACKETS_PER_PROGRAM} seeded random frames, decapsulation only of valid known-node tunnels`, () => {
       const prog: BpfProgram = xdp ? fx.dp.programs.fromUplinkXdp : fx.dp.programs.fromUplink;
-      const rnd = mulberry32(xdp ? 0xdeca9 : 0xdeca7);
+      const rnd = seededRandom(xdp ? 0xdeca9 : 0xdeca7);
       const before = fx.counters();
       const expectDecap = [0, 0, 0];
       const kinds = { decap: 0, drop: 0, pass: 0, 'plain-local': 0 };
@@ -407,7 +398,7 @@ kernelDescribe('data path fuzz (BPF_PROG_TEST_RUN, seeded)', () => {
   ] as const) {
     it(`${name}: ${PACKETS_PER_PROGRAM} seeded random frames, verdicts and outputs as specified`, () => {
       const prog: BpfProgram = hostEgress ? fx.dp.programs.toUplink : fx.dp.programs.fromWorkload;
-      const rnd = mulberry32(hostEgress ? 0xe9e55 : 0x3e11);
+      const rnd = seededRandom(hostEgress ? 0xe9e55 : 0x3e11);
       const before = fx.counters();
       const kinds: Record<string, number> = {};
       let icmps = 0;
