@@ -1,10 +1,12 @@
 // Runs `bpf-overlay load` the way an operator would, inside a test's network namespace, and waits for it to
 // be ready. The built CLI (dist/) is used: tests exercise exactly what ships.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Netns } from './netns.js';
-import { run } from './netns.js';
+import { openPinnedMap } from '../../src/control/kernel/index.js';
+import { sumPerCpu } from '../../src/control/maps/layout.js';
+import { run, Topology, type Netns } from './netns.js';
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..');
 export const CLI = join(REPO_ROOT, 'dist', 'cli.js');
@@ -130,4 +132,46 @@ export async function tearDownNodes(opts: {
   opts.topo.destroy();
   rmSync(opts.bpffs, { recursive: true, force: true });
   for (const dir of opts.dirs ?? []) rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * Two nodes on one machine for agent tests: namespaces n1 and n2 joined by one veth (eth0 on both, addresses
+ * SUBNET.1/24 and SUBNET.2/24), an SQLite datastore in a temp dir and a private bpffs directory.
+ */
+export function twoNodeLab(tag: string, subnet: string) {
+  const topo = new Topology(tag);
+  const dir = mkdtempSync(join(tmpdir(), `${tag}-`));
+  const bpffs = `/sys/fs/bpf/${topo.prefix}`;
+  const names = [`${topo.prefix}-n1`, `${topo.prefix}-n2`];
+  const namespaces: Netns[] = [];
+  const agents: AgentProcess[] = [];
+  return {
+    topo,
+    dir,
+    datastore: `sqlite://${join(dir, 'store.db')}`,
+    bpffs,
+    names,
+    /** Filled by wire(). */
+    namespaces,
+    agents,
+    wire(): void {
+      namespaces.push(topo.addNamespace('n1'), topo.addNamespace('n2'));
+      topo.veth(namespaces[0], 'eth0', namespaces[1], 'eth0');
+      namespaces.forEach((ns, i) => ns.ip('addr', 'add', `${subnet}.${i + 1}/24`, 'dev', 'eth0'));
+    },
+    /** Every packet the node's data path has counted, summed over slots and CPUs. */
+    totalPackets(node: string): bigint {
+      const m = openPinnedMap(`${bpffs}/bpf-overlay/${node}/counters_map`);
+      try {
+        let total = 0n;
+        for (const k of m.keys()) total += sumPerCpu(m.lookupPerCpu(k) ?? []).packets;
+        return total;
+      } finally {
+        m.close();
+      }
+    },
+    tearDown(): Promise<void> {
+      return tearDownNodes({ agents, nodes: names.map((name, i) => ({ name, ns: namespaces[i] })), bpffs, topo, dirs: [dir] });
+    },
+  };
 }

@@ -1,15 +1,12 @@
 // Two agents on one machine, each in its own network namespace, sharing an embedded datastore: a pool applied
 // with the CLI lands in both agents' maps within a second, a mode switch updates the entries in place, the
 // agents stop and restart without disturbing the data path, and unload leaves nothing behind.
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openPinnedMap } from '../../src/control/kernel/index.js';
 import type { BpfMap } from '../../src/control/kernel/types.js';
-import { decodeRouteKey, decodeRouteValue, Encap, RouteKind, sumPerCpu } from '../../src/control/maps/layout.js';
-import { cli, httpGetIn, startAgent, tearDownNodes, type AgentProcess } from '../harness/agent.js';
-import { Topology, type Netns } from '../harness/netns.js';
+import { decodeRouteKey, decodeRouteValue, Encap, RouteKind } from '../../src/control/maps/layout.js';
+import { cli, httpGetIn, startAgent, twoNodeLab } from '../harness/agent.js';
 import { kernelDescribe } from '../harness/privileges.js';
 
 const POOL = (mode: string) => `apiVersion: projectcalico.org/v3
@@ -23,14 +20,8 @@ spec:
 `;
 
 kernelDescribe('agent: two nodes, one datastore', () => {
-  const topo = new Topology('boag');
-  const dir = mkdtempSync(join(tmpdir(), 'bo-agent-'));
-  const datastore = `sqlite://${join(dir, 'store.db')}`;
-  const bpffs = `/sys/fs/bpf/${topo.prefix}`;
-  const names = [`${topo.prefix}-n1`, `${topo.prefix}-n2`];
-  const addresses = ['172.30.1.1/24', '172.30.1.2/24'];
-  let namespaces: Netns[] = [];
-  const agents: AgentProcess[] = [];
+  const lab = twoNodeLab('boag', '172.30.1');
+  const { datastore, bpffs, names, namespaces, agents } = lab;
 
   const routesMapOf = (node: string): BpfMap => openPinnedMap(`${bpffs}/bpf-overlay/${node}/routes_map`);
   const remoteBlocks = (map: BpfMap) =>
@@ -41,17 +32,13 @@ kernelDescribe('agent: two nodes, one datastore', () => {
   const ds = ['--datastore', datastore];
 
   beforeAll(async () => {
-    namespaces = [topo.addNamespace('n1'), topo.addNamespace('n2')];
-    topo.veth(namespaces[0], 'eth0', namespaces[1], 'eth0');
-    namespaces.forEach((ns, i) => ns.ip('addr', 'add', addresses[i], 'dev', 'eth0'));
+    lab.wire();
     for (let i = 0; i < 2; i++) {
       agents.push(await startAgent({ ns: namespaces[i], node: names[i], datastore, bpffs, uplink: 'eth0' }));
     }
   });
 
-  afterAll(() =>
-    tearDownNodes({ agents, nodes: names.map((name, i) => ({ name, ns: namespaces[i] })), bpffs, topo, dirs: [dir] }),
-  );
+  afterAll(() => lab.tearDown());
 
   it('answers /healthz and /readyz', () => {
     expect(httpGetIn(namespaces[0], 'http://127.0.0.1:9099/healthz').status).toBe(200);
@@ -133,16 +120,7 @@ kernelDescribe('agent: two nodes, one datastore', () => {
 
   it('keeps forwarding while agents are stopped, and a restarted agent adopts the pinned state', async () => {
     const peer = JSON.parse(cli([...ds, 'get', 'nodes', names[1], '-o', 'json'])) as { spec: { ipv4VXLANTunnelAddr: string } };
-    const countersOf = () => {
-      const m = openPinnedMap(`${bpffs}/bpf-overlay/${names[0]}/counters_map`);
-      try {
-        let total = 0n;
-        for (const k of m.keys()) total += sumPerCpu(m.lookupPerCpu(k) ?? []).packets;
-        return total;
-      } finally {
-        m.close();
-      }
-    };
+    const countersOf = () => lab.totalPackets(names[0]);
     for (const a of agents.splice(0)) expect(await a.stop('SIGTERM')).toBe(0);
     const before = countersOf();
     expect(namespaces[0].exec('ping', ['-c', '2', '-i', '0.2', '-W', '1', peer.spec.ipv4VXLANTunnelAddr])).toMatch(/2 received/);

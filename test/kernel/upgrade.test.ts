@@ -3,14 +3,12 @@
 // restarted with a second, different build (BPF_OVERLAY_BPF_DIR). The new agent adopts the pinned maps and
 // swaps the programs under the pinned links; the flow must not notice.
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openPinnedMap } from '../../src/control/kernel/index.js';
-import { decodeRouteValue, Encap, RouteKind, sumPerCpu } from '../../src/control/maps/layout.js';
-import { cli, REPO_ROOT, startAgent, tearDownNodes, type AgentProcess } from '../harness/agent.js';
-import { run, Topology, type Netns } from '../harness/netns.js';
+import { decodeRouteValue, Encap, RouteKind } from '../../src/control/maps/layout.js';
+import { cli, REPO_ROOT, startAgent, twoNodeLab } from '../harness/agent.js';
+import { run } from '../harness/netns.js';
 import { kernelDescribe } from '../harness/privileges.js';
 
 const POOL = `apiVersion: projectcalico.org/v3
@@ -72,37 +70,20 @@ function lines(child: ChildProcess): { all: () => Record<string, unknown>[]; don
 }
 
 kernelDescribe('upgrade: a new agent build takes over a running data path', () => {
-  const topo = new Topology('boup');
-  const dir = mkdtempSync(join(tmpdir(), 'bo-upgrade-'));
-  const datastore = `sqlite://${join(dir, 'store.db')}`;
-  const bpffs = `/sys/fs/bpf/${topo.prefix}`;
-  const names = [`${topo.prefix}-n1`, `${topo.prefix}-n2`];
-  const addresses = ['172.31.7.1/24', '172.31.7.2/24'];
+  const lab = twoNodeLab('boup', '172.31.7');
+  const { topo, dir, datastore, bpffs, names, namespaces, agents } = lab;
   const buildA = join(dir, 'bpf-a');
   const buildB = join(dir, 'bpf-b');
-  let namespaces: Netns[] = [];
-  const agents: AgentProcess[] = [];
 
   const start = async (i: number, bpfDir: string) =>
     startAgent({ ns: namespaces[i], node: names[i], datastore, bpffs, uplink: 'eth0', env: { BPF_OVERLAY_BPF_DIR: bpfDir } });
-  const totalPackets = (node: string): bigint => {
-    const m = openPinnedMap(`${bpffs}/bpf-overlay/${node}/counters_map`);
-    try {
-      let total = 0n;
-      for (const k of m.keys()) total += sumPerCpu(m.lookupPerCpu(k) ?? []).packets;
-      return total;
-    } finally {
-      m.close();
-    }
-  };
+  const totalPackets = (node: string): bigint => lab.totalPackets(node);
 
   beforeAll(async () => {
     // Two builds whose instructions differ: the default BPF ISA, and v3 (ALU32, JMP32) for the "new version".
     buildDatapath(buildA, '');
     buildDatapath(buildB, '-mcpu=v3');
-    namespaces = [topo.addNamespace('n1'), topo.addNamespace('n2')];
-    topo.veth(namespaces[0], 'eth0', namespaces[1], 'eth0');
-    namespaces.forEach((ns, i) => ns.ip('addr', 'add', addresses[i], 'dev', 'eth0'));
+    lab.wire();
     for (let i = 0; i < 2; i++) agents.push(await start(i, buildA));
     cli(['--datastore', datastore, 'apply', '-f', '-'], { input: POOL });
     const deadline = Date.now() + 5000;
@@ -124,9 +105,7 @@ kernelDescribe('upgrade: a new agent build takes over a running data path', () =
     }
   }, 180_000);
 
-  afterAll(() =>
-    tearDownNodes({ agents, nodes: names.map((name, i) => ({ name, ns: namespaces[i] })), bpffs, topo, dirs: [dir] }),
-  );
+  afterAll(() => lab.tearDown());
 
   it('keeps a TCP flow going, swaps program ids and keeps counting while the agents restart on a new build', async () => {
     const tunnelAddr = (node: string) =>
