@@ -1,0 +1,178 @@
+// The incremental compiler's contract: the agent feeds it datastore deltas and gets back the keys of desired
+// state that changed, so each syncer touches only those. `compile()` stays the oracle: after any sequence of
+// events, `state` deep-equals `compile()` of the same inputs.
+//
+// This baseline recompiles everything on each event and diffs the result; it is correct but costs a full
+// compile per event. Resolver passes keyed by the resources they read replace its internals, not its API.
+import { compile } from './compile.js';
+import { overlayConfigWithDefaults } from '../model/parse.js';
+import type { CompileInput, DesiredState } from './types.js';
+import type { BlockAffinity, IPPool, Node, OverlayConfiguration, WorkloadEndpoint } from '../model/types.js';
+
+/** The kinds the compiler reads. */
+export type CompilerKind = 'IPPool' | 'Node' | 'BlockAffinity' | 'WorkloadEndpoint' | 'OverlayConfiguration';
+
+type CompilerResource = IPPool | Node | BlockAffinity | WorkloadEndpoint | OverlayConfiguration;
+
+export type CompilerEvent =
+  | { type: 'put'; kind: CompilerKind; name: string; resource: CompilerResource }
+  | { type: 'delete'; kind: CompilerKind; name: string };
+
+/** What one event (or a batch of them) changed in the desired state. Empty sets and false mean "untouched". */
+export interface ChangeSet {
+  /** routes_map keys (cidr) added, updated or removed. */
+  routes: Set<string>;
+  /** known_nodes_map keys (underlay address) added, updated or removed. */
+  knownNodes: Set<string>;
+  settings: boolean;
+  natOutgoing: boolean;
+  workloadMtu: boolean;
+  /** The set of local workloads (names) whose attachment may need work. */
+  localWorkloads: Set<string>;
+  /** Load-time constants or hook choice may differ (encapsInUse, localEncaps, local node address, config). */
+  datapath: boolean;
+  warnings: boolean;
+}
+
+export function emptyChangeSet(): ChangeSet {
+  return {
+    routes: new Set(),
+    knownNodes: new Set(),
+    settings: false,
+    natOutgoing: false,
+    workloadMtu: false,
+    localWorkloads: new Set(),
+    datapath: false,
+    warnings: false,
+  };
+}
+
+export function isEmptyChangeSet(c: ChangeSet): boolean {
+  return (
+    c.routes.size === 0 &&
+    c.knownNodes.size === 0 &&
+    !c.settings &&
+    !c.natOutgoing &&
+    !c.workloadMtu &&
+    c.localWorkloads.size === 0 &&
+    !c.datapath &&
+    !c.warnings
+  );
+}
+
+export interface IncrementalCompilerOptions {
+  localNode: string;
+  uplinkMtu: number;
+}
+
+export interface CompilerSnapshot {
+  pools: readonly IPPool[];
+  nodes: readonly Node[];
+  blockAffinities: readonly BlockAffinity[];
+  /** Only this node's workloads are needed; others are ignored. */
+  workloads: readonly WorkloadEndpoint[];
+  configs: readonly OverlayConfiguration[];
+}
+
+export class IncrementalCompiler {
+  private readonly inputs = {
+    IPPool: new Map<string, IPPool>(),
+    Node: new Map<string, Node>(),
+    BlockAffinity: new Map<string, BlockAffinity>(),
+    WorkloadEndpoint: new Map<string, WorkloadEndpoint>(),
+    OverlayConfiguration: new Map<string, OverlayConfiguration>(),
+  };
+  private current: DesiredState;
+
+  constructor(private readonly opts: IncrementalCompilerOptions) {
+    this.current = compile(this.compileInput());
+  }
+
+  /** The desired state for the inputs seen so far; equal to compile() of them. */
+  get state(): DesiredState {
+    return this.current;
+  }
+
+  /** Replaces every input (start-up, or a re-list after a lost watch) and reports what differs. */
+  load(snapshot: CompilerSnapshot): ChangeSet {
+    for (const m of Object.values(this.inputs)) m.clear();
+    for (const r of snapshot.pools) this.inputs.IPPool.set(r.metadata.name, r);
+    for (const r of snapshot.nodes) this.inputs.Node.set(r.metadata.name, r);
+    for (const r of snapshot.blockAffinities) this.inputs.BlockAffinity.set(r.metadata.name, r);
+    for (const r of snapshot.workloads) if (r.spec.node === this.opts.localNode) this.inputs.WorkloadEndpoint.set(r.metadata.name, r);
+    for (const r of snapshot.configs) this.inputs.OverlayConfiguration.set(r.metadata.name, r);
+    const changes = this.recompile();
+    for (const name of this.inputs.WorkloadEndpoint.keys()) changes.localWorkloads.add(name);
+    return changes;
+  }
+
+  /** Applies one datastore delta. */
+  apply(ev: CompilerEvent): ChangeSet {
+    return this.applyAll([ev]);
+  }
+
+  /** Applies several deltas (a burst coalesced by the agent) and reports their combined effect. */
+  applyAll(events: readonly CompilerEvent[]): ChangeSet {
+    const workloads = new Set<string>();
+    for (const ev of events) {
+      const m = this.inputs[ev.kind] as Map<string, CompilerResource>;
+      const wasHeld = m.has(ev.name);
+      const isLocal = ev.type === 'put' && (ev.kind !== 'WorkloadEndpoint' || (ev.resource as WorkloadEndpoint).spec.node === this.opts.localNode);
+      if (isLocal) m.set(ev.name, ev.resource);
+      else m.delete(ev.name);
+      if (ev.kind === 'WorkloadEndpoint' && (wasHeld || isLocal)) workloads.add(ev.name);
+    }
+    const changes = this.recompile();
+    for (const w of workloads) changes.localWorkloads.add(w);
+    return changes;
+  }
+
+  /** The inputs as compile() takes them, for the oracle comparison in tests. */
+  compileInput(): CompileInput {
+    return {
+      pools: [...this.inputs.IPPool.values()],
+      nodes: [...this.inputs.Node.values()],
+      blockAffinities: [...this.inputs.BlockAffinity.values()],
+      workloads: [...this.inputs.WorkloadEndpoint.values()],
+      localNode: this.opts.localNode,
+      config: overlayConfigWithDefaults(this.inputs.OverlayConfiguration.get('default')?.spec),
+      uplinkMtu: this.opts.uplinkMtu,
+    };
+  }
+
+  private recompile(): ChangeSet {
+    const before = this.current;
+    const after = compile(this.compileInput());
+    this.current = after;
+    return diffStates(before, after);
+  }
+}
+
+const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+function diffKeyed<T>(before: readonly T[], after: readonly T[], keyOf: (t: T) => string, into: Set<string>): void {
+  const old = new Map(before.map((e) => [keyOf(e), e]));
+  for (const e of after) {
+    const k = keyOf(e);
+    const prev = old.get(k);
+    if (!prev || !same(prev, e)) into.add(k);
+    old.delete(k);
+  }
+  for (const k of old.keys()) into.add(k);
+}
+
+/** What differs between two desired states, in ChangeSet terms. */
+export function diffStates(before: DesiredState, after: DesiredState): ChangeSet {
+  const c = emptyChangeSet();
+  diffKeyed(before.routes, after.routes, (r) => r.cidr, c.routes);
+  diffKeyed(before.knownNodes, after.knownNodes, (n) => n.addr, c.knownNodes);
+  c.settings = !same(before.settings, after.settings);
+  c.natOutgoing = !same(before.natOutgoing, after.natOutgoing);
+  c.workloadMtu = before.workloadMtu !== after.workloadMtu;
+  c.datapath =
+    !same(before.encapsInUse, after.encapsInUse) ||
+    !same(before.localEncaps, after.localEncaps) ||
+    before.localNodeAddress !== after.localNodeAddress;
+  c.warnings = !same(before.warnings, after.warnings);
+  return c;
+}
