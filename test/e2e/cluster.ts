@@ -655,7 +655,7 @@ export function routeGet(ns: Netns, address: string): { ok: boolean; output: str
 }
 
 
-interface NamespacedEtcd {
+export interface NamespacedEtcd {
   url: string;
   stop(): Promise<void>;
 }
@@ -664,7 +664,7 @@ interface NamespacedEtcd {
  * etcd inside a namespace, listening on an address there. test/harness/etcd.ts probes health from the test's own
  * namespace, which cannot reach this address, so health is probed with curl inside the namespace instead.
  */
-async function startEtcdIn(ns: Netns, address: string, dataDir: string): Promise<NamespacedEtcd> {
+export async function startEtcdIn(ns: Netns, address: string, dataDir: string): Promise<NamespacedEtcd> {
   const clientUrl = `http://${address}:2379`;
   const peerUrl = `http://${address}:2380`;
   const child = ns.spawn(ETCD_BINARY, [

@@ -50,6 +50,10 @@ export const loadCommand: Command = {
     });
     ctx.logger.info({ signal }, 'stopping');
     await agent.stop();
+    // Nothing is left to do once the agent has stopped, but a library timer can still hold the event loop: etcd3
+    // arms a watch-reconnect backoff (up to 30 s, growing while etcd is unreachable) whenever its watch stream
+    // errors or is cancelled, and its close() never clears it. Exit as soon as the loop drains, or shortly after.
+    setTimeout(() => process.exit(), 100).unref();
     return 0;
   },
 };
