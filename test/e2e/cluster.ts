@@ -316,9 +316,7 @@ export class Cluster {
 
   /** `bpf-overlay get KIND -o json`, parsed. */
   get(kind: 'ippools' | 'nodes' | 'blockaffinities' | 'workloadendpoints' | 'overlayconfigurations'): Resource[] {
-    // One resource prints as itself, several (or none) as a List.
-    const out = JSON.parse(this.cli(['get', kind, '-o', 'json'])) as Resource | { items: Resource[] };
-    return 'items' in out ? out.items : [out];
+    return (JSON.parse(this.cli(['get', kind, '-o', 'json'])) as { items: Resource[] }).items;
   }
 
   async startAgent(node: ClusterNode): Promise<AgentProcess> {

@@ -1,7 +1,7 @@
 import type { Command } from '../command.js';
 import { stringOption } from '../command.js';
 import { serializeResources } from '../../model/parse.js';
-import type { BlockAffinity, IPPool, Node, Resource, WorkloadEndpoint } from '../../model/types.js';
+import { API_VERSION, type BlockAffinity, type IPPool, type Node, type Resource, type WorkloadEndpoint } from '../../model/types.js';
 import { vtepMacOf } from '../../model/vtep.js';
 import { compileForNode } from '../../agent/inputs.js';
 import { encapName, routeKindName } from '../../compile/index.js';
@@ -58,6 +58,14 @@ function tableOf(kind: Resource['kind'], items: Resource[]): string {
   }
 }
 
+/**
+ * `get KIND` prints a `<Kind>List` whatever the number of items (none, one or many), as calicoctl does, so that
+ * scripts can always read `.items[]`; `get KIND NAME` prints the object itself.
+ */
+function listDocument(kind: string, items: unknown[]): Record<string, unknown> {
+  return { apiVersion: API_VERSION, kind: `${kind}List`, items };
+}
+
 export const getCommand: Command = {
   name: 'get',
   summary: 'show ippools, nodes, blockaffinities, workloadendpoints, or the compiled routes of a node',
@@ -82,12 +90,9 @@ export const getCommand: Command = {
             ),
           );
         } else {
-          ctx.stdout(
-            renderStructured(
-              rows.map((d) => ({ ...d, kind: d.kind === null ? null : routeKindName(d.kind), encap: encapName(d.encap) })),
-              format,
-            ),
-          );
+          const items = rows.map((d) => ({ ...d, kind: d.kind === null ? null : routeKindName(d.kind), encap: encapName(d.encap) }));
+          // Several decisions may share a CIDR (one kept, others skipped with a reason): a CIDR filters the list.
+          ctx.stdout(renderStructured(listDocument('Route', items), format));
         }
         return 0;
       }
@@ -99,7 +104,8 @@ export const getCommand: Command = {
       }
       items.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
       if (format === 'table') ctx.stdout(tableOf(kind, items));
-      else ctx.stdout(serializeResources(items, format));
+      else if (name) ctx.stdout(serializeResources(items, format));
+      else ctx.stdout(renderStructured(listDocument(kind, items), format));
       return 0;
     });
   },
