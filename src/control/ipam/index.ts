@@ -3,3 +3,4 @@ export { addressesOfHandle, assignAddress, assignInTxn, releaseByHandle, release
 export { affinityName, blockName } from './blocks.js';
 export { ensureTunnelAddress, ensureTunnelAddressInTxn, tunnelHandle } from './tunnel.js';
 export * from './types.js';
+export { assignRequestedAddress, RequestedAddressError } from './request.js';
