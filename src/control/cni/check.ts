@@ -16,6 +16,13 @@ function prevResultAddresses(prev: Record<string, unknown>): string[] {
   return ips.map((i) => (i as { address?: unknown }).address).filter((a): a is string => typeof a === 'string');
 }
 
+/** The destinations prevResult says this plugin routed through the interface. */
+function prevResultRoutes(prev: Record<string, unknown>): string[] {
+  const list = prev.routes;
+  if (!Array.isArray(list)) return [];
+  return list.map((r) => (r as { dst?: unknown }).dst).filter((d): d is string => typeof d === 'string');
+}
+
 export async function cmdCheck(env: CniEnv, conf: NetConf): Promise<void> {
   if (!conf.prevResult) {
     throw new CniError(CniCode.InvalidConfig, 'network config field "prevResult" is required for CHECK');
@@ -66,8 +73,14 @@ export async function cmdCheck(env: CniEnv, conf: NetConf): Promise<void> {
     const addrs = ipv4Addresses(env.ifname, netns);
     for (const net of wep.spec.ipNetworks) if (!addrs.includes(net)) problems.push(`${env.ifname} lacks address ${net}`);
     const nsRoutes = routes(netns, ['dev', env.ifname]);
-    if (!nsRoutes.some((r) => r.dst === GATEWAY && r.scope === 'link')) problems.push(`route ${GATEWAY} scope link is missing`);
-    if (!nsRoutes.some((r) => r.dst === 'default' && r.gateway === GATEWAY)) problems.push(`default route via ${GATEWAY} is missing`);
+    // The first attachment routes everything through the gateway; a further one only its pool (see netlink.ts).
+    const poolRoute = prevResultRoutes(conf.prevResult!).find((dst) => dst !== '0.0.0.0/0');
+    if (poolRoute) {
+      if (!nsRoutes.some((r) => r.dst === poolRoute && r.gateway === GATEWAY)) problems.push(`route ${poolRoute} via ${GATEWAY} is missing`);
+    } else {
+      if (!nsRoutes.some((r) => r.dst === GATEWAY && r.scope === 'link')) problems.push(`route ${GATEWAY} scope link is missing`);
+      if (!nsRoutes.some((r) => r.dst === 'default' && r.gateway === GATEWAY)) problems.push(`default route via ${GATEWAY} is missing`);
+    }
     const gwMac = permanentNeighbour(netns, env.ifname, GATEWAY);
     if (gwMac !== wep.spec.hostMac) {
       problems.push(`permanent neighbour ${GATEWAY} -> ${wep.spec.hostMac} is ${gwMac ? `-> ${gwMac}` : 'missing'}`);

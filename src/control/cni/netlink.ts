@@ -88,15 +88,45 @@ export function configureHostSide(hostIfname: string): void {
   ip(undefined, ['link', 'set', 'dev', hostIfname, 'up']);
 }
 
-/** Container end: address/32, a scope-link route to the gateway, default via it, gateway pinned to the host MAC. */
-export function configureContainerSide(netns: string, ifname: string, address: string, hostMac: string): void {
+/**
+ * How the workload reaches the overlay through this interface. The first attachment owns the default route;
+ * a further one (a second bpf-overlay network, or bpf-overlay beside another plugin's eth0) only routes its own
+ * pool, so the container keeps the default route it already has. `metric` keeps two attachments of one pool
+ * from colliding on the same prefix.
+ */
+export type ContainerRoute = { kind: 'default' } | { kind: 'pool'; cidr: string; metric: number };
+
+/**
+ * Container end: address/32 and the gateway pinned to the host MAC; then either a scope-link route to the
+ * gateway and the default route via it, or (a further attachment) only its pool via the gateway `onlink`, with
+ * the interface's own address as source so that replies leave the way requests came in.
+ */
+export function configureContainerSide(netns: string, ifname: string, address: string, hostMac: string, route: ContainerRoute): void {
+  const routing =
+    route.kind === 'default'
+      ? [`route add ${GATEWAY} dev ${ifname} scope link`, `route add default via ${GATEWAY} dev ${ifname}`]
+      : [`route add ${route.cidr} via ${GATEWAY} dev ${ifname} onlink src ${address} metric ${route.metric}`];
   ipBatch(netns, [
     `link set dev ${ifname} up`,
     `addr add ${address}/32 dev ${ifname}`,
-    `route add ${GATEWAY} dev ${ifname} scope link`,
-    `route add default via ${GATEWAY} dev ${ifname}`,
+    ...routing,
     `neigh replace ${GATEWAY} lladdr ${hostMac} dev ${ifname} nud permanent`,
   ]);
+}
+
+/**
+ * Where a new attachment's route goes: the default route when the container has none yet, else its pool, at
+ * the lowest metric no other route to that pool uses.
+ */
+export function containerRouteFor(netns: string, poolCidr: string): ContainerRoute {
+  const defaults = JSON.parse(ip(netns, ['-4', '-j', 'route', 'show', 'default'])) as RouteJson[];
+  if (defaults.length === 0) return { kind: 'default' };
+  const used = new Set(
+    (JSON.parse(ip(netns, ['-4', '-j', 'route', 'show', 'exact', poolCidr])) as RouteJson[]).map((r) => r.metric ?? 0),
+  );
+  let metric = 0;
+  while (used.has(metric)) metric++;
+  return { kind: 'pool', cidr: poolCidr, metric };
 }
 
 /** Host -> local workload: /32 via the veth, tagged so that it is recognisably ours. */
@@ -110,6 +140,8 @@ export interface RouteJson {
   dev?: string;
   scope?: string;
   protocol?: string;
+  metric?: number;
+  prefsrc?: string;
 }
 
 export function routes(netns: string | undefined, args: string[] = []): RouteJson[] {
