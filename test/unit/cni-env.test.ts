@@ -1,16 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { checkIfname, parseCniArgs, parseEnv, podIdentity } from '../../src/control/cni/env.js';
-import { CniCode, CniError } from '../../src/control/cni/errors.js';
+import { CniCode } from '../../src/control/cni/errors.js';
+import { cniFailure } from '../harness/cni-errors.js';
 
-function codeOf(fn: () => unknown): { code: number; msg: string } {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CniError);
-    return { code: (err as CniError).code, msg: (err as CniError).message };
-  }
-  throw new Error('expected a CniError');
-}
+const codeOf = cniFailure;
 
 const addEnv = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c0ffee', CNI_NETNS: '/run/netns/x', CNI_IFNAME: 'eth0', CNI_PATH: '/opt/cni/bin:/usr/lib/cni' };
 

@@ -3,20 +3,11 @@
 import { describe, expect, it } from 'vitest';
 import { parseNetConf } from '../../src/control/cni/config.js';
 import { parseCniArgs } from '../../src/control/cni/env.js';
-import { CniCode, CniError } from '../../src/control/cni/errors.js';
+import { CniCode } from '../../src/control/cni/errors.js';
 import { ipsFromCniArgs, requestedAddress } from '../../src/control/cni/requested.js';
+import { cniFailure } from '../harness/cni-errors.js';
 
 const base = { cniVersion: '1.0.0', name: 'net', type: 'bpf-overlay', datastore: 'sqlite:///tmp/x.db', nodeName: 'node-1' };
-
-function failure(fn: () => unknown): { code: number; msg: string } {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CniError);
-    return { code: (err as CniError).code, msg: (err as CniError).message };
-  }
-  throw new Error('expected a CniError');
-}
 
 const fromArgs = (cniArgs: string) => ipsFromCniArgs(parseCniArgs(cniArgs));
 const fromConfig = (runtimeConfig: unknown) => parseNetConf({ ...base, runtimeConfig }).runtimeIps;
@@ -50,12 +41,12 @@ describe('requested addresses', () => {
     [[], ['10.244.1.5/33'], CniCode.InvalidConfig, 'runtimeConfig.ips: "10.244.1.5/33" is not an IP address'],
     [[], ['010.244.1.5'], CniCode.InvalidConfig, 'runtimeConfig.ips: "010.244.1.5" is not an IP address'],
   ])('refuses %j / %j with code %i naming the source', (args, ips, code, msg) => {
-    expect(failure(() => requestedAddress(args, ips))).toEqual({ code, msg: expect.stringContaining(msg) });
+    expect(cniFailure(() => requestedAddress(args, ips))).toEqual({ code, msg: expect.stringContaining(msg) });
   });
 
   it('refuses a runtimeConfig.ips that is not a list of strings with code 7', () => {
-    expect(failure(() => fromConfig({ ips: '10.244.1.5' }))).toEqual({ code: 7, msg: expect.stringContaining('"runtimeConfig.ips"') });
-    expect(failure(() => fromConfig({ ips: [5] })).code).toBe(7);
-    expect(failure(() => fromConfig('x'))).toEqual({ code: 7, msg: expect.stringContaining('"runtimeConfig" must be an object') });
+    expect(cniFailure(() => fromConfig({ ips: '10.244.1.5' }))).toEqual({ code: 7, msg: expect.stringContaining('"runtimeConfig.ips"') });
+    expect(cniFailure(() => fromConfig({ ips: [5] })).code).toBe(7);
+    expect(cniFailure(() => fromConfig('x'))).toEqual({ code: 7, msg: expect.stringContaining('"runtimeConfig" must be an object') });
   });
 });
