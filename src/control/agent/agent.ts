@@ -58,6 +58,8 @@ export class Agent {
   private dirty = false;
   private running?: Promise<void>;
   private stopped = false;
+  /** Ends the pause before a failed reconcile is retried (set only during that pause). */
+  private wakeRetry?: () => void;
   private readonly health: HealthState;
   private lastState?: DesiredState;
   /** The reconciler's memory of each map (one read at start, then diffs only; forgotten on every resync). */
@@ -113,6 +115,7 @@ export class Agent {
   /** Stops reconciling and lets go of file descriptors; the pinned data path keeps forwarding. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.wakeRetry?.();
     for (const t of this.timers) clearInterval(t);
     await this.watch?.close();
     await this.running;
@@ -152,7 +155,12 @@ export class Agent {
         this.metrics?.reconcileErrors.inc();
         this.log.error({ err: (err as Error).message }, 'reconcile failed; retrying');
         this.dirty = true;
-        await new Promise((r) => setTimeout(r, 500));
+        // stop() cuts this pause short: a SIGTERM must not wait out the retry delay.
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 500);
+          this.wakeRetry = () => (clearTimeout(timer), resolve());
+        });
+        this.wakeRetry = undefined;
       }
     }
   }
