@@ -70,6 +70,11 @@ describe('CNI environment', () => {
     expect(e.msg).toContain(JSON.stringify(ifname));
   });
 
+  it('lets DEL remove an attachment whatever its interface name (names derive from a hash of it)', () => {
+    expect(parseEnv({ CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'abc', CNI_IFNAME: 'eth#0' }).ifname).toBe('eth#0');
+    expect(codeOf(() => parseEnv({ ...addEnv, CNI_COMMAND: 'CHECK', CNI_IFNAME: 'eth#0' })).code).toBe(4);
+  });
+
   it('accepts ordinary interface names up to 15 characters', () => {
     for (const ifname of ['eth0', 'net1', 'abcdefghijklmno', 'eth0.100', 'vlan-a_b']) {
       expect(parseEnv({ ...addEnv, CNI_IFNAME: ifname }).ifname).toBe(ifname);

@@ -82,7 +82,9 @@ export function parseEnv(env: NodeJS.ProcessEnv): CniEnv {
   const containerId = env.CNI_CONTAINERID ?? '';
   const ifname = env.CNI_IFNAME ?? '';
   if (containerId) checkContainerId(containerId);
-  if (ifname) checkIfname(ifname);
+  // DEL never hands CNI_IFNAME to a tool (names derive from a hash of it), and must always be able to remove an
+  // attachment an earlier, laxer version made: only ADD and CHECK insist on a valid name.
+  if (ifname && command !== 'DEL') checkIfname(ifname);
   const netns = env.CNI_NETNS || undefined;
   if (netns !== undefined && !netns.startsWith('/')) throw envError('CNI_NETNS', `"${netns}" must be an absolute path`);
   return {
