@@ -3,7 +3,8 @@
 // Uniqueness comes from the store: every allocation rewrites its block record guarded by the version it read,
 // and every new block is created guarded by "absent", so two allocators can never both commit the same address.
 import type { Datastore, IPAMBlock, Txn } from '../datastore/types.js';
-import type { Node } from '../model/types.js';
+import type { IPPool, Node } from '../model/types.js';
+import { parseCidr4 } from './cidr.js';
 import { blockInPool, claimBlock, eligiblePools, firstFreeAddress, firstUnclaimedBlock, takenBlocks } from './blocks.js';
 import {
   IpamError,
@@ -36,6 +37,20 @@ export function findHandle(blocks: IPAMBlock[], handle: string): Assignment[] {
   return out;
 }
 
+/**
+ * The pools again, as guarded reads made before the blocks are listed: an allocation that carved a block from a
+ * pool deleted or re-created (say with another blockSize) before it commits fails and re-runs, so its block can
+ * never land beside an overlapping block claimed from the new pool, which saw every block committed before it.
+ */
+async function guardedPools(tx: Txn, pools: IPPool[]): Promise<IPPool[]> {
+  const out: IPPool[] = [];
+  for (const p of pools) {
+    const current = await tx.get('IPPool', p.metadata.name);
+    if (current) out.push(current);
+  }
+  return out;
+}
+
 export async function assignInTxn(
   tx: Txn,
   req: AssignRequest,
@@ -44,7 +59,8 @@ export async function assignInTxn(
   restrictTo?: (poolName: string) => boolean,
 ): Promise<Assignment> {
   const node = await getNode(tx, req.node);
-  let pools = eligiblePools(await tx.list('IPPool'), node, use, selects, req.pool);
+  let pools = await guardedPools(tx, eligiblePools(await tx.list('IPPool'), node, use, selects, req.pool));
+  pools = eligiblePools(pools, node, use, selects, req.pool);
   if (restrictTo) pools = pools.filter((p) => restrictTo(p.metadata.name));
   if (pools.length === 0) {
     throw new IpamError(`no enabled IPv4 IPPool for ${use} addresses selects node "${req.node}"`);
@@ -76,7 +92,7 @@ export async function assignInTxn(
         return { address, block: cidr, pool: pool.metadata.name };
       }
       // A block with no usable address (a /32 block on the pool's reserved address) stays claimed, never retried.
-      taken.add(cidr);
+      taken.push(parseCidr4(cidr)!);
     }
   }
   throw new IpamExhaustedError(
