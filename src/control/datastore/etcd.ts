@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { Etcd3, type IOptions } from 'etcd3';
 import type * as RPC from 'etcd3/lib/rpc.js';
-import { BaseDatastore, preconditionError, stamp } from './base.js';
+import { BaseDatastore, kindGuardError, preconditionError, stamp } from './base.js';
 import {
   BatchTooLargeError,
   CompactedError,
@@ -13,6 +13,7 @@ import {
   DatastoreError,
   type CommitRequest,
   type CommitResult,
+  type KindGuard,
   type Precondition,
   type StoredKind,
   type StoredOf,
@@ -85,6 +86,14 @@ function compareFor(pre: Precondition): RPC.ICompare {
   return { key, target: 'Mod', result: 'Equal', mod_revision: pre.expect.resourceVersion };
 }
 
+/** No key of the kind created or modified after the revision (etcd compares cannot see deletions). */
+function kindCompare(g: KindGuard): RPC.ICompare {
+  const prefix = Buffer.from(keyOf(g.kind, ''));
+  const rangeEnd = Buffer.from(prefix);
+  rangeEnd[rangeEnd.length - 1]++;
+  return { key: prefix, range_end: rangeEnd, target: 'Mod', result: 'Less', mod_revision: String(g.unchangedSince + 1) };
+}
+
 export class EtcdDatastore extends BaseDatastore {
   private readonly client: Etcd3;
   private readonly maxTxnOps: number;
@@ -146,7 +155,7 @@ export class EtcdDatastore extends BaseDatastore {
   }
 
   protected async commitChecked(req: CommitRequest): Promise<CommitResult> {
-    const biggest = Math.max(req.preconditions.length, req.writes.length);
+    const biggest = Math.max(req.preconditions.length + (req.kindGuards?.length ?? 0), req.writes.length);
     if (biggest > this.maxTxnOps) {
       throw new BatchTooLargeError(
         `a batch of ${biggest} operations exceeds etcd's limit of ${this.maxTxnOps} per transaction ` +
@@ -168,7 +177,7 @@ export class EtcdDatastore extends BaseDatastore {
     }
     const res = await this.rpc(() =>
       this.client.kv.txn({
-        compare: req.preconditions.map(compareFor),
+        compare: [...req.preconditions.map(compareFor), ...(req.kindGuards ?? []).map(kindCompare)],
         success,
         failure: req.preconditions.map((p) => ({ request_range: { key: Buffer.from(keyOf(p.kind, p.name)) } })),
       }),
@@ -179,7 +188,8 @@ export class EtcdDatastore extends BaseDatastore {
         const err = preconditionError(pre, kv ? kv.mod_revision : undefined);
         if (err) throw err;
       });
-      throw new ConflictError(`commit to ${this.url} failed its preconditions`);
+      const guard = req.kindGuards?.[0];
+      throw guard ? kindGuardError(guard, this.url) : new ConflictError(`commit to ${this.url} failed its preconditions`);
     }
     const revision = Number(res.header.revision);
     const written = stampedWithoutVersion.map((r) => ({

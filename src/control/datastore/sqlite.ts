@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { BaseDatastore, preconditionError, stamp } from './base.js';
+import { BaseDatastore, kindGuardError, preconditionError, stamp } from './base.js';
 import {
   CompactedError,
   type CommitRequest,
@@ -78,6 +78,7 @@ export class SqliteDatastore extends BaseDatastore {
     logChange: Database.Statement<[number, string, string, string, string | null, number]>;
     trim: Database.Statement<[number, number]>;
     maxTrimmed: Database.Statement<[number, number], { m: number | null }>;
+    kindChanged: Database.Statement<[number, string], { revision: number }>;
   };
 
   constructor(
@@ -111,6 +112,7 @@ export class SqliteDatastore extends BaseDatastore {
       ),
       trim: this.db.prepare('DELETE FROM changes WHERE at_ms < ? AND revision <= ?'),
       maxTrimmed: this.db.prepare('SELECT MAX(revision) AS m FROM changes WHERE at_ms < ? AND revision <= ?'),
+      kindChanged: this.db.prepare('SELECT revision FROM changes WHERE revision > ? AND kind = ? LIMIT 1'),
     };
   }
 
@@ -133,6 +135,11 @@ export class SqliteDatastore extends BaseDatastore {
         const row = this.stmts.get.get(pre.kind, pre.name);
         const err = preconditionError(pre, row ? String(row.mod_revision) : undefined);
         if (err) throw err;
+      }
+      for (const g of req.kindGuards ?? []) {
+        // A guard older than the trimmed log cannot be checked, so it fails (the transaction re-runs, newer).
+        const unknowable = this.stmts.compacted.get()!.value > g.unchangedSince;
+        if (unknowable || this.stmts.kindChanged.get(g.unchangedSince, g.kind)) throw kindGuardError(g, this.url);
       }
       const revision = this.stmts.revision.get()!.value + 1;
       const now = Date.now();
