@@ -11,6 +11,7 @@ import {
   CompactedError,
   ConflictError,
   DatastoreError,
+  DatastoreTimeoutError,
   type CommitRequest,
   type CommitResult,
   type KindGuard,
@@ -37,7 +38,11 @@ export interface EtcdOptions extends EtcdTlsOptions {
   /** Match the cluster's --max-txn-ops if it was raised. */
   maxTxnOps?: number;
   dialTimeoutMs?: number;
+  /** Deadline of every call (default 5 s): a silent endpoint fails the call instead of hanging it. */
+  callTimeoutMs?: number;
 }
+
+export const ETCD_DEFAULT_CALL_TIMEOUT_MS = 5_000;
 
 function readTlsFile(field: 'ca' | 'cert' | 'key', file: string): Buffer {
   try {
@@ -99,6 +104,7 @@ export class EtcdDatastore extends BaseDatastore {
   private readonly maxTxnOps: number;
   private readonly hosts: string[];
   private readonly caFile?: string;
+  private readonly callTimeoutMs: number;
   private readonly watchers = new Set<{ cancel(): Promise<void> }>();
 
   constructor(
@@ -110,7 +116,13 @@ export class EtcdDatastore extends BaseDatastore {
     this.maxTxnOps = opts.maxTxnOps ?? ETCD_DEFAULT_MAX_TXN_OPS;
     this.hosts = hosts;
     this.caFile = opts.caFile;
-    const options: IOptions = { hosts, dialTimeout: opts.dialTimeoutMs ?? 5_000 };
+    this.callTimeoutMs = opts.callTimeoutMs ?? ETCD_DEFAULT_CALL_TIMEOUT_MS;
+    const options: IOptions = {
+      hosts,
+      dialTimeout: opts.dialTimeoutMs ?? 5_000,
+      // gRPC's own deadline on every unary call (streams such as watches live on); rpc() bounds retries too.
+      defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + this.callTimeoutMs }),
+    };
     if (opts.caFile) {
       if (!!opts.certFile !== !!opts.keyFile) {
         throw new DatastoreError(
@@ -126,15 +138,35 @@ export class EtcdDatastore extends BaseDatastore {
     this.client = new Etcd3(options);
   }
 
-  /** Every etcd round trip goes through here, so that a refused TLS handshake says which side is wrong. */
+  private timeoutError(): DatastoreTimeoutError {
+    const endpoint = this.hosts.join(',');
+    return new DatastoreTimeoutError(
+      `etcd at ${endpoint} did not answer within ${this.callTimeoutMs} ms (is it an etcd endpoint, reachable and healthy?)`,
+      endpoint,
+      this.callTimeoutMs,
+    );
+  }
+
+  /**
+   * Every etcd round trip goes through here: it has a deadline (the client's retries included), and a refused
+   * TLS handshake says which side is wrong.
+   */
   private async rpc<T>(call: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(this.timeoutError()), this.callTimeoutMs);
+    });
     try {
-      return await call();
+      return await Promise.race([call(), deadline]);
     } catch (err) {
+      if (err instanceof DatastoreTimeoutError) throw err;
       const message = (err as Error).message ?? String(err);
+      if (/deadline exceeded/i.test(message)) throw this.timeoutError();
       const hint = this.caFile ? tlsHint(message, this.caFile) : undefined;
       if (hint) throw new DatastoreError(`etcd at ${this.hosts.join(',')}: TLS connection failed: ${hint} (${message})`);
       throw err;
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -152,6 +152,22 @@ export class DatastoreError extends Error {
   override name = 'DatastoreError';
 }
 
+/**
+ * The store did not answer within its deadline (an etcd endpoint that accepts connections and stays silent, a
+ * partitioned or overloaded member). Worth retrying later: the CNI plugin reports it as "try again later".
+ */
+export class DatastoreTimeoutError extends DatastoreError {
+  override name = 'DatastoreTimeoutError';
+  constructor(
+    message: string,
+    /** The endpoint(s) that did not answer, as configured (never with credentials). */
+    readonly endpoint: string,
+    readonly timeoutMs: number,
+  ) {
+    super(message);
+  }
+}
+
 /** A precondition failed. Subclasses say how; transact() retries on any of them. */
 export class ConflictError extends DatastoreError {
   override name = 'ConflictError';
