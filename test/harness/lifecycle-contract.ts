@@ -7,8 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openDatastore, type Datastore } from '../../src/control/datastore/index.js';
+import { ipamHandle, NETWORK_ANNOTATION } from '../../src/control/cni/names.js';
+import type { IPAMBlock } from '../../src/control/datastore/index.js';
 import { assignAddress, ensureTunnelAddress, tunnelHandle } from '../../src/control/ipam/index.js';
-import { API_VERSION, type BlockAffinity } from '../../src/control/model/types.js';
+import { API_VERSION, type BlockAffinity, type WorkloadEndpoint } from '../../src/control/model/types.js';
 import { CLI, requireBuiltCli } from './agent.js';
 import { testPool } from './datastore-contract.js';
 import { createNodes, labelEqualsSelector as selects } from './ipam-fixtures.js';
@@ -63,6 +65,34 @@ async function allocations(ds: Datastore): Promise<{ address: string; handle: st
 async function snapshot(ds: Datastore): Promise<string> {
   const kinds = ['IPPool', 'Node', 'BlockAffinity', 'OverlayConfiguration', 'WorkloadEndpoint', 'IPAMBlock'] as const;
   return JSON.stringify(await Promise.all(kinds.map((k) => ds.list(k))));
+}
+
+/** A workload as the CNI plugin records it: an address under its handle, and its WorkloadEndpoint. */
+async function addWorkload(ds: Datastore, node: string, containerID: string): Promise<string> {
+  const handle = ipamHandle('net', containerID, 'eth0');
+  const { address, pool } = await assignAddress(
+    ds,
+    { node, handle, attributes: { network: 'net', node, containerID, ifname: 'eth0' } },
+    selects,
+  );
+  const wep: WorkloadEndpoint = {
+    apiVersion: API_VERSION,
+    kind: 'WorkloadEndpoint',
+    metadata: { name: `${node}.wl-${containerID}`, annotations: { [NETWORK_ANNOTATION]: 'net' } },
+    spec: {
+      node,
+      containerID,
+      interfaceName: 'eth0',
+      hostInterface: `bo${containerID}`.slice(0, 13),
+      hostIfindex: 10,
+      hostMac: '02:00:00:00:00:01',
+      mac: '02:00:00:00:00:02',
+      ipNetworks: [`${address}/32`],
+      pool,
+    },
+  };
+  await ds.create(wep);
+  return address;
 }
 
 export function lifecycleContract(backend: string, freshStore: () => Promise<string>): void {
@@ -137,4 +167,119 @@ export function lifecycleContract(backend: string, freshStore: () => Promise<str
     }
     console.log(`[${backend}] apply race winners: ${outcomes.join(' ')}`);
   });
+
+  it(`${backend}: deleting a pool whose blocks hold addresses needs --force, names the pool and the count, changes nothing`, () =>
+    withStore(async (ds, url) => {
+      await ds.create(testPool('busy', '10.12.0.0/16'));
+      await ds.create(testPool('idle', '10.13.0.0/16'));
+      await createNodes(ds, ['n1']);
+      await addWorkload(ds, 'n1', 'c1');
+      await addWorkload(ds, 'n1', 'c2');
+      await ensureTunnelAddress(ds, 'n1', (p) => p.metadata.name === 'busy');
+      const before = await snapshot(ds);
+      const refused = runCli(url, ['delete', 'ippool', 'busy']);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr.trim().split('\n')).toEqual([
+        'bpf-overlay delete: IPPool "busy": 3 address(es) in use in 1 of its blocks (2 workload, 1 tunnel); release them first, ' +
+          'or delete with --force (the blocks holding them are kept until they are released)',
+      ]);
+      expect(refused.ms).toBeLessThan(10_000);
+      // A file naming an idle and a busy pool: refused as a whole, the idle pool stays too.
+      const file = join(dir, `pools-${backend}.yaml`);
+      writeFileSync(file, `${poolYaml('idle', '10.13.0.0/16')}---\n${poolYaml('busy', '10.12.0.0/16')}`);
+      const refusedFile = runCli(url, ['delete', '-f', file]);
+      expect(refusedFile.code).toBe(1);
+      expect(refusedFile.stderr).toMatch(/^bpf-overlay delete: IPPool "busy": 3 address\(es\) in use/);
+      expect(await snapshot(ds)).toBe(before);
+
+      const forced = runCli(url, ['delete', '-f', file, '--force']);
+      expect(forced.code).toBe(0);
+      expect(forced.stdout).toBe(
+        'ippool/idle deleted\nippool/busy deleted with --force: 3 address(es) still in use keep their 1 block(s) until released\n',
+      );
+      expect(await ds.list('IPPool')).toEqual([]);
+      // The busy block stays claimed: a new pool over the same range carves around it.
+      expect((await ds.list('IPAMBlock')).map((b) => b.spec.cidr)).toEqual(['10.12.0.0/26']);
+      await ds.create(testPool('again', '10.12.0.0/16', { blockSize: 24 }));
+      expect((await assignAddress(ds, { node: 'n1', handle: 'c3' }, selects)).block).toBe('10.12.1.0/24');
+    }));
+
+  it(`${backend}: deleting an unused pool removes its empty blocks and their affinities`, () =>
+    withStore(async (ds, url) => {
+      await ds.create(testPool('p', '10.14.0.0/16'));
+      await createNodes(ds, ['n1']);
+      const a = await assignAddress(ds, { node: 'n1', handle: 'h1' }, selects);
+      await ds.transact(async (tx) => {
+        const b = (await tx.get('IPAMBlock', '10-14-0-0-26'))!;
+        tx.put({ ...b, spec: { ...b.spec, allocations: {} } });
+      });
+      expect(a.block).toBe('10.14.0.0/26');
+      const res = runCli(url, ['delete', 'ippool', 'p']);
+      expect(res).toMatchObject({ code: 0, stdout: 'ippool/p deleted\n' });
+      expect(await ds.list('IPAMBlock')).toEqual([]);
+      expect(await ds.list('BlockAffinity')).toEqual([]);
+      expect(runCli(url, ['delete', 'ippool', 'p'])).toMatchObject({ code: 1, stderr: 'bpf-overlay delete: IPPool "p" not found\n' });
+    }));
+
+  it(`${backend}: delete node releases its endpoints, addresses, tunnel addresses, blocks and affinities, and nothing of others`, () =>
+    withStore(async (ds, url) => {
+      await ds.create(testPool('p', '10.15.0.0/16', { blockSize: 28 }));
+      await createNodes(ds, ['gone', 'stays']);
+      for (let i = 0; i < 20; i++) await addWorkload(ds, 'gone', `g${i}`);
+      await ensureTunnelAddress(ds, 'gone', selects);
+      const kept = await addWorkload(ds, 'stays', 's1');
+      await ensureTunnelAddress(ds, 'stays', selects);
+      const res = runCli(url, ['delete', 'node', 'gone']);
+      expect(res.stderr).toBe('');
+      expect(res).toMatchObject({
+        code: 0,
+        stdout: 'node/gone deleted (released 21 address(es), 2 block(s), 2 affinity(ies), 20 endpoint(s))\n',
+      });
+      expect((await ds.list('Node')).map((n) => n.metadata.name)).toEqual(['stays']);
+      expect((await ds.list('WorkloadEndpoint')).map((w) => w.spec.node)).toEqual(['stays']);
+      expect((await ds.list('BlockAffinity')).map((a) => a.spec.node)).toEqual(['stays']);
+      const left = await allocations(ds);
+      expect(left.map((a) => a.handle).sort()).toEqual([ipamHandle('net', 's1', 'eth0'), tunnelHandle('stays', 'vxlan')].sort());
+      expect(left.map((a) => a.address)).toContain(kept);
+      expect(runCli(url, ['ipam', 'check'])).toMatchObject({ code: 0 });
+      expect(runCli(url, ['delete', 'node', 'gone'])).toMatchObject({ code: 1, stderr: 'bpf-overlay delete: Node "gone" not found\n' });
+    }));
+
+  it(`${backend}: ipam check reports leaked and double-held addresses and overlapping blocks, as a table and JSON`, () =>
+    withStore(async (ds, url) => {
+      await ds.create(testPool('p', '10.16.0.0/16'));
+      await createNodes(ds, ['n1']);
+      await addWorkload(ds, 'n1', 'c1');
+      await ensureTunnelAddress(ds, 'n1', selects);
+      const clean = runCli(url, ['ipam', 'check']);
+      expect(clean).toMatchObject({ code: 0, stdout: '1 block(s), 2 address(es) allocated: 0 leaked, 0 double-held, 0 overlapping block pair(s)\n' });
+
+      // A workload whose endpoint is gone (DEL lost), a tunnel address of a vanished node, and a block written
+      // over the live one (what the old exact-CIDR claim produced) handing 10.16.0.1 out a second time.
+      const leakedHandle = ipamHandle('net', 'lost', 'eth0');
+      await assignAddress(ds, { node: 'n1', handle: leakedHandle }, selects);
+      await assignAddress(ds, { node: 'n1', handle: tunnelHandle('ghost', 'vxlan') }, selects);
+      const overlapping: IPAMBlock = {
+        apiVersion: API_VERSION,
+        kind: 'IPAMBlock',
+        metadata: { name: '10-16-0-0-24' },
+        spec: { cidr: '10.16.0.0/24', pool: 'p', node: 'n1', allocations: { '10.16.0.1': { handle: 'twice' } } },
+      };
+      await ds.create(overlapping);
+      const before = await snapshot(ds);
+      const table = runCli(url, ['ipam', 'check']);
+      expect(table.code).toBe(1);
+      expect(table.stdout.split('\n')[0]).toBe('2 block(s), 5 address(es) allocated: 3 leaked, 1 double-held, 1 overlapping block pair(s)');
+      expect(table.stdout).toMatch(new RegExp(`leaked\\s+10\\.16\\.0\\.3\\s+10\\.16\\.0\\.0/26\\s+${leakedHandle}\\s+no WorkloadEndpoint`));
+      expect(table.stdout).toMatch(/leaked\s+10\.16\.0\.4\s+10\.16\.0\.0\/26\s+tunnel:ghost:vxlan\s+tunnel address of Node "ghost", which does not exist/);
+      expect(table.stdout).toMatch(/double-held\s+10\.16\.0\.1\s+10\.16\.0\.0\/24\s+twice\s+held 2 times/);
+      expect(table.stdout).toMatch(/overlapping-blocks\s+-\s+10\.16\.0\.0\/24\s+-\s+overlaps block 10\.16\.0\.0\/26/);
+      const json = runCli(url, ['ipam', 'check', '-o', 'json']);
+      expect(json.code).toBe(1);
+      const report = JSON.parse(json.stdout) as { leaked: number; doubleHeld: number; overlappingBlocks: number; problems: { problem: string; address: string }[] };
+      expect(report).toMatchObject({ blocks: 2, addresses: 5, leaked: 3, doubleHeld: 1, overlappingBlocks: 1 });
+      expect(report.problems.filter((p) => p.problem === 'double-held').map((p) => p.address)).toEqual(['10.16.0.1', '10.16.0.1']);
+      expect(await snapshot(ds)).toBe(before);
+      expect(runCli(url, ['ipam', 'nope'])).toMatchObject({ code: 2 });
+    }));
 }
