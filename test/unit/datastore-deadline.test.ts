@@ -43,20 +43,20 @@ describe('etcd deadlines against a silent endpoint', () => {
     }
   });
 
-  it.each([
-    [['get', 'ippools']],
-    [['apply', '-f', '-']],
-    [['delete', 'ippool', 'x']],
-    [['ipam', 'check']],
-  ])('CLI %j exits 1 within 10 s with one line naming the endpoint', async (args) => {
-    const res = await runCliAsync(`etcd://${endpoint}`, args as string[]);
-    expect(res.code).toBe(1);
-    expect(res.ms).toBeLessThan(10_000);
-    const lines = res.stderr.trim().split('\n');
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(new RegExp(`^bpf-overlay \\w+: etcd at http://${endpoint} did not answer within 5000 ms`));
-    console.log(`[deadline] bpf-overlay ${(args as string[]).join(' ')}: exit ${res.code} after ${res.ms} ms`);
-  }, 20_000);
+  it('every CLI command exits 1 within 10 s with one line naming the endpoint', async () => {
+    const commands = [['get', 'ippools'], ['apply', '-f', '-'], ['delete', 'ippool', 'x'], ['ipam', 'check']];
+    // One at a time: four Node start-ups at once on a 2-core runner measure the machine, not the deadline.
+    const results = [];
+    for (const args of commands) results.push(await runCliAsync(`etcd://${endpoint}`, args));
+    results.forEach((res, i) => {
+      console.log(`[deadline] bpf-overlay ${commands[i].join(' ')}: exit ${res.code} after ${res.ms} ms`);
+      expect(res.code).toBe(1);
+      expect(res.ms).toBeLessThan(10_000);
+      const lines = res.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`^bpf-overlay ${commands[i][0]}: etcd at http://${endpoint} did not answer within 5000 ms`));
+    });
+  }, 60_000);
 
   it('CNI ADD answers code 11 "try again later" within 10 s', async () => {
     const started = Date.now();
