@@ -232,6 +232,12 @@ class OptimisticTxn implements Txn {
     return [...byKey.values()].filter((v): v is StoredOf<K> => v !== undefined);
   }
 
+  guard(kind: StoredKind, name: string): void {
+    const ref = { kind, name };
+    if (!this.observed.has(refKey(ref))) throw new DatastoreError(`${describeRef(ref)} was not read in this transaction`);
+    this.guardObserved(ref);
+  }
+
   create(resource: StoredResource): void {
     const ref = refOf(resource);
     const key = refKey(ref);

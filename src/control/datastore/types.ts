@@ -104,6 +104,8 @@ export interface Txn {
    * guardKind, the commit also fails (and re-runs) if any item of the kind changed meanwhile (KindGuard).
    */
   list<K extends StoredKind>(kind: K, opts?: { guardKind?: boolean }): Promise<StoredOf<K>[]>;
+  /** Guard a key at the version this transaction listed or got it at, without reading it again. */
+  guard(kind: StoredKind, name: string): void;
   /** Fails the commit if the key exists at commit time. */
   create(resource: StoredResource): void;
   /** Guarded by the version this transaction read the key at, if it read it. */

@@ -38,17 +38,13 @@ export function findHandle(blocks: IPAMBlock[], handle: string): Assignment[] {
 }
 
 /**
- * The pools again, as guarded reads made before the blocks are listed: an allocation that carved a block from a
- * pool deleted or re-created (say with another blockSize) before it commits fails and re-runs, so its block can
- * never land beside an overlapping block claimed from the new pool, which saw every block committed before it.
+ * Guard the pools at the version listed, which is before the blocks are listed: an allocation that carved a block
+ * from a pool deleted or re-created (say with another blockSize) before it commits fails and re-runs, so its block
+ * can never land beside an overlapping block claimed from the new pool, which saw every block committed before it.
  */
-async function guardedPools(tx: Txn, pools: IPPool[]): Promise<IPPool[]> {
-  const out: IPPool[] = [];
-  for (const p of pools) {
-    const current = await tx.get('IPPool', p.metadata.name);
-    if (current) out.push(current);
-  }
-  return out;
+function guardPools(tx: Txn, pools: IPPool[]): IPPool[] {
+  for (const p of pools) tx.guard('IPPool', p.metadata.name);
+  return pools;
 }
 
 export async function assignInTxn(
@@ -59,8 +55,7 @@ export async function assignInTxn(
   restrictTo?: (poolName: string) => boolean,
 ): Promise<Assignment> {
   const node = await getNode(tx, req.node);
-  let pools = await guardedPools(tx, eligiblePools(await tx.list('IPPool'), node, use, selects, req.pool));
-  pools = eligiblePools(pools, node, use, selects, req.pool);
+  let pools = guardPools(tx, eligiblePools(await tx.list('IPPool'), node, use, selects, req.pool));
   if (restrictTo) pools = pools.filter((p) => restrictTo(p.metadata.name));
   if (pools.length === 0) {
     throw new IpamError(`no enabled IPv4 IPPool for ${use} addresses selects node "${req.node}"`);
