@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openDatastore, type Datastore } from '../../src/control/datastore/index.js';
 import { ipamHandle, NETWORK_ANNOTATION } from '../../src/control/cni/names.js';
 import type { IPAMBlock } from '../../src/control/datastore/index.js';
-import { assignAddress, ensureTunnelAddress, tunnelHandle } from '../../src/control/ipam/index.js';
+import { assignAddress, assignInTxn, checkIpam, ensureTunnelAddress, tunnelHandle } from '../../src/control/ipam/index.js';
 import { API_VERSION, type BlockAffinity, type WorkloadEndpoint } from '../../src/control/model/types.js';
 import { CLI, requireBuiltCli } from './agent.js';
 import { testPool } from './datastore-contract.js';
@@ -128,6 +128,33 @@ export function lifecycleContract(backend: string, freshStore: () => Promise<str
       expect(new Set(all.map((a) => a.address)).size).toBe(all.length);
       expect(all.filter((a) => a.address === '10.5.0.1')).toEqual([{ address: '10.5.0.1', handle: 'c1', block: '10.5.0.0/26' }]);
       expect((await ds.list('IPAMBlock')).map((b) => b.spec.cidr).sort()).toEqual(['10.5.0.0/26', '10.5.1.0/24', '10.5.2.0/24']);
+    }));
+
+  it(`${backend}: a claim whose pool is re-created before it commits re-runs instead of overlapping the new pool's block`, () =>
+    withStore(async (ds, url) => {
+      await ds.create(testPool('p', '10.18.0.0/16', { blockSize: 26 }));
+      await createNodes(ds, ['n1', 'n2']);
+      const other = await openDatastore(url);
+      let attempts = 0;
+      try {
+        const got = await ds.transact(async (tx) => {
+          const assignment = await assignInTxn(tx, { node: 'n1', handle: 'slow' }, selects);
+          if (attempts++ === 0) {
+            // Between this claim's reads and its commit: the pool is re-created with /24 blocks and n2 claims one.
+            await other.delete('IPPool', 'p');
+            await other.create(testPool('p', '10.18.0.0/16', { blockSize: 24 }));
+            await assignAddress(other, { node: 'n2', handle: 'fast' }, selects);
+          }
+          return assignment;
+        });
+        expect(attempts).toBe(2);
+        expect(got.block).toBe('10.18.1.0/24');
+      } finally {
+        await other.close();
+      }
+      const report = checkIpam({ blocks: await ds.list('IPAMBlock'), nodes: await ds.list('Node'), endpoints: [] });
+      expect(report.overlappingBlocks).toBe(0);
+      expect(report.doubleHeld).toBe(0);
     }));
 
   it(`${backend}: a bare affinity claims its range too, and a smaller blockSize fits beside a bigger block`, () =>
