@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openDatastore, type Datastore } from '../../src/control/datastore/index.js';
 import { ipamHandle, NETWORK_ANNOTATION } from '../../src/control/cni/names.js';
 import type { IPAMBlock } from '../../src/control/datastore/index.js';
-import { assignAddress, assignInTxn, checkIpam, ensureTunnelAddress, tunnelHandle } from '../../src/control/ipam/index.js';
+import { assignAddress, assignInTxn, checkIpam, ensureTunnelAddress, releaseByHandle, tunnelHandle } from '../../src/control/ipam/index.js';
 import { API_VERSION, type BlockAffinity, type WorkloadEndpoint } from '../../src/control/model/types.js';
 import { CLI, requireBuiltCli } from './agent.js';
 import { testPool } from './datastore-contract.js';
@@ -229,6 +229,12 @@ export function lifecycleContract(backend: string, freshStore: () => Promise<str
       expect((await ds.list('IPAMBlock')).map((b) => b.spec.cidr)).toEqual(['10.12.0.0/26']);
       await ds.create(testPool('again', '10.12.0.0/16', { blockSize: 24 }));
       expect((await assignAddress(ds, { node: 'n1', handle: 'c3' }, selects)).block).toBe('10.12.1.0/24');
+      // Once its last address is released, the block of the deleted pool goes, with its affinity.
+      for (const handle of [ipamHandle('net', 'c1', 'eth0'), ipamHandle('net', 'c2', 'eth0'), tunnelHandle('n1', 'vxlan')]) {
+        await releaseByHandle(ds, handle);
+      }
+      expect((await ds.list('IPAMBlock')).map((b) => b.spec.cidr)).toEqual(['10.12.1.0/24']);
+      expect((await ds.list('BlockAffinity')).map((a) => a.spec.cidr)).toEqual(['10.12.1.0/24']);
     }));
 
   it(`${backend}: deleting an unused pool removes its empty blocks and their affinities`, () =>

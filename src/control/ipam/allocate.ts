@@ -5,7 +5,7 @@
 import type { Datastore, IPAMBlock, Txn } from '../datastore/types.js';
 import type { IPPool, Node } from '../model/types.js';
 import { parseCidr4 } from './cidr.js';
-import { blockInPool, claimBlock, eligiblePools, firstFreeAddress, firstUnclaimedBlock, takenBlocks } from './blocks.js';
+import { affinityName, blockInPool, claimBlock, eligiblePools, firstFreeAddress, firstUnclaimedBlock, takenBlocks } from './blocks.js';
 import {
   IpamError,
   IpamExhaustedError,
@@ -110,7 +110,15 @@ export async function releaseInTxn(tx: Txn, handle: string, keep?: (a: Assignmen
       released.push(assignment);
       changed = true;
     }
-    if (changed) tx.put({ ...block, spec: { ...block.spec, allocations: remaining } });
+    if (!changed) continue;
+    if (Object.keys(remaining).length === 0 && !(await tx.get('IPPool', block.spec.pool))) {
+      // The last address of a block whose pool was deleted (--force): nothing holds the range any more.
+      tx.delete('IPAMBlock', block.metadata.name);
+      const affinity = affinityName(block.spec.node, block.spec.cidr);
+      if (await tx.get('BlockAffinity', affinity)) tx.delete('BlockAffinity', affinity);
+    } else {
+      tx.put({ ...block, spec: { ...block.spec, allocations: remaining } });
+    }
   }
   return released;
 }

@@ -36,6 +36,18 @@ export class PoolInUseError extends IpamError {
   override name = 'PoolInUseError';
 }
 
+function checkedUsage(name: string, blocks: readonly IPAMBlock[], opts: DeletePoolOptions): PoolUsage {
+  const usage = poolUsage(name, blocks);
+  if (usage.addresses > 0 && !opts.force) {
+    throw new PoolInUseError(
+      `IPPool "${name}": ${usage.addresses} address(es) in use in ${usage.busyBlocks} of its blocks ` +
+        `(${usage.workload} workload, ${usage.tunnel} tunnel); release them first, or delete with --force ` +
+        `(the blocks holding them are kept until they are released)`,
+    );
+  }
+  return usage;
+}
+
 export interface DeletePoolOptions {
   force?: boolean;
   ignoreMissing?: boolean;
@@ -57,18 +69,13 @@ export async function planPoolDeletion(tx: Txn, name: string, opts: DeletePoolOp
     throw new NotFoundError(`${describeRef({ kind: 'IPPool', name })} not found`, { kind: 'IPPool', name });
   }
   const blocks = await tx.list('IPAMBlock', { guardKind: true });
-  const usage = poolUsage(name, blocks);
-  Object.assign(result, { deleted: true, usage });
-  if (usage.addresses > 0 && !opts.force) {
-    throw new PoolInUseError(
-      `IPPool "${name}": ${usage.addresses} address(es) in use in ${usage.busyBlocks} of its blocks ` +
-        `(${usage.workload} workload, ${usage.tunnel} tunnel); release them first, or delete with --force ` +
-        `(the blocks holding them are kept until they are released)`,
-    );
-  }
+  Object.assign(result, { deleted: true, usage: checkedUsage(name, blocks, opts) });
   const steps: Step[] = [
     async (t) => {
-      if (await t.get('IPPool', name)) t.delete('IPPool', name);
+      if (!(await t.get('IPPool', name))) return;
+      // Checked again when this runs as a step of its own (a batch too large for one transaction).
+      checkedUsage(name, await t.list('IPAMBlock', { guardKind: true }), opts);
+      t.delete('IPPool', name);
     },
   ];
   for (const b of blocks) {
