@@ -17,13 +17,22 @@ export async function readManifestInput(file: string | undefined, ctx: CliContex
   }
 }
 
-export async function withDatastore<T>(ctx: CliContext, fn: (ds: Datastore) => Promise<T>): Promise<T> {
-  const ds = await openDatastore(ctx.datastoreUrl);
+export async function withDatastore<T>(
+  ctx: CliContext,
+  fn: (ds: Datastore) => Promise<T>,
+  opts: { readOnly?: boolean } = {},
+): Promise<T> {
+  const ds = await openDatastore(ctx.datastoreUrl, opts);
   try {
     return await fn(ds);
   } finally {
     await ds.close();
   }
+}
+
+/** For read commands: a SQLite store is opened read-only, so reading never creates or changes a file. */
+export function withStoreReadOnly<T>(ctx: CliContext, fn: (ds: Datastore) => Promise<T>): Promise<T> {
+  return withDatastore(ctx, fn, { readOnly: true });
 }
 
 export async function listAll(ds: Datastore): Promise<Resource[]> {

@@ -1,5 +1,6 @@
 // CNI error results. Codes 1-99 are the spec's own (CNI SPEC "Error" section); 100+ are ours. The runtime shows
 // `msg` to the user, so every message names the variable, field or object at fault.
+import { DatastoreTimeoutError, type DatastoreError } from '../datastore/types.js';
 
 export const CniCode = {
   IncompatibleVersion: 1,
@@ -22,6 +23,11 @@ export const CniCode = {
   /** CHECK found the attachment differs from what ADD recorded. */
   CheckFailed: 104,
 } as const;
+
+/** A store that did not answer in time may answer later (code 11); anything else it refused will not (103). */
+export function datastoreFailureCode(err: DatastoreError): CniCodeValue {
+  return err instanceof DatastoreTimeoutError ? CniCode.TryAgainLater : CniCode.DatastoreFailure;
+}
 
 export type CniCodeValue = (typeof CniCode)[keyof typeof CniCode];
 

@@ -81,13 +81,25 @@ export function firstFreeAddress(block: IPAMBlock, pool: IPPool): string | undef
   return undefined;
 }
 
-/** First block of the pool nobody has claimed (no IPAMBlock and no BlockAffinity for it), if any. */
-export function firstUnclaimedBlock(pool: IPPool, taken: ReadonlySet<string>): string | undefined {
+function overlaps(a: Cidr4, b: Cidr4): boolean {
+  return a.base < b.base + b.size && b.base < a.base + a.size;
+}
+
+/**
+ * First block of the pool that overlaps nothing claimed (no IPAMBlock and no BlockAffinity covers any of its
+ * addresses), if any. Overlap, not equal CIDR text: after a pool is re-created with another blockSize, its new
+ * blocks must still steer clear of the old pool's live blocks.
+ */
+export function firstUnclaimedBlock(pool: IPPool, taken: readonly Cidr4[]): string | undefined {
   const range = poolCidr(pool)!;
   const blockAddresses = 2 ** (32 - pool.spec.blockSize);
-  for (let base = range.base; base < range.base + range.size; base += blockAddresses) {
-    const cidr = formatCidr4({ base, prefix: pool.spec.blockSize });
-    if (!taken.has(cidr)) return cidr;
+  for (let base = range.base; base < range.base + range.size; ) {
+    const candidate = { base, prefix: pool.spec.blockSize, size: blockAddresses };
+    const hit = taken.find((t) => overlaps(t, candidate));
+    if (!hit) return formatCidr4(candidate);
+    // Skip every candidate the claimed range covers, staying on the pool's block grid.
+    const end = hit.base + hit.size;
+    base = Math.max(base + blockAddresses, Math.ceil((end - range.base) / blockAddresses) * blockAddresses + range.base);
   }
   return undefined;
 }
@@ -117,8 +129,10 @@ export function claimBlock(tx: Txn, pool: IPPool, node: string, cidr: string): I
   return block;
 }
 
-/** CIDRs already claimed by anyone: those with a block record or an affinity. */
-export async function takenBlocks(tx: Txn, blocks: IPAMBlock[]): Promise<Set<string>> {
+/** Ranges already claimed by anyone: those of a block record or an affinity (unparseable ones claim nothing). */
+export async function takenBlocks(tx: Txn, blocks: IPAMBlock[]): Promise<Cidr4[]> {
   const affinities = await tx.list('BlockAffinity');
-  return new Set([...blocks.map((b) => b.spec.cidr), ...affinities.map((a) => a.spec.cidr)]);
+  return [...blocks.map((b) => b.spec.cidr), ...affinities.map((a) => a.spec.cidr)]
+    .map((c) => parseCidr4(c))
+    .filter((c): c is Cidr4 => c !== undefined);
 }
