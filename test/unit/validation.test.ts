@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { formatProblem, loadManifests, requireValid, ValidationFailedError } from '../../src/control/validation/index.js';
-import type { IPPool, Resource } from '../../src/control/model/types.js';
+import type { IPPool, Node } from '../../src/control/model/types.js';
+import type { IPAMBlock, StoredResource } from '../../src/control/datastore/types.js';
+import { hostVethName, ipamHandle, NETWORK_ANNOTATION } from '../../src/control/cni/names.js';
 
 function pool(name: string, spec: Record<string, unknown>): string {
   return JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name }, spec });
@@ -8,17 +10,17 @@ function pool(name: string, spec: Record<string, unknown>): string {
 function doc(kind: string, name: string, spec: unknown, extra: Record<string, unknown> = {}): string {
   return JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind, metadata: { name }, spec, ...extra });
 }
-function check(text: string, existing: Resource[] = []) {
+function check(text: string, existing: StoredResource[] = []) {
   const r = loadManifests(text, 'in.yaml', existing);
   return { ...r, errors: r.problems.filter((p) => p.severity === 'error'), lines: r.problems.map(formatProblem) };
 }
-function expectOnlyError(text: string, field: string, message: string, existing: Resource[] = []) {
+function expectOnlyError(text: string, field: string, message: string, existing: StoredResource[] = []) {
   const r = check(text, existing);
   expect(r.errors.map((e) => [e.field, e.message])).toEqual([[field, message]]);
   expect(r.ok).toBe(false);
   return r.errors[0];
 }
-function expectValid(text: string, existing: Resource[] = []) {
+function expectValid(text: string, existing: StoredResource[] = []) {
   const r = check(text, existing);
   expect(r.errors).toEqual([]);
   expect(r.ok).toBe(true);
@@ -216,13 +218,51 @@ describe('FelixConfiguration', () => {
 });
 
 describe('WorkloadEndpoint', () => {
-  const wep = (over: Record<string, unknown>) =>
-    doc('WorkloadEndpoint', 'node1-k8s-pod-eth0', { node: 'node1', containerID: 'abc', interfaceName: 'eth0', hostInterface: 'cali12345', hostIfindex: 7, hostMac: 'ee:ee:ee:ee:ee:ee', mac: '0a:58:0a:00:00:05', ipNetworks: ['192.168.0.5/32'], pool: 'p', ...over });
-  it('accepts a valid endpoint', () => void expectValid(wep({})));
+  const veth = hostVethName('abc', 'eth0');
+  const handle = ipamHandle('k8s-pod-network', 'abc', 'eth0');
+  const block = (allocations: Record<string, { handle: string }>): IPAMBlock => ({
+    apiVersion: 'projectcalico.org/v3',
+    kind: 'IPAMBlock',
+    metadata: { name: '192-168-0-0-26' },
+    spec: { cidr: '192.168.0.0/26', pool: 'p', node: 'node1', allocations },
+  });
+  const node1: Node = {
+    apiVersion: 'projectcalico.org/v3',
+    kind: 'Node',
+    metadata: { name: 'node1' },
+    spec: { bgp: { ipv4Address: '10.0.0.5/24' }, ipv4VXLANTunnelAddr: '192.168.0.1' },
+  };
+  const held = [block({ '192.168.0.5': { handle }, '192.168.0.1': { handle: 'tunnel:node1:vxlan' } }), node1];
+  const wep = (over: Record<string, unknown>, annotations: Record<string, string> = { [NETWORK_ANNOTATION]: 'k8s-pod-network' }) =>
+    JSON.stringify({
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'WorkloadEndpoint',
+      metadata: { name: 'node1-k8s-pod-eth0', annotations },
+      spec: { node: 'node1', containerID: 'abc', interfaceName: 'eth0', hostInterface: veth, hostIfindex: 7, hostMac: 'ee:ee:ee:ee:ee:ee', mac: '0a:58:0a:00:00:05', ipNetworks: ['192.168.0.5/32'], pool: 'p', ...over },
+    });
+  it('accepts a valid endpoint whose address IPAM holds for its handle', () => void expectValid(wep({}), held));
   it('rejects bad addresses, ifindex and MACs', () => {
-    expectOnlyError(wep({ ipNetworks: ['192.168.0.0/24'] }), 'spec.ipNetworks.0', 'must be a single address with /32 (IPv4) or /128 (IPv6)');
-    expectOnlyError(wep({ hostIfindex: 0 }), 'spec.hostIfindex', 'must be a positive interface index');
-    expectOnlyError(wep({ mac: 'zz' }), 'spec.mac', 'must be a MAC address of six hex bytes, e.g. 66:aa:bb:cc:dd:ee');
-    expectOnlyError(wep({ hostInterface: 'a-very-long-interface' }), 'spec.hostInterface', 'must be an interface name of 1 to 15 characters');
+    expectOnlyError(wep({ ipNetworks: ['192.168.0.0/24'] }), 'spec.ipNetworks.0', 'must be a single address with /32 (IPv4) or /128 (IPv6)', held);
+    expectOnlyError(wep({ hostIfindex: 0 }), 'spec.hostIfindex', 'must be a positive interface index', held);
+    expectOnlyError(wep({ mac: 'zz' }), 'spec.mac', 'must be a MAC address of six hex bytes, e.g. 66:aa:bb:cc:dd:ee', held);
+  });
+  it('requires hostInterface to be the CNI veth name of that container, never the uplink', () => {
+    const e = expectOnlyError(wep({ hostInterface: 'eth0' }), 'spec.hostInterface', `must be "${veth}", the CNI's veth name for this containerID and interfaceName`, held);
+    expect(formatProblem(e)).toContain(`WorkloadEndpoint "node1-k8s-pod-eth0": error with field WorkloadEndpoint.Spec.HostInterface = 'eth0'`);
+    expect(check(wep({ hostInterface: 'a-very-long-interface' }), held).errors.map((x) => x.message)).toContain('must be an interface name of 1 to 15 characters');
+  });
+  it('rejects a node address or a tunnel address as a workload address', () => {
+    expectOnlyError(wep({ ipNetworks: ['10.0.0.5/32'] }), 'spec.ipNetworks.0', "is the Node(node1) address (spec.bgp.ipv4Address); a workload may not take a node's address", held);
+    expectOnlyError(wep({ ipNetworks: ['192.168.0.1/32'] }), 'spec.ipNetworks.0', "is the Node(node1) VXLAN tunnel address; a workload may not take a node's address", held);
+  });
+  it('rejects addresses IPAM does not hold for the endpoint handle', () => {
+    expectOnlyError(wep({ ipNetworks: ['192.168.0.9/32'] }), 'spec.ipNetworks.0', `must be allocated in IPAM to this endpoint's handle "${handle}"; IPAM holds it for nobody`, held);
+    const other = [block({ '192.168.0.5': { handle: 'cni:k8s-pod-network:xyz:eth0' } })];
+    expectOnlyError(wep({}), 'spec.ipNetworks.0', `must be allocated in IPAM to this endpoint's handle "${handle}"; IPAM holds it for "cni:k8s-pod-network:xyz:eth0"`, other);
+    expectOnlyError(wep({}, {}), 'metadata.annotations', `must name the CNI network whose IPAM handle holds the addresses (annotation ${NETWORK_ANNOTATION})`, held);
+  });
+  it('skips only the IPAM check offline', () => {
+    expect(loadManifests(wep({}), 'in.yaml', [], { offline: true }).ok).toBe(true);
+    expect(loadManifests(wep({ hostInterface: 'eth0' }), 'in.yaml', [], { offline: true }).ok).toBe(false);
   });
 });

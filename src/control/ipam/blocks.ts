@@ -2,7 +2,7 @@
 // block are free, and the records (IPAMBlock + BlockAffinity) that claim a block for a node.
 import type { IPAMBlock, Txn } from '../datastore/types.js';
 import { API_VERSION, type BlockAffinity, type IPPool, type Node } from '../model/types.js';
-import { cidrContains, formatCidr4, formatIPv4, parseCidr4, type Cidr4 } from './cidr.js';
+import { cidr4ContainsIp, formatCidr4, formatIPv4, parseCidr4, type Cidr4 } from '../model/cidr.js';
 import { IpamError, type AddressUse, type PoolSelectsNode } from './types.js';
 
 /** "10.244.0.64/26" -> "10-244-0-64-26": a datastore name that keeps the CIDR readable. */
@@ -95,7 +95,7 @@ export function firstUnclaimedBlock(pool: IPPool, taken: ReadonlySet<string>): s
 export function blockInPool(block: IPAMBlock, pool: IPPool): boolean {
   const range = poolCidr(pool);
   const cidr = parseCidr4(block.spec.cidr);
-  return !!range && !!cidr && block.spec.pool === pool.metadata.name && cidrContains(range, cidr.base);
+  return !!range && !!cidr && block.spec.pool === pool.metadata.name && cidr4ContainsIp(range, cidr.base);
 }
 
 /** Claim a block for the node in the transaction: create its IPAMBlock and BlockAffinity, both must be new. */
