@@ -164,6 +164,8 @@ export function validateDocuments(
   for (const doc of accepted) {
     if (!failedSources.has(doc.source)) resources.push({ resource: toResource(doc), source: doc.source });
   }
+  // Batch rules report after the per-document ones: list every problem in document order (stable within one).
+  problems.sort((a, b) => a.source.document - b.source.document || (a.source.item ?? -1) - (b.source.item ?? -1));
   return { ok: !problems.some((p) => p.severity === 'error'), problems, resources };
 }
 
