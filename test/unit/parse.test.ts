@@ -143,8 +143,21 @@ describe('manifest bytes', () => {
   it('rejects more than 4 MiB', () => {
     expect(() => decodeManifest(new Uint8Array(MAX_MANIFEST_BYTES + 1), '<stdin>')).toThrow('<stdin>: the manifest is larger than 4194304 bytes; at most 4194304 bytes (4 MiB) are accepted');
   });
-  it('reports YAML nested too deeply as a manifest error', () => {
-    const deep = '['.repeat(100_000) + ']'.repeat(100_000);
-    expect(() => parseManifests(deep, 'deep.yaml')).toThrow(ManifestError);
+  it.each([
+    ['flow collections', `{"spec": ${'['.repeat(1_500_000)}${']'.repeat(1_500_000)}}`],
+    ['chained block sequences', `spec:\n${'- '.repeat(2_000_000)}x\n`],
+  ])('refuses %s nested deeper than 100 before parsing, in bounded time', (_what, text) => {
+    const start = performance.now();
+    expect(() => parseManifests(text, 'deep.yaml')).toThrow(/^deep\.yaml document 1: nested deeper than 100 levels \(line \d\); not read$/);
+    expect(performance.now() - start).toBeLessThan(1000);
+  });
+  it('reports block nesting the parser cannot follow as "nested too deeply", never a stack overflow', () => {
+    let text = 'spec:\n';
+    for (let i = 1; i <= 1500; i++) text += `${' '.repeat(i)}a:\n`;
+    expect(() => parseManifests(text, 'deep.yaml')).toThrow(/^deep\.yaml document 1: nested too deeply to read \(line \d+, column \d+\)$/);
+  });
+  it('keeps brackets in quoted scalars and comments out of the nesting count', () => {
+    const text = `kind: IPPool # ${'['.repeat(500)}\nmetadata: {name: "${'{'.repeat(500)}", note: '${'['.repeat(500)}'}\n`;
+    expect(parseManifests(text, 'q.yaml')[0].body.kind).toBe('IPPool');
   });
 });

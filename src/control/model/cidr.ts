@@ -110,6 +110,11 @@ export function ipv4CidrSortKey(text: string): number {
   return addr === null ? NaN : addr * 64 + prefix;
 }
 
+/** The network address of `value` under a prefix length. */
+export function maskedValue(family: IpFamily, value: bigint, prefix: number): bigint {
+  return value & maskOf(family, prefix);
+}
+
 export function networkOf(c: Cidr): bigint {
   return c.addr & maskOf(c.family, c.prefix);
 }

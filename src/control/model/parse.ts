@@ -98,6 +98,54 @@ export function decodeManifest(bytes: Uint8Array, file: string): string {
   }
 }
 
+/** Deepest nesting of flow collections ("[", "{") or chained block indicators read; real manifests nest a few. */
+export const MAX_MANIFEST_NESTING = 100;
+
+function isTokenStart(prev: string | undefined): boolean {
+  return prev === undefined || prev === ' ' || prev === '\t' || prev === '\n' || prev === '\r' || prev === ':' || prev === ',' || prev === '[' || prev === '{' || prev === '-';
+}
+
+/**
+ * Where collections nest deeper than `max`, or -1: flow collections ("[", "{") and block indicators chained on
+ * one line ("- - - x"). A linear scan that skips quoted scalars and comments the way YAML delimits them: the YAML
+ * parser needs seconds and up to 1.5 GB for a few MB of "[[[[..." or "- - - -..." before it gives up, so such
+ * input is refused first. Nesting by indentation costs a character per level and line; the parser's own limit
+ * (reported as "nested too deeply") stops it cheaply.
+ */
+export function excessiveNestingAt(text: string, max: number): number {
+  let depth = 0;
+  let chained = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '\n') {
+      chained = 0;
+      continue;
+    }
+    if (c === ' ' || c === '\t' || c === '\r') continue;
+    const next = text[i + 1];
+    if ((c === '-' || c === '?') && isTokenStart(text[i - 1]) && (next === ' ' || next === '\t')) {
+      if (++chained > max) return i;
+      continue;
+    }
+    chained = 0;
+    if (c === '[' || c === '{') {
+      if (++depth > max) return i;
+    } else if (c === ']' || c === '}') {
+      if (depth > 0) depth--;
+    } else if ((c === '"' || c === "'") && isTokenStart(text[i - 1])) {
+      for (i++; i < text.length && text[i] !== c; i++) if (c === '"' && text[i] === '\\') i++;
+    } else if (c === '#' && isTokenStart(text[i - 1])) {
+      while (i < text.length && text[i] !== '\n') i++;
+    }
+  }
+  return -1;
+}
+
+function nestingError(file: string, text: string, at: number): ManifestError {
+  const line = text.slice(0, at).split('\n').length;
+  return new ManifestError({ file, document: 0 }, `nested deeper than ${MAX_MANIFEST_NESTING} levels (line ${line}); not read`);
+}
+
 /**
  * Splits manifest text into documents. JSON is valid YAML 1.2, so one parser reads both. Syntax errors throw
  * ManifestError naming the document and line; empty documents (a trailing `---`) are skipped.
@@ -105,6 +153,8 @@ export function decodeManifest(bytes: Uint8Array, file: string): string {
 export function parseManifests(text: string, file: string): RawDocument[] {
   // Characters, not bytes, but never fewer: text this long is also too many bytes.
   if (text.length > MAX_MANIFEST_BYTES) throw sizeError(file, `${text.length} characters long`);
+  const deepAt = excessiveNestingAt(text, MAX_MANIFEST_NESTING);
+  if (deepAt >= 0) throw nestingError(file, text, deepAt);
   const out: RawDocument[] = [];
   let docs: ReturnType<typeof YAML.parseAllDocuments>;
   try {
@@ -119,6 +169,8 @@ export function parseManifests(text: string, file: string): RawDocument[] {
     if (doc.errors.length > 0) {
       const first = doc.errors[0];
       const where = first.linePos ? ` (line ${first.linePos[0].line}, column ${first.linePos[0].col})` : '';
+      // The parser recurses per level of block nesting too: say so instead of relaying a stack overflow.
+      if (first.message.includes('Maximum call stack size exceeded')) throw new ManifestError(source, `nested too deeply to read${where}`);
       throw new ManifestError(source, `invalid YAML/JSON${where}: ${first.message.split('\n')[0]}`);
     }
     let value: unknown;

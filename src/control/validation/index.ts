@@ -9,7 +9,8 @@ import {
   type SourcedResource,
 } from '../model/parse.js';
 import type { IPAMBlock, StoredResource } from '../datastore/types.js';
-import { cidrContainsIp, parseCidr } from '../model/cidr.js';
+import { parseCidr } from '../model/cidr.js';
+import { CidrIndex } from './cidr-index.js';
 import { API_VERSION, RESOURCE_KINDS, type IPPool, type Node } from '../model/types.js';
 import { checkKnownFields, checkMetadata } from './common.js';
 import { validateBlockAffinitySpec } from './blockaffinity.js';
@@ -149,7 +150,8 @@ export function validateDocuments(
     ...nodeDocs.map((n) => nodeAddressOf(n.name, n.spec)),
   ].filter((a): a is NodeAddress => a !== null);
   validateIPPoolBatch(pools, existingPools, nodeAddresses);
-  checkNodesOutsidePools(nodeDocs, existingPools.filter((p) => !pools.some((c) => c.name === p.metadata.name)));
+  const batchPools = new Set(pools.map((c) => c.name));
+  checkNodesOutsidePools(nodeDocs, existingPools.filter((p) => !batchPools.has(p.metadata.name)));
 
   if (!options.offline && workloadDocs.length > 0) {
     const blocks = existing.filter((x): x is IPAMBlock => x.kind === 'IPAMBlock');
@@ -171,18 +173,20 @@ export function validateDocuments(
 
 /** A new or changed Node may not sit inside a pool that stays (the batch's own pools are judged by their nodes). */
 function checkNodesOutsidePools(nodeDocs: readonly NodeDocument[], pools: readonly IPPool[]): void {
-  const cidrs = pools.map((p) => ({ pool: p, cidr: parseCidr(p.spec.cidr) }));
+  const index = new CidrIndex<IPPool>();
+  for (const p of pools) {
+    const cidr = parseCidr(p.spec.cidr);
+    if (cidr) index.add(cidr, p);
+  }
   for (const n of nodeDocs) {
     const address = nodeAddressOf(n.name, n.spec);
     if (!address) continue;
-    for (const { pool, cidr } of cidrs) {
-      if (cidr && cidrContainsIp(cidr, address.family, address.value)) {
-        n.reporter.error(
-          'spec.bgp.ipv4Address',
-          address.text,
-          `lies in IPPool(${pool.metadata.name}) CIDR ${pool.spec.cidr}; a node's underlay address may not be inside a pool`,
-        );
-      }
+    for (const pool of index.containing(address.family, address.value, address.family === 4 ? 32 : 128)) {
+      n.reporter.error(
+        'spec.bgp.ipv4Address',
+        address.text,
+        `lies in IPPool(${pool.metadata.name}) CIDR ${pool.spec.cidr}; a node's underlay address may not be inside a pool`,
+      );
     }
   }
 }
