@@ -231,3 +231,15 @@ describe('bpf-overlay CLI with hostile and careless input', () => {
     expect(res.stderr).not.toMatch(/s3cret|hunter2|t0k/);
   });
 });
+
+describe('bpf-overlay delete with a hostile name', () => {
+  it('prints the name escaped', () => {
+    const res = spawnSync(process.execPath, [CLI, 'delete', 'ippool', 'x\u001b[2Jy', '--ignore-not-found'], {
+      encoding: 'utf8',
+      env: { ...process.env, BPF_OVERLAY_DATASTORE: `sqlite://${join(dir, 'delete.db')}` },
+      timeout: 30_000,
+    });
+    expect(res.stdout).toContain('ippool/x\\x1b[2Jy deleted');
+    expect(res.stdout + res.stderr).not.toContain('\u001b');
+  });
+});

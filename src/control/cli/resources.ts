@@ -6,6 +6,7 @@ import type { Datastore, StoredResource } from '../datastore/types.js';
 import { RESOURCE_KINDS, type ResourceKind } from '../model/types.js';
 import type { CliContext } from './command.js';
 import { decodeManifest, MAX_MANIFEST_BYTES } from '../model/parse.js';
+import { printable } from '../printable.js';
 import { UsageError } from './output.js';
 
 /** At most limit + 1 bytes of the file: a huge file is judged too large without being read whole. */
@@ -70,6 +71,7 @@ export function parseKind(word: string): ResourceKind {
   return kind;
 }
 
+/** "ippool/NAME", printable: names from a manifest or the command line may hold control characters. */
 export function describeResource(r: { kind: string; metadata: { name: string } }): string {
-  return `${r.kind.toLowerCase()}/${r.metadata.name}`;
+  return printable(`${r.kind.toLowerCase()}/${r.metadata.name}`);
 }
