@@ -205,6 +205,21 @@ describe('bpf-overlay CLI with hostile and careless input', () => {
     expect(pools()).toBe(before);
   });
 
+  it('refuses a WorkloadEndpoint naming the uplink and a node address, storing nothing', () => {
+    const wep = JSON.stringify({
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'WorkloadEndpoint',
+      metadata: { name: 'n1.wl-evil', annotations: { 'cni.bpf-overlay.io/network': 'k8s-pod-network' } },
+      spec: { node: 'n1', containerID: 'c1', interfaceName: 'eth0', hostInterface: 'eth0', hostIfindex: 2, hostMac: '02:00:00:00:00:01', mac: '02:00:00:00:00:02', ipNetworks: ['10.72.0.5/32'], pool: 'seed' },
+    });
+    const res = run(['apply', '-f', '-'], wep);
+    expect(res.code).toBe(1);
+    const lines = res.stderr.trim().split('\n');
+    expect(lines[0]).toMatch(/^<stdin> document 1: WorkloadEndpoint "n1\.wl-evil": error with field WorkloadEndpoint\.Spec\.HostInterface = 'eth0' \(must be "bo[0-9a-f]{11}", the CNI's veth name for this containerID and interfaceName\)$/);
+    expect(lines[1]).toBe(`<stdin> document 1: WorkloadEndpoint "n1.wl-evil": error with field WorkloadEndpoint.Spec.IPNetworks.0 = '10.72.0.5/32' (is the Node(n1) address (spec.bgp.ipv4Address); a workload may not take a node's address)`);
+    expect(run(['get', 'workloadendpoints', '-o', 'json']).stdout).not.toContain('wl-evil');
+  });
+
   it('prints control characters from the datastore (a K8S_POD_NAME) escaped in tables', async () => {
     const ds = await openDatastore(`sqlite://${store}`);
     try {
