@@ -101,49 +101,35 @@ export function decodeManifest(bytes: Uint8Array, file: string): string {
 /** Deepest nesting of flow collections ("[", "{") or chained block indicators read; real manifests nest a few. */
 export const MAX_MANIFEST_NESTING = 100;
 
-function isTokenStart(prev: string | undefined): boolean {
-  return prev === undefined || prev === ' ' || prev === '\t' || prev === '\n' || prev === '\r' || prev === ':' || prev === ',' || prev === '[' || prev === '{' || prev === '-';
-}
+// The lexer's own markers, which stand for no source text.
+const LEXER_MARKERS = new Set(['\x02', '\x18', '\x1f']);
 
 /**
- * Where collections nest deeper than `max`, or -1: flow collections ("[", "{") and block indicators chained on
- * one line ("- - - x"). A linear scan that skips quoted scalars and comments the way YAML delimits them: the YAML
- * parser needs seconds and up to 1.5 GB for a few MB of "[[[[..." or "- - - -..." before it gives up, so such
- * input is refused first. Nesting by indentation costs a character per level and line; the parser's own limit
- * (reported as "nested too deeply") stops it cheaply.
+ * The line where collections nest deeper than `max`, or -1: flow collections ("[", "{") and block indicators
+ * chained on one line ("- - - x"). YAML's own lexer finds them exactly, in linear time, and stops at the first
+ * excess: the YAML parser needs seconds and up to 1.5 GB for a few MB of "[[[[..." or "- - - -..." before it
+ * gives up. Nesting by indentation costs a character per level and line; the parser's own limit (reported as
+ * "nested too deeply") stops that cheaply.
  */
-export function excessiveNestingAt(text: string, max: number): number {
+export function excessiveNestingLine(text: string, max: number): number {
   let depth = 0;
   let chained = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === '\n') {
+  let line = 1;
+  for (const token of new YAML.Lexer().lex(text)) {
+    if (token === '[' || token === '{') {
+      if (++depth > max) return line;
       chained = 0;
-      continue;
-    }
-    if (c === ' ' || c === '\t' || c === '\r') continue;
-    const next = text[i + 1];
-    if ((c === '-' || c === '?') && isTokenStart(text[i - 1]) && (next === ' ' || next === '\t')) {
-      if (++chained > max) return i;
-      continue;
-    }
-    chained = 0;
-    if (c === '[' || c === '{') {
-      if (++depth > max) return i;
-    } else if (c === ']' || c === '}') {
+    } else if (token === ']' || token === '}') {
       if (depth > 0) depth--;
-    } else if ((c === '"' || c === "'") && isTokenStart(text[i - 1])) {
-      for (i++; i < text.length && text[i] !== c; i++) if (c === '"' && text[i] === '\\') i++;
-    } else if (c === '#' && isTokenStart(text[i - 1])) {
-      while (i < text.length && text[i] !== '\n') i++;
+      chained = 0;
+    } else if (token === '-' || token === '?') {
+      if (++chained > max) return line;
+    } else if (!/^[ \t]*$/.test(token)) {
+      chained = 0;
     }
+    if (!LEXER_MARKERS.has(token)) for (let i = token.indexOf('\n'); i >= 0; i = token.indexOf('\n', i + 1)) line++;
   }
   return -1;
-}
-
-function nestingError(file: string, text: string, at: number): ManifestError {
-  const line = text.slice(0, at).split('\n').length;
-  return new ManifestError({ file, document: 0 }, `nested deeper than ${MAX_MANIFEST_NESTING} levels (line ${line}); not read`);
 }
 
 /**
@@ -153,8 +139,10 @@ function nestingError(file: string, text: string, at: number): ManifestError {
 export function parseManifests(text: string, file: string): RawDocument[] {
   // Characters, not bytes, but never fewer: text this long is also too many bytes.
   if (text.length > MAX_MANIFEST_BYTES) throw sizeError(file, `${text.length} characters long`);
-  const deepAt = excessiveNestingAt(text, MAX_MANIFEST_NESTING);
-  if (deepAt >= 0) throw nestingError(file, text, deepAt);
+  const deepLine = excessiveNestingLine(text, MAX_MANIFEST_NESTING);
+  if (deepLine >= 0) {
+    throw new ManifestError({ file, document: 0 }, `nested deeper than ${MAX_MANIFEST_NESTING} levels (line ${deepLine}); not read`);
+  }
   const out: RawDocument[] = [];
   let docs: ReturnType<typeof YAML.parseAllDocuments>;
   try {
