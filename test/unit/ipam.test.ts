@@ -101,6 +101,14 @@ describe('IPAM block carving and allocation', () => {
     );
   });
 
+  it('uses a Manual pool only when a request names it', async () => {
+    await ds.applyAll([testPool('a-manual', '10.10.0.0/16', { assignmentMode: 'Manual' }), testPool('b-auto', '10.20.0.0/16')]);
+    await createNodes(ds, ['n1']);
+    expect((await assignAddress(ds, { node: 'n1', handle: 'h1' }, selects)).pool).toBe('b-auto');
+    expect((await assignAddress(ds, { node: 'n1', handle: 'h2', pool: 'a-manual' }, selects)).pool).toBe('a-manual');
+    expect((await ensureTunnelAddress(ds, 'n1', selects)).vxlan).toMatch(/^10\.20\./);
+  });
+
   it('honours namespaceSelector with the namespace the CNI knows; tunnel addresses ignore it', async () => {
     await ds.applyAll([
       testPool('a-team-a', '10.10.0.0/16', { namespaceSelector: "kubernetes.io/metadata.name == 'team-a'" }),

@@ -37,7 +37,8 @@ export function poolUnusableReason(pool: IPPool, use: AddressUse): string | unde
 
 /**
  * Pools an allocation may draw from, in name order. An explicitly requested pool must exist and be usable, and,
- * as in Calico, overrides its own nodeSelector; otherwise every usable pool that selects the node qualifies.
+ * as in Calico, overrides its own nodeSelector; otherwise every usable Automatic pool that selects the node
+ * qualifies.
  */
 export function eligiblePools(
   pools: IPPool[],
@@ -53,8 +54,9 @@ export function eligiblePools(
     if (reason) throw new IpamError(`ipPool "${requested}" cannot be used: ${reason}`);
     return [pool];
   }
+  // As in Calico, a Manual pool serves only requests that name it.
   return pools
-    .filter((p) => poolUnusableReason(p, use) === undefined && selects(p, node))
+    .filter((p) => p.spec.assignmentMode !== 'Manual' && poolUnusableReason(p, use) === undefined && selects(p, node))
     .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
 }
 
