@@ -332,7 +332,10 @@ describe('IPPool: every problem of a document, Calico field rules', () => {
     const r = expectValid(pool('p', { cidr: '10.0.0.0/16', namespaceSelector: "kubernetes.io/metadata.name == 'team-a'" }));
     expect((r.resources[0].resource as IPPool).spec.namespaceSelector).toBe("kubernetes.io/metadata.name == 'team-a'");
     expectOnlyError(pool('p', { cidr: '10.0.0.0/16', namespaceSelector: 'a ==' }), 'spec.namespaceSelector', 'invalid selector "a ==" at position 4: expected a quoted value');
-    expect(check(pool('p', { cidr: '10.0.0.0/16', namespaceSelector: 'all()', allowedUses: ['Tunnel'] })).errors.map((e) => e.field)).toEqual(['spec.namespaceSelector']);
+    expectOnlyError(pool('p', { cidr: '10.0.0.0/16', namespaceSelector: 'all()', allowedUses: ['Tunnel'] }), 'spec.namespaceSelector', 'IP Pool with AllowedUse Tunnel cannot have namespaceSelector');
+    expectValid(pool('p', { cidr: '10.0.0.0/16', namespaceSelector: 'all()', allowedUses: ['Workload'] }));
+    expectOnlyError(pool('p', { cidr: '10.0.0.0/16', namespaceSelector: 'global()' }), 'spec.namespaceSelector', 'global() selector is not valid for IPPool namespaceSelector');
+    expectOnlyError(pool('p', { cidr: '10.0.0.0/16', nodeSelector: "global() && a == 'b'" }), 'spec.nodeSelector', 'global() selector is not valid for IPPool nodeSelector');
   });
   it('stores the canonical CIDR', () => {
     const r = expectValid(pool('p', { cidr: '10.5.0.0/016' }));

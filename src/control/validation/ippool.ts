@@ -67,7 +67,7 @@ function checkAllowedUses(r: Reporter, spec: Record<string, unknown>): void {
     }
   }
   if (seen.has('Tunnel') && typeof spec.namespaceSelector === 'string' && spec.namespaceSelector.trim() !== '') {
-    r.error('spec.namespaceSelector', spec.namespaceSelector, 'a pool that serves Tunnel addresses cannot have a namespaceSelector (tunnel addresses belong to nodes, not namespaces); set allowedUses: [Workload]');
+    r.error('spec.namespaceSelector', spec.namespaceSelector, 'IP Pool with AllowedUse Tunnel cannot have namespaceSelector');
   }
 }
 
@@ -136,8 +136,12 @@ export function validateIPPoolSpec(r: Reporter, spec: Record<string, unknown>): 
   if (ipip && vxlan && ipip !== 'Never' && vxlan !== 'Never') {
     r.error('spec.vxlanMode', spec.vxlanMode, 'Cannot enable both VXLAN and IPIP on the same IPPool');
   }
-  checkSelector(r, 'spec.nodeSelector', spec.nodeSelector);
-  checkSelector(r, 'spec.namespaceSelector', spec.namespaceSelector);
+  for (const field of ['nodeSelector', 'namespaceSelector'] as const) {
+    const value = spec[field];
+    // Calico's own text: global() belongs to policy selectors, not to pools.
+    if (typeof value === 'string' && value.includes('global(')) r.error(`spec.${field}`, value, `global() selector is not valid for IPPool ${field}`);
+    else checkSelector(r, `spec.${field}`, value);
+  }
   checkAllowedUses(r, spec);
   if (spec.assignmentMode !== undefined && (typeof spec.assignmentMode !== 'string' || !ASSIGNMENT_MODES.includes(spec.assignmentMode))) {
     r.error('spec.assignmentMode', spec.assignmentMode, `unsupported value; must be one of ${ASSIGNMENT_MODES.join(', ')}`);
