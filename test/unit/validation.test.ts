@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatProblem, loadManifests, requireValid, ValidationFailedError } from '../../src/control/validation/index.js';
-import type { IPPool, Node } from '../../src/control/model/types.js';
+import { addressOwners, formatProblem, loadManifests, requireValid, ValidationFailedError, workloadEndpointProblems } from '../../src/control/validation/index.js';
+import type { IPPool, Node, WorkloadEndpoint } from '../../src/control/model/types.js';
 import type { IPAMBlock, StoredResource } from '../../src/control/datastore/types.js';
 import { hostVethName, ipamHandle, NETWORK_ANNOTATION } from '../../src/control/cni/names.js';
 
@@ -260,6 +260,14 @@ describe('WorkloadEndpoint', () => {
     const other = [block({ '192.168.0.5': { handle: 'cni:k8s-pod-network:xyz:eth0' } })];
     expectOnlyError(wep({}), 'spec.ipNetworks.0', `must be allocated in IPAM to this endpoint's handle "${handle}"; IPAM holds it for "cni:k8s-pod-network:xyz:eth0"`, other);
     expectOnlyError(wep({}, {}), 'metadata.annotations', `must name the CNI network whose IPAM handle holds the addresses (annotation ${NETWORK_ANNOTATION})`, held);
+  });
+  it('judges a stored endpoint by the same rules, for the agent', () => {
+    const stored = (over: Record<string, unknown>) => JSON.parse(wep(over)) as WorkloadEndpoint;
+    const owners = addressOwners([held[0] as IPAMBlock], [node1]);
+    expect(workloadEndpointProblems(stored({}), owners)).toEqual([]);
+    const problems = workloadEndpointProblems(stored({ hostInterface: 'eth0', ipNetworks: ['10.0.0.5/32'] }), owners);
+    expect(problems.map((p) => p.field)).toEqual(['spec.hostInterface', 'spec.ipNetworks.0']);
+    expect(formatProblem(problems[0])).toMatch(/^datastore document 1: WorkloadEndpoint "node1-k8s-pod-eth0": error with field WorkloadEndpoint\.Spec\.HostInterface = 'eth0'/);
   });
   it('skips only the IPAM check offline', () => {
     expect(loadManifests(wep({}), 'in.yaml', [], { offline: true }).ok).toBe(true);

@@ -11,17 +11,23 @@ import {
 import type { IPAMBlock, StoredResource } from '../datastore/types.js';
 import { parseCidr } from '../model/cidr.js';
 import { CidrIndex } from './cidr-index.js';
-import { API_VERSION, RESOURCE_KINDS, type IPPool, type Node } from '../model/types.js';
+import { API_VERSION, RESOURCE_KINDS, type IPPool, type Node, type WorkloadEndpoint } from '../model/types.js';
 import { checkKnownFields, checkMetadata } from './common.js';
 import { validateBlockAffinitySpec } from './blockaffinity.js';
 import { validateIPPoolBatch, validateIPPoolSpec, type NodeAddress, type PoolCandidate } from './ippool.js';
 import { validateNodeSpec } from './node.js';
 import { validateFelixConfigurationSpec, validateOverlayConfigurationSpec } from './overlayconfig.js';
 import { Reporter, ValidationFailedError, type Problem } from './problem.js';
-import { addressOwners, checkWorkloadAddresses, validateWorkloadEndpointSpec } from './workloadendpoint.js';
+import {
+  addressOwners,
+  checkWorkloadAddresses,
+  validateWorkloadEndpointSpec,
+  type AddressOwners,
+} from './workloadendpoint.js';
 
 export { formatProblem, goFieldPath, ValidationFailedError, type Problem, type Severity } from './problem.js';
 export { isDns1123Subdomain } from './common.js';
+export { addressOwners, type AddressOwners } from './workloadendpoint.js';
 
 export interface ValidationResult {
   /** True when no problem is an error (warnings allowed). */
@@ -205,4 +211,17 @@ export function loadManifests(
 export function requireValid(result: ValidationResult): SourcedResource[] {
   if (!result.ok) throw new ValidationFailedError(result.problems);
   return result.resources;
+}
+
+/**
+ * The errors of a WorkloadEndpoint already in the datastore (the CNI writes them directly), judged by the same
+ * rules as `apply`: for the agent, which must not act on an endpoint that fails them.
+ */
+export function workloadEndpointProblems(wep: WorkloadEndpoint, owners: AddressOwners): Problem[] {
+  const problems: Problem[] = [];
+  const r = new Reporter('WorkloadEndpoint', wep.metadata.name, { file: 'datastore', document: 0 }, problems);
+  const spec = wep.spec as unknown as Record<string, unknown>;
+  validateWorkloadEndpointSpec(r, spec);
+  checkWorkloadAddresses(r, wep.metadata, spec, owners);
+  return problems.filter((p) => p.severity === 'error');
 }
