@@ -2,6 +2,7 @@
 // Everything above it (agent, CNI, CLI, IPAM) is written once against this interface.
 import type { ObjectMeta, Resource, ResourceKind } from '../model/types.js';
 import { API_VERSION } from '../model/types.js';
+import { redactCredentials } from '../printable.js';
 
 /** One allocated address in an IPAM block. */
 export interface IPAMAllocation {
@@ -150,8 +151,12 @@ export interface Datastore {
   close(): Promise<void>;
 }
 
+/** Its message never carries credentials of the datastore URL (they are replaced by ***), wherever it is shown. */
 export class DatastoreError extends Error {
   override name = 'DatastoreError';
+  constructor(message: string, options?: ErrorOptions) {
+    super(redactCredentials(message), options);
+  }
 }
 
 /**

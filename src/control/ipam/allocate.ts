@@ -4,7 +4,8 @@
 // and every new block is created guarded by "absent", so two allocators can never both commit the same address.
 import type { Datastore, IPAMBlock, Txn } from '../datastore/types.js';
 import type { IPPool, Node } from '../model/types.js';
-import { parseCidr4 } from './cidr.js';
+import { parseCidr4 } from '../model/cidr.js';
+import { namespaceSelectorAdmits } from '../selector/namespace.js';
 import { affinityName, blockInPool, claimBlock, eligiblePools, firstFreeAddress, firstUnclaimedBlock, takenBlocks } from './blocks.js';
 import {
   IpamError,
@@ -57,8 +58,11 @@ export async function assignInTxn(
   const node = await getNode(tx, req.node);
   let pools = guardPools(tx, eligiblePools(await tx.list('IPPool'), node, use, selects, req.pool));
   if (restrictTo) pools = pools.filter((p) => restrictTo(p.metadata.name));
+  // Like nodeSelector, namespaceSelector yields to an explicitly requested pool.
+  if (use === 'Workload' && req.pool === undefined) pools = pools.filter((p) => namespaceSelectorAdmits(p.spec.namespaceSelector, req.namespace));
   if (pools.length === 0) {
-    throw new IpamError(`no enabled IPv4 IPPool for ${use} addresses selects node "${req.node}"`);
+    const ns = req.namespace === undefined ? '' : ` and admits namespace "${req.namespace}"`;
+    throw new IpamError(`no enabled IPv4 IPPool for ${use} addresses selects node "${req.node}"${ns}`);
   }
   const blocks = await tx.list('IPAMBlock');
   // A retried CNI ADD for the same container gets the address it already has.

@@ -2,7 +2,7 @@
 // block are free, and the records (IPAMBlock + BlockAffinity) that claim a block for a node.
 import type { IPAMBlock, Txn } from '../datastore/types.js';
 import { API_VERSION, type BlockAffinity, type IPPool, type Node } from '../model/types.js';
-import { cidrContains, formatCidr4, formatIPv4, parseCidr4, type Cidr4 } from './cidr.js';
+import { cidr4ContainsIp, formatCidr4, formatIPv4, parseCidr4, type Cidr4 } from '../model/cidr.js';
 import { IpamError, type AddressUse, type PoolSelectsNode } from './types.js';
 
 /** "10.244.0.64/26" -> "10-244-0-64-26": a datastore name that keeps the CIDR readable. */
@@ -37,7 +37,8 @@ export function poolUnusableReason(pool: IPPool, use: AddressUse): string | unde
 
 /**
  * Pools an allocation may draw from, in name order. An explicitly requested pool must exist and be usable, and,
- * as in Calico, overrides its own nodeSelector; otherwise every usable pool that selects the node qualifies.
+ * as in Calico, overrides its own nodeSelector; otherwise every usable Automatic pool that selects the node
+ * qualifies.
  */
 export function eligiblePools(
   pools: IPPool[],
@@ -53,8 +54,9 @@ export function eligiblePools(
     if (reason) throw new IpamError(`ipPool "${requested}" cannot be used: ${reason}`);
     return [pool];
   }
+  // As in Calico, a Manual pool serves only requests that name it.
   return pools
-    .filter((p) => poolUnusableReason(p, use) === undefined && selects(p, node))
+    .filter((p) => p.spec.assignmentMode !== 'Manual' && poolUnusableReason(p, use) === undefined && selects(p, node))
     .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
 }
 
@@ -107,7 +109,7 @@ export function firstUnclaimedBlock(pool: IPPool, taken: readonly Cidr4[]): stri
 export function blockInPool(block: IPAMBlock, pool: IPPool): boolean {
   const range = poolCidr(pool);
   const cidr = parseCidr4(block.spec.cidr);
-  return !!range && !!cidr && block.spec.pool === pool.metadata.name && cidrContains(range, cidr.base);
+  return !!range && !!cidr && block.spec.pool === pool.metadata.name && cidr4ContainsIp(range, cidr.base);
 }
 
 /** Claim a block for the node in the transaction: create its IPAMBlock and BlockAffinity, both must be new. */

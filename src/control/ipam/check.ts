@@ -2,7 +2,7 @@
 // in two blocks, or under two handles), and blocks that overlap (the state double allocation starts from).
 import type { IPAMBlock } from '../datastore/types.js';
 import type { Node, WorkloadEndpoint } from '../model/types.js';
-import { formatCidr4, parseCidr4, type Cidr4 } from './cidr.js';
+import { formatCidr4, parseCidr4, type Cidr4 } from '../model/cidr.js';
 import { endpointHandles, heldByEndpoint, tunnelHandleNode } from './owners.js';
 
 export type IpamProblemKind = 'leaked' | 'double-held' | 'overlapping-blocks';

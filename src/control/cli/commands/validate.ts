@@ -12,7 +12,7 @@ export const validateCommand: Command = {
     const input = await readManifestInput(stringOption(args, 'filename'), ctx);
     // Online, validation also sees existing pools (overlaps, immutable fields); --offline checks the file alone.
     const existing = args.values.offline ? [] : await withStoreReadOnly(ctx, listAll);
-    const result = loadManifests(input.text, input.name, existing);
+    const result = loadManifests(input.text, input.name, existing, { offline: args.values.offline === true });
     for (const p of result.problems) ctx.stdout(`${formatProblem(p)}\n`);
     if (!result.ok) return 1;
     for (const s of result.resources) ctx.stdout(`${describeResource(s.resource)} valid\n`);
