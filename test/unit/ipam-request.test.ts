@@ -93,6 +93,20 @@ describe('requested addresses', () => {
     expect(msg).toBe('requested address 10.244.9.1 needs block 10.244.9.0/26, which overlaps 10.244.9.16/28 claimed by node "n2"');
   });
 
+  it("honours the pool's namespaceSelector (the workload asks, the operator restricts) unless the network names the pool", async () => {
+    await ds.put(testPool('pool-b', '10.245.0.0/16', { blockSize: 28, namespaceSelector: "kubernetes.io/metadata.name == 'team-a'" }));
+    expect(await refusal(assignRequestedAddress(ds, { node: 'n1', handle: 'h', address: '10.245.0.5', namespace: 'team-b' }))).toBe(
+      'requested address 10.245.0.5 is in IPPool "pool-b", whose namespaceSelector does not admit namespace "team-b"',
+    );
+    expect((await assignRequestedAddress(ds, { node: 'n1', handle: 'h', address: '10.245.0.5', namespace: 'team-a' })).address).toBe('10.245.0.5');
+    expect((await assignRequestedAddress(ds, { node: 'n1', handle: 'h2', address: '10.245.0.6', namespace: 'team-b', pool: 'pool-b' })).address).toBe('10.245.0.6');
+  });
+
+  it('serves a Manual pool: a requested address names its pool', async () => {
+    await ds.put(testPool('pool-b', '10.245.0.0/16', { blockSize: 28, assignmentMode: 'Manual' }));
+    expect((await assignRequestedAddress(ds, { node: 'n1', handle: 'h', address: '10.245.0.5' })).pool).toBe('pool-b');
+  });
+
   it('refuses a disabled pool, a pool other than the network ipPool, and reserved addresses', async () => {
     await ds.put(testPool('pool-b', '10.245.0.0/16', { blockSize: 28, disabled: true }));
     expect(await refusal(assignRequestedAddress(ds, { node: 'n1', handle: 'h', address: '10.245.0.5' }))).toContain('it is disabled');

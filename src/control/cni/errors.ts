@@ -1,5 +1,7 @@
 // CNI error results. Codes 1-99 are the spec's own (CNI SPEC "Error" section); 100+ are ours. The runtime shows
 // `msg` to the user, so every message names the variable, field or object at fault.
+import { DatastoreTimeoutError, type DatastoreError } from '../datastore/types.js';
+import { safeMessage } from '../printable.js';
 
 export const CniCode = {
   IncompatibleVersion: 1,
@@ -25,6 +27,11 @@ export const CniCode = {
   AddressUnavailable: 105,
 } as const;
 
+/** A store that did not answer in time may answer later (code 11); anything else it refused will not (103). */
+export function datastoreFailureCode(err: DatastoreError): CniCodeValue {
+  return err instanceof DatastoreTimeoutError ? CniCode.TryAgainLater : CniCode.DatastoreFailure;
+}
+
 export type CniCodeValue = (typeof CniCode)[keyof typeof CniCode];
 
 export class CniError extends Error {
@@ -45,9 +52,10 @@ export interface CniErrorJson {
   details?: string;
 }
 
+/** The runtime shows msg and details to people: credentials redacted, control characters (K8S_POD_NAME) escaped. */
 export function errorJson(cniVersion: string, err: CniError): CniErrorJson {
-  const out: CniErrorJson = { cniVersion, code: err.code, msg: err.message };
-  if (err.details) out.details = err.details;
+  const out: CniErrorJson = { cniVersion, code: err.code, msg: safeMessage(err.message) };
+  if (err.details) out.details = safeMessage(err.details);
   return out;
 }
 
@@ -62,6 +70,7 @@ const TIMEOUT_TEXT = /timed? ?out|deadline (exceeded|passed)|did not answer with
  */
 export function looksLikeTimeout(err: unknown): boolean {
   if (err instanceof CniError) return err.code === CniCode.TryAgainLater;
+  if (err instanceof DatastoreTimeoutError) return true;
   let e = err as { name?: unknown; code?: unknown; message?: unknown; cause?: unknown } | undefined;
   for (let depth = 0; e && typeof e === 'object' && depth < 5; depth++, e = e.cause as typeof e) {
     if (typeof e.name === 'string' && TIMEOUT_NAMES.test(e.name)) return true;

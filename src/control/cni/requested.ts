@@ -1,8 +1,7 @@
 // The address a runtime asks for: `IP=` in CNI_ARGS (podman --ip, Calico's form) and the `ips` capability
 // (runtimeConfig.ips, from the CNI conventions). Both name the same thing when a runtime sends both (podman
 // does), so they must agree. One IPv4 address per interface: that is what an attachment carries here.
-import { formatIPv4 } from '../ipam/cidr.js';
-import { parseCidr, parseIp } from '../model/cidr.js';
+import { formatIPv4, parseCidr, parseIp } from '../model/cidr.js';
 import { CniCode, CniError } from './errors.js';
 
 interface Source {

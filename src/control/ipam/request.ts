@@ -5,8 +5,9 @@
 import type { Datastore, IPAMBlock, Txn } from '../datastore/types.js';
 import type { IPPool } from '../model/types.js';
 import { findHandle, getNode, withAllocation } from './allocate.js';
-import { claimBlock, isReserved, poolUnusableReason } from './blocks.js';
-import { cidrContains, formatCidr4, parseCidr4, parseIPv4, type Cidr4 } from './cidr.js';
+import { claimBlock, isReserved, overlaps, poolUnusableReason } from './blocks.js';
+import { cidr4ContainsIp, formatCidr4, parseCidr4, parseIp } from '../model/cidr.js';
+import { namespaceSelectorAdmits } from '../selector/namespace.js';
 import { IpamError, type AddressUse, type AssignRequest, type Assignment } from './types.js';
 
 /** The requested address cannot be had: outside every pool, in an unusable pool, or held by someone else. */
@@ -19,14 +20,10 @@ export interface RequestedAssignRequest extends AssignRequest {
   address: string;
 }
 
-function overlaps(a: Cidr4, b: Cidr4): boolean {
-  return a.base < b.base + b.size && b.base < a.base + a.size;
-}
-
 function containingPool(pools: IPPool[], ip: number, address: string): IPPool {
   const pool = pools.find((p) => {
     const range = parseCidr4(p.spec.cidr);
-    return range !== undefined && cidrContains(range, ip);
+    return range !== undefined && cidr4ContainsIp(range, ip);
   });
   if (!pool) {
     const known = pools.map((p) => `${p.metadata.name} ${p.spec.cidr}`).join(', ') || 'none exist';
@@ -39,7 +36,7 @@ function containingPool(pools: IPPool[], ip: number, address: string): IPPool {
 async function blockFor(tx: Txn, blocks: IPAMBlock[], pool: IPPool, node: string, ip: number, address: string): Promise<IPAMBlock> {
   const existing = blocks.find((b) => {
     const range = parseCidr4(b.spec.cidr);
-    return range !== undefined && cidrContains(range, ip);
+    return range !== undefined && cidr4ContainsIp(range, ip);
   });
   if (existing) {
     if (existing.spec.node !== node) {
@@ -70,18 +67,29 @@ async function blockFor(tx: Txn, blocks: IPAMBlock[], pool: IPPool, node: string
 }
 
 export async function assignRequestedInTxn(tx: Txn, req: RequestedAssignRequest, use: AddressUse = 'Workload'): Promise<Assignment> {
-  const ip = parseIPv4(req.address);
-  if (ip === undefined) throw new RequestedAddressError(`requested address ${JSON.stringify(req.address)} is not a dotted IPv4 address`);
+  const parsed = parseIp(req.address);
+  if (parsed?.family !== 4) throw new RequestedAddressError(`requested address ${JSON.stringify(req.address)} is not a dotted IPv4 address`);
+  const ip = Number(parsed.value);
   await getNode(tx, req.node);
   const pool = containingPool(await tx.list('IPPool'), ip, req.address);
+  // A pool deleted or re-created meanwhile (another blockSize) makes the commit fail and re-run (see allocate.ts).
+  tx.guard('IPPool', pool.metadata.name);
   if (req.pool !== undefined && pool.metadata.name !== req.pool) {
     throw new RequestedAddressError(
       `requested address ${req.address} is in IPPool "${pool.metadata.name}" (${pool.spec.cidr}), not in the network's ipPool "${req.pool}"`,
     );
   }
-  // Like an explicit ipPool, a requested address overrides the pool's nodeSelector (Calico's AssignIP does too).
+  // Like an explicit ipPool, a requested address overrides the pool's nodeSelector and its assignmentMode Manual
+  // (Calico's AssignIP does too). The namespaceSelector still applies: the address comes from the workload, the
+  // restriction from the operator; only the network's own ipPool (the operator's choice) overrides it.
   const reason = poolUnusableReason(pool, use);
   if (reason) throw new RequestedAddressError(`requested address ${req.address} is in IPPool "${pool.metadata.name}", which cannot be used: ${reason}`);
+  if (use === 'Workload' && req.pool === undefined && !namespaceSelectorAdmits(pool.spec.namespaceSelector, req.namespace)) {
+    throw new RequestedAddressError(
+      `requested address ${req.address} is in IPPool "${pool.metadata.name}", whose namespaceSelector does not admit ` +
+        (req.namespace === undefined ? 'a workload without a namespace' : `namespace "${req.namespace}"`),
+    );
+  }
   if (isReserved(parseCidr4(pool.spec.cidr)!, ip)) {
     throw new RequestedAddressError(
       `requested address ${req.address} is the network or broadcast address of IPPool "${pool.metadata.name}" (${pool.spec.cidr}), which is never handed out`,

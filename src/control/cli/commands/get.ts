@@ -6,7 +6,7 @@ import { vtepMacOf } from '../../model/vtep.js';
 import { compileForNode } from '../../agent/inputs.js';
 import { encapName, routeKindName } from '../../compile/index.js';
 import { parseOutputFormat, renderStructured, renderTable, UsageError } from '../output.js';
-import { parseKind, withDatastore } from '../resources.js';
+import { parseKind, withStoreReadOnly } from '../resources.js';
 
 function tableOf(kind: Resource['kind'], items: Resource[]): string {
   switch (kind) {
@@ -76,7 +76,7 @@ export const getCommand: Command = {
     const [what, name, ...extra] = args.positionals;
     if (!what || extra.length > 0) throw new UsageError(`usage: bpf-overlay ${this.usage}`);
     const format = parseOutputFormat(stringOption(args, 'output'));
-    return withDatastore(ctx, async (ds) => {
+    return withStoreReadOnly(ctx, async (ds) => {
       if (what === 'routes' || what === 'route') {
         const node = stringOption(args, 'node');
         if (!node) throw new UsageError('get routes needs --node NAME');

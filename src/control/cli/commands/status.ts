@@ -10,7 +10,7 @@ import type { MapEntry } from '../../kernel/types.js';
 import type { Command } from '../command.js';
 import { stringOption } from '../command.js';
 import { parseOutputFormat, renderStructured, renderTable, UsageError } from '../output.js';
-import { withDatastore } from '../resources.js';
+import { withStoreReadOnly } from '../resources.js';
 
 function pendingChanges(mapPath: string, desired: MapEntry[]): number | null {
   if (!existsSync(mapPath)) return null;
@@ -33,7 +33,7 @@ export const statusCommand: Command = {
     if (!node) throw new UsageError('--node NAME is required');
     const format = parseOutputFormat(stringOption(args, 'output'));
     const pins = new PinLayout(stringOption(args, 'bpffs') ?? DEFAULT_BPFFS, node);
-    const { self, state } = await withDatastore(ctx, (ds) => compileForNode(ds, node));
+    const { self, state } = await withStoreReadOnly(ctx, (ds) => compileForNode(ds, node));
     const links = existsSync(pins.linksDir) ? readdirSync(pins.linksDir) : [];
     const routesPending = pendingChanges(pins.map(MAP_NAMES.routes), routeEntries(state.routes));
     const nodesPending = pendingChanges(pins.map(MAP_NAMES.knownNodes), knownNodeEntries(state.knownNodes));
