@@ -38,10 +38,12 @@ describe('bpf-overlay CLI', () => {
       return (format === 'json' ? JSON.parse(res.stdout) : parseYaml(res.stdout)) as { apiVersion: string; kind: string; items: { metadata: { name: string } }[] };
     };
     const names = (format: 'json' | 'yaml') => listOf(format).items.map((n) => n.metadata.name);
-    for (const format of ['json', 'yaml'] as const) {
-      expect(listOf(format)).toEqual({ apiVersion: 'projectcalico.org/v3', kind: 'NodeList', items: [] });
-    }
+    // Read commands never create the store: the first write does.
     expect(bpfOverlay(['apply', '-f', '-'], node('shape-b', '10.9.0.2/24')).code).toBe(0);
+    for (const format of ['json', 'yaml'] as const) {
+      const none = bpfOverlay(['get', 'blockaffinities', '-o', format]).stdout;
+      expect(format === 'json' ? JSON.parse(none) : parseYaml(none)).toEqual({ apiVersion: 'projectcalico.org/v3', kind: 'BlockAffinityList', items: [] });
+    }
     for (const format of ['json', 'yaml'] as const) {
       expect(listOf(format).kind).toBe('NodeList');
       expect(names(format)).toEqual(['shape-b']);
