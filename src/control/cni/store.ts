@@ -51,7 +51,9 @@ export async function withDatastore<T>(conf: NetConf, fn: (ds: Datastore) => Pro
   } catch (err) {
     if (opened) await closeQuietly(opened);
     if (err instanceof CniError) throw err;
-    throw new CniError(CniCode.TryAgainLater, `datastore ${conf.datastore} is not reachable: ${(err as Error).message}`);
+    // Whatever kept the store from answering (refused, unreachable, its own call deadline) may pass: code 11.
+    const what = looksLikeTimeout(err) ? 'did not answer in time' : 'is not reachable';
+    throw new CniError(CniCode.TryAgainLater, `datastore ${conf.datastore} ${what}, try again later: ${(err as Error).message}`);
   }
   try {
     return await fn(ds);
