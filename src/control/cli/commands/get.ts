@@ -68,8 +68,10 @@ export const getCommand: Command = {
     const [what, name, ...extra] = args.positionals;
     if (!what || extra.length > 0) throw new UsageError(`usage: bpf-overlay ${this.usage}`);
     const format = parseOutputFormat(stringOption(args, 'output'));
+    // An unknown type is a usage error whether or not the store exists: judge it before opening anything.
+    const kind = what === 'routes' || what === 'route' ? undefined : parseKind(what);
     return withStoreReadOnly(ctx, async (ds) => {
-      if (what === 'routes' || what === 'route') {
+      if (!kind) {
         const node = stringOption(args, 'node');
         if (!node) throw new UsageError('get routes needs --node NAME');
         const { state } = await compileForNode(ds, node);
@@ -91,7 +93,6 @@ export const getCommand: Command = {
         }
         return 0;
       }
-      const kind = parseKind(what);
       let items = (await ds.list(kind)) as Resource[];
       if (name) {
         items = items.filter((r) => r.metadata.name === name);
