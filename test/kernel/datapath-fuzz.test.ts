@@ -35,7 +35,7 @@ import {
   slot,
   type Fixture,
 } from '../harness/datapath.js';
-import { CounterHook as H, CounterReason as R, Encap, RouteKind, type RouteEntry } from '../../src/control/maps/layout.js';
+import { CounterHook as H, CounterReason as R, Encap, RouteFlags, RouteKind, type RouteEntry } from '../../src/control/maps/layout.js';
 import type { BpfProgram } from '../../src/control/kernel/types.js';
 import { seededRandom } from '../harness/random.js';
 
@@ -332,52 +332,81 @@ function workloadFrame(rnd: () => number): Buffer {
 
 // ---------------------------------------------------------------- oracle: workload / host egress
 
-type Egress = { kind: 'pass' } | { kind: 'drop' } | { kind: 'local'; pod: typeof LOCAL_POD } | { kind: 'encap'; encap: Encap; ttlDec: boolean } | { kind: 'plain' } | { kind: 'icmp' };
+/** A verdict, and the counter slots (encapsulation, reason) the program must bump for it. */
+type Counted = { counted: [Encap, R][] };
+type Egress = Counted &
+  ({ kind: 'pass' } | { kind: 'drop' } | { kind: 'local'; pod: typeof LOCAL_POD } | { kind: 'encap'; encap: Encap; ttlDec: boolean } | { kind: 'plain' } | { kind: 'icmp' });
+
+const passed = (encap = Encap.None): Egress => ({ kind: 'pass', counted: [[encap, R.Pass]] });
+const dropped = (reason: R, encap = Encap.None): Egress => ({ kind: 'drop', counted: [[encap, reason]] });
 
 /** What a workload may not send to a node: IPIP, or UDP to the VXLAN port (or whose port a short first fragment hides). */
-function tunnelToNode(h: P.Ipv4Header): boolean {
-  if (!isClusterNode(h.dst)) return false;
-  if (h.protocol === P.PROTO_IPIP) return true;
-  return h.protocol === P.PROTO_UDP && h.fragOffset === 0;
+function tunnelToNode(frame: Buffer, h: P.Ipv4Header): Encap {
+  if (!isClusterNode(h.dst)) return Encap.None;
+  if (h.protocol === P.PROTO_IPIP) return Encap.Ipip;
+  if (h.protocol !== P.PROTO_UDP || h.fragOffset !== 0) return Encap.None;
+  const l4Len = h.totalLength - h.headerLength;
+  return l4Len < 8 || frame.readUInt16BE(14 + h.headerLength + 2) === VXLAN_PORT ? Encap.Vxlan : Encap.None;
 }
 
 function workloadOracle(frame: Buffer, hostEgress: boolean, ifindex = 0): Egress {
   const o = outerIp(frame);
-  if (o === 'not-ip') return { kind: 'pass' };
-  if (o === 'malformed') return hostEgress ? { kind: 'pass' } : { kind: 'drop' };
+  if (o === 'not-ip') return passed();
+  if (o === 'malformed') return hostEgress ? passed() : dropped(R.DropMalformed);
   const { h } = o;
   const rt = lookup(h.dst);
   if (hostEgress) {
-    if (!rt || rt.kind !== RouteKind.RemoteBlock || rt.encap === Encap.None) return { kind: 'pass' };
-    if (isClusterNode(h.dst)) return { kind: 'pass' };
-    if (h.protocol === P.PROTO_IPIP) return { kind: 'drop' };
-    if (frame.length - 14 + (rt.encap === Encap.Vxlan ? 50 : 20) > UPLINK_MTU) return { kind: 'drop' };
-    return { kind: 'encap', encap: rt.encap, ttlDec: false };
+    if (!rt || rt.kind !== RouteKind.RemoteBlock || rt.encap === Encap.None) return passed();
+    if (isClusterNode(h.dst)) return passed();
+    if (h.protocol === P.PROTO_IPIP) return dropped(R.DropMalformed, rt.encap);
+    if (frame.length - 14 + (rt.encap === Encap.Vxlan ? 50 : 20) > UPLINK_MTU) return dropped(R.DropMtuExceeded, rt.encap);
+    return { kind: 'encap', encap: rt.encap, ttlDec: false, counted: [[rt.encap, R.Encap]] };
   }
-  if (!workloadSourceOk(h.src, ifindex)) return { kind: 'drop' };
-  if (tunnelToNode(h)) {
-    const l4 = 14 + h.headerLength;
-    const l4Len = h.totalLength - h.headerLength;
-    if (h.protocol === P.PROTO_IPIP || l4Len < 8 || frame.readUInt16BE(l4 + 2) === VXLAN_PORT) return { kind: 'drop' };
+  if (!workloadSourceOk(h.src, ifindex)) return dropped(R.DropSpoofedSource);
+  const tunnel = tunnelToNode(frame, h);
+  if (tunnel !== Encap.None) return dropped(R.DropTunnelFromWorkload, tunnel);
+  if (h.protocol === P.PROTO_IPIP) return dropped(R.DropIpipFromWorkload, Encap.Ipip);
+  if (!rt) {
+    const src = lookup(h.src);
+    return { kind: 'pass', counted: [[Encap.None, src && src.flags & RouteFlags.NatOutgoing ? R.NatOutgoing : R.Pass]] };
   }
-  if (h.protocol === P.PROTO_IPIP) return { kind: 'drop' };
-  if (!rt) return { kind: 'pass' };
   switch (rt.kind) {
     case RouteKind.LocalWorkload:
-      return h.ttl <= 1 ? { kind: 'pass' } : { kind: 'local', pod: POD_BY_IP.get(h.dst)! };
+      return h.ttl <= 1 ? passed() : { kind: 'local', pod: POD_BY_IP.get(h.dst)!, counted: [[Encap.None, R.RedirectLocal]] };
     case RouteKind.RemoteBlock: {
-      if (h.ttl <= 1) return { kind: 'pass' };
-      if (rt.encap === Encap.None) return { kind: 'plain' };
+      if (h.ttl <= 1) return passed();
+      if (rt.encap === Encap.None) return { kind: 'plain', counted: [[Encap.None, R.ForwardPlain]] };
       const overhead = rt.encap === Encap.Vxlan ? 50 : 20;
-      if (frame.length - 14 + overhead > UPLINK_MTU) return h.df ? { kind: 'icmp' } : { kind: 'pass' };
-      return { kind: 'encap', encap: rt.encap, ttlDec: true };
+      if (frame.length - 14 + overhead > UPLINK_MTU) {
+        return h.df
+          ? { kind: 'icmp', counted: [[rt.encap, R.DropMtuExceeded], [rt.encap, R.FragNeeded]] }
+          : passed(rt.encap);
+      }
+      return { kind: 'encap', encap: rt.encap, ttlDec: true, counted: [[rt.encap, R.Encap]] };
     }
     case RouteKind.LocalHost:
-      return { kind: 'pass' };
+      return passed();
     default:
-      return { kind: 'drop' };
+      return dropped(R.DropNoRoute);
   }
 }
+
+/** Per-slot packet counts, to compare with the kernel's counters exactly. */
+class Tally {
+  readonly slots = new Map<number, bigint>();
+  add(hook: H, encap: Encap, reason: R): void {
+    const k = slot(hook, encap, reason);
+    this.slots.set(k, (this.slots.get(k) ?? 0n) + 1n);
+  }
+  sorted(): [number, bigint][] {
+    return [...this.slots.entries()].sort((a, b) => a[0] - b[0]);
+  }
+  /** "reason/encap": packets, for the log. */
+  summary(): string {
+    return JSON.stringify(Object.fromEntries(this.sorted().map(([k, v]) => [`${R[k % 32]}/${Encap[Math.floor(k / 32) % 3]}`, Number(v)])));
+  }
+}
+const sortedDelta = (d: Map<number, bigint>): [number, bigint][] => [...d.entries()].sort((a, b) => a[0] - b[0]);
 
 let fx: Fixture;
 
@@ -439,6 +468,7 @@ kernelDescribe('data path fuzz (BPF_PROG_TEST_RUN, seeded)', () => {
       const before = fx.counters();
       const expectDecap = [0, 0, 0];
       const kinds = { decap: 0, drop: 0, pass: 0, 'plain-local': 0, rpf: 0 };
+      const tally = new Tally();
       let runs = 0;
       for (let i = 0; i < PACKETS_PER_PROGRAM; i++) {
         const frame = uplinkFrame(rnd);
@@ -446,6 +476,11 @@ kernelDescribe('data path fuzz (BPF_PROG_TEST_RUN, seeded)', () => {
         runs++;
         const want = uplinkOracle(frame);
         kinds[want.kind]++;
+        if (want.kind === 'decap') tally.add(hook, want.encap, R.Decap);
+        else if (want.kind === 'drop') tally.add(hook, want.encap, want.reason);
+        else if (want.kind === 'plain-local' && !xdp) tally.add(hook, Encap.None, R.RedirectLocal);
+        else if (want.kind === 'rpf' && !xdp) tally.add(hook, Encap.None, R.DropRpf);
+        else tally.add(hook, Encap.None, R.Pass);
         const r = prog.testRun({ data: frame, repeat: 1 });
         const verdict = (v: number) => check(r.retval === v, `verdict ${v} expected for ${want.kind}`, frame, i, r.retval);
         const output = (b: Buffer) => check(r.data.equals(b), `output differs for ${want.kind}`, frame, i, r.data.toString('hex'));
@@ -475,12 +510,13 @@ kernelDescribe('data path fuzz (BPF_PROG_TEST_RUN, seeded)', () => {
       const delta = counterDelta(before, fx.counters());
       expect(runs).toBeGreaterThan(PACKETS_PER_PROGRAM * 0.95);
       expect(totalFor(delta, hook)).toBe(BigInt(runs)); // every packet counted exactly once
+      expect(sortedDelta(delta)).toEqual(tally.sorted()); // and under exactly the slot the specification names
       for (const encap of [Encap.Ipip, Encap.Vxlan]) {
         expect(delta.get(slot(hook, encap, R.Decap)) ?? 0n).toBe(BigInt(expectDecap[encap]));
       }
       // The mix must really exercise every outcome, or the test proves little.
       for (const [k, n] of Object.entries(kinds)) expect(n, `outcome ${k}`).toBeGreaterThan(PACKETS_PER_PROGRAM / 100);
-      console.log(`${name}: outcomes ${JSON.stringify(kinds)}, decap ipip=${expectDecap[1]} vxlan=${expectDecap[2]}`);
+      console.log(`${name}: outcomes ${JSON.stringify(kinds)}, decap ipip=${expectDecap[1]} vxlan=${expectDecap[2]}, counters ${tally.summary()}`);
     });
   }
 
@@ -495,6 +531,7 @@ kernelDescribe('data path fuzz (BPF_PROG_TEST_RUN, seeded)', () => {
       const kinds: Record<string, number> = {};
       let icmps = 0;
       let runs = 0;
+      const tally = new Tally();
       for (let i = 0; i < PACKETS_PER_PROGRAM; i++) {
         const frame = workloadFrame(rnd);
         // The veth it comes in on: mostly the sender's own, sometimes another workload's or none.
@@ -503,6 +540,7 @@ kernelDescribe('data path fuzz (BPF_PROG_TEST_RUN, seeded)', () => {
         runs++;
         const want = workloadOracle(frame, hostEgress, ifindex);
         kinds[want.kind] = (kinds[want.kind] ?? 0) + 1;
+        for (const [encap, reason] of want.counted) tally.add(hook, encap, reason);
         const r = prog.testRun({ data: frame, repeat: 1, ...(hostEgress ? {} : { ctx: ingressCtx(ifindex) }) });
         const verdict = (v: number) => check(r.retval === v, `verdict ${v} expected for ${want.kind}`, frame, i, r.retval);
         const output = (ok: boolean) => check(ok, `output wrong for ${want.kind}`, frame, i, r.data.toString('hex'));
@@ -545,7 +583,8 @@ kernelDescribe('data path fuzz (BPF_PROG_TEST_RUN, seeded)', () => {
       // Frag-needed counts the ICMP and the drop of the original: one extra count each.
       expect(runs).toBeGreaterThan(PACKETS_PER_PROGRAM * 0.95);
       expect(totalFor(delta, hook)).toBe(BigInt(runs + icmps));
-      console.log(`${name}: outcomes ${JSON.stringify(kinds)}`);
+      expect(sortedDelta(delta)).toEqual(tally.sorted());
+      console.log(`${name}: outcomes ${JSON.stringify(kinds)}, counters ${tally.summary()}`);
     });
   }
 });
