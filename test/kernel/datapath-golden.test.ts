@@ -45,6 +45,8 @@ import {
   ROUTE_KEY_SIZE,
   ROUTE_VALUE_SIZE,
   SETTINGS_VALUE_SIZE,
+  SOURCE_ALLOW_KEY_SIZE,
+  SOURCE_ALLOW_VALUE_SIZE,
   RouteKind,
   ZERO_MAC,
   encodeRouteKey,
@@ -160,6 +162,12 @@ kernelDescribe('data path golden packets (BPF_PROG_TEST_RUN)', () => {
     ]);
     expect([m.settings.name, m.settings.keySize, m.settings.valueSize]).toEqual([MAP_NAMES.settings, 4, SETTINGS_VALUE_SIZE]);
     expect([m.counters.name, m.counters.keySize, m.counters.valueSize]).toEqual([MAP_NAMES.counters, 4, COUNTER_VALUE_SIZE]);
+    expect([m.sourceAllow.name, m.sourceAllow.keySize, m.sourceAllow.valueSize, m.sourceAllow.typeName]).toEqual([
+      MAP_NAMES.sourceAllow,
+      SOURCE_ALLOW_KEY_SIZE,
+      SOURCE_ALLOW_VALUE_SIZE,
+      'lpm_trie',
+    ]);
     expect(m.routes.typeName).toBe('lpm_trie');
     expect(m.counters.isPerCpu).toBe(true);
   });

@@ -5,6 +5,7 @@
 // This baseline recompiles everything on each event and diffs the result; it is correct but costs a full
 // compile per event. Resolver passes keyed by the resources they read replace its internals, not its API.
 import { compile } from './compile.js';
+import { sourceAllowKey } from './source-allow.js';
 import { overlayConfigWithDefaults } from '../model/parse.js';
 import type { CompileInput, DesiredState } from './types.js';
 import type { BlockAffinity, IPPool, Node, OverlayConfiguration, WorkloadEndpoint } from '../model/types.js';
@@ -25,6 +26,8 @@ export interface ChangeSet {
   /** known_nodes_map keys (underlay address) added, updated or removed. */
   knownNodes: Set<string>;
   settings: boolean;
+  /** source_allow_map keys ("ifindex cidr") added or removed. */
+  sourceAllow: Set<string>;
   natOutgoing: boolean;
   workloadMtu: boolean;
   /** The set of local workloads (names) whose attachment may need work. */
@@ -39,6 +42,7 @@ export function emptyChangeSet(): ChangeSet {
     routes: new Set(),
     knownNodes: new Set(),
     settings: false,
+    sourceAllow: new Set(),
     natOutgoing: false,
     workloadMtu: false,
     localWorkloads: new Set(),
@@ -52,6 +56,7 @@ export function isEmptyChangeSet(c: ChangeSet): boolean {
     c.routes.size === 0 &&
     c.knownNodes.size === 0 &&
     !c.settings &&
+    c.sourceAllow.size === 0 &&
     !c.natOutgoing &&
     !c.workloadMtu &&
     c.localWorkloads.size === 0 &&
@@ -167,6 +172,7 @@ export function diffStates(before: DesiredState, after: DesiredState): ChangeSet
   diffKeyed(before.routes, after.routes, (r) => r.cidr, c.routes);
   diffKeyed(before.knownNodes, after.knownNodes, (n) => n.addr, c.knownNodes);
   c.settings = !same(before.settings, after.settings);
+  diffKeyed(before.sourceAllow, after.sourceAllow, sourceAllowKey, c.sourceAllow);
   c.natOutgoing = !same(before.natOutgoing, after.natOutgoing);
   c.workloadMtu = before.workloadMtu !== after.workloadMtu;
   c.datapath =
