@@ -26,10 +26,10 @@ static __always_inline int is_cluster_node(__be32 addr)
 	return addr == node_addr || bpf_map_lookup_elem(&known_nodes_map, &addr) != NULL;
 }
 
-/* Slow path of the workload source check: the endpoint's allowSpoofedSourcePrefixes. */
-static __always_inline int source_allowed(__u32 ifindex, __be32 saddr)
+/* Slow path of the source checks: an endpoint's allowSpoofedSourcePrefixes, on a local veth or on a node. */
+static __always_inline int source_allowed(__u32 scope, __u32 owner, __be32 saddr)
 {
-	struct source_allow_key key = { .prefixlen = 64, .ifindex = ifindex, .addr = saddr };
+	struct source_allow_key key = { .prefixlen = 96, .scope = scope, .owner = owner, .addr = saddr };
 
 	return bpf_map_lookup_elem(&source_allow_map, &key) != NULL;
 }
@@ -39,7 +39,7 @@ static __always_inline int workload_source_ok(const struct route_value *src, __u
 {
 	if (src && src->kind == ROUTE_KIND_LOCAL_WORKLOAD && src->ifindex == ifindex)
 		return 1;
-	return source_allowed(ifindex, saddr);
+	return source_allowed(SOURCE_SCOPE_VETH, ifindex, saddr);
 }
 
 /* A workload's packet that could be a tunnel packet for a cluster node: IPIP, or UDP to the VXLAN port (a
@@ -78,7 +78,7 @@ static __always_inline int uplink_source_ok(__be32 saddr)
 }
 
 /* The inner source of a packet decapsulated from `sender` (a known node) must route back to it: one of its
- * blocks, or its own underlay or tunnel address. */
+ * blocks, its own underlay or tunnel address, or a prefix one of its workloads may send from. */
 static __always_inline int inner_source_ok(__be32 inner_saddr, __be32 sender, const struct known_node_value *node)
 {
 	struct route_value *src;
@@ -86,7 +86,9 @@ static __always_inline int inner_source_ok(__be32 inner_saddr, __be32 sender, co
 	if (inner_saddr == sender || (node->tunnel_addr && inner_saddr == node->tunnel_addr))
 		return 1;
 	src = route_lookup(inner_saddr);
-	return src && src->kind == ROUTE_KIND_REMOTE_BLOCK && src->next_hop == sender;
+	if (src && src->kind == ROUTE_KIND_REMOTE_BLOCK && src->next_hop == sender)
+		return 1;
+	return source_allowed(SOURCE_SCOPE_NODE, sender, inner_saddr);
 }
 
 #endif /* BPF_OVERLAY_ANTISPOOF_H */

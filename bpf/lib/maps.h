@@ -60,13 +60,21 @@ struct known_node_value {
 };
 
 /* ---- source allow-list: prefixes a workload may send from besides its own addresses ----
- * WorkloadEndpoint spec.allowSpoofedSourcePrefixes (Calico's field), per host-side veth. Looked up only when
- * the source check of from_workload fails, so it costs nothing on the hot path. The LPM key matches the whole
- * ifindex first (prefixlen = 32 + the prefix's length), then the address prefix. */
+ * WorkloadEndpoint spec.allowSpoofedSourcePrefixes (Calico's field). For a local workload, per host-side veth
+ * (from_workload's source check); for a workload on another node, per that node's underlay address (the
+ * inner-source check after decapsulation). Looked up only when the ordinary check has failed, so it costs
+ * nothing on the hot path. The LPM key matches scope and owner in full (prefixlen = 64 + the prefix's length),
+ * then the address prefix. */
+
+enum source_allow_scope {
+	SOURCE_SCOPE_VETH = 1,	/* owner: host-side veth ifindex, host order */
+	SOURCE_SCOPE_NODE = 2,	/* owner: the node's underlay address, network order */
+};
 
 struct source_allow_key {
-	__u32 prefixlen;	/* 32 (ifindex) + 0..32 (address bits) */
-	__u32 ifindex;		/* host-side veth ifindex, host order, always matched in full */
+	__u32 prefixlen;	/* 64 (scope and owner) + 0..32 (address bits) */
+	__u32 scope;		/* enum source_allow_scope */
+	__u32 owner;
 	__be32 addr;
 };
 

@@ -47,7 +47,9 @@ export const POOL_ONLY = '10.244.200.1'; // in the pool, in no block
 export const LOCAL_BLOCK_FREE = '10.244.1.50'; // in our block, no workload
 export const UPLINK_MTU = 1500;
 /** LOCAL_POD2's endpoint lists this in allowSpoofedSourcePrefixes: it may send from any address in it. */
-export const ALLOWED_SOURCE = { ifindex: LOCAL_POD2.ifindex, cidr: '198.51.100.0/24', addr: '198.51.100.7' };
+export const ALLOWED_SOURCE = { scope: 'veth', ifindex: LOCAL_POD2.ifindex, cidr: '198.51.100.0/24', addr: '198.51.100.7' } as const;
+/** A workload on VXLAN_NODE lists this: VXLAN_NODE's tunnel packets may carry it as inner source. */
+export const REMOTE_ALLOWED_SOURCE = { scope: 'node', node: VXLAN_NODE.addr, cidr: '203.0.113.0/24', addr: '203.0.113.5' } as const;
 
 /** The struct __sk_buff a tc test run starts from: `ingress_ifindex` is the veth a workload's packet came in on
  * (from_workload checks the source against it), `gsoSize` makes it a GSO packet. Offsets from vmlinux.h. */
@@ -116,7 +118,7 @@ export function loadFixture(): Fixture {
     encodeKnownNodeKey(PLAIN_NODE.addr),
     encodeKnownNodeValue({ vtepMac: ZERO_MAC, flags: NodeFlags.AllowIpip | NodeFlags.AllowVxlan, tunnelAddr: PLAIN_NODE.tunnelAddr }),
   );
-  dp.maps.sourceAllow.update(encodeSourceAllowKey(ALLOWED_SOURCE), encodeSourceAllowValue());
+  for (const allowed of [ALLOWED_SOURCE, REMOTE_ALLOWED_SOURCE]) dp.maps.sourceAllow.update(encodeSourceAllowKey(allowed), encodeSourceAllowValue());
   const setMtu = (mtu: number) => dp.maps.settings.update(encodeU32Key(0), encodeSettingsValue({ tunnelAddr: TUNNEL_ADDR, uplinkMtu: mtu }));
   setMtu(UPLINK_MTU);
   return {

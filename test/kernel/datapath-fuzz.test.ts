@@ -29,6 +29,7 @@ import {
   XDP_PASS,
   ALLOWED_SOURCE,
   POOL_ONLY,
+  REMOTE_ALLOWED_SOURCE,
   counterDelta,
   ingressCtx,
   loadFixture,
@@ -85,17 +86,22 @@ const isClusterNode = (addr: string) => addr === NODE || KNOWN[addr] !== undefin
 function workloadSourceOk(src: string, ifindex: number): boolean {
   const rt = lookup(src);
   if (rt?.kind === RouteKind.LocalWorkload && rt.ifindex === ifindex) return true;
-  const [net, len] = ALLOWED_SOURCE.cidr.split('/');
-  const bits = Number(len);
-  return ifindex === ALLOWED_SOURCE.ifindex && Math.floor(ipNum(src) / 2 ** (32 - bits)) === Math.floor(ipNum(net) / 2 ** (32 - bits));
+  return ifindex === ALLOWED_SOURCE.ifindex && inCidr(src, ALLOWED_SOURCE.cidr);
 }
 
-/** A decapsulated source must route back to the node that sent the tunnel packet. */
+function inCidr(addr: string, cidr: string): boolean {
+  const [net, len] = cidr.split('/');
+  const size = 2 ** (32 - Number(len));
+  return Math.floor(ipNum(addr) / size) === Math.floor(ipNum(net) / size);
+}
+
+/** A decapsulated source must route back to the node that sent the tunnel packet, or be one its workloads may use. */
 function innerSourceOk(src: string, sender: string): boolean {
   const node = KNOWN[sender];
   if (src === sender || (node.tunnelAddr !== '0.0.0.0' && src === node.tunnelAddr)) return true;
   const rt = lookup(src);
-  return rt?.kind === RouteKind.RemoteBlock && rt.nextHop === sender;
+  if (rt?.kind === RouteKind.RemoteBlock && rt.nextHop === sender) return true;
+  return sender === REMOTE_ALLOWED_SOURCE.node && inCidr(src, REMOTE_ALLOWED_SOURCE.cidr);
 }
 
 /** A plain packet from the underlay for a workload: not from us or anything we hold, and in a pool only from a remote block. */
@@ -252,14 +258,14 @@ function uplinkFrame(rnd: () => number): Buffer {
   // Mostly a source the sender may use (one of its pods, its address, its tunnel address), else anything.
   const own: Record<string, string[]> = {
     [IPIP_NODE.addr]: [IPIP_NODE.pod, IPIP_NODE.addr],
-    [VXLAN_NODE.addr]: [VXLAN_NODE.pod, VXLAN_NODE.addr],
+    [VXLAN_NODE.addr]: [VXLAN_NODE.pod, VXLAN_NODE.addr, REMOTE_ALLOWED_SOURCE.addr],
     [PLAIN_NODE.addr]: [PLAIN_NODE.pod, PLAIN_NODE.addr, PLAIN_NODE.tunnelAddr],
     [UNKNOWN_HOST]: [UNKNOWN_HOST],
   };
   const innerSrc =
     rnd() < 0.6
       ? pick(rnd, own[src])
-      : pick(rnd, [NODE, TUNNEL_ADDR, LOCAL_POD2.ip, '10.244.1.50', POOL_ONLY, OUTSIDE, IPIP_NODE.pod, VXLAN_NODE.pod, PLAIN_NODE.pod, PLAIN_NODE.tunnelAddr, VXLAN_NODE.addr]);
+      : pick(rnd, [NODE, TUNNEL_ADDR, LOCAL_POD2.ip, '10.244.1.50', POOL_ONLY, OUTSIDE, IPIP_NODE.pod, VXLAN_NODE.pod, PLAIN_NODE.pod, PLAIN_NODE.tunnelAddr, VXLAN_NODE.addr, REMOTE_ALLOWED_SOURCE.addr]);
   const inner = P.ipv4(
     { src: innerSrc, dst: innerDst, protocol: proto, ttl: 1 + ((rnd() * 80) | 0), df: rnd() < 0.5, options: rnd() < 0.1 ? Buffer.alloc(4, 1) : undefined },
     randomBytes(rnd, (rnd() * 300) | 0),

@@ -28,6 +28,7 @@ import {
   XDP_DROP,
   XDP_PASS,
   ALLOWED_SOURCE,
+  REMOTE_ALLOWED_SOURCE,
   counterDelta,
   ingressCtx,
   loadFixture,
@@ -698,7 +699,10 @@ kernelDescribe('data path golden packets (BPF_PROG_TEST_RUN)', () => {
   it('from_uplink (tc and XDP): a decapsulated source that does not route back to the sender is dropped INNER_SOURCE', () => {
     const innerFrom = (src: string, dst = LOCAL_POD.ip) => P.ipv4({ src, dst, protocol: P.PROTO_UDP, ttl: 60 }, P.udp(src, dst, 1, 2, P.pattern(30)));
     const bad: Buffer[] = [
-      ...[VXLAN_NODE.pod, PLAIN_NODE.pod, LOCAL_POD2.ip, TUNNEL_ADDR, NODE, VXLAN_NODE.addr, POOL_ONLY, OUTSIDE, '8.8.8.8'].map((src) => ipipFrame(IPIP_NODE.addr, innerFrom(src))),
+      // REMOTE_ALLOWED_SOURCE is VXLAN_NODE's to send, not IPIP_NODE's.
+      ...[VXLAN_NODE.pod, PLAIN_NODE.pod, LOCAL_POD2.ip, TUNNEL_ADDR, NODE, VXLAN_NODE.addr, POOL_ONLY, OUTSIDE, '8.8.8.8', REMOTE_ALLOWED_SOURCE.addr].map((src) =>
+        ipipFrame(IPIP_NODE.addr, innerFrom(src)),
+      ),
       ...[IPIP_NODE.pod, LOCAL_POD2.ip, OUTSIDE].map((src) => vxlanFrame(VXLAN_NODE.addr, innerFrom(src))),
       // The right source in a frame the sender's VTEP did not build.
       vxlanFrame(VXLAN_NODE.addr, innerFrom(VXLAN_NODE.pod), { innerSrc: '66:00:00:00:00:99' }),
@@ -714,8 +718,9 @@ kernelDescribe('data path golden packets (BPF_PROG_TEST_RUN)', () => {
       expect(x.retval).toBe(XDP_DROP);
       expectCounted(x, H.FromUplinkXdp, encap, R.DropInnerSource);
     }
-    // The sender's own underlay and tunnel addresses are its own.
+    // The sender's own underlay and tunnel addresses are its own, and so is what its workloads may send from.
     const good: [Buffer, Encap][] = [
+      [vxlanFrame(VXLAN_NODE.addr, innerFrom(REMOTE_ALLOWED_SOURCE.addr)), Encap.Vxlan],
       [ipipFrame(IPIP_NODE.addr, innerFrom(IPIP_NODE.addr)), Encap.Ipip],
       [vxlanFrame(VXLAN_NODE.addr, innerFrom(VXLAN_NODE.addr)), Encap.Vxlan],
       [ipipFrame(PLAIN_NODE.addr, innerFrom(PLAIN_NODE.tunnelAddr)), Encap.Ipip],

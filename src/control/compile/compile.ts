@@ -311,7 +311,7 @@ export function compile(input: CompileInput): DesiredState {
     routes: sortByCidr([...routes.values()].map((r) => r.entry), (r) => r.cidr),
     knownNodes: [...knownNodes.values()].sort((a, b) => compareIpText(a.addr, b.addr)),
     settings: { tunnelAddr: settingsTunnelAddr, uplinkMtu: input.uplinkMtu },
-    sourceAllow: compileSourceAllow(input.workloads, input.localNode, warnings),
+    sourceAllow: compileSourceAllow(input.workloads, input.localNode, (name) => nodeAddress(nodeByName.get(name))?.addr ?? null, warnings),
     natOutgoing: {
       natPools: sortedPools.filter((p) => p.pool.spec.natOutgoing).map((p) => p.cidr.network),
       allPools: sortedPools.map((p) => p.cidr.network),

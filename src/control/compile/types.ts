@@ -41,7 +41,7 @@ export interface DesiredState {
   /** Sorted by address; unique by addr. */
   knownNodes: KnownNodeEntry[];
   settings: SettingsEntry;
-  /** Sorted by ifindex then cidr; unique. Local workloads' allowSpoofedSourcePrefixes (source_allow_map). */
+  /** source_allow_map: endpoints' allowSpoofedSourcePrefixes, per local veth and per other node (see source-allow.ts). */
   sourceAllow: SourceAllowEntry[];
   natOutgoing: NatOutgoingState;
   workloadMtu: number;
