@@ -146,11 +146,13 @@ kernelDescribe('forged packets never reach a workload (issue 10)', () => {
     cluster.apply([{ ...wep, spec: { ...wep.spec, allowSpoofedSourcePrefixes: [ALLOWED_PREFIX] } }]);
     const ms = await waitInSync(cluster);
     expect(await arrivals(w2, send)).toEqual([ALLOWED_SOURCE]);
+    // Across the tunnel too: node3 accepts the prefix as an inner source from node1, where w1 runs.
+    expect(await arrivals(w3, () => sendRaw(w1.ns, [udpPacket(ALLOWED_SOURCE, w3.address, 72)]))).toEqual([ALLOWED_SOURCE]);
     // Another pod on the same node gets no such right from w1's endpoint.
     const other = counterOf(cluster, n1, 'from-workload', 'none', 'drop-spoofed-source');
     expect(await arrivals(w1, () => sendRaw(w2.ns, [udpPacket(ALLOWED_SOURCE, w1.address, 71)]))).toEqual([]);
     expect(counterOf(cluster, n1, 'from-workload', 'none', 'drop-spoofed-source') - other).toBe(1);
-    log.add(`${ALLOWED_SOURCE} from pod ${w1.address}: dropped before, delivered to ${w2.address} after allowSpoofedSourcePrefixes [${ALLOWED_PREFIX}] (in sync within ${ms} ms); still dropped from pod ${w2.address}`);
+    log.add(`${ALLOWED_SOURCE} from pod ${w1.address}: dropped before, delivered to ${w2.address} (same node) and ${w3.address} (node3, VXLAN) after allowSpoofedSourcePrefixes [${ALLOWED_PREFIX}] (in sync within ${ms} ms); still dropped from pod ${w2.address}`);
   });
 
   it('the new reasons are exported on /metrics', () => {
