@@ -84,6 +84,16 @@ function expectCounted(r: Run, hook: H, encap: Encap, reason: R): void {
 
 const POD_MAC = LOCAL_POD.mac;
 
+/** Both uplink hooks on one frame: tc gives `tc`, XDP gives `xdp`, each counting (encap, reason) once. */
+function expectUplink(frame: Buffer, tc: number, xdp: number, encap: Encap, reason: R): void {
+  const t = run(fx.dp.programs.fromUplink, frame);
+  expect(t.retval).toBe(tc);
+  expectCounted(t, H.FromUplinkTc, encap, reason);
+  const x = run(fx.dp.programs.fromUplinkXdp, frame);
+  expect(x.retval).toBe(xdp);
+  expectCounted(x, H.FromUplinkXdp, encap, reason);
+}
+
 /** A frame as a workload sends it: to the host veth's MAC. */
 function fromPod(ip: P.Ipv4Spec, l4: Buffer): Buffer {
   return P.ethernet({ dst: HOST_VETH_MAC, src: POD_MAC }, P.ipv4(ip, l4));
@@ -500,13 +510,7 @@ kernelDescribe('data path golden packets (BPF_PROG_TEST_RUN)', () => {
 
     it(`from_uplink: ${name} inner destination that is not local is dropped NO_ROUTE (no relaying)`, () => {
       for (const dst of [IPIP_NODE.pod, OUTSIDE, LOCAL_BLOCK_FREE]) {
-        const frame = frameOf(P.ipv4(innerSpec(dst), innerL4(dst)));
-        const t = run(fx.dp.programs.fromUplink, frame);
-        expect(t.retval).toBe(TC_ACT_SHOT);
-        expectCounted(t, H.FromUplinkTc, encap, R.DropNoRoute);
-        const x = run(fx.dp.programs.fromUplinkXdp, frame);
-        expect(x.retval).toBe(XDP_DROP);
-        expectCounted(x, H.FromUplinkXdp, encap, R.DropNoRoute);
+        expectUplink(frameOf(P.ipv4(innerSpec(dst), innerL4(dst))), TC_ACT_SHOT, XDP_DROP, encap, R.DropNoRoute);
       }
     });
   }
@@ -710,13 +714,7 @@ kernelDescribe('data path golden packets (BPF_PROG_TEST_RUN)', () => {
       ipipFrame(IPIP_NODE.addr, innerFrom(OUTSIDE, OUTSIDE)),
     ];
     for (const frame of bad) {
-      const encap = frame[23] === P.PROTO_IPIP ? Encap.Ipip : Encap.Vxlan;
-      const t = run(fx.dp.programs.fromUplink, frame);
-      expect(t.retval).toBe(TC_ACT_SHOT);
-      expectCounted(t, H.FromUplinkTc, encap, R.DropInnerSource);
-      const x = run(fx.dp.programs.fromUplinkXdp, frame);
-      expect(x.retval).toBe(XDP_DROP);
-      expectCounted(x, H.FromUplinkXdp, encap, R.DropInnerSource);
+      expectUplink(frame, TC_ACT_SHOT, XDP_DROP, frame[23] === P.PROTO_IPIP ? Encap.Ipip : Encap.Vxlan, R.DropInnerSource);
     }
     // The sender's own underlay and tunnel addresses are its own, and so is what its workloads may send from.
     const good: [Buffer, Encap][] = [
@@ -726,14 +724,7 @@ kernelDescribe('data path golden packets (BPF_PROG_TEST_RUN)', () => {
       [ipipFrame(PLAIN_NODE.addr, innerFrom(PLAIN_NODE.tunnelAddr)), Encap.Ipip],
       [ipipFrame(PLAIN_NODE.addr, innerFrom(PLAIN_NODE.pod)), Encap.Ipip],
     ];
-    for (const [frame, encap] of good) {
-      const t = run(fx.dp.programs.fromUplink, frame);
-      expect(t.retval).toBe(TC_ACT_REDIRECT);
-      expectCounted(t, H.FromUplinkTc, encap, R.Decap);
-      const x = run(fx.dp.programs.fromUplinkXdp, frame);
-      expect(x.retval).toBe(XDP_PASS);
-      expectCounted(x, H.FromUplinkXdp, encap, R.Decap);
-    }
+    for (const [frame, encap] of good) expectUplink(frame, TC_ACT_REDIRECT, XDP_PASS, encap, R.Decap);
   });
 
   it('from_uplink: a later UDP fragment is never read as VXLAN; a GSO packet lying about its length is bounded by the skb', () => {
