@@ -7,6 +7,7 @@ import { decodeSourceAllowKey, encodeSourceAllowKey } from '../../src/control/ma
 import { overlayConfigWithDefaults } from '../../src/control/model/parse.js';
 import type { Node, WorkloadEndpoint } from '../../src/control/model/types.js';
 import { sourceAllowMapEntries } from '../../src/control/reconcile/encode.js';
+import { loadManifests } from '../../src/control/validation/index.js';
 
 function workload(name: string, node: string, hostIfindex: number, allow?: string[]): WorkloadEndpoint {
   return {
@@ -36,7 +37,22 @@ function input(workloads: WorkloadEndpoint[], nodes: Node[] = []): CompileInput 
   return { pools: [], nodes, blockAffinities: [], workloads, localNode: 'node1', config: overlayConfigWithDefaults(), uplinkMtu: 1500 };
 }
 
+/** Problems `apply` reports about the field, for an endpoint that is otherwise as the CNI writes it. */
+function fieldProblems(allow: unknown): string[] {
+  const w = workload('node1-k8s-pod-eth0', 'node1', 7) as unknown as { spec: Record<string, unknown> };
+  const text = JSON.stringify({ ...w, spec: { ...w.spec, allowSpoofedSourcePrefixes: allow } });
+  return loadManifests(text, 'wep.yaml')
+    .problems.filter((p) => p.field.startsWith('spec.allowSpoofedSourcePrefixes'))
+    .map((p) => `${p.severity} ${p.field}: ${p.message}`);
+}
+
 describe('allowSpoofedSourcePrefixes', () => {
+  it("is validated as Calico's list of CIDRs (IPv4 and IPv6)", () => {
+    expect(fieldProblems(['10.1.0.0/16', '198.51.100.7/32', 'fd00::/64'])).toEqual([]);
+    expect(fieldProblems(['10.1.0.0/16', '10.1.0.0/33'])).toEqual(['error spec.allowSpoofedSourcePrefixes.1: must be a CIDR such as 10.1.0.0/16']);
+    expect(fieldProblems('10.1.0.0/16')).toEqual(['error spec.allowSpoofedSourcePrefixes: must be a list of CIDRs, e.g. ["10.1.0.0/16"]']);
+  });
+
   it("becomes one entry per local veth and IPv4 prefix (host bits cleared), and per other node's address for its endpoints", () => {
     const state = compile(
       input(

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatProblem, loadManifests, requireValid, ValidationFailedError } from '../../src/control/validation/index.js';
-import type { IPPool, Resource, WorkloadEndpoint } from '../../src/control/model/types.js';
+import type { IPPool, Resource } from '../../src/control/model/types.js';
 
 function pool(name: string, spec: Record<string, unknown>): string {
   return JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name }, spec });
@@ -224,11 +224,5 @@ describe('WorkloadEndpoint', () => {
     expectOnlyError(wep({ hostIfindex: 0 }), 'spec.hostIfindex', 'must be a positive interface index');
     expectOnlyError(wep({ mac: 'zz' }), 'spec.mac', 'must be a MAC address of six hex bytes, e.g. 66:aa:bb:cc:dd:ee');
     expectOnlyError(wep({ hostInterface: 'a-very-long-interface' }), 'spec.hostInterface', 'must be an interface name of 1 to 15 characters');
-  });
-  it("takes Calico's allowSpoofedSourcePrefixes as a list of CIDRs", () => {
-    const r = expectValid(wep({ allowSpoofedSourcePrefixes: ['10.1.0.0/16', '198.51.100.7/32', 'fd00::/64'] }));
-    expect((r.resources[0].resource as WorkloadEndpoint).spec.allowSpoofedSourcePrefixes).toEqual(['10.1.0.0/16', '198.51.100.7/32', 'fd00::/64']);
-    expectOnlyError(wep({ allowSpoofedSourcePrefixes: ['10.1.0.0/33'] }), 'spec.allowSpoofedSourcePrefixes.0', 'must be a CIDR such as 10.1.0.0/16');
-    expectOnlyError(wep({ allowSpoofedSourcePrefixes: '10.1.0.0/16' }), 'spec.allowSpoofedSourcePrefixes', 'must be a list of CIDRs, e.g. ["10.1.0.0/16"]');
   });
 });
