@@ -1,6 +1,6 @@
 // Kernel probes for `doctor`, through our own loader: loading the probe object proves the BPF syscall, the
 // privileges and the program types at once; tcx support is asked of the kernel without attaching anything.
-import { kernelSupportsTcx, openObject } from '../kernel/index.js';
+import { kernelSupportsTcx, kernelSupportsXdpFrags, openObject } from '../kernel/index.js';
 import { bpfObjectPath } from '../paths.js';
 import type { KernelProbes } from './checks.js';
 
@@ -37,10 +37,19 @@ export function nativeProbes(): KernelProbes {
   return {
     bpfSyscall: () => probe().tc,
     xdp: () => probe().xdp,
+    xdpFrags: () => {
+      try {
+        return kernelSupportsXdpFrags()
+          ? { ok: true, detail: 'an XDP program loads with BPF_F_XDP_HAS_FRAGS' }
+          : { ok: false, detail: 'kernel rejects BPF_F_XDP_HAS_FRAGS' };
+      } catch (err) {
+        return { ok: false, detail: (err as Error).message };
+      }
+    },
     tcx: () => {
       try {
         return kernelSupportsTcx()
-          ? { ok: true, detail: 'BPF_PROG_QUERY on tcx answered' }
+          ? { ok: true, detail: 'BPF_LINK_CREATE knows the tcx attach type' }
           : { ok: false, detail: 'kernel does not know tcx attach types' };
       } catch (err) {
         return { ok: false, detail: (err as Error).message };
