@@ -10,7 +10,17 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATAPATH_OBJECTS } from '../../src/control/datapath/objects.js';
 import { openObject } from '../../src/control/kernel/index.js';
-import { C_MIRRORS, MAP_MAX_ENTRIES, MAP_NAMES, STRUCT_LAYOUTS } from '../../src/control/maps/layout.js';
+import {
+  C_MIRRORS,
+  encodeKnownNodeKey,
+  encodeKnownNodeValue,
+  encodeRouteKey,
+  encodeRouteValue,
+  encodeSettingsValue,
+  MAP_MAX_ENTRIES,
+  MAP_NAMES,
+  STRUCT_LAYOUTS,
+} from '../../src/control/maps/layout.js';
 import { DEFAULT_VXLAN_PORT, DEFAULT_VXLAN_VNI } from '../../src/control/model/parse.js';
 import { repoRoot } from '../kernel/loader-fixtures.js';
 
@@ -163,6 +173,34 @@ describe('map ABI: bpf/lib/maps.h as compiled (BTF) against src/control/maps/lay
           if (t.kind === 'STRUCT') expect(Object.keys(STRUCT_LAYOUTS), `${file}: ${variable.name} ${part}`).toContain(t.name);
           else expect(t.kind, `${file}: ${variable.name} ${part} is a plain integer`).toBe('INT');
         }
+      }
+    }
+  });
+
+  it('the codecs write each field at its STRUCT_LAYOUTS offset (distinct values per field)', () => {
+    const le = (n: number, size: number) => {
+      const b = Buffer.alloc(size);
+      b.writeUIntLE(n, 0, size);
+      return b;
+    };
+    const ip = (a: string) => Buffer.from(a.split('.').map(Number));
+    const mac = (m: string) => Buffer.from(m.split(':').map((x) => parseInt(x, 16)));
+    const cases: [keyof typeof STRUCT_LAYOUTS, Buffer, Record<string, Buffer>][] = [
+      ['route_key', encodeRouteKey('10.1.2.0/23'), { prefixlen: le(23, 4), addr: ip('10.1.2.0') }],
+      [
+        'route_value',
+        encodeRouteValue({ kind: 3, encap: 2, flags: 0x0102, ifindex: 0x03040506, nextHop: '7.8.9.10', dstMac: '11:12:13:14:15:16', srcMac: '21:22:23:24:25:26' }),
+        { kind: le(3, 1), encap: le(2, 1), flags: le(0x0102, 2), ifindex: le(0x03040506, 4), next_hop: ip('7.8.9.10'), dst_mac: mac('11:12:13:14:15:16'), src_mac: mac('21:22:23:24:25:26') },
+      ],
+      ['known_node_key', encodeKnownNodeKey('1.2.3.4'), { addr: ip('1.2.3.4') }],
+      ['known_node_value', encodeKnownNodeValue({ vtepMac: '31:32:33:34:35:36', flags: 0x0203, tunnelAddr: '5.6.7.8' }), { vtep_mac: mac('31:32:33:34:35:36'), flags: le(0x0203, 2), tunnel_addr: ip('5.6.7.8') }],
+      ['settings_value', encodeSettingsValue({ tunnelAddr: '9.9.9.1', uplinkMtu: 0x2328 }), { tunnel_addr: ip('9.9.9.1'), uplink_mtu: le(0x2328, 4), flags: le(0, 4), reserved: le(0, 4) }],
+    ];
+    for (const [struct, encoded, expected] of cases) {
+      const layout = STRUCT_LAYOUTS[struct];
+      expect(encoded.length, struct).toBe(layout.size);
+      for (const [field, [offset, size]] of Object.entries(layout.fields)) {
+        expect(encoded.subarray(offset, offset + size), `${struct}.${field}`).toEqual(expected[field]);
       }
     }
   });
