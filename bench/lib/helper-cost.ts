@@ -36,6 +36,7 @@ export const HELPER_CASES: HelperCase[] = [
   { program: 'hc_csum_diff20', hook: 'tc', what: 'bpf_csum_diff over 20 bytes', usedBy: 'ICMP frag-needed (cold path)', frame: 'udp' },
   { program: 'hc_inline_csum20', hook: 'tc', what: 'inline 20-byte header checksum (csum.h, no helper)', usedBy: 'every encap: outer IPv4 checksum', frame: 'udp' },
   { program: 'hc_lookup_lpm', hook: 'tc', what: 'bpf_map_lookup_elem, LPM trie /32 (node-like routes, see fill)', usedBy: 'every program: routes_map', frame: 'udp' },
+  { program: 'hc_lookup_lpm_small', hook: 'tc', what: 'bpf_map_lookup_elem, LPM trie /32 (3 entries)', usedBy: 'the same, small trie', frame: 'udp' },
   { program: 'hc_lookup_hash', hook: 'tc', what: 'bpf_map_lookup_elem, hash (4-byte key)', usedBy: 'decap: known_nodes_map; a route cache candidate', frame: 'udp' },
   { program: 'hc_lookup_array', hook: 'tc', what: 'bpf_map_lookup_elem, array', usedBy: 'settings_map (to_uplink, MTU checks)', frame: 'udp' },
   { program: 'hc_count_percpu', hook: 'tc', what: 'per-CPU array lookup + 2 adds (count())', usedBy: 'every program: counters_map', frame: 'udp' },
@@ -73,6 +74,8 @@ function fill(c: Collection, lookupAddrOffset: number): number {
     hash.update(Buffer.from(addr.split('.').map(Number)), value);
   }
   for (const e of entries) lpm.update(e.key, e.value);
+  const small = c.map('hc_lpm_small');
+  for (const cidr of ['10.244.0.0/16', '10.244.1.0/26', `${WORKLOAD}/32`]) small.update(encodeRouteKey(cidr), value);
   c.map('hc_array').update(Buffer.alloc(4), value);
   const bss = c.map('.bss');
   const cur = bss.lookup(Buffer.alloc(4))!;

@@ -23,6 +23,15 @@ struct {
 	__type(value, __u8[24]);
 } hc_lpm SEC(".maps");
 
+/* The same with only a pool, one block and the workload: what a small test fixture's trie costs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, struct hc_lpm_key);
+	__type(value, __u8[24]);
+} hc_lpm_small SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
@@ -209,6 +218,15 @@ int hc_lookup_lpm(struct __sk_buff *skb)
 	struct hc_lpm_key key = { .prefixlen = 32, .addr = hc_lookup_addr };
 
 	hc_sink = (long)bpf_map_lookup_elem(&hc_lpm, &key);
+	return TC_ACT_OK;
+}
+
+SEC("tc")
+int hc_lookup_lpm_small(struct __sk_buff *skb)
+{
+	struct hc_lpm_key key = { .prefixlen = 32, .addr = hc_lookup_addr };
+
+	hc_sink = (long)bpf_map_lookup_elem(&hc_lpm_small, &key);
 	return TC_ACT_OK;
 }
 
