@@ -174,16 +174,26 @@ void NativeLink::Update(const Napi::CallbackInfo& info) {
   }
   // The same handle and priority with BPF_TC_F_REPLACE swap the program in place.
   NetnsScope scope(env, netns_);
-  auto hook = ZeroedOpts<bpf_tc_hook>();
-  hook.ifindex = ifindex_;
-  hook.attach_point = ingress_ ? BPF_TC_INGRESS : BPF_TC_EGRESS;
-  auto opts = ZeroedOpts<bpf_tc_opts>();
+  auto hook = TcHook();
+  auto opts = TcFilter();
   opts.prog_fd = prog_fd;
-  opts.handle = handle_;
-  opts.priority = priority_;
   opts.flags = BPF_TC_F_REPLACE;
   int err = bpf_tc_attach(&hook, &opts);
   if (err != 0) throw ErrnoError(env, PositiveErrno(err), "replace cls_bpf filter on " + label_);
+}
+
+bpf_tc_hook NativeLink::TcHook() const {
+  auto hook = ZeroedOpts<bpf_tc_hook>();
+  hook.ifindex = ifindex_;
+  hook.attach_point = ingress_ ? BPF_TC_INGRESS : BPF_TC_EGRESS;
+  return hook;
+}
+
+bpf_tc_opts NativeLink::TcFilter() const {
+  auto opts = ZeroedOpts<bpf_tc_opts>();
+  opts.handle = handle_;
+  opts.priority = priority_;
+  return opts;
 }
 
 void NativeLink::Pin(const Napi::CallbackInfo& info) {
@@ -200,12 +210,8 @@ void NativeLink::Detach(const Napi::CallbackInfo& info) {
   RequireLive(env);
   if (kind_ == Kind::ClsBpf) {
     NetnsScope scope(env, netns_);
-    auto hook = ZeroedOpts<bpf_tc_hook>();
-    hook.ifindex = ifindex_;
-    hook.attach_point = ingress_ ? BPF_TC_INGRESS : BPF_TC_EGRESS;
-    auto opts = ZeroedOpts<bpf_tc_opts>();
-    opts.handle = handle_;
-    opts.priority = priority_;
+    auto hook = TcHook();
+    auto opts = TcFilter();
     int err = bpf_tc_detach(&hook, &opts);
     if (err != 0) throw ErrnoError(env, PositiveErrno(err), "remove cls_bpf filter on " + label_);
     closed_ = true;

@@ -5,6 +5,8 @@
 #pragma once
 #include <napi.h>
 
+#include <bpf/libbpf.h>
+
 #include "fd_holder.h"
 
 namespace bo {
@@ -33,6 +35,9 @@ class NativeLink : public Napi::ObjectWrap<NativeLink>, public FdHolder {
   void Detach(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);
   void RequireLive(Napi::Env env) const;
+  // cls_bpf: the clsact hook and the filter (handle, priority) this link is.
+  struct bpf_tc_hook TcHook() const;
+  struct bpf_tc_opts TcFilter() const;
 
   Kind kind_ = Kind::None;
   uint32_t link_type_ = 0;  // bpf_link: the kernel's enum bpf_link_type
