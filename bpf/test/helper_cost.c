@@ -14,23 +14,20 @@ struct hc_lpm_key {
 	__be32 addr;
 };
 
-/* Filled by the bench like a node's routes_map: pool, blocks, workload /32s (same key and value sizes). */
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 65536);
-	__type(key, struct hc_lpm_key);
-	__type(value, __u8[24]);
-} hc_lpm SEC(".maps");
+/* A trie with routes_map's key and value sizes. */
+#define HC_ROUTE_TRIE(name)                                     \
+	struct {                                                \
+		__uint(type, BPF_MAP_TYPE_LPM_TRIE);            \
+		__uint(map_flags, BPF_F_NO_PREALLOC);           \
+		__uint(max_entries, 65536);                     \
+		__type(key, struct hc_lpm_key);                 \
+		__type(value, __u8[24]);                        \
+	} name SEC(".maps")
 
-/* The same with only a pool, one block and the workload: what a small test fixture's trie costs. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 65536);
-	__type(key, struct hc_lpm_key);
-	__type(value, __u8[24]);
-} hc_lpm_small SEC(".maps");
+/* Filled by the bench like a node's routes_map: pool, blocks, workload /32s. */
+HC_ROUTE_TRIE(hc_lpm);
+/* Only a pool, one block and the workload: what a small test fixture's trie costs. */
+HC_ROUTE_TRIE(hc_lpm_small);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
