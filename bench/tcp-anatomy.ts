@@ -6,7 +6,7 @@
 //  - per-CPU softirq time and NET_RX/NET_TX softirq counts (/proc/stat, /proc/softirqs: the whole host);
 //  - optionally a cpu-clock profile of the whole host (perf record -a), top kernel symbols.
 // Each variant (a reversible offload or sysctl setting inside the test namespaces) runs on both paths.
-// Run as root: npx tsc -p bench/tsconfig.json && node --import ./scripts/ts-loader.mjs bench/tcp-anatomy.ts [--streams=4] [--seconds=4] [--rounds=3] [--perf]
+// Run as root: npx tsc -p bench/tsconfig.json && node --import ./scripts/ts-loader.mjs bench/tcp-anatomy.ts [--streams=4,1] [--seconds=4] [--rounds=3] [--perf] [--udp] [--xdp] [--variants=default,...]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -22,6 +22,8 @@ const ROUNDS = arg('rounds', 3);
 const PERF = process.argv.includes('--perf');
 /** UDP 64-byte datagrams instead of TCP: the per-packet cost, where GSO cannot amortize the programs. */
 const UDP = process.argv.includes('--udp');
+/** bpf-ipip with XDP decap (forced on the veth uplinks) instead of tc decap. */
+const XDP = process.argv.includes('--xdp');
 
 interface Hop {
   label: string;
@@ -183,7 +185,7 @@ async function main() {
   try {
     const built = await Promise.allSettled([
       kernelPaths(171),
-      bpfPaths('bta', 172, false, [{ name: 'bpf-ipip', pool: 'ipip-always', cidr: '10.245.0.0/16', mode: { ipipMode: 'Always' }, mtu: 1480, description: 'bpf-overlay IPIP, tc decap' }]),
+      bpfPaths('bta', 172, XDP, [{ name: XDP ? 'bpf-ipip-xdp' : 'bpf-ipip', pool: 'ipip-always', cidr: '10.245.0.0/16', mode: { ipipMode: 'Always' }, mtu: 1480, description: `bpf-overlay IPIP, ${XDP ? 'XDP' : 'tc'} decap` }]),
     ]);
     for (const b of built) if (b.status === 'fulfilled') clusters.push(b.value.cluster);
     const failed = built.find((b) => b.status === 'rejected');

@@ -54,6 +54,7 @@ describe('doctor rows', () => {
     expect(row(() => ({ ifname: 'eth0', kind: 'veth' }))).toMatchObject({ ok: false, required: false, detail: expect.stringMatching(/'eth0' is a veth.*GSO/), fix: expect.stringMatching(/--force-xdp/) });
     expect(row(() => ({ ifname: 'br0', kind: 'bridge' }))).toMatchObject({ ok: false, detail: expect.stringMatching(/bridge device without native XDP/) });
     expect(row(() => ({ ifname: 'ens3' }))).toMatchObject({ ok: true, detail: expect.stringMatching(/'ens3' \(physical device\)/) });
+    expect(row(() => ({ ifname: 'ens4', driver: 'mlx5_core' }))).toMatchObject({ ok: true, detail: expect.stringMatching(/'ens4' \(physical device, driver mlx5_core\)/) });
     expect(row(() => { throw new Error('ip -j -d link show dev nope: Device "nope" does not exist.'); })).toMatchObject({ ok: false, fix: expect.stringMatching(/--uplink/) });
     expect(runChecks(healthyProbes).some((r) => r.name === 'XDP decap on uplink')).toBe(false);
   });

@@ -9,7 +9,7 @@ describe('XDP decap on the uplink', () => {
     expect(xdpUnhelpfulReason({ ifname: 'bond0', kind: 'bond' })).toBeUndefined();
     expect(xdpUnhelpfulReason({ ifname: 'tap0', kind: 'tun' })).toBeUndefined();
     expect(xdpUnhelpfulReason({ ifname: 'eth0', kind: 'veth' })).toMatch(/'eth0' is a veth.*drop GSO/);
-    for (const kind of ['bridge', 'vlan', 'macvlan', 'ipvlan', 'vxlan']) {
+    for (const kind of ['loopback', 'bridge', 'vlan', 'macvlan', 'ipvlan', 'vxlan']) {
       expect(xdpUnhelpfulReason({ ifname: 'x0', kind })).toMatch(new RegExp(`${kind} device without native XDP`));
     }
   });
@@ -29,10 +29,15 @@ describe('XDP decap on the uplink', () => {
 
   it('the gate reads the link only when XDP is asked for and warns once per decision change', () => {
     const warnings: string[] = [];
-    // 'lo' exists in every namespace and is no veth: reading it exercises the real ip call.
+    // 'lo' exists in every namespace: reading it exercises the real ip call (loopback has no native XDP).
     const gate = new XdpDecapGate('lo', false, (m) => warnings.push(m));
     expect(gate.allow(false)).toBe(false);
-    expect(gate.allow(true)).toBe(true);
+    expect(warnings).toEqual([]);
+    expect(gate.allow(true)).toBe(false);
+    expect(warnings).toEqual([expect.stringMatching(/uplink 'lo' is a loopback device without native XDP/)]);
+    warnings.length = 0;
+    const physical = new XdpDecapGate('ens5', false, (m) => warnings.push(m), (ifname) => ({ ifname, driver: 'ixgbe' }));
+    expect(physical.allow(true)).toBe(true);
     expect(warnings).toEqual([]);
 
     let reads = 0;

@@ -7,8 +7,10 @@ import { runTool } from '../system/run.js';
 
 export interface UplinkLinkFacts {
   ifname: string;
-  /** rtnetlink link kind ("veth", "bridge", ...); undefined for a physical device. */
+  /** rtnetlink link kind ("veth", "bridge", ...; "loopback" for lo); undefined for a physical device. */
   kind?: string;
+  /** The driver, for a physical device (ethtool -i), when known. */
+  driver?: string;
 }
 
 export interface XdpDecapDecision {
@@ -19,7 +21,7 @@ export interface XdpDecapDecision {
 }
 
 /** Virtual link kinds whose driver has no native XDP (ndo_bpf): XDP there is generic, run on an skb. */
-const GENERIC_XDP_ONLY_KINDS = new Set(['bridge', 'vlan', 'macvlan', 'macvtap', 'ipvlan', 'ipvtap', 'vxlan', 'geneve', 'dummy', 'team', 'vrf', 'gre', 'gretap', 'ipip', 'sit']);
+const GENERIC_XDP_ONLY_KINDS = new Set(['loopback', 'bridge', 'vlan', 'macvlan', 'macvtap', 'ipvlan', 'ipvtap', 'vxlan', 'geneve', 'dummy', 'team', 'vrf', 'gre', 'gretap', 'ipip', 'sit']);
 
 /** Why XDP decap does not help on this link, or undefined when it does (a physical NIC, tun, bond). */
 export function xdpUnhelpfulReason(facts: UplinkLinkFacts): string | undefined {
@@ -43,13 +45,24 @@ export function decideXdpDecap(facts: UplinkLinkFacts, opts: { requested: boolea
 
 interface IpLinkJson {
   ifname: string;
+  link_type?: string;
   linkinfo?: { info_kind?: string };
 }
 
-/** The link kind of ifname in this network namespace, from `ip -d link show` (no sysfs: it may be another netns's). */
+/**
+ * The link kind of ifname in this network namespace, from `ip -d link show`, and a physical device's driver from
+ * `ethtool -i` when ethtool is there (not sysfs: under nsenter it shows another namespace's devices).
+ */
 export function readUplinkLinkFacts(ifname: string): UplinkLinkFacts {
   const [link] = JSON.parse(runTool('ip', ['-j', '-d', 'link', 'show', 'dev', ifname])) as IpLinkJson[];
-  return { ifname, kind: link?.linkinfo?.info_kind };
+  const kind = link?.linkinfo?.info_kind ?? (link?.link_type === 'loopback' ? 'loopback' : undefined);
+  if (kind !== undefined) return { ifname, kind };
+  try {
+    const driver = /^driver:\s*(\S+)/m.exec(runTool('ethtool', ['-i', ifname]))?.[1];
+    return { ifname, driver };
+  } catch {
+    return { ifname };
+  }
 }
 
 /**

@@ -229,7 +229,8 @@ function uplinkXdpRow(uplink: () => UplinkLinkFacts): CheckResult {
   }
   const reason = xdpUnhelpfulReason(facts);
   if (reason === undefined) {
-    return { name, required: false, ok: true, detail: `uplink '${facts.ifname}' (${facts.kind ?? 'physical device'}): XDP decap (load --xdp) can help` };
+    const what = facts.kind ?? `physical device${facts.driver ? `, driver ${facts.driver}` : ''}`;
+    return { name, required: false, ok: true, detail: `uplink '${facts.ifname}' (${what}): XDP decap (load --xdp) can help` };
   }
   return { name, required: false, ok: false, detail: reason, fix: 'keep tc decap (the default): load --xdp declines XDP here unless --force-xdp' };
 }
