@@ -29,7 +29,8 @@ export interface NativeMap {
   keys(): Buffer[];
   lookupBatch(): { keys: Buffer; values: Buffer; count: number };
   updateBatch(keys: Buffer, values: Buffer, count: number, flags: number): void;
-  deleteBatch(keys: Buffer, count: number): number;
+  /** One BPF_MAP_DELETE_BATCH: it stops at the first key it cannot delete (errno), after `deleted` keys. */
+  deleteBatch(keys: Buffer, count: number): { deleted: number; errno: number };
   pin(path: string): void;
   close(): void;
 }
