@@ -287,7 +287,7 @@ describe('bpf-overlay delete with a hostile name', () => {
       env: { ...process.env, BPF_OVERLAY_DATASTORE: `sqlite://${join(dir, 'delete.db')}` },
       timeout: 30_000,
     });
-    expect(res.stdout).toContain('ippool/x\\x1b[2Jy deleted');
+    expect(res.stdout).toContain('ippool/x\\x1b[2Jy already absent');
     expect(res.stdout + res.stderr).not.toContain('\u001b');
   });
 });

@@ -104,6 +104,8 @@ export interface WorkloadEndpointSpec {
   pod?: string;
   namespace?: string;
   netns?: string;
+  /** Calico's field: source prefixes the workload may send from besides its own addresses (it routes for others). */
+  allowSpoofedSourcePrefixes?: string[];
 }
 
 export interface WorkloadEndpoint {

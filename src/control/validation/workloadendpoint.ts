@@ -19,6 +19,7 @@ export const WORKLOAD_SPEC_FIELDS = [
   'pod',
   'namespace',
   'netns',
+  'allowSpoofedSourcePrefixes',
 ];
 
 export function validateWorkloadEndpointSpec(r: Reporter, spec: Record<string, unknown>): void {
@@ -57,6 +58,16 @@ export function validateWorkloadEndpointSpec(r: Reporter, spec: Record<string, u
     });
   }
   checkString(r, 'spec.pool', spec.pool);
+  const allowed = spec.allowSpoofedSourcePrefixes;
+  if (allowed !== undefined) {
+    if (!Array.isArray(allowed)) {
+      r.error('spec.allowSpoofedSourcePrefixes', allowed, 'must be a list of CIDRs, e.g. ["10.1.0.0/16"]');
+    } else {
+      allowed.forEach((p, i) => {
+        if (typeof p !== 'string' || !parseCidr(p)) r.error(`spec.allowSpoofedSourcePrefixes.${i}`, p, 'must be a CIDR such as 10.1.0.0/16');
+      });
+    }
+  }
 }
 
 /** Who holds each address: IPAM handles, and the nodes' own underlay and tunnel addresses. */

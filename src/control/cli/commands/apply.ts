@@ -1,7 +1,7 @@
 import type { Command } from '../command.js';
 import { stringOption } from '../command.js';
-import type { Txn } from '../../datastore/types.js';
-import { RESOURCE_KINDS, type Resource } from '../../model/types.js';
+import type { StoredResource, Txn } from '../../datastore/types.js';
+import { RESOURCE_KINDS } from '../../model/types.js';
 import { formatProblem, loadManifests, type ValidationResult } from '../../validation/index.js';
 import { describeResource, readManifestInput, withDatastore } from '../resources.js';
 
@@ -10,9 +10,10 @@ import { describeResource, readManifestInput, withDatastore } from '../resources
  * (say) an overlapping pool between this read and this commit, the commit fails and validation runs again on
  * the new contents, so two conflicting applies can never both be stored.
  */
-async function guardedContents(tx: Txn): Promise<Resource[]> {
-  const lists: Resource[][] = [];
-  for (const kind of RESOURCE_KINDS) lists.push((await tx.list(kind, { guardKind: true })) as Resource[]);
+// IPAM blocks are read too: a WorkloadEndpoint is judged against the addresses IPAM holds for its handle.
+async function guardedContents(tx: Txn): Promise<StoredResource[]> {
+  const lists: StoredResource[][] = [];
+  for (const kind of [...RESOURCE_KINDS, 'IPAMBlock' as const]) lists.push(await tx.list(kind, { guardKind: true }));
   return lists.flat();
 }
 
