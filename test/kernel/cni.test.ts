@@ -13,6 +13,9 @@ import type { Datastore } from '../../src/control/datastore/types.js';
 import { addressesOfHandle } from '../../src/control/ipam/index.js';
 import { openPinnedLink } from '../../src/control/kernel/index.js';
 import { API_VERSION, type WorkloadEndpoint } from '../../src/control/model/types.js';
+import { compileForNode } from '../../src/control/agent/inputs.js';
+import { routeEntries } from '../../src/control/reconcile/encode.js';
+import { syncMap } from '../../src/control/reconcile/map-sync.js';
 import { buildDist, cniOk, invokeCni, type CniCall } from '../harness/cni.js';
 import { run, Topology, type Netns } from '../harness/netns.js';
 import { kernelDescribe } from '../harness/privileges.js';
@@ -277,6 +280,11 @@ kernelDescribe('CNI plugin against the kernel', () => {
   const del = (pod: Netns | undefined, id: string, ifname = 'eth0', extra: Record<string, unknown> = {}) =>
     invokeCni(call({ command: 'DEL', containerId: id, netns: pod?.path, ifname, config: conf(extra) }));
   const ping = (from: Netns, to: string) => from.exec('ping', ['-c', '2', '-i', '0.2', '-W', '1', to], { timeoutMs: 10_000 });
+  /** What the agent would do on a WorkloadEndpoint change: the data path learns the local workloads (source check). */
+  const syncRoutes = async () => {
+    const { state } = await compileForNode(ds, nodeName);
+    syncMap(datapath!.maps.routes, routeEntries(state.routes));
+  };
 
   it('ADD takes the address the runtime asks for (podman --ip: CNI_ARGS IP=; the ips capability) and DEL releases it', async () => {
     const r = add(pods[0], 'c5', {}, { args: { IgnoreUnknown: '1', IP: '10.244.7.7' } });
@@ -327,19 +335,30 @@ kernelDescribe('CNI plugin against the kernel', () => {
     const routes = JSON.parse(p.ip('-j', '-4', 'route', 'show')) as { dst: string; gateway?: string; dev: string; prefsrc?: string }[];
     expect(routes.filter((r) => r.dst === 'default')).toEqual([expect.objectContaining({ gateway: '169.254.1.1', dev: 'eth0' })]);
     expect(routes).toContainEqual(expect.objectContaining({ dst: '10.245.0.0/16', gateway: '169.254.1.1', dev: 'eth1', prefsrc: pB }));
+    // Whatever leaves with an interface's address leaves through that interface.
+    for (const [ifname, address] of [['eth0', pA], ['eth1', pB]]) {
+      const table = String(1000 + p.ifindex(ifname));
+      expect(JSON.parse(p.ip('-j', '-4', 'rule', 'show', 'from', `${address}/32`))).toEqual([{ priority: 100, src: address, table }]);
+      expect(JSON.parse(p.ip('-j', '-4', 'route', 'show', 'table', table))).toEqual([expect.objectContaining({ dst: 'default', gateway: '169.254.1.1', dev: ifname })]);
+    }
     const checkB = () =>
       invokeCni(call({ command: 'CHECK', containerId: 'multi', netns: p.path, ifname: 'eth1', config: conf({ ...netB, prevResult: second.json }) }));
     expect(checkB().code, checkB().stdout).toBe(0);
 
-    // A workload of pool-b elsewhere on the node reaches the second interface; the node reaches the first.
+    // A workload of pool-b elsewhere on the node reaches the second interface, and the first too (its replies
+    // leave through eth0, whose source the data path accepts there); the node reaches the first.
     const peer = add(q, 'peer-b', netB);
     expect(peer.code, peer.stdout).toBe(0);
+    await syncRoutes();
     expect(ping(node, pA)).toMatch(/2 received/);
     expect(ping(q, pB)).toMatch(/2 received/);
+    expect(ping(q, pA)).toMatch(/2 received/);
 
     // DEL of the first: the second keeps its address, route and reachability.
     expect(del(p, 'multi').code).toBe(0);
     expect(() => p.ifindex('eth0')).toThrow();
+    expect(JSON.parse(p.ip('-j', '-4', 'rule', 'show', 'from', `${pA}/32`))).toEqual([]);
+    await syncRoutes();
     expect(ping(q, pB)).toMatch(/2 received/);
     expect(checkB().code).toBe(0);
 
@@ -350,6 +369,7 @@ kernelDescribe('CNI plugin against the kernel', () => {
     expect(del(p, 'multi', 'eth1', netB).code).toBe(0);
     expect(() => p.ifindex('eth1')).toThrow();
     expect(await addressesOfHandle(ds, handle('multi', 'net-b', 'eth1'))).toEqual([]);
+    await syncRoutes();
     expect(ping(node, addressOf(firstAgain))).toMatch(/2 received/);
 
     expect(del(p, 'multi').code).toBe(0);

@@ -133,8 +133,9 @@ export async function cmdAdd(env: CniEnv, conf: NetConf): Promise<CniResult> {
       const host = mustHave(linkInfo(hostIfname), `host veth ${hostIfname}`);
       const cidr = await poolCidr(ds, assignment.pool);
       const route = step(`inspect routes in ${netns}`, () => containerRouteFor(netns, cidr));
+      const containerIfindex = mustHave(linkInfo(env.ifname, netns), `${env.ifname} in ${netns}`).ifindex;
       step(`configure ${env.ifname} in ${netns}`, () =>
-        configureContainerSide(netns, env.ifname, assignment.address, host.mac, route),
+        configureContainerSide(netns, env.ifname, containerIfindex, assignment.address, host.mac, route),
       );
       step(`route ${assignment.address}/32 via ${hostIfname}`, () => addHostRoute(assignment.address, hostIfname));
       rollback.push(`unpin workload link of ${hostIfname}`, () => detachWorkloadProgram(pins, hostIfname));

@@ -7,7 +7,7 @@ import type { NetConf } from './config.js';
 import type { CniEnv } from './env.js';
 import { CniCode, CniError } from './errors.js';
 import { hostVethName, ipamHandle, workloadEndpointName } from './names.js';
-import { GATEWAY, ipv4Addresses, linkInfo, permanentNeighbour, routes } from './netlink.js';
+import { GATEWAY, ipv4Addresses, linkInfo, permanentNeighbour, routes, sourceRules, sourceTable } from './netlink.js';
 import { withDatastore } from './store.js';
 
 function prevResultAddresses(prev: Record<string, unknown>): string[] {
@@ -80,6 +80,11 @@ export async function cmdCheck(env: CniEnv, conf: NetConf): Promise<void> {
     } else {
       if (!nsRoutes.some((r) => r.dst === GATEWAY && r.scope === 'link')) problems.push(`route ${GATEWAY} scope link is missing`);
       if (!nsRoutes.some((r) => r.dst === 'default' && r.gateway === GATEWAY)) problems.push(`default route via ${GATEWAY} is missing`);
+    }
+    for (const net of wep.spec.ipNetworks) {
+      const address = net.split('/')[0];
+      const table = String(sourceTable(container.ifindex));
+      if (!sourceRules(netns, address).some((r) => r.table === table)) problems.push(`rule from ${address} lookup ${table} is missing`);
     }
     const gwMac = permanentNeighbour(netns, env.ifname, GATEWAY);
     if (gwMac !== wep.spec.hostMac) {

@@ -96,22 +96,65 @@ export function configureHostSide(hostIfname: string): void {
  */
 export type ContainerRoute = { kind: 'default' } | { kind: 'pool'; cidr: string; metric: number };
 
+/** Priority of the per-address source rules: before the main table (32766). */
+const SOURCE_RULE_PRIORITY = 100;
+
+/** The routing table of one attachment's source rule, named after the container-side interface. */
+export function sourceTable(containerIfindex: number): number {
+  return 1000 + containerIfindex;
+}
+
 /**
  * Container end: address/32 and the gateway pinned to the host MAC; then either a scope-link route to the
  * gateway and the default route via it, or (a further attachment) only its pool via the gateway `onlink`, with
- * the interface's own address as source so that replies leave the way requests came in.
+ * the interface's own address as source. Every attachment also gets a source rule: whatever leaves with its
+ * address leaves through it (a table with only a default route via its gateway). With several attachments a
+ * reply from eth0's address to a peer of eth1's pool would otherwise go out eth1, and the data path drops a
+ * workload's packet whose source is not that veth's own.
  */
-export function configureContainerSide(netns: string, ifname: string, address: string, hostMac: string, route: ContainerRoute): void {
+export function configureContainerSide(
+  netns: string,
+  ifname: string,
+  containerIfindex: number,
+  address: string,
+  hostMac: string,
+  route: ContainerRoute,
+): void {
+  const table = sourceTable(containerIfindex);
   const routing =
     route.kind === 'default'
       ? [`route add ${GATEWAY} dev ${ifname} scope link`, `route add default via ${GATEWAY} dev ${ifname}`]
       : [`route add ${route.cidr} via ${GATEWAY} dev ${ifname} onlink src ${address} metric ${route.metric}`];
+  // A rule left by an earlier attachment of the same address (its interface, and its table's route, are gone).
+  removeSourceRules(netns, address);
   ipBatch(netns, [
     `link set dev ${ifname} up`,
     `addr add ${address}/32 dev ${ifname}`,
     ...routing,
+    `route add default via ${GATEWAY} dev ${ifname} onlink table ${table}`,
+    `rule add from ${address}/32 lookup ${table} priority ${SOURCE_RULE_PRIORITY}`,
     `neigh replace ${GATEWAY} lladdr ${hostMac} dev ${ifname} nud permanent`,
   ]);
+}
+
+interface RuleJson {
+  priority: number;
+  src?: string;
+  table?: string;
+}
+
+/** The source rules of an address in the container, as `ip rule` lists them. */
+export function sourceRules(netns: string, address: string): RuleJson[] {
+  return (JSON.parse(ip(netns, ['-4', '-j', 'rule', 'show', 'from', `${address}/32`])) as RuleJson[]).filter(
+    (r) => r.src === address,
+  );
+}
+
+/** Removes the address's source rules (the netns itself goes with the container; this is for reuse within it). */
+export function removeSourceRules(netns: string, address: string): void {
+  for (const r of sourceRules(netns, address)) {
+    ip(netns, ['rule', 'del', 'from', `${address}/32`, 'priority', String(r.priority)]);
+  }
 }
 
 /**
