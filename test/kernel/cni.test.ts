@@ -344,6 +344,11 @@ kernelDescribe('CNI plugin against the kernel', () => {
     const checkB = () =>
       invokeCni(call({ command: 'CHECK', containerId: 'multi', netns: p.path, ifname: 'eth1', config: conf({ ...netB, prevResult: second.json }) }));
     expect(checkB().code, checkB().stdout).toBe(0);
+    const tableB = String(1000 + p.ifindex('eth1'));
+    p.ip('rule', 'del', 'from', `${pB}/32`, 'priority', '100');
+    expect(checkB().json?.msg).toContain(`rule from ${pB} lookup ${tableB} is missing`);
+    p.ip('rule', 'add', 'from', `${pB}/32`, 'lookup', tableB, 'priority', '100');
+    expect(checkB().code).toBe(0);
 
     // A workload of pool-b elsewhere on the node reaches the second interface, and the first too (its replies
     // leave through eth0, whose source the data path accepts there); the node reaches the first.

@@ -7,7 +7,7 @@ import type { NetConf } from './config.js';
 import type { CniEnv } from './env.js';
 import { CniCode, CniError } from './errors.js';
 import { hostVethName, ipamHandle, workloadEndpointName } from './names.js';
-import { GATEWAY, ipv4Addresses, linkInfo, permanentNeighbour, routes, sourceRules, sourceTable } from './netlink.js';
+import { GATEWAY, ipv4Addresses, linkInfo, linkNames, permanentNeighbour, routes, sourceRules, sourceTable } from './netlink.js';
 import { withDatastore } from './store.js';
 
 function prevResultAddresses(prev: Record<string, unknown>): string[] {
@@ -81,7 +81,10 @@ export async function cmdCheck(env: CniEnv, conf: NetConf): Promise<void> {
       if (!nsRoutes.some((r) => r.dst === GATEWAY && r.scope === 'link')) problems.push(`route ${GATEWAY} scope link is missing`);
       if (!nsRoutes.some((r) => r.dst === 'default' && r.gateway === GATEWAY)) problems.push(`default route via ${GATEWAY} is missing`);
     }
-    for (const net of wep.spec.ipNetworks) {
+    // The source rule matters once the container has another interface (attachments made before such rules
+    // existed have none, and alone they need none).
+    const others = linkNames(netns).filter((name) => name !== 'lo' && name !== env.ifname);
+    for (const net of others.length > 0 ? wep.spec.ipNetworks : []) {
       const address = net.split('/')[0];
       const table = String(sourceTable(container.ifindex));
       if (!sourceRules(netns, address).some((r) => r.table === table)) problems.push(`rule from ${address} lookup ${table} is missing`);

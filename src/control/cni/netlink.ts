@@ -55,6 +55,11 @@ export function linkInfo(ifname: string, netns?: string): LinkInfo | undefined {
   return { ifname: l.ifname, ifindex: l.ifindex, mac: l.address, mtu: l.mtu, up: l.flags.includes('UP') };
 }
 
+/** Names of every interface in the namespace. */
+export function linkNames(netns?: string): string[] {
+  return (JSON.parse(ip(netns, ['-j', 'link', 'show'])) as { ifname: string }[]).map((l) => l.ifname);
+}
+
 /** Creates the pair with the container end already inside the netns under its final name: one atomic step. */
 export function createVeth(hostIfname: string, netns: string, containerIfname: string, mtu: number): void {
   ip(undefined, [
