@@ -38,6 +38,7 @@ for (const kind of RESOURCE_KINDS) {
   KIND_ALIASES[lower.endsWith('y') ? `${lower.slice(0, -1)}ies` : `${lower}s`] = kind;
 }
 Object.assign(KIND_ALIASES, { pool: 'IPPool', pools: 'IPPool', node: 'Node', wep: 'WorkloadEndpoint', weps: 'WorkloadEndpoint' });
+Object.assign(KIND_ALIASES, { bgpconfig: 'BGPConfiguration', bgpconfigs: 'BGPConfiguration' });
 
 /** "ippools", "IPPool", "ippool" -> IPPool. */
 export function parseKind(word: string): ResourceKind {

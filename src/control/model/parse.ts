@@ -11,6 +11,7 @@ import {
   type ResourceKind,
 } from './types.js';
 import { parseCidr } from './cidr.js';
+import { BGP_CONFIGURATION_FIELDS, BGP_PEER_FIELDS } from './bgp.js';
 
 export interface SourceRef {
   file: string;
@@ -160,6 +161,11 @@ function stringRecord(v: unknown): Record<string, string> | undefined {
   return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x)]));
 }
 
+// BGP specs are kept as written (calicoctl shows them so); defaults are applied where they are used.
+function pickFields(spec: Record<string, unknown>, fields: readonly string[]): never {
+  return Object.fromEntries(fields.filter((f) => spec[f] !== undefined && spec[f] !== '').map((f) => [f, spec[f]])) as never;
+}
+
 function normalizeMac(mac: string): string {
   return mac.toLowerCase().replace(/-/g, ':');
 }
@@ -186,9 +192,11 @@ export function toResource(doc: RawDocument): Resource {
     case 'Node': {
       const nodeSpec: Record<string, unknown> = {};
       if (isPlainObject(spec.bgp)) {
-        const bgp: Record<string, string> = {};
+        const bgp: Record<string, string | number> = {};
         if (typeof spec.bgp.ipv4Address === 'string') bgp.ipv4Address = spec.bgp.ipv4Address;
         if (typeof spec.bgp.ipv4IPIPTunnelAddr === 'string') bgp.ipv4IPIPTunnelAddr = spec.bgp.ipv4IPIPTunnelAddr;
+        if (typeof spec.bgp.asNumber === 'string' || typeof spec.bgp.asNumber === 'number') bgp.asNumber = spec.bgp.asNumber;
+        if (typeof spec.bgp.routeReflectorClusterID === 'string') bgp.routeReflectorClusterID = spec.bgp.routeReflectorClusterID;
         nodeSpec.bgp = bgp;
       }
       if (typeof spec.ipv4VXLANTunnelAddr === 'string') nodeSpec.ipv4VXLANTunnelAddr = spec.ipv4VXLANTunnelAddr;
@@ -211,6 +219,10 @@ export function toResource(doc: RawDocument): Resource {
       return { apiVersion: API_VERSION, kind, metadata, spec: { ...(spec as OverlayConfigurationSpec) } };
     case 'FelixConfiguration':
       return { apiVersion: API_VERSION, kind: 'OverlayConfiguration', metadata, spec: felixToOverlaySpec(spec) };
+    case 'BGPConfiguration':
+      return { apiVersion: API_VERSION, kind, metadata, spec: pickFields(spec, BGP_CONFIGURATION_FIELDS) };
+    case 'BGPPeer':
+      return { apiVersion: API_VERSION, kind, metadata, spec: pickFields(spec, BGP_PEER_FIELDS) };
     case 'WorkloadEndpoint': {
       const wep = { ...spec } as Record<string, unknown>;
       if (typeof wep.mac === 'string') wep.mac = normalizeMac(wep.mac);

@@ -16,6 +16,7 @@ import { validateNodeSpec } from './node.js';
 import { validateFelixConfigurationSpec, validateOverlayConfigurationSpec } from './overlayconfig.js';
 import { Reporter, ValidationFailedError, type Problem } from './problem.js';
 import { validateWorkloadEndpointSpec } from './workloadendpoint.js';
+import { validateBGPConfigurationSpec, validateBGPPeerSpec } from './bgp.js';
 
 export { formatProblem, goFieldPath, ValidationFailedError, type Problem, type Severity } from './problem.js';
 export { isDns1123Subdomain } from './common.js';
@@ -70,7 +71,7 @@ export function validateDocuments(docs: readonly RawDocument[], existing: readon
       seen.set(key, doc);
     }
 
-    const spec = body.spec ?? (kind === 'Node' || kind === 'OverlayConfiguration' || kind === 'FelixConfiguration' ? {} : undefined);
+    const spec = body.spec ?? (kind === 'Node' || kind === 'OverlayConfiguration' || kind === 'FelixConfiguration' || kind === 'BGPConfiguration' ? {} : undefined);
     if (!isPlainObject(spec)) {
       r.error('spec', body.spec, 'spec must be a mapping');
       continue;
@@ -97,6 +98,12 @@ export function validateDocuments(docs: readonly RawDocument[], existing: readon
         break;
       case 'WorkloadEndpoint':
         validateWorkloadEndpointSpec(r, spec);
+        break;
+      case 'BGPConfiguration':
+        validateBGPConfigurationSpec(r, name, spec);
+        break;
+      case 'BGPPeer':
+        validateBGPPeerSpec(r, spec);
         break;
     }
     accepted.push(doc);

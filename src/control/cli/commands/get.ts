@@ -1,7 +1,7 @@
 import type { Command } from '../command.js';
 import { stringOption } from '../command.js';
 import { serializeResources } from '../../model/parse.js';
-import type { BlockAffinity, IPPool, Node, Resource, WorkloadEndpoint } from '../../model/types.js';
+import type { BGPConfiguration, BGPPeer, BlockAffinity, IPPool, Node, Resource, WorkloadEndpoint } from '../../model/types.js';
 import { vtepMacOf } from '../../model/vtep.js';
 import { compileForNode } from '../../agent/inputs.js';
 import { encapName, routeKindName } from '../../compile/index.js';
@@ -55,13 +55,33 @@ function tableOf(kind: Resource['kind'], items: Resource[]): string {
         ['NAME', 'SPEC'],
         items.map((c) => [c.metadata.name, JSON.stringify(c.spec)]),
       );
+    case 'BGPConfiguration': // the columns of `calicoctl get bgpconfig`
+      return renderTable(
+        ['NAME', 'LOGSEVERITY', 'MESHENABLED', 'ASNUMBER'],
+        (items as BGPConfiguration[]).map((c) => [
+          c.metadata.name,
+          c.spec.logSeverityScreen ?? '',
+          c.spec.nodeToNodeMeshEnabled ?? '',
+          c.spec.asNumber ?? '',
+        ]),
+      );
+    case 'BGPPeer': // the columns of `calicoctl get bgppeer`
+      return renderTable(
+        ['NAME', 'PEERIP', 'NODE', 'ASN'],
+        (items as BGPPeer[]).map((p) => [
+          p.metadata.name,
+          p.spec.peerIP ?? `(${p.spec.peerSelector})`,
+          p.spec.node ?? (p.spec.nodeSelector ? `(${p.spec.nodeSelector})` : '(global)'),
+          p.spec.asNumber ?? '',
+        ]),
+      );
   }
 }
 
 export const getCommand: Command = {
   name: 'get',
   summary: 'show ippools, nodes, blockaffinities, workloadendpoints, or the compiled routes of a node',
-  usage: 'get ippools|nodes|blockaffinities|workloadendpoints|overlayconfigurations|routes [NAME] [-o table|yaml|json] [--node NAME]',
+  usage: 'get ippools|nodes|blockaffinities|workloadendpoints|overlayconfigurations|bgpconfigurations|bgppeers|routes [NAME] [-o table|yaml|json] [--node NAME]',
   options: { output: { type: 'string', short: 'o' }, node: { type: 'string' } },
   allowPositionals: true,
   async run(args, ctx) {
