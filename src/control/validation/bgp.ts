@@ -98,7 +98,7 @@ export function validateBGPPeerSpec(r: Reporter, spec: Record<string, unknown>):
   if (has('peerIP')) {
     if (typeof spec.peerIP !== 'string' || !parsePeerAddress(spec.peerIP)) {
       r.error('spec.peerIP', spec.peerIP, 'must be an IPv4 address with an optional port, e.g. 10.0.0.1 or 10.0.0.1:1790');
-    } else if (!has('asNumber')) {
+    } else if (!has('asNumber') && !has('peerSelector')) {
       r.error('spec.asNumber', spec.asNumber, 'the peer\'s AS number is required with peerIP');
     }
   }
