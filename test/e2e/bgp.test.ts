@@ -230,6 +230,56 @@ kernelDescribe('BGP with BIRD: mesh, top-of-rack peering, no-overlay pools acros
     log.add(`bird ${before} killed: agent started bird ${after}, all sessions Established again after ${Date.now() - started} ms`);
   });
 
+  it('mixed cluster: a block a Calico node announces in the mesh is routed like our own nodes\' blocks', async () => {
+    // The ext host plays a Calico node: a Node in the datastore (so every node meshes with it), BIRD configured
+    // the way calico/node's confd does (Mesh_ sessions, AS 64512, its block as a static route), no BlockAffinity
+    // in our datastore: only BGP tells our nodes where its block is.
+    const [n1] = cluster.nodes;
+    const calicoBlock = '10.246.200.0/26';
+    const calicoPod = '10.246.200.1';
+    cluster.ext.ip('addr', 'add', `${calicoPod}/32`, 'dev', 'lo');
+    cluster.router.ip('route', 'add', calicoBlock, 'via', cluster.extAddress); // the fabric's route to the Calico node
+    const conf = path.join(cluster.tmp, 'calico-node.conf');
+    const mesh = cluster.nodes.map(
+      (n) =>
+        `protocol bgp Mesh_${n.address.replace(/\./g, '_')} { local as 64512; neighbor ${n.address} as 64512; source address ${cluster.extAddress}; multihop; graceful restart; ipv4 { gateway recursive; import all; export where proto = "calico_blocks"; }; }`,
+    );
+    writeFileSync(
+      conf,
+      [
+        `router id ${cluster.extAddress};`,
+        'protocol device { scan time 2; }',
+        'protocol direct { ipv4; interface "*"; }',
+        'protocol kernel { ipv4 { import all; export none; }; learn; }',
+        `protocol static calico_blocks { ipv4; route ${calicoBlock} blackhole; }`,
+        ...mesh,
+        '',
+      ].join('\n'),
+    );
+    cluster.topo.track(cluster.ext.spawn('bird', ['-f', '-c', conf, '-s', path.join(cluster.tmp, 'calico-node.ctl')], { stdio: 'ignore' }));
+    cluster.apply([{ apiVersion: API_VERSION, kind: 'Node', metadata: { name: `${cluster.topo.prefix}-calico` }, spec: { bgp: { ipv4Address: `${cluster.extAddress}/24` } } }]);
+    const started = Date.now();
+    await until('n1 meshes with the Calico node', 60_000, () =>
+      status(cluster, n1).bgp.peers.find((p) => p.peerIP === cluster.extAddress && p.type === 'node-to-node mesh')?.state === 'Established',
+    );
+    const route = await until('n1 routes the Calico block', 30_000, () => {
+      const routes = JSON.parse(cli(['get', 'routes', calicoBlock, '--node', n1.name, '-o', 'json', '--datastore', cluster.datastoreUrl], { ns: n1.ns })) as {
+        kind: string | null;
+        nextHop: string;
+        reason: string;
+      }[];
+      return routes.find((r) => r.kind === 'remote-block');
+    });
+    expect(route.nextHop).toBe(cluster.extAddress);
+    expect(route.reason).toMatch(/^learned over BGP from 10\.\d+\.3\.2; ipipMode and vxlanMode Never -> plain$/);
+    const cap = await cluster.capture(n1.ns, 'eth0');
+    const ping = cluster.ping(w1, calicoPod);
+    const s = await cap.stop();
+    expect(ping.ok, ping.output).toBe(true);
+    expectEncap(between(s, w1.address, calicoPod), 'plain');
+    log.add(`mixed cluster: ${calicoBlock} learned from the Calico node ${cluster.extAddress} in the mesh after ${Date.now() - started} ms, w1 -> ${calicoPod} ping ${ping.received}/3 plain`);
+  });
+
   it('unload leaves no BIRD process or socket, even after the agent was killed outright', async () => {
     const n2 = cluster.nodes[1];
     const pid = birdPid(n2);

@@ -4,6 +4,7 @@ import { serializeResources } from '../../model/parse.js';
 import type { BGPConfiguration, BGPPeer, BlockAffinity, IPPool, Node, Resource, WorkloadEndpoint } from '../../model/types.js';
 import { vtepMacOf } from '../../model/vtep.js';
 import { compileForNode } from '../../agent/inputs.js';
+import { BirdPaths, readLearnedRoutes } from '../../bgp/index.js';
 import { encapName, routeKindName } from '../../compile/index.js';
 import { parseOutputFormat, renderStructured, renderTable, UsageError } from '../output.js';
 import { parseKind, withDatastore } from '../resources.js';
@@ -92,7 +93,7 @@ export const getCommand: Command = {
       if (what === 'routes' || what === 'route') {
         const node = stringOption(args, 'node');
         if (!node) throw new UsageError('get routes needs --node NAME');
-        const { state } = await compileForNode(ds, node);
+        const { state } = await compileForNode(ds, node, undefined, readLearnedRoutes(new BirdPaths(node)));
         const rows = state.routeDecisions.filter((d) => !name || d.cidr === name);
         if (format === 'table') {
           ctx.stdout(
