@@ -230,6 +230,21 @@ kernelDescribe('BGP with BIRD: mesh, top-of-rack peering, no-overlay pools acros
     log.add(`bird ${before} killed: agent started bird ${after}, all sessions Established again after ${Date.now() - started} ms`);
   });
 
+  it('agent SIGTERM: BIRD leaves with graceful restart, the router keeps the node block and pods stay reachable; a new agent restores the sessions', async () => {
+    const n3 = cluster.nodes[2];
+    const block = blocksOf(cluster, n3, '10.246.')[0];
+    await cluster.stopAgent(n3);
+    expect(birdProcesses(n3)).toEqual([]);
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(routerBgpRoutes(cluster).get(block)).toBe(n3.address);
+    const ping = cluster.ping(cluster.ext, w3.address);
+    expect(ping.ok, ping.output).toBe(true);
+    const started = Date.now();
+    await cluster.startAgent(n3); // ready only once its BGP sessions are Established
+    expect(allEstablished(status(cluster, n3))).toBe(true);
+    log.add(`agent ${n3.name} stopped: router kept ${block} (graceful restart), ext -> pod ping ${ping.received}/3; restarted agent ready with BGP Established in ${Date.now() - started} ms`);
+  });
+
   it('mixed cluster: a block a Calico node announces in the mesh is routed like our own nodes\' blocks', async () => {
     // The ext host plays a Calico node: a Node in the datastore (so every node meshes with it), BIRD configured
     // the way calico/node's confd does (Mesh_ sessions, AS 64512, its block as a static route), no BlockAffinity

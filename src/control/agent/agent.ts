@@ -123,7 +123,7 @@ export class Agent {
     for (const t of this.timers) clearInterval(t);
     await this.watch?.close();
     await this.running;
-    await this.bgp?.stop();
+    await this.bgp?.stop({ graceful: true });
     await Promise.all(this.servers.map((s) => new Promise((r) => s.close(() => r(undefined)))));
     this.datapath?.close();
     await this.ds?.close();

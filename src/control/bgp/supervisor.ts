@@ -91,6 +91,8 @@ export class BirdSupervisor {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     this.child = child;
+    let spawnError: Error | undefined;
+    child.once('error', (err) => (spawnError = err));
     const log = this.opts.logger.child({ bird: child.pid });
     let pending = '';
     child.stderr!.on('data', (d: Buffer) => {
@@ -116,6 +118,7 @@ export class BirdSupervisor {
     });
     const deadline = Date.now() + 10_000;
     for (;;) {
+      if (spawnError) throw new Error(`cannot run ${BIRD}: ${spawnError.message} (BGP needs bird2: apt-get install -y bird2)`);
       if (!this.running) throw new Error(`bird exited at start (code ${child.exitCode}); see its log lines above`);
       try {
         birdc(this.paths.socket, ['show', 'status'], 2_000);
@@ -136,15 +139,28 @@ export class BirdSupervisor {
     }
   }
 
-  async stop(timeoutMs = 5_000): Promise<void> {
+  /**
+   * Stops BIRD. `graceful`: with BIRD's `graceful restart` command, so that peers keep our routes (for the
+   * restart time) while the agent restarts; otherwise a clean shutdown that withdraws them.
+   */
+  async stop(opts: { graceful?: boolean; timeoutMs?: number } = {}): Promise<void> {
     this.stopping = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.restartTimer = undefined;
     const child = this.child;
     if (child && this.running) {
       const exited = new Promise<void>((r) => child.once('exit', () => r()));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      let asked = false;
+      if (opts.graceful) {
+        try {
+          birdc(this.paths.socket, ['graceful', 'restart']);
+          asked = true;
+        } catch (err) {
+          this.opts.logger.warn({ err: (err as Error).message }, 'bird graceful restart refused; stopping it');
+        }
+      }
+      if (!asked) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 5_000);
       await exited;
       clearTimeout(timer);
     }

@@ -162,11 +162,14 @@ export class BgpSyncer {
     });
   }
 
-  /** Stops BIRD and the poll, and removes its socket, pid file and configuration. */
-  async stop(): Promise<void> {
+  /**
+   * Stops BIRD and the poll, and removes its socket, pid file and configuration. `graceful` (agent shutdown):
+   * peers keep this node's routes through the restart, as the data path keeps forwarding meanwhile.
+   */
+  async stop(opts: { graceful?: boolean } = {}): Promise<void> {
     if (this.poller) clearInterval(this.poller);
     this.poller = undefined;
-    await this.bird.stop();
+    await this.bird.stop({ graceful: opts.graceful });
     this.renderedText = undefined;
     this.protocols = null;
     if (this.learned.length > 0) {
