@@ -227,34 +227,6 @@ export function compile(input: CompileInput): DesiredState {
     );
   }
 
-  // Routes learned over BGP fill only what the datastore leaves open: a prefix inside a pool that no block,
-  // workload or tunnel address of the datastore overlaps (e.g. the blocks of a Calico node in the mesh).
-  const learned = sortByCidr([...(input.learnedRoutes ?? [])], (l) => l.cidr);
-  const addressOfNode = new Map(nodes.flatMap((n) => (nodeAddress(n) ? [[nodeAddress(n)!.addr, n] as const] : [])));
-  const claimed = [...routes.values()].filter((r) => r.entry.kind !== RouteKind.Pool).map((r) => parseCidr(r.entry.cidr)!);
-  for (const l of learned) {
-    const cidr = parseCidr(l.cidr);
-    const pool = cidr && cidr.family === 4 ? poolOf(cidr) : undefined;
-    if (!cidr || !pool || claimed.some((c) => cidrContains(c, cidr) || cidrContains(cidr, c))) continue;
-    const viaNode = addressOfNode.get(l.nextHop);
-    const remoteAddr = viaNode ? nodeAddress(viaNode) : null;
-    const { encap, reason } = remoteAddr ? resolveEncap(pool, localAddr, remoteAddr) : { encap: Encap.None, reason: 'next hop is no node -> plain' };
-    put(
-      {
-        cidr: cidr.network,
-        kind: RouteKind.RemoteBlock,
-        encap,
-        flags: pool.flags | viaFibFlag(encap, localAddr, l.nextHop),
-        ifindex: 0,
-        nextHop: l.nextHop,
-        dstMac: encap === Encap.Vxlan && viaNode ? vtepMacOf(viaNode) : ZERO_MAC,
-        srcMac: ZERO_MAC,
-      },
-      `BGP route ${cidr.network} via ${l.nextHop}`,
-      { node: viaNode?.metadata.name ?? null, reason: `learned over BGP from ${l.nextHop}; ${reason}` },
-    );
-  }
-
   const workloads = input.workloads.filter((w) => w.spec.node === input.localNode).sort(byName);
   for (const w of workloads) {
     const who = w.spec.pod ? `${w.spec.namespace ?? 'default'}/${w.spec.pod}` : w.metadata.name;
@@ -305,6 +277,34 @@ export function compile(input: CompileInput): DesiredState {
       reason: `${label} tunnel address of this node`,
     });
     if (settingsTunnelAddr === ZERO_IP) settingsTunnelAddr = addr;
+  }
+
+  // Routes learned over BGP fill only what the datastore leaves open: a prefix inside a pool that no block,
+  // workload or tunnel address of the datastore overlaps (e.g. the blocks of a Calico node in the mesh).
+  const learned = sortByCidr([...(input.learnedRoutes ?? [])], (l) => l.cidr);
+  const addressOfNode = new Map(nodes.flatMap((n) => (nodeAddress(n) ? [[nodeAddress(n)!.addr, n] as const] : [])));
+  const claimed = [...routes.values()].filter((r) => r.entry.kind !== RouteKind.Pool).map((r) => parseCidr(r.entry.cidr)!);
+  for (const l of learned) {
+    const cidr = parseCidr(l.cidr);
+    const pool = cidr && cidr.family === 4 ? poolOf(cidr) : undefined;
+    if (!cidr || !pool || claimed.some((c) => cidrContains(c, cidr) || cidrContains(cidr, c))) continue;
+    const viaNode = addressOfNode.get(l.nextHop);
+    const remoteAddr = viaNode ? nodeAddress(viaNode) : null;
+    const { encap, reason } = remoteAddr ? resolveEncap(pool, localAddr, remoteAddr) : { encap: Encap.None, reason: 'next hop is no node -> plain' };
+    put(
+      {
+        cidr: cidr.network,
+        kind: RouteKind.RemoteBlock,
+        encap,
+        flags: pool.flags | viaFibFlag(encap, localAddr, l.nextHop),
+        ifindex: 0,
+        nextHop: l.nextHop,
+        dstMac: encap === Encap.Vxlan && viaNode ? vtepMacOf(viaNode) : ZERO_MAC,
+        srcMac: ZERO_MAC,
+      },
+      `BGP route ${cidr.network} via ${l.nextHop}`,
+      { node: viaNode?.metadata.name ?? null, reason: `learned over BGP from ${l.nextHop}; ${reason}` },
+    );
   }
 
   // A known node may send either encapsulation, whatever the pools say right now: while a pool changes mode,
