@@ -1,5 +1,6 @@
 // BGP status of a node: the plan (which sessions should exist, their type and AS) joined with what BIRD says
 // about them. `status --node` prints it; the agent's readiness and metrics read the same rows.
+import { existsSync } from 'node:fs';
 import { birdc, BirdcError, parseProtocols, type ProtocolStatus } from './birdc.js';
 import type { BirdPaths } from './paths.js';
 import type { BgpPlan, PeerType } from './plan.js';
@@ -23,6 +24,7 @@ export interface BgpStatus {
 
 /** BIRD's protocol table, or null when its socket does not answer (not running). */
 export function readProtocols(paths: BirdPaths): ProtocolStatus[] | null {
+  if (!existsSync(paths.socket)) return null;
   try {
     return parseProtocols(birdc(paths.socket, ['show', 'protocols']));
   } catch (err) {

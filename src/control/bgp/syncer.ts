@@ -3,7 +3,7 @@
 // text changes, so unrelated datastore edits never touch the sessions. A poll reads session states (readiness,
 // metrics) and the routes learned from peers (handed to the compiler, which uses them where the datastore
 // has nothing better).
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { Gauge, type Registry } from 'prom-client';
 import type { Datastore } from '../datastore/types.js';
 import type { Logger } from '../log.js';
@@ -31,6 +31,7 @@ export async function readBgpInputs(ds: Datastore, localNode: string): Promise<B
 
 /** Routes BIRD learned from its peers, or [] when it does not answer. */
 export function readLearnedRoutes(paths: BirdPaths): LearnedRoute[] {
+  if (!existsSync(paths.socket)) return [];
   try {
     return parseLearnedRoutes(birdc(paths.socket, ['show', 'route', 'where', 'source', '=', 'RTS_BGP', 'all']));
   } catch (err) {
