@@ -1,5 +1,6 @@
 // `npm run bench [-- --quick]`: data-path and control-plane benchmarks of bpf-overlay (root only; never part of
-// `npm test`). Writes bench/results/<date>.{json,md,svg} and copies them to bench/results/latest.*.
+// `npm test`). Writes bench/results/<date>.{json,md,svg} (ignored by git) and copies them to bench/results/latest.*,
+// the one result kept in the repository.
 // Every pod-to-pod path is measured in the same run, alternating path by path within each round and metric, the
 // starting path rotating per round; each figure is the median of the rounds, with min and max.
 import { execFileSync, type ChildProcess } from 'node:child_process';

@@ -8,7 +8,7 @@ import { ensureTunnelAddress } from '../ipam/index.js';
 import type { Logger } from '../log.js';
 import { Encap, MAP_NAMES, RouteKind } from '../maps/layout.js';
 import type { IPPool, Node, OverlayConfigurationSpec } from '../model/types.js';
-import { knownNodeEntries, routeEntries, settingsEntries } from '../reconcile/encode.js';
+import { knownNodeEntries, routeEntries, settingsEntries, sourceAllowMapEntries } from '../reconcile/encode.js';
 import { planHostRoutes, removeHostRoutes, syncHostRoutes, underlayGatewayResolver } from '../reconcile/host-routes.js';
 import { MirroredMap } from '../reconcile/map-sync.js';
 import { syncTunnelAddresses } from '../reconcile/tunnel-address.js';
@@ -69,6 +69,7 @@ export class Agent {
     routes: new MirroredMap(() => this.datapath.maps.routes),
     knownNodes: new MirroredMap(() => this.datapath.maps.knownNodes),
     settings: new MirroredMap(() => this.datapath.maps.settings),
+    sourceAllow: new MirroredMap(() => this.datapath.maps.sourceAllow),
   };
 
   constructor(private readonly opts: AgentOptions) {
@@ -186,6 +187,7 @@ export class Agent {
       routes: this.mirrors.routes.sync(routeEntries(state.routes)),
       knownNodes: this.mirrors.knownNodes.sync(knownNodeEntries(state.knownNodes)),
       settings: this.mirrors.settings.sync(settingsEntries(state.settings)),
+      sourceAllow: this.mirrors.sourceAllow.sync(sourceAllowMapEntries(state.sourceAllow)),
     };
     for (const [name, s] of Object.entries(stats)) {
       this.metrics?.mapWrites.inc({ map: name, op: 'write' }, s.added + s.updated);

@@ -40,6 +40,7 @@ export interface DatapathMaps {
   knownNodes: BpfMap;
   settings: BpfMap;
   counters: BpfMap;
+  sourceAllow: BpfMap;
 }
 
 export interface Datapath {
@@ -140,6 +141,7 @@ export function loadDatapath(cfg: DatapathConfig, deps: LoadDeps = defaultDeps):
       knownNodes: first.map(MAP_NAMES.knownNodes),
       settings: first.map(MAP_NAMES.settings),
       counters: first.map(MAP_NAMES.counters),
+      sourceAllow: first.map(MAP_NAMES.sourceAllow),
     };
     return {
       programs: {

@@ -6,6 +6,7 @@ export const MAP_NAMES = {
   knownNodes: 'known_nodes_map',
   settings: 'settings_map',
   counters: 'counters_map',
+  sourceAllow: 'source_allow_map',
 } as const;
 
 export enum RouteKind {
@@ -60,6 +61,10 @@ export enum CounterReason {
   DropFib = 22,
   DropAdjustRoom = 23,
   DropNotForUs = 24,
+  DropSpoofedSource = 25,
+  DropTunnelFromWorkload = 26,
+  DropRpf = 27,
+  DropInnerSource = 28,
 }
 export const REASON_COUNT = 32;
 export const COUNTER_SLOTS = HOOK_COUNT * ENCAP_COUNT * REASON_COUNT;
@@ -87,6 +92,13 @@ export interface KnownNodeEntry {
   tunnelAddr: string; // "0.0.0.0" when none
 }
 
+/** A source_allow_map entry (an endpoint's spec.allowSpoofedSourcePrefixes): `cidr` may be the source of a
+ * local workload's packets on its host veth `ifindex`, or the inner source of tunnel packets from the node at
+ * underlay address `node` (where that workload runs). The whole entry is the key. */
+export type SourceAllowEntry = { scope: 'veth'; ifindex: number; cidr: string } | { scope: 'node'; node: string; cidr: string };
+
+export const SourceAllowScope = { Veth: 1, Node: 2 } as const;
+
 export interface SettingsEntry {
   tunnelAddr: string;
   uplinkMtu: number;
@@ -105,6 +117,8 @@ export const ROUTE_VALUE_SIZE = 24;
 export const KNOWN_NODE_KEY_SIZE = 4;
 export const KNOWN_NODE_VALUE_SIZE = 12;
 export const SETTINGS_VALUE_SIZE = 16;
+export const SOURCE_ALLOW_KEY_SIZE = 16;
+export const SOURCE_ALLOW_VALUE_SIZE = 4;
 export const COUNTER_VALUE_SIZE = 16;
 
 /** Writes a dotted-quad IPv4 address at `offset` in network order (the reconciler encodes every entry). */
@@ -199,6 +213,34 @@ export function encodeKnownNodeValue(e: Omit<KnownNodeEntry, 'addr'>): Buffer {
 
 export function decodeKnownNodeValue(buf: Buffer): Omit<KnownNodeEntry, 'addr'> {
   return { vtepMac: macString(buf, 0), flags: buf.readUInt16LE(6), tunnelAddr: ipv4String(buf, 8) };
+}
+
+/** LPM key {prefixlen, scope, owner, addr}: scope and owner always match in full, so prefixlen is 64 + the CIDR's. */
+export function encodeSourceAllowKey(e: SourceAllowEntry): Buffer {
+  const route = encodeRouteKey(e.cidr);
+  const buf = Buffer.alloc(SOURCE_ALLOW_KEY_SIZE);
+  buf.writeUInt32LE(64 + route.readUInt32LE(0), 0);
+  if (e.scope === 'veth') {
+    if (!Number.isInteger(e.ifindex) || e.ifindex <= 0 || e.ifindex > 0xffffffff) throw new Error(`invalid ifindex ${e.ifindex}`);
+    buf.writeUInt32LE(SourceAllowScope.Veth, 4);
+    buf.writeUInt32LE(e.ifindex, 8);
+  } else {
+    buf.writeUInt32LE(SourceAllowScope.Node, 4);
+    writeIpv4(buf, 8, e.node);
+  }
+  route.copy(buf, 12, 4, 8);
+  return buf;
+}
+
+export function decodeSourceAllowKey(buf: Buffer): SourceAllowEntry {
+  const cidr = `${ipv4String(buf, 12)}/${buf.readUInt32LE(0) - 64}`;
+  return buf.readUInt32LE(4) === SourceAllowScope.Veth
+    ? { scope: 'veth', ifindex: buf.readUInt32LE(8), cidr }
+    : { scope: 'node', node: ipv4String(buf, 8), cidr };
+}
+
+export function encodeSourceAllowValue(): Buffer {
+  return Buffer.alloc(SOURCE_ALLOW_VALUE_SIZE);
 }
 
 export function encodeU32Key(index: number): Buffer {

@@ -3,16 +3,16 @@ import { DEFAULT_BPFFS } from '../../agent/pins.js';
 import type { Command } from '../command.js';
 import { boolOption, stringOption } from '../command.js';
 import { UsageError } from '../output.js';
+import { canonicalCidrText, parseCidr } from '../../model/cidr.js';
 
-const ADDRESS_WITH_PREFIX = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
-
+/** The node address with its prefix, read by the one CIDR parser and returned in the canonical form stored. */
 export function checkAddressFlag(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  const m = ADDRESS_WITH_PREFIX.exec(value);
-  if (!m || m.slice(1, 5).some((o) => Number(o) > 255) || Number(m[5]) > 32) {
+  const cidr = parseCidr(value);
+  if (!cidr || cidr.family !== 4) {
     throw new UsageError(`--address: '${value}' is not A.B.C.D/N (the node address with its subnet prefix)`);
   }
-  return value;
+  return canonicalCidrText(value)!;
 }
 
 export const loadCommand: Command = {

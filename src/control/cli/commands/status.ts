@@ -5,13 +5,13 @@ import { DEFAULT_BPFFS, PinLayout, UPLINK_LINKS } from '../../agent/pins.js';
 import { encapName } from '../../compile/index.js';
 import { openPinnedMap } from '../../kernel/index.js';
 import { MAP_NAMES } from '../../maps/layout.js';
-import { knownNodeEntries, routeEntries } from '../../reconcile/encode.js';
+import { knownNodeEntries, routeEntries, sourceAllowMapEntries } from '../../reconcile/encode.js';
 import { planMapSync } from '../../reconcile/map-sync.js';
 import type { MapEntry } from '../../kernel/types.js';
 import type { Command } from '../command.js';
 import { stringOption } from '../command.js';
 import { parseOutputFormat, renderStructured, renderTable, UsageError } from '../output.js';
-import { withDatastore } from '../resources.js';
+import { withStoreReadOnly } from '../resources.js';
 
 function pendingChanges(mapPath: string, desired: MapEntry[]): number | null {
   if (!existsSync(mapPath)) return null;
@@ -35,7 +35,7 @@ export const statusCommand: Command = {
     const format = parseOutputFormat(stringOption(args, 'output'));
     const pins = new PinLayout(stringOption(args, 'bpffs') ?? DEFAULT_BPFFS, node);
     const birdPaths = new BirdPaths(node);
-    const { self, state, bgpPlan } = await withDatastore(ctx, async (ds) => ({
+    const { self, state, bgpPlan } = await withStoreReadOnly(ctx, async (ds) => ({
       ...(await compileForNode(ds, node, undefined, readLearnedRoutes(birdPaths))),
       bgpPlan: planBgp(await readBgpInputs(ds, node)),
     }));
@@ -44,6 +44,7 @@ export const statusCommand: Command = {
     const links = existsSync(pins.linksDir) ? readdirSync(pins.linksDir) : [];
     const routesPending = pendingChanges(pins.map(MAP_NAMES.routes), routeEntries(state.routes));
     const nodesPending = pendingChanges(pins.map(MAP_NAMES.knownNodes), knownNodeEntries(state.knownNodes));
+    const allowPending = pendingChanges(pins.map(MAP_NAMES.sourceAllow), sourceAllowMapEntries(state.sourceAllow)) ?? state.sourceAllow.length;
     const loaded = routesPending !== null;
     const report = {
       node,
@@ -56,8 +57,8 @@ export const statusCommand: Command = {
       workloadAttachments: links.filter((l) => l.startsWith('wl-')).length,
       routes: state.routes.length,
       knownNodes: state.knownNodes.length,
-      inSync: loaded && routesPending === 0 && nodesPending === 0,
-      pendingMapChanges: loaded ? (routesPending ?? 0) + (nodesPending ?? 0) : null,
+      inSync: loaded && routesPending === 0 && nodesPending === 0 && allowPending === 0,
+      pendingMapChanges: loaded ? (routesPending ?? 0) + (nodesPending ?? 0) + allowPending : null,
       warnings: state.warnings,
       bgp,
     };
