@@ -4,14 +4,16 @@
 import path from 'node:path';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { nftTableName } from '../../src/control/compile/nft.js';
+import { DEFAULT_VXLAN_PORT, DEFAULT_VXLAN_VNI } from '../../src/control/model/parse.js';
 import { cli } from '../harness/agent.js';
 import { repoRoot } from '../harness/cni.js';
 import type { Netns } from '../harness/netns.js';
 import { Cluster, type CaptureSummary, type ClusterNode, type ClusterOptions, type DissectedPacket, type Encapsulation, type Workload } from './cluster.js';
 
 const SCRIPTS = path.join(repoRoot, 'test', 'e2e', 'scripts');
-export const VXLAN_PORT = 4789;
-export const VXLAN_VNI = 4096;
+/** What the agents use with no OverlayConfiguration (the e2e clusters apply none). */
+export const VXLAN_PORT = DEFAULT_VXLAN_PORT;
+export const VXLAN_VNI = DEFAULT_VXLAN_VNI;
 
 /** Lines printed at the end of a file: one per case, what it saw on the wire. */
 export class CaseLog {

@@ -25,12 +25,13 @@ import {
   type CounterReason,
   type RouteEntry,
 } from '../../src/control/maps/layout.js';
+import { DEFAULT_VXLAN_PORT, DEFAULT_VXLAN_VNI } from '../../src/control/model/parse.js';
 
 export const NODE = '10.0.0.1';
 export const TUNNEL_ADDR = '10.244.1.1';
 export const VTEP_MAC = '66:00:00:00:00:01';
-export const VNI = 4096;
-export const VXLAN_PORT = 4789;
+export const VNI = DEFAULT_VXLAN_VNI;
+export const VXLAN_PORT = DEFAULT_VXLAN_PORT;
 export const HOST_VETH_MAC = 'ee:ee:ee:ee:ee:ee';
 export const UPLINK_MAC = '52:54:00:00:00:01';
 export const PEER_UPLINK_MAC = '52:54:00:00:00:02';

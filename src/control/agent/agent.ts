@@ -22,6 +22,7 @@ import { AgentMetrics, startMetricsServer } from './metrics.js';
 import { PinLayout } from './pins.js';
 import { registerNode } from './register.js';
 import { detectUplink, type UplinkInfo } from './uplink.js';
+import { XdpDecapGate } from '../datapath/xdp-support.js';
 import { resolveConfig } from './config.js';
 import { compileForNode } from './inputs.js';
 import { vtepMacOf } from '../model/vtep.js';
@@ -33,6 +34,8 @@ export interface AgentOptions {
   address?: string;
   /** Decapsulate in XDP (the --xdp flag); the datastore's OverlayConfiguration decapHook may also ask for it. */
   xdp?: boolean;
+  /** Attach XDP decap even on an uplink where it does not help (a veth: see datapath/xdp-support.ts). */
+  forceXdp?: boolean;
   bpffs: string;
   datastoreUrl: string;
   healthAddr?: string;
@@ -52,6 +55,7 @@ export class Agent {
   private readonly log: Logger;
   private ds!: Datastore;
   private uplink!: UplinkInfo;
+  private xdpGate!: XdpDecapGate;
   private datapath!: DatapathHandle;
   private nft!: NftTable;
   private metrics!: AgentMetrics;
@@ -86,6 +90,7 @@ export class Agent {
   async start(): Promise<void> {
     this.uplink = detectUplink({ uplink: this.opts.uplink, address: this.opts.address });
     this.log.info({ uplink: this.uplink.ifname, address: this.uplink.address, mtu: this.uplink.mtu }, 'uplink');
+    this.xdpGate = new XdpDecapGate(this.uplink.ifname, this.opts.forceXdp === true, (msg) => this.log.warn(msg));
     this.ds = await openDatastore(this.opts.datastoreUrl);
     const node = await registerNode(this.ds, this.opts.node, this.uplink.address);
     const changed = ensureRouterSysctls();
@@ -173,7 +178,7 @@ export class Agent {
       vxlanPort: config.vxlanPort,
       vxlanVni: config.vxlanVNI,
       vtepMac: vtepMacOf(node),
-      xdp: this.opts.xdp === true || config.decapHook === 'xdp',
+      xdp: this.xdpGate.allow(this.opts.xdp === true || config.decapHook === 'xdp'),
     };
   }
 

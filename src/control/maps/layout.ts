@@ -1,5 +1,7 @@
 // TypeScript mirror of bpf/lib/maps.h: the enums, the logical entry types the compiler produces, and the
-// codecs that turn them into the exact bytes the kernel stores. Change both files together.
+// codecs that turn them into the exact bytes the kernel stores. Change both files together:
+// test/unit/map-abi.test.ts compares every struct field, enum value, #define and max_entries of maps.h, as the
+// compiler lays them out in BTF, with this file (STRUCT_LAYOUTS, C_MIRRORS, MAP_MAX_ENTRIES, the codecs).
 
 export const MAP_NAMES = {
   routes: 'routes_map',
@@ -112,14 +114,54 @@ export interface CounterValue {
 export const ZERO_MAC = '00:00:00:00:00:00';
 export const ZERO_IP = '0.0.0.0';
 
-export const ROUTE_KEY_SIZE = 8;
-export const ROUTE_VALUE_SIZE = 24;
-export const KNOWN_NODE_KEY_SIZE = 4;
-export const KNOWN_NODE_VALUE_SIZE = 12;
-export const SETTINGS_VALUE_SIZE = 16;
-export const SOURCE_ALLOW_KEY_SIZE = 16;
-export const SOURCE_ALLOW_VALUE_SIZE = 4;
-export const COUNTER_VALUE_SIZE = 16;
+/** Byte layout of every struct of maps.h: field name (as in C) -> [offset, size]. Checked against BTF. */
+export const STRUCT_LAYOUTS = {
+  route_key: { size: 8, fields: { prefixlen: [0, 4], addr: [4, 4] } },
+  route_value: {
+    size: 24,
+    fields: { kind: [0, 1], encap: [1, 1], flags: [2, 2], ifindex: [4, 4], next_hop: [8, 4], dst_mac: [12, 6], src_mac: [18, 6] },
+  },
+  known_node_key: { size: 4, fields: { addr: [0, 4] } },
+  known_node_value: { size: 12, fields: { vtep_mac: [0, 6], flags: [6, 2], tunnel_addr: [8, 4] } },
+  source_allow_key: { size: 16, fields: { prefixlen: [0, 4], scope: [4, 4], owner: [8, 4], addr: [12, 4] } },
+  source_allow_value: { size: 4, fields: { reserved: [0, 4] } },
+  settings_value: { size: 16, fields: { tunnel_addr: [0, 4], uplink_mtu: [4, 4], flags: [8, 4], reserved: [12, 4] } },
+  counter_value: { size: 16, fields: { packets: [0, 8], bytes: [8, 8] } },
+} as const satisfies Record<string, { size: number; fields: Record<string, readonly [number, number]> }>;
+
+export const ROUTE_KEY_SIZE = STRUCT_LAYOUTS.route_key.size;
+export const ROUTE_VALUE_SIZE = STRUCT_LAYOUTS.route_value.size;
+export const KNOWN_NODE_KEY_SIZE = STRUCT_LAYOUTS.known_node_key.size;
+export const KNOWN_NODE_VALUE_SIZE = STRUCT_LAYOUTS.known_node_value.size;
+export const SETTINGS_VALUE_SIZE = STRUCT_LAYOUTS.settings_value.size;
+export const SOURCE_ALLOW_KEY_SIZE = STRUCT_LAYOUTS.source_allow_key.size;
+export const SOURCE_ALLOW_VALUE_SIZE = STRUCT_LAYOUTS.source_allow_value.size;
+export const COUNTER_VALUE_SIZE = STRUCT_LAYOUTS.counter_value.size;
+
+/** max_entries of each map as maps.h declares it (routes and known nodes bound what one node can hold). */
+export const MAP_MAX_ENTRIES = {
+  [MAP_NAMES.routes]: 65536,
+  [MAP_NAMES.knownNodes]: 16384,
+  [MAP_NAMES.sourceAllow]: 16384,
+  [MAP_NAMES.settings]: 1,
+  [MAP_NAMES.counters]: COUNTER_SLOTS,
+} as const;
+
+/**
+ * How the enums and #defines of maps.h map onto this file. A C enumerator or macro PREFIX_FOO_BAR is the TS member
+ * FooBar of `mirror`; PREFIX_MAX (an enum's "__MAX" bound) is `count`; names in `cOnly` have no TS member on
+ * purpose. Every enumerator and macro of maps.h must be covered by one entry.
+ */
+export const C_MIRRORS: { cName: string; prefix: string; mirror: Record<string, number | string>; count?: number; cOnly?: string[] }[] = [
+  { cName: 'enum route_kind', prefix: 'ROUTE_KIND_', mirror: RouteKind, cOnly: ['ROUTE_KIND_NONE'] },
+  { cName: 'enum encap_type', prefix: 'ENCAP_', mirror: Encap, count: ENCAP_COUNT },
+  { cName: 'enum counter_hook', prefix: 'HOOK_', mirror: CounterHook, count: HOOK_COUNT },
+  { cName: 'enum counter_reason', prefix: 'REASON_', mirror: CounterReason, count: REASON_COUNT },
+  { cName: 'ROUTE_F_* flags', prefix: 'ROUTE_F_', mirror: RouteFlags },
+  { cName: 'NODE_F_* flags', prefix: 'NODE_F_', mirror: NodeFlags },
+  { cName: 'enum source_allow_scope', prefix: 'SOURCE_SCOPE_', mirror: SourceAllowScope },
+  { cName: 'COUNTER_SLOTS', prefix: '', mirror: { COUNTER_SLOTS } },
+];
 
 /** Writes a dotted-quad IPv4 address at `offset` in network order (the reconciler encodes every entry). */
 function writeIpv4(buf: Buffer, offset: number, addr: string): void {

@@ -19,12 +19,13 @@ export const loadCommand: Command = {
   name: 'load',
   summary: 'run the node agent in the foreground: load and attach the data path, keep it in sync',
   usage:
-    'load --node NAME [--uplink IFACE] [--address A.B.C.D/N] [--xdp] [--bpffs DIR] [--health-addr HOST:PORT] [--metrics-addr HOST:PORT] [--skip-bgp-readiness]',
+    'load --node NAME [--uplink IFACE] [--address A.B.C.D/N] [--xdp [--force-xdp]] [--bpffs DIR] [--health-addr HOST:PORT] [--metrics-addr HOST:PORT] [--skip-bgp-readiness]',
   options: {
     node: { type: 'string' },
     uplink: { type: 'string' },
     address: { type: 'string' },
     xdp: { type: 'boolean' },
+    'force-xdp': { type: 'boolean' },
     bpffs: { type: 'string' },
     'health-addr': { type: 'string' },
     'metrics-addr': { type: 'string' },
@@ -38,6 +39,7 @@ export const loadCommand: Command = {
       uplink: stringOption(args, 'uplink'),
       address: checkAddressFlag(stringOption(args, 'address')),
       xdp: boolOption(args, 'xdp'),
+      forceXdp: boolOption(args, 'force-xdp'),
       bpffs: stringOption(args, 'bpffs') ?? DEFAULT_BPFFS,
       datastoreUrl: ctx.datastoreUrl,
       healthAddr: stringOption(args, 'health-addr') ?? '127.0.0.1:9099',
