@@ -3,8 +3,7 @@
 import { parseCidr } from '../model/cidr.js';
 import { BGP_CONFIGURATION_FIELDS, BGP_PEER_FIELDS, LOG_SEVERITIES, parseAsNumber, parseDurationSeconds, parsePeerAddress } from '../model/bgp.js';
 import { isPlainObject } from '../model/parse.js';
-import { SelectorError, parseSelector } from '../selector/index.js';
-import { checkBoolean, checkIntRange, checkIpv4Address, checkKnownFields, isDns1123Subdomain } from './common.js';
+import { checkBoolean, checkIntRange, checkIpv4Address, checkKnownFields, checkSelector, isDns1123Subdomain } from './common.js';
 import type { Reporter } from './problem.js';
 
 /** Calico fields whose absence of effect changes nothing about reachability: accepted with a warning. */
@@ -27,20 +26,6 @@ const AS_MESSAGE = 'must be an AS number: 1 to 4294967295, or the dotted form A.
 
 function checkAsNumber(r: Reporter, field: string, value: unknown): void {
   if (value !== undefined && parseAsNumber(value) === null) r.error(field, value, AS_MESSAGE);
-}
-
-function checkSelector(r: Reporter, field: string, value: unknown): void {
-  if (value === undefined || value === '') return;
-  if (typeof value !== 'string') {
-    r.error(field, value, 'must be a selector string, e.g. rack == \'a\'');
-    return;
-  }
-  try {
-    parseSelector(value);
-  } catch (e) {
-    if (!(e instanceof SelectorError)) throw e;
-    r.error(field, value, e.message);
-  }
 }
 
 function checkServiceIPs(r: Reporter, field: string, value: unknown): void {
@@ -87,8 +72,8 @@ export function validateBGPPeerSpec(r: Reporter, spec: Record<string, unknown>):
   if (has('node') && (typeof spec.node !== 'string' || !isDns1123Subdomain(spec.node))) {
     r.error('spec.node', spec.node, 'must name a node (a DNS-1123 subdomain)');
   }
-  checkSelector(r, 'spec.nodeSelector', spec.nodeSelector);
-  checkSelector(r, 'spec.peerSelector', spec.peerSelector);
+  // An empty selector is an unset one, as in Calico.
+  for (const key of ['nodeSelector', 'peerSelector']) if (spec[key] !== '') checkSelector(r, `spec.${key}`, spec[key]);
   if (has('node') && has('nodeSelector')) r.error('spec.nodeSelector', spec.nodeSelector, 'node and nodeSelector cannot both be set');
   if (has('peerIP') && has('peerSelector')) r.error('spec.peerSelector', spec.peerSelector, 'peerIP and peerSelector cannot both be set');
   if (has('peerSelector') && has('asNumber') && spec.asNumber !== 0) {
