@@ -3,5 +3,5 @@ export { bgpEnabledFor, peerSelectsNode, planBgp, type BgpInputs, type BgpPlan, 
 export { ORIGIN_PROTOCOL, renderBirdConfig } from './render.js';
 export { parseLearnedRoutes, parseProtocols, type LearnedRoute, type ProtocolStatus } from './birdc.js';
 export { allPeersEstablished, bgpStatusOf, readProtocols, renderBgpStatusTable, type BgpPeerStatus, type BgpStatus } from './status.js';
-export { BirdSupervisor, checkBirdConfig, stopStaleBird } from './supervisor.js';
+export { BirdSupervisor, checkBirdConfig, killBirdNow, stopStaleBird } from './supervisor.js';
 export { BGP_READY_CHECK, BgpSyncer, readBgpInputs, readLearnedRoutes } from './syncer.js';

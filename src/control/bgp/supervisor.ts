@@ -35,6 +35,14 @@ function isOurBird(pid: number, paths: BirdPaths): boolean {
   }
 }
 
+/** Last-resort cleanup where nothing may wait (a process 'exit' handler): SIGKILL the node's BIRD, if ours. */
+export function killBirdNow(paths: BirdPaths): boolean {
+  const pid = pidOf(paths);
+  if (pid === null || !isOurBird(pid, paths)) return false;
+  process.kill(pid, 'SIGKILL');
+  return true;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Stops the BIRD recorded in the pid file (if it is ours and alive) and removes its files. Returns its pid. */
