@@ -27,6 +27,8 @@ fi
 if systemctl is-active --quiet etcd 2>/dev/null; then systemctl disable --now etcd >/dev/null 2>&1 || true; fi
 # Likewise bird2 starts a system BIRD; the agent runs its own per node (and the tests one per namespace).
 if systemctl is-active --quiet bird 2>/dev/null; then systemctl disable --now bird >/dev/null 2>&1 || true; fi
+# Without systemd its init script may have started it: shut down exactly that instance, by its own socket.
+if [ -S /run/bird/bird.ctl ]; then birdc -s /run/bird/bird.ctl down >/dev/null 2>&1 || true; fi
 
 bash scripts/mount-bpffs.sh
 
