@@ -70,7 +70,7 @@ export function renderBgpStatusTable(s: BgpStatus, protocols: readonly ProtocolS
   const line = `+${widths.map((w) => '-'.repeat(w + 2)).join('+')}+`;
   const fmt = (r: string[]) => `| ${r.map((v, c) => v.padEnd(widths[c])).join(' | ')} |`;
   const lines = [
-    protocols ? 'Calico-compatible BGP: BIRD is running.' : 'BIRD is NOT running.',
+    protocols ? 'BIRD is running.' : 'BIRD is NOT running.',
     `AS ${s.asNumber}, router id ${s.routerId}`,
     '',
     'IPv4 BGP status',
