@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { parseLearnedRoutes, parseProtocols } from '../../src/control/bgp/birdc.js';
 import { planBgp, type BgpInputs } from '../../src/control/bgp/plan.js';
 import { renderBirdConfig } from '../../src/control/bgp/render.js';
-import { bgpStatusOf } from '../../src/control/bgp/status.js';
+import { bgpStatusOf, renderBgpStatusTable } from '../../src/control/bgp/status.js';
 import { parseAsNumber, parseDurationSeconds, parsePeerAddress } from '../../src/control/model/bgp.js';
 import type { BGPConfiguration, BGPPeer, BlockAffinity, IPPool, Node, WorkloadEndpoint } from '../../src/control/model/types.js';
 import { formatProblem, loadManifests } from '../../src/control/validation/index.js';
@@ -270,6 +270,25 @@ describe('birdc output', () => {
         { peerIP: '10.0.1.1', asNumber: 65000, type: 'node specific', state: 'Active', since: '2026-11-30 18:57:29' },
       ],
     });
+  });
+
+  it('renders the table of calicoctl node status', () => {
+    const rows = parseProtocols(PROTOCOLS);
+    const plan = planBgp(inputs({ peers: [peer('tor', { node: 'n1', peerIP: '10.0.1.1', asNumber: 65000 })] }));
+    expect(renderBgpStatusTable(bgpStatusOf(plan, rows), rows, plan).split('\n')).toEqual([
+      'BIRD is running.',
+      'AS 64512, router id 10.0.1.2',
+      '',
+      'IPv4 BGP status',
+      '+--------------+-------------------+-------+---------------------+------------------------------------------+',
+      '| PEER ADDRESS | PEER TYPE         | STATE | SINCE               | INFO                                     |',
+      '+--------------+-------------------+-------+---------------------+------------------------------------------+',
+      '| 10.0.1.3     | node-to-node mesh | up    | 2026-11-30 18:57:39 | Established                              |',
+      '| 10.0.2.2     | node-to-node mesh | down  |                     | not configured in BIRD                   |',
+      '| 10.0.1.1     | node specific     | start | 2026-11-30 18:57:29 | Active        Socket: Connection refused |',
+      '+--------------+-------------------+-------+---------------------+------------------------------------------+',
+      '',
+    ]);
   });
 
   it('parses learned routes: the best route of each prefix with its BGP next hop', () => {

@@ -64,7 +64,7 @@ export function renderBgpStatusTable(s: BgpStatus, protocols: readonly ProtocolS
   const rows = new Map((protocols ?? []).map((p) => [p.name, p]));
   const body = s.peers.map((p, i) => {
     const row = rows.get(plan.peers[i].name);
-    return [p.peerIP, p.type, row?.state ?? 'down', p.since ?? '', row ? row.info : 'BIRD is not running'];
+    return [p.peerIP, p.type, row?.state ?? 'down', p.since ?? '', row ? row.info : protocols ? 'not configured in BIRD' : 'BIRD is not running'];
   });
   const widths = header.map((h, c) => Math.max(h.length, ...body.map((r) => r[c].length)));
   const line = `+${widths.map((w) => '-'.repeat(w + 2)).join('+')}+`;
