@@ -166,6 +166,25 @@ kernelDescribe('BGP with BIRD: mesh, top-of-rack peering, no-overlay pools acros
     log.add(`BGP on: ${reports.map((r) => r.bgp.peers.length).join('/')} sessions Established on n1/n2/n3 in ${Date.now() - started} ms; readyz checks ${ready.body.match(/"checks":\{[^}]*\}/)?.[0]}`);
   });
 
+  it('BIRD is reconfigured only when its configuration changes, and a reconfiguration keeps the sessions up', async () => {
+    const [n1, n2] = cluster.nodes;
+    const reconfigures = () => (n1.agent!.log().match(/bird reconfigured/g) ?? []).length;
+    const sessions = () => status(cluster, n1).bgp.peers.map((p) => `${p.peerIP} ${p.state} ${p.since}`).sort();
+    const before = { count: reconfigures(), sessions: sessions() };
+    // unrelated to n1's BGP: a label no selector reads, on another node
+    const node2 = (cluster.get('nodes') as Node[]).find((n) => n.metadata.name === n2.name)!;
+    cluster.apply([{ ...node2, metadata: { name: node2.metadata.name, labels: { ...node2.metadata.labels, team: 'blue' } } }]);
+    await waitInSync(cluster);
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(reconfigures()).toBe(before.count);
+    // relevant: the log level is part of BIRD's configuration
+    cluster.apply([{ apiVersion: API_VERSION, kind: 'BGPConfiguration', metadata: { name: 'default' }, spec: { asNumber: 64512, nodeToNodeMeshEnabled: true, logSeverityScreen: 'Warning' } }]);
+    await until('n1 reconfigures bird', 15_000, () => reconfigures() > before.count);
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(sessions()).toEqual(before.sessions);
+    log.add(`unrelated edit: 0 reconfigurations; logSeverityScreen Warning: ${reconfigures() - before.count} reconfiguration, sessions unchanged (${before.sessions.length} Established, same since)`);
+  });
+
   it('the router learns every node block with the node as next hop; a disableBGPExport pool is not advertised', async () => {
     w1 = cluster.addWorkload(0, { pool: 'plain' });
     w2 = cluster.addWorkload(1, { pool: 'plain' });
