@@ -9,6 +9,8 @@ import { parseLearnedRoutes, parseProtocols } from '../../src/control/bgp/birdc.
 import { planBgp, type BgpInputs } from '../../src/control/bgp/plan.js';
 import { renderBirdConfig } from '../../src/control/bgp/render.js';
 import { bgpStatusOf, renderBgpStatusTable } from '../../src/control/bgp/status.js';
+import { compile } from '../../src/control/compile/compile.js';
+import { IncrementalCompiler } from '../../src/control/compile/incremental.js';
 import { parseAsNumber, parseDurationSeconds, parsePeerAddress } from '../../src/control/model/bgp.js';
 import type { BGPConfiguration, BGPPeer, BlockAffinity, IPPool, Node, WorkloadEndpoint } from '../../src/control/model/types.js';
 import { formatProblem, loadManifests } from '../../src/control/validation/index.js';
@@ -314,5 +316,18 @@ describe('birdc output', () => {
       { cidr: '10.250.2.0/26', nextHop: '10.9.0.2', protocol: 'Mesh_10_9_0_2' },
       { cidr: '10.250.3.0/26', nextHop: '10.9.0.3', protocol: 'Mesh_10_9_0_3' },
     ]);
+  });
+});
+
+describe('incremental compiler and learned routes', () => {
+  it('setLearnedRoutes reports the routes it changes and stays equal to compile()', () => {
+    const inc = new IncrementalCompiler({ localNode: 'n1', uplinkMtu: 1500 });
+    inc.load({ pools: [pool('plain', '10.244.0.0/16')], nodes: NODES, blockAffinities: [block('n2', '10.244.2.0/26')], workloads: [], configs: [] });
+    const learned = [{ cidr: '10.244.7.0/26', nextHop: '10.0.2.2' }, { cidr: '10.244.2.0/26', nextHop: '10.0.9.9' }];
+    const changes = inc.setLearnedRoutes(learned);
+    expect([...changes.routes]).toEqual(['10.244.7.0/26']);
+    expect(inc.state).toEqual(compile(inc.compileInput()));
+    expect(inc.state.routes.find((r) => r.cidr === '10.244.2.0/26')?.nextHop).toBe('10.0.1.3');
+    expect([...inc.setLearnedRoutes([]).routes]).toEqual(['10.244.7.0/26']);
   });
 });
