@@ -14,6 +14,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PinLayout } from '../../src/control/agent/pins.js';
+import { BirdPaths, killBirdNow } from '../../src/control/bgp/index.js';
 import type { IPPoolSpec, Resource } from '../../src/control/model/types.js';
 import { API_VERSION } from '../../src/control/model/types.js';
 import { cli, startAgent, type AgentProcess } from '../harness/agent.js';
@@ -174,11 +175,14 @@ export function ippool(name: string, cidr: string, spec: Partial<IPPoolSpec> = {
 // Last resort when the test process dies without destroy(): agents are separate processes, pins live on bpffs.
 const liveAgents = new Set<ChildProcess>();
 const livePinDirs = new Set<string>();
+const liveNodeNames = new Set<string>();
 process.on('exit', () => {
   for (const child of liveAgents) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
   for (const dir of livePinDirs) rmSync(dir, { recursive: true, force: true });
+  // An agent killed above leaves its BIRD behind (BGP tests): stop it too.
+  for (const node of liveNodeNames) killBirdNow(new BirdPaths(node));
 });
 
 async function waitFor<T>(what: string, timeoutMs: number, probe: () => T | undefined): Promise<T> {
@@ -249,6 +253,7 @@ export class Cluster {
       } satisfies ClusterNode;
     });
     for (const node of this.nodes) livePinDirs.add(new PinLayout(this.bpffs, node.name).root);
+    for (const node of this.nodes) liveNodeNames.add(node.name);
 
     this.ext = t.addNamespace('ext');
     t.veth(this.ext, 'eth0', this.router, 'ext', { mtu });
@@ -563,6 +568,7 @@ export class Cluster {
       const root = this.pins(node).root;
       rmSync(root, { recursive: true, force: true });
       livePinDirs.delete(root);
+      liveNodeNames.delete(node.name);
     }
     rmSync(this.tmp, { recursive: true, force: true });
     if (problems.length > 0) console.warn(`[cluster ${this.topo.prefix}] teardown: ${problems.join('; ')}`);

@@ -188,7 +188,7 @@ describe('bpf-overlay CLI with hostile and careless input', () => {
     for (const word of ['__proto__', 'constructor', 'toString']) {
       const res = run(['get', word]);
       expect(res.code).toBe(2);
-      expect(res.stderr).toBe(`bpf-overlay get: unknown resource type '${word}' (one of ippool, node, blockaffinity, overlayconfiguration, workloadendpoint)\n`);
+      expect(res.stderr).toBe(`bpf-overlay get: unknown resource type '${word}' (one of ippool, node, blockaffinity, overlayconfiguration, workloadendpoint, bgpconfiguration, bgppeer)\n`);
     }
   });
 

@@ -26,6 +26,7 @@ import { XdpDecapGate } from '../datapath/xdp-support.js';
 import { resolveConfig } from './config.js';
 import { compileForNode } from './inputs.js';
 import { vtepMacOf } from '../model/vtep.js';
+import { BgpSyncer, readBgpInputs } from '../bgp/index.js';
 
 export interface AgentOptions {
   node: string;
@@ -42,6 +43,8 @@ export interface AgentOptions {
   logger: Logger;
   /** Full resync period that repairs drift made behind our back (ms). */
   resyncMs?: number;
+  /** /readyz also requires every BGP session Established while BGP is on (Calico's -bird-ready). Default true. */
+  bgpReadiness?: boolean;
 }
 
 export const poolSelectsNode = (pool: IPPool, node: Node): boolean =>
@@ -66,6 +69,7 @@ export class Agent {
   private wakeRetry?: () => void;
   private readonly health: HealthState;
   private lastState?: DesiredState;
+  private bgp!: BgpSyncer;
   /** The reconciler's memory of each map (one read at start, then diffs only; forgotten on every resync). */
   private readonly mirrors = {
     routes: new MirroredMap(() => this.datapath.maps.routes),
@@ -81,6 +85,7 @@ export class Agent {
       lastHeartbeat: Date.now(),
       inSync: false,
       detail: () => ({ node: opts.node, routes: this.lastState?.routes.length ?? 0 }),
+      checks: () => (opts.bgpReadiness === false ? [] : [this.bgp?.readyCheck()].flatMap((c) => (c ? [c] : []))),
     };
   }
 
@@ -98,10 +103,12 @@ export class Agent {
     this.datapath = new DatapathHandle(this.pins, this.uplink, this.log);
     this.datapath.ensure(this.constants(node, config));
     this.metrics = new AgentMetrics(this.opts.node, () => readCounters(this.datapath.maps.counters));
+    this.bgp = new BgpSyncer({ node: this.opts.node, logger: this.log, onLearnedRoutesChanged: () => this.schedule() });
+    this.bgp.registerMetrics(this.metrics.registry);
 
     // Watch before the first sync, so that nothing written between the two is missed.
     this.watch = await this.ds.watch(
-      ['IPPool', 'Node', 'BlockAffinity', 'WorkloadEndpoint', 'OverlayConfiguration'],
+      ['IPPool', 'Node', 'BlockAffinity', 'WorkloadEndpoint', 'OverlayConfiguration', 'BGPConfiguration', 'BGPPeer'],
       (ev) => {
         this.log.debug({ kind: ev.kind, name: ev.name, type: ev.type, revision: ev.revision }, 'datastore change');
         this.schedule();
@@ -125,6 +132,7 @@ export class Agent {
     for (const t of this.timers) clearInterval(t);
     await this.watch?.close();
     await this.running;
+    await this.bgp?.stop({ graceful: true });
     await Promise.all(this.servers.map((s) => new Promise((r) => s.close(() => r(undefined)))));
     this.datapath?.close();
     await this.ds?.close();
@@ -185,7 +193,7 @@ export class Agent {
   private async reconcile(): Promise<void> {
     const node = this.opts.node;
     await ensureTunnelAddress(this.ds, node, poolSelectsNode);
-    const { self, state, config, localWorkloads } = await compileForNode(this.ds, node, this.uplink.mtu);
+    const { self, state, config, localWorkloads } = await compileForNode(this.ds, node, this.uplink.mtu, this.bgp.learnedRoutes);
     // VNI, port and VTEP MAC are load-time constants: a change reloads the programs and swaps them in place.
     this.datapath.ensure(this.constants(self, config));
     const stats = {
@@ -213,6 +221,7 @@ export class Agent {
       }),
     );
     this.datapath.syncWorkloadLinks(localWorkloads);
+    await this.bgp.update(await readBgpInputs(this.ds, node));
     this.lastState = state;
     this.log.debug({ maps: stats, routes: state.routes.length }, 'reconciled');
   }

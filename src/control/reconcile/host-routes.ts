@@ -2,7 +2,7 @@
 // (the BPF programs forward it), but a host process's packet must get through routing and neighbour
 // resolution before tc egress on the uplink can encapsulate it. Every route we own carries protocol
 // HOST_ROUTE_PROTO, so we can list exactly ours and leave everybody else's alone.
-import { Encap, RouteKind, type RouteEntry } from '../maps/layout.js';
+import { Encap, RouteFlags, RouteKind, type RouteEntry } from '../maps/layout.js';
 import { runTool } from '../system/run.js';
 
 export const HOST_ROUTE_PROTO = 201;
@@ -31,7 +31,8 @@ export function planHostRoutes(routes: readonly RouteEntry[], ctx: HostRouteCont
   for (const r of routes) {
     if (r.kind !== RouteKind.RemoteBlock) continue;
     if (r.encap === Encap.None) {
-      planned.push({ dst: r.cidr, gateway: r.nextHop, dev: ctx.uplink });
+      // Off our subnet the remote node is reached through the underlay's router, which knows the block by BGP.
+      planned.push({ dst: r.cidr, gateway: r.flags & RouteFlags.ViaFib ? ctx.gatewayFor(r.nextHop) : r.nextHop, dev: ctx.uplink });
     } else {
       planned.push({
         dst: r.cidr,

@@ -1,9 +1,10 @@
 import type { Command } from '../command.js';
 import { stringOption } from '../command.js';
 import { serializeResources } from '../../model/parse.js';
-import { API_VERSION, type BlockAffinity, type IPPool, type Node, type Resource, type WorkloadEndpoint } from '../../model/types.js';
+import { API_VERSION, type BGPConfiguration, type BGPPeer, type BlockAffinity, type IPPool, type Node, type Resource, type WorkloadEndpoint } from '../../model/types.js';
 import { vtepMacOf } from '../../model/vtep.js';
 import { compileForNode } from '../../agent/inputs.js';
+import { BirdPaths, readLearnedRoutes } from '../../bgp/index.js';
 import { encapName, routeKindName } from '../../compile/index.js';
 import { parseOutputFormat, renderStructured, renderTable, UsageError } from '../output.js';
 import { parseKind, withStoreReadOnly } from '../resources.js';
@@ -55,6 +56,26 @@ function tableOf(kind: Resource['kind'], items: Resource[]): string {
         ['NAME', 'SPEC'],
         items.map((c) => [c.metadata.name, JSON.stringify(c.spec)]),
       );
+    case 'BGPConfiguration': // the columns of `calicoctl get bgpconfig`
+      return renderTable(
+        ['NAME', 'LOGSEVERITY', 'MESHENABLED', 'ASNUMBER'],
+        (items as BGPConfiguration[]).map((c) => [
+          c.metadata.name,
+          c.spec.logSeverityScreen ?? '',
+          c.spec.nodeToNodeMeshEnabled ?? '',
+          c.spec.asNumber ?? '',
+        ]),
+      );
+    case 'BGPPeer': // the columns of `calicoctl get bgppeer`
+      return renderTable(
+        ['NAME', 'PEERIP', 'NODE', 'ASN'],
+        (items as BGPPeer[]).map((p) => [
+          p.metadata.name,
+          p.spec.peerIP ?? `(${p.spec.peerSelector})`,
+          p.spec.node ?? (p.spec.nodeSelector ? `(${p.spec.nodeSelector})` : '(global)'),
+          p.spec.asNumber ?? '',
+        ]),
+      );
   }
 }
 
@@ -69,7 +90,7 @@ function listDocument(kind: string, items: unknown[]): Record<string, unknown> {
 export const getCommand: Command = {
   name: 'get',
   summary: 'show ippools, nodes, blockaffinities, workloadendpoints, or the compiled routes of a node',
-  usage: 'get ippools|nodes|blockaffinities|workloadendpoints|overlayconfigurations|routes [NAME] [-o table|yaml|json] [--node NAME]',
+  usage: 'get ippools|nodes|blockaffinities|workloadendpoints|overlayconfigurations|bgpconfigurations|bgppeers|routes [NAME] [-o table|yaml|json] [--node NAME]',
   options: { output: { type: 'string', short: 'o' }, node: { type: 'string' } },
   allowPositionals: true,
   async run(args, ctx) {
@@ -82,7 +103,7 @@ export const getCommand: Command = {
       if (!kind) {
         const node = stringOption(args, 'node');
         if (!node) throw new UsageError('get routes needs --node NAME');
-        const { state } = await compileForNode(ds, node);
+        const { state } = await compileForNode(ds, node, undefined, readLearnedRoutes(new BirdPaths(node)));
         const rows = state.routeDecisions.filter((d) => !name || d.cidr === name);
         if (format === 'table') {
           ctx.stdout(

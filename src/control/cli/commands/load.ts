@@ -19,7 +19,7 @@ export const loadCommand: Command = {
   name: 'load',
   summary: 'run the node agent in the foreground: load and attach the data path, keep it in sync',
   usage:
-    'load --node NAME [--uplink IFACE] [--address A.B.C.D/N] [--xdp [--force-xdp]] [--bpffs DIR] [--health-addr HOST:PORT] [--metrics-addr HOST:PORT]',
+    'load --node NAME [--uplink IFACE] [--address A.B.C.D/N] [--xdp [--force-xdp]] [--bpffs DIR] [--health-addr HOST:PORT] [--metrics-addr HOST:PORT] [--skip-bgp-readiness]',
   options: {
     node: { type: 'string' },
     uplink: { type: 'string' },
@@ -29,6 +29,7 @@ export const loadCommand: Command = {
     bpffs: { type: 'string' },
     'health-addr': { type: 'string' },
     'metrics-addr': { type: 'string' },
+    'skip-bgp-readiness': { type: 'boolean' },
   },
   async run(args, ctx) {
     const node = stringOption(args, 'node');
@@ -44,6 +45,7 @@ export const loadCommand: Command = {
       healthAddr: stringOption(args, 'health-addr') ?? '127.0.0.1:9099',
       metricsAddr: stringOption(args, 'metrics-addr') ?? '127.0.0.1:9091',
       logger: ctx.logger,
+      bgpReadiness: !boolOption(args, 'skip-bgp-readiness'),
     });
     await agent.start();
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
