@@ -297,12 +297,10 @@ kernelDescribe('BGP with BIRD: mesh, top-of-rack peering, no-overlay pools acros
       status(cluster, n1).bgp.peers.find((p) => p.peerIP === cluster.extAddress && p.type === 'node-to-node mesh')?.state === 'Established',
     );
     const route = await until('n1 routes the Calico block', 30_000, () => {
-      const routes = JSON.parse(cli(['get', 'routes', calicoBlock, '--node', n1.name, '-o', 'json', '--datastore', cluster.datastoreUrl], { ns: n1.ns })) as {
-        kind: string | null;
-        nextHop: string;
-        reason: string;
-      }[];
-      return routes.find((r) => r.kind === 'remote-block');
+      const { items } = JSON.parse(cli(['get', 'routes', calicoBlock, '--node', n1.name, '-o', 'json', '--datastore', cluster.datastoreUrl], { ns: n1.ns })) as {
+        items: { kind: string | null; nextHop: string; reason: string }[];
+      };
+      return items.find((r) => r.kind === 'remote-block');
     });
     expect(route.nextHop).toBe(cluster.extAddress);
     expect(route.reason).toMatch(/^learned over BGP from 10\.\d+\.3\.2; ipipMode and vxlanMode Never -> plain$/);
