@@ -12,7 +12,9 @@ import {
   type CommitResult,
   type Datastore,
   type Precondition,
+  type NodeFilter,
   type ResourceRef,
+  type Snapshot,
   type StoredKind,
   type StoredOf,
   type StoredResource,
@@ -75,7 +77,8 @@ export function stamp<T extends StoredResource>(resource: T, revision: number, c
 export abstract class BaseDatastore implements Datastore {
   abstract readonly url: string;
   abstract get<K extends StoredKind>(kind: K, name: string): Promise<StoredOf<K> | undefined>;
-  abstract list<K extends StoredKind>(kind: K): Promise<StoredOf<K>[]>;
+  abstract list<K extends StoredKind>(kind: K, filter?: NodeFilter): Promise<StoredOf<K>[]>;
+  abstract snapshot(kinds: readonly StoredKind[], filter?: NodeFilter): Promise<Snapshot>;
   abstract watch(
     kinds: readonly StoredKind[],
     onEvent: (ev: WatchEvent) => void,

@@ -13,7 +13,9 @@ import {
   DatastoreError,
   type CommitRequest,
   type CommitResult,
+  type NodeFilter,
   type Precondition,
+  type Snapshot,
   type StoredKind,
   type StoredOf,
   type StoredResource,
@@ -78,6 +80,23 @@ function encode(resource: StoredResource): Buffer {
   return Buffer.from(JSON.stringify({ ...resource, metadata }), 'utf8');
 }
 
+/** The end of etcd's range holding every key that starts with prefix. */
+function prefixEnd(prefix: Buffer): Buffer {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i] < 0xff) {
+      end[i]++;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return Buffer.from([0]);
+}
+
+/** Whether a node filter lets a resource through (only WorkloadEndpoints belong to a node). */
+function passes(resource: StoredResource, filter: NodeFilter): boolean {
+  return filter.node === undefined || resource.kind !== 'WorkloadEndpoint' || resource.spec.node === filter.node;
+}
+
 function compareFor(pre: Precondition): RPC.ICompare {
   const key = Buffer.from(keyOf(pre.kind, pre.name));
   if (pre.expect === 'absent') return { key, target: 'Version', result: 'Equal', version: 0 };
@@ -135,9 +154,31 @@ export class EtcdDatastore extends BaseDatastore {
     return kv ? decode<StoredOf<K>>(kv) : undefined;
   }
 
-  async list<K extends StoredKind>(kind: K): Promise<StoredOf<K>[]> {
+  async list<K extends StoredKind>(kind: K, filter: NodeFilter = {}): Promise<StoredOf<K>[]> {
     const res = await this.rpc(() => this.client.getAll().prefix(keyOf(kind, '')).sort('Key', 'Ascend').exec());
-    return res.kvs.map((kv) => decode<StoredOf<K>>(kv));
+    return res.kvs.map((kv) => decode<StoredOf<K>>(kv)).filter((r) => passes(r, filter));
+  }
+
+  async snapshot(kinds: readonly StoredKind[], filter: NodeFilter = {}): Promise<Snapshot> {
+    // One txn of range reads: every kind is read at the txn's revision.
+    const res = await this.rpc(() =>
+      this.client.kv.txn({
+        compare: [],
+        success: kinds.map((kind) => {
+          const key = Buffer.from(keyOf(kind, ''));
+          return { request_range: { key, range_end: prefixEnd(key) } };
+        }),
+        failure: [],
+      }),
+    );
+    const items: StoredResource[] = [];
+    for (const r of res.responses) {
+      for (const kv of r.response_range?.kvs ?? []) {
+        const resource = decode(kv);
+        if (passes(resource, filter)) items.push(resource);
+      }
+    }
+    return { revision: Number(res.header.revision), items };
   }
 
   async revision(): Promise<number> {
@@ -218,6 +259,7 @@ export class EtcdDatastore extends BaseDatastore {
     opts: WatchOptions = {},
   ): Promise<WatchHandle> {
     const wanted = new Set<string>(kinds);
+
     const after = opts.afterRevision ?? (await this.revision());
     const builder = this.client.watch();
     if (kinds.length === 1) builder.prefix(keyOf(kinds[0], ''));
@@ -228,13 +270,15 @@ export class EtcdDatastore extends BaseDatastore {
       const slash = rest.indexOf('/');
       const kind = rest.slice(0, slash);
       if (!wanted.has(kind)) return;
-      onEvent({
-        type,
-        kind: kind as StoredKind,
-        name: rest.slice(slash + 1),
-        resource: type === 'put' ? decode(kv) : undefined,
-        revision: Number(kv.mod_revision),
-      });
+      const name = rest.slice(slash + 1);
+      const resource = type === 'put' ? decode(kv) : undefined;
+      // With a node filter, a WorkloadEndpoint of another node arrives as a delete (it may have moved away
+      // from this node; a watcher that never held it ignores it). etcd cannot filter on values server-side.
+      if (resource !== undefined && !passes(resource, opts)) {
+        onEvent({ type: 'delete', kind: 'WorkloadEndpoint', name, revision: Number(kv.mod_revision) });
+        return;
+      }
+      onEvent({ type, kind: kind as StoredKind, name, resource, revision: Number(kv.mod_revision) });
     };
     watcher.on('put', (kv) => deliver('put', kv));
     watcher.on('delete', (kv) => deliver('delete', kv));

@@ -74,7 +74,23 @@ export interface WatchEvent {
   revision: number;
 }
 
-export interface WatchOptions {
+/** Narrows reads and watches to what one node needs. */
+export interface NodeFilter {
+  /**
+   * Only the WorkloadEndpoints whose spec.node is this node (other kinds are unaffected), so that a pod on
+   * another node never reaches this node's agent. A WorkloadEndpoint moved away from the node is delivered as
+   * a delete.
+   */
+  node?: string;
+}
+
+/** Every resource of some kinds at one store revision: a watch from `revision` continues it without a gap. */
+export interface Snapshot {
+  revision: number;
+  items: StoredResource[];
+}
+
+export interface WatchOptions extends NodeFilter {
   /** Deliver changes made after this revision (default: the store's revision when the watch starts). */
   afterRevision?: number;
   /** Called when the watch can no longer deliver every change (history compacted, connection lost for good). */
@@ -107,7 +123,9 @@ export interface Datastore {
   /** The URL the store was opened with (credentials never appear in it). */
   readonly url: string;
   get<K extends StoredKind>(kind: K, name: string): Promise<StoredOf<K> | undefined>;
-  list<K extends StoredKind>(kind: K): Promise<StoredOf<K>[]>;
+  list<K extends StoredKind>(kind: K, filter?: NodeFilter): Promise<StoredOf<K>[]>;
+  /** One consistent read of several kinds, and the revision it was taken at (the start of a watch-fed cache). */
+  snapshot(kinds: readonly StoredKind[], filter?: NodeFilter): Promise<Snapshot>;
   /** Fails with AlreadyExistsError when the resource exists. */
   create<T extends StoredResource>(resource: T): Promise<T>;
   /** Create or replace. With expectedResourceVersion: compare-and-swap, ConflictError on mismatch or absence. */
