@@ -12,6 +12,10 @@ export class AgentMetrics {
   readonly reconcileSeconds: Histogram;
   readonly mapEntries: Gauge;
   readonly mapWrites: Counter;
+  readonly quarantined: Gauge;
+  readonly stepFailures: Counter;
+  readonly relists: Counter;
+  readonly events: Counter;
 
   constructor(node: string, readCounters: () => CounterRow[]) {
     this.registry.setDefaultLabels({ node });
@@ -37,6 +41,28 @@ export class AgentMetrics {
       name: 'bpf_overlay_map_writes_total',
       help: 'Map entries written or deleted by the reconciler',
       labelNames: ['map', 'op'],
+      registers: [this.registry],
+    });
+    this.quarantined = new Gauge({
+      name: 'bpf_overlay_quarantined_records',
+      help: 'Records skipped because they would harm this node or others (see status warnings), by kind',
+      labelNames: ['kind'],
+      registers: [this.registry],
+    });
+    this.stepFailures = new Counter({
+      name: 'bpf_overlay_step_failures_total',
+      help: 'Failed runs of a sync step (retried with backoff while the other steps proceed)',
+      labelNames: ['step'],
+      registers: [this.registry],
+    });
+    this.relists = new Counter({
+      name: 'bpf_overlay_datastore_lists_total',
+      help: 'Full datastore lists (one at start, then only after a compaction or a failed watch)',
+      registers: [this.registry],
+    });
+    this.events = new Counter({
+      name: 'bpf_overlay_datastore_events_total',
+      help: 'Datastore changes received from the watch (only those that concern this node)',
       registers: [this.registry],
     });
     const labelNames = ['hook', 'encap', 'reason'] as const;

@@ -4,6 +4,7 @@ import { DEFAULT_BPFFS, PinLayout, UPLINK_LINKS } from '../../agent/pins.js';
 import { encapName } from '../../compile/index.js';
 import { openPinnedMap } from '../../kernel/index.js';
 import { MAP_NAMES } from '../../maps/layout.js';
+import { publishedQuarantine } from '../../model/node-record.js';
 import { knownNodeEntries, routeEntries } from '../../reconcile/encode.js';
 import { planMapSync } from '../../reconcile/map-sync.js';
 import type { MapEntry } from '../../kernel/types.js';
@@ -33,7 +34,10 @@ export const statusCommand: Command = {
     if (!node) throw new UsageError('--node NAME is required');
     const format = parseOutputFormat(stringOption(args, 'output'));
     const pins = new PinLayout(stringOption(args, 'bpffs') ?? DEFAULT_BPFFS, node);
-    const { self, state } = await withDatastore(ctx, (ds) => compileForNode(ds, node));
+    const { self, state, quarantined } = await withDatastore(ctx, (ds) => compileForNode(ds, node));
+    // Records the agent skips so that they harm nothing: what it published (it alone sees missing veths and full
+    // maps) and what the datastore shows now.
+    const skipped = new Set([...publishedQuarantine(self), ...quarantined.map((q) => `${q.kind} ${q.name}: ${q.reason}`)]);
     const links = existsSync(pins.linksDir) ? readdirSync(pins.linksDir) : [];
     const routesPending = pendingChanges(pins.map(MAP_NAMES.routes), routeEntries(state.routes));
     const nodesPending = pendingChanges(pins.map(MAP_NAMES.knownNodes), knownNodeEntries(state.knownNodes));
@@ -51,7 +55,8 @@ export const statusCommand: Command = {
       knownNodes: state.knownNodes.length,
       inSync: loaded && routesPending === 0 && nodesPending === 0,
       pendingMapChanges: loaded ? (routesPending ?? 0) + (nodesPending ?? 0) : null,
-      warnings: state.warnings,
+      // The agent's own view: records it quarantined (skipped so that they harm nothing).
+      warnings: [...[...skipped].map((q) => `quarantined: ${q}`), ...state.warnings],
     };
     if (format !== 'table') {
       ctx.stdout(renderStructured(report, format));

@@ -1,7 +1,7 @@
 // The node's tunnel addresses live on the loopback device under a label of ours. Calico puts them on its
 // tunnel device; bpf-overlay has none, but the host must own the address so that host-originated overlay
 // traffic can use it as source (`ip route ... src`) and replies decapsulated by BPF are delivered locally.
-import { runTool } from '../system/run.js';
+import { runTool } from './run.js';
 
 export const TUNNEL_ADDRESS_LABEL = 'lo:bpfoverlay';
 

@@ -1,6 +1,6 @@
 // Applies the compiled nftables ruleset (natOutgoing) atomically and removes it on unload. The ruleset text
 // comes from the compiler; this file only talks to nft, and skips the call when nothing changed.
-import { runTool } from '../system/run.js';
+import { runTool } from './run.js';
 
 export class NftTable {
   private applied: string | undefined;
