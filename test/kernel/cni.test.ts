@@ -1,18 +1,18 @@
 // The CNI plugin end to end, as a container runtime drives it: the real shim, run inside a node namespace the
-// test creates, against a SQLite datastore in a temp dir, with the workload program pinned where the agent
-// would pin it.
-import { mkdtempSync, rmSync, existsSync, mkdirSync } from 'node:fs';
+// test creates, against a SQLite datastore in a temp dir, beside the node's real agent (the only writer of BPF
+// links: it attaches each workload on its WorkloadEndpoint, and ADD waits for that).
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { PinLayout } from '../../src/control/agent/pins.js';
 import { hostVethName, workloadEndpointName } from '../../src/control/cni/names.js';
-import { loadDatapath, type Datapath } from '../../src/control/datapath/objects.js';
 import { openDatastore } from '../../src/control/datastore/index.js';
 import type { Datastore } from '../../src/control/datastore/types.js';
 import { addressesOfHandle } from '../../src/control/ipam/index.js';
 import { openPinnedLink } from '../../src/control/kernel/index.js';
 import { API_VERSION } from '../../src/control/model/types.js';
+import { cli, startAgent, type AgentProcess } from '../harness/agent.js';
 import { buildDist, cniOk, invokeCni, type CniCall } from '../harness/cni.js';
 import { run, Topology, type Netns } from '../harness/netns.js';
 import { kernelDescribe } from '../harness/privileges.js';
@@ -26,7 +26,7 @@ kernelDescribe('CNI plugin against the kernel', () => {
   let ds: Datastore;
   let node: Netns;
   let pods: Netns[];
-  let datapath: Datapath | undefined;
+  let agent: AgentProcess | undefined;
   const pins = new PinLayout('/sys/fs/bpf', nodeName);
 
   const conf = (extra: Record<string, unknown> = {}) => ({
@@ -66,16 +66,18 @@ kernelDescribe('CNI plugin against the kernel', () => {
         spec: { cidr: '10.244.0.0/16', ipipMode: 'Never', vxlanMode: 'Always', natOutgoing: false, disabled: false, blockSize: 26, nodeSelector: 'all()' },
       },
     ]);
-    // What the agent does on start: load the data path with its maps under the node's pin root, pin the program.
-    datapath = loadDatapath({ nodeAddr: '10.77.1.1', uplinkIfindex: 1, vtepMac: '66:77:88:99:aa:bb', pinRoot: pins.root });
-    mkdirSync(pins.progsDir, { recursive: true });
-    datapath.programs.fromWorkload.pin(pins.program('from_workload'));
+    agent = await startAgent({ ns: node, node: nodeName, datastore: dbUrl, bpffs: pins.bpffs, uplink: 'up0' });
   });
 
   afterAll(async () => {
     try {
+      await agent?.stop('SIGKILL');
+      try {
+        cli(['unload', '--node', nodeName, '--bpffs', pins.bpffs], { ns: node });
+      } catch {
+        // best effort: the namespace may be gone
+      }
       topo.destroy();
-      datapath?.close();
       rmSync(pins.root, { recursive: true, force: true });
       await ds?.close();
     } finally {
@@ -180,6 +182,8 @@ kernelDescribe('CNI plugin against the kernel', () => {
     const host = hostVethName(id, 'eth0');
     expect(() => node.ifindex(host)).toThrow();
     expect(() => pod.ifindex('eth0')).toThrow();
+    // The agent drops a link once its WorkloadEndpoint is gone (within its watch interval).
+    for (let i = 0; i < 100 && existsSync(pins.workloadLink(host)); i++) await new Promise((r) => setTimeout(r, 20));
     expect(existsSync(pins.workloadLink(host))).toBe(false);
     expect(await addressesOfHandle(ds, handle(id))).toEqual([]);
     expect(await ds.get('WorkloadEndpoint', workloadEndpointName(nodeName, id, 'eth0'))).toBeUndefined();
