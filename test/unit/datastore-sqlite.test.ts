@@ -89,6 +89,30 @@ describe('SQLite datastore specifics', () => {
     await ds.close();
   });
 
+  it('guards a transaction by the first read of a key: a newer second read does not bless a stale write', async () => {
+    const ds = await openDatastore(`sqlite://${dir}/txn-reread.db`);
+    const cfg = (vxlanPort: number, extra: Record<string, string> = {}): OverlayConfiguration => ({
+      apiVersion: API_VERSION,
+      kind: 'OverlayConfiguration',
+      metadata: { name: 'default', annotations: extra },
+      spec: { vxlanPort },
+    });
+    await ds.create(cfg(4789));
+    let attempts = 0;
+    await ds.transact(async (tx) => {
+      attempts++;
+      const first = await tx.get('OverlayConfiguration', 'default');
+      if (attempts === 1) await ds.put(cfg(4789, { concurrent: 'yes' })); // another writer, between two reads
+      await tx.get('OverlayConfiguration', 'default');
+      tx.put({ ...first!, spec: { vxlanPort: 4790 } });
+    });
+    const after = await ds.get('OverlayConfiguration', 'default');
+    await ds.close();
+    expect(attempts).toBe(2);
+    expect(after?.metadata.annotations).toEqual({ concurrent: 'yes' });
+    expect(after?.spec.vxlanPort).toBe(4790);
+  });
+
   it('rejects bad URLs naming them', async () => {
     await expect(openDatastore('mysql://x/y')).rejects.toThrow('datastore URL "mysql://x/y" has unsupported scheme "mysql:"');
     await expect(openDatastore('sqlite://relative.db')).rejects.toThrow(/sqlite URLs have no host/);

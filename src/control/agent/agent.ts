@@ -45,7 +45,7 @@ import { WorkloadLinkSyncer } from '../reconcile/workload-links.js';
 import { selects } from '../selector/index.js';
 import { resolveConfig } from './config.js';
 import { readCounters } from './counters.js';
-import { DatapathHandle, type DatapathConstants } from './datapath.js';
+import { DatapathHandle, type DatapathConstants, type MapCapacities } from './datapath.js';
 import { startHealthServer, type HealthState } from './health.js';
 import { AgentMetrics, startMetricsServer } from './metrics.js';
 import { PinLayout } from './pins.js';
@@ -65,6 +65,8 @@ export interface AgentOptions {
   healthAddr?: string;
   metricsAddr?: string;
   logger: Logger;
+  /** Capacities of the routes and known-nodes maps when the agent creates them (default: the BPF objects'). */
+  capacities?: MapCapacities;
   /** Period of the full resync that re-reads the kernel and repairs drift made behind our back (ms). */
   resyncMs?: number;
 }
@@ -155,7 +157,7 @@ export class Agent {
 
     this.compiler = new IncrementalCompiler({ localNode: this.opts.node, uplinkMtu: this.uplink.mtu });
     this.admission = new Admission({ node: this.opts.node, address: this.uplink.address });
-    this.datapath = new DatapathHandle(this.pins, this.uplink, this.log);
+    this.datapath = new DatapathHandle(this.pins, this.uplink, this.log, this.opts.capacities);
     this.datapath.ensure(this.constants(node, resolveConfig(await this.ds.list('OverlayConfiguration'))));
     this.metrics = new AgentMetrics(this.opts.node, () => readCounters(this.datapath.maps.counters));
     this.steps = this.makeSteps();
@@ -431,7 +433,8 @@ export class Agent {
         workload: (name) => this.routeIndex().workloads.get(name),
       }),
       publish: new FlagStep('publish-node-record', async () => {
-        await publishNodeRecord(this.ds, node, { workloadMtu: state().workloadMtu, quarantined: this.quarantined().map(describe) });
+        const record = { workloadMtu: state().workloadMtu, quarantined: this.quarantined().map(describe) };
+        if (await publishNodeRecord(this.ds, node, record)) this.log.debug(record, 'published the Node record');
       }),
     };
   }

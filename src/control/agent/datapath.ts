@@ -8,6 +8,7 @@ import { loadDatapath, type LoadedDatapath } from '../datapath/objects.js';
 import { attachTc, attachXdp, interfaceIndex, openPinnedLink } from '../kernel/index.js';
 import type { BpfProgram, Link } from '../kernel/types.js';
 import type { Logger } from '../log.js';
+import { MAP_NAMES } from '../maps/layout.js';
 import type { PinLayout, ProgramHook } from './pins.js';
 import type { UplinkInfo } from '../host/uplink.js';
 
@@ -19,6 +20,9 @@ export interface DatapathConstants {
   vtepMac: string;
   xdp: boolean;
 }
+
+/** Capacities of the maps the agent creates (a map already pinned keeps its own). */
+export type MapCapacities = Partial<Record<'routes' | 'knownNodes', number>>;
 
 function sameConstants(a: DatapathConstants | undefined, b: DatapathConstants): boolean {
   return !!a && (Object.keys(b) as (keyof DatapathConstants)[]).every((k) => a[k] === b[k]);
@@ -35,6 +39,7 @@ export class DatapathHandle {
     private readonly pins: PinLayout,
     private readonly uplink: UplinkInfo,
     private readonly log: Logger,
+    private readonly capacities: MapCapacities = {},
   ) {}
 
   get maps(): LoadedDatapath['maps'] {
@@ -48,7 +53,11 @@ export class DatapathHandle {
     mkdirSync(this.pins.progsDir, { recursive: true });
     mkdirSync(this.pins.linksDir, { recursive: true });
     const { xdp: _xdp, ...globals } = constants;
-    const next = loadDatapath({ ...globals, pinRoot: this.pins.root });
+    const next = loadDatapath({
+      ...globals,
+      pinRoot: this.pins.root,
+      maxEntries: { [MAP_NAMES.routes]: this.capacities.routes, [MAP_NAMES.knownNodes]: this.capacities.knownNodes },
+    });
     const previous = this.loaded;
     this.loaded = next;
     this.constants = constants;

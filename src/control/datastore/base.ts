@@ -203,6 +203,9 @@ class OptimisticTxn implements Txn {
     if (pending) return pending.resource as StoredOf<K> | undefined;
     const found = await this.ds.get(kind, name);
     const version = found?.metadata.resourceVersion;
+    // The first read of a key guards the commit: a second read seeing a newer version must not bless a write
+    // built from the first (that lost concurrent updates: IPAM overwrote the agent's Node annotations).
+    if (this.guarded.has(key)) return found;
     this.observed.set(key, version);
     this.guarded.set(key, { kind, name, expect: version === undefined ? 'absent' : { resourceVersion: version } });
     return found;
