@@ -255,8 +255,9 @@ export class Agent {
       if (reset) this.take(this.compiler.load(this.admission.reset(snapshotOf(reset))), true);
       if (deltas.length > 0) this.applyDeltas(deltas);
       this.passFailures = 0;
-      this.noteQuarantine();
       this.runner.runDue();
+      // Steps find some records to skip too (a full map, a missing veth): noted after they ran.
+      if (this.noteQuarantine()) this.runner.runDue();
       this.metrics.reconciles.inc();
       this.metrics.reconcileSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
       this.metrics.mapEntries.set({ map: MAP_NAMES.routes }, this.steps.routes.size);
@@ -333,8 +334,8 @@ export class Agent {
 
   private tunnelAddrs = new Set<string>();
 
-  /** Logs each newly quarantined record once, counts them by kind, and has the Node record republished. */
-  private noteQuarantine(): void {
+  /** Logs each newly quarantined record once, counts them by kind, has the Node record republished; true if any changed. */
+  private noteQuarantine(): boolean {
     const now = this.quarantined();
     const lines = new Set(now.map(describe));
     let changed = false;
@@ -351,12 +352,13 @@ export class Agent {
       changed = true;
       this.log.info({ record: line }, 'record released from quarantine');
     }
-    if (!changed) return;
+    if (!changed) return false;
     this.metrics.quarantined.reset();
     const byKind = new Map<string, number>();
     for (const q of now) byKind.set(q.kind, (byKind.get(q.kind) ?? 0) + 1);
     for (const [kind, n] of byKind) this.metrics.quarantined.set({ kind }, n);
     this.steps.publish.mark();
+    return true;
   }
 
   private constants(node: Node, config: ReturnType<typeof resolveConfig>): DatapathConstants {

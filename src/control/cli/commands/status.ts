@@ -17,8 +17,12 @@ function pendingChanges(mapPath: string, desired: MapEntry[]): number | null {
   if (!existsSync(mapPath)) return null;
   const map = openPinnedMap(mapPath);
   try {
-    const plan = planMapSync(map.entries(), desired);
-    return plan.writes.length + plan.deletes.length;
+    const current = map.entries();
+    const plan = planMapSync(current, desired);
+    // Entries beyond the map's capacity are left out by the agent (and listed under warnings), not pending.
+    const additions = plan.writes.filter((w) => w.isNew).length;
+    const room = Math.max(0, map.maxEntries - (current.length - plan.deletes.length));
+    return plan.writes.length - additions + Math.min(additions, room) + plan.deletes.length;
   } finally {
     map.close();
   }
