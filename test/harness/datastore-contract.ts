@@ -35,7 +35,8 @@ export function testPool(name: string, cidr: string, spec: Partial<IPPool['spec'
   };
 }
 
-function endpoint(name: string, node: string): WorkloadEndpoint {
+/** A WorkloadEndpoint of a node with placeholder interface facts (datastore and cache tests). */
+export function testEndpoint(name: string, node: string): WorkloadEndpoint {
   return {
     apiVersion: API_VERSION,
     kind: 'WorkloadEndpoint',
@@ -211,8 +212,8 @@ export function datastoreContract(backend: string, storeUrl: () => string): void
     const ds = await connect();
     const [mine, other] = [uniqueName('node-a'), uniqueName('node-b')];
     const [w1, w2, w3] = [uniqueName('wa'), uniqueName('wb'), uniqueName('wc')];
-    await ds.create(endpoint(w1, mine));
-    await ds.create(endpoint(w2, other));
+    await ds.create(testEndpoint(w1, mine));
+    await ds.create(testEndpoint(w2, other));
     const names = (items: { kind: string; metadata: { name: string } }[]) =>
       items.filter((r) => [w1, w2, w3].includes(r.metadata.name)).map((r) => r.metadata.name).sort();
     expect(names(await ds.list('WorkloadEndpoint', { node: mine }))).toEqual([w1]);
@@ -227,9 +228,9 @@ export function datastoreContract(backend: string, storeUrl: () => string): void
       if ([w1, w2, w3].includes(ev.name)) events.push(`${ev.type} ${ev.name}`);
     }, { node: mine, afterRevision: snap.revision });
     try {
-      await ds.put(endpoint(w2, other)); // another node's: never seen as a put
-      await ds.create(endpoint(w3, mine));
-      await ds.put(endpoint(w1, other)); // moved away: a delete for this node
+      await ds.put(testEndpoint(w2, other)); // another node's: never seen as a put
+      await ds.create(testEndpoint(w3, mine));
+      await ds.put(testEndpoint(w1, other)); // moved away: a delete for this node
       await until(() => events.includes(`delete ${w1}`), 2_000);
       expect(events.filter((e) => e.startsWith('put'))).toEqual([`put ${w3}`]);
       expect(events).toContain(`delete ${w1}`);

@@ -13,7 +13,8 @@ import {
   type StoredResource,
   type WatchOptions,
 } from '../../src/control/datastore/index.js';
-import { API_VERSION, type Node, type WorkloadEndpoint } from '../../src/control/model/types.js';
+import { API_VERSION, type Node } from '../../src/control/model/types.js';
+import { testEndpoint } from '../harness/datastore-contract.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bo-cache-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -25,22 +26,7 @@ const node = (name: string, addr: string): Node => ({
   metadata: { name },
   spec: { bgp: { ipv4Address: `${addr}/24` } },
 });
-const wep = (name: string, onNode: string): WorkloadEndpoint => ({
-  apiVersion: API_VERSION,
-  kind: 'WorkloadEndpoint',
-  metadata: { name },
-  spec: {
-    node: onNode,
-    containerID: name,
-    interfaceName: 'eth0',
-    hostInterface: 'bo0',
-    hostIfindex: 1,
-    hostMac: '02:00:00:00:00:01',
-    mac: '02:00:00:00:00:02',
-    ipNetworks: ['10.9.0.1/32'],
-    pool: 'p',
-  },
-});
+const wep = testEndpoint;
 
 const until = async (cond: () => boolean, ms = 2_000) => {
   const deadline = Date.now() + ms;

@@ -39,7 +39,7 @@ import type { BlockAffinity, IPPool, Node, OverlayConfiguration, WorkloadEndpoin
 import { vtepMacOf } from '../model/vtep.js';
 import { knownNodeEntries, routeEntries, settingsEntries } from '../reconcile/encode.js';
 import { HostRouteSyncer } from '../reconcile/host-routes.js';
-import { MapSyncer } from '../reconcile/map-syncer.js';
+import { indexedSource, MapSyncer } from '../reconcile/map-syncer.js';
 import { FlagStep, StepRunner } from '../reconcile/steps.js';
 import { WorkloadLinkSyncer } from '../reconcile/workload-links.js';
 import { selects } from '../selector/index.js';
@@ -391,22 +391,18 @@ export class Agent {
       ipam: new FlagStep('ipam-tunnel-address', async () => {
         await ensureTunnelAddress(this.ds, node, poolSelectsNode);
       }),
-      routes: new MapSyncer(MAP_NAMES.routes, () => maps().routes, {
-        allKeys: () => this.routeIndex().routes.keys(),
-        entry: (k) => {
-          const r = this.routeIndex().routes.get(k);
-          return r ? routeEntries([r])[0] : undefined;
-        },
-        encodeKey: (k) => encodeRouteKey(k),
-      }, { onOverflow: overflow(MAP_NAMES.routes) }),
-      knownNodes: new MapSyncer(MAP_NAMES.knownNodes, () => maps().knownNodes, {
-        allKeys: () => this.routeIndex().knownNodes.keys(),
-        entry: (k) => {
-          const n = this.routeIndex().knownNodes.get(k);
-          return n ? knownNodeEntries([n])[0] : undefined;
-        },
-        encodeKey: (k) => encodeKnownNodeKey(k),
-      }, { onOverflow: overflow(MAP_NAMES.knownNodes) }),
+      routes: new MapSyncer(
+        MAP_NAMES.routes,
+        () => maps().routes,
+        indexedSource(() => this.routeIndex().routes, (r) => routeEntries([r])[0], encodeRouteKey),
+        { onOverflow: overflow(MAP_NAMES.routes) },
+      ),
+      knownNodes: new MapSyncer(
+        MAP_NAMES.knownNodes,
+        () => maps().knownNodes,
+        indexedSource(() => this.routeIndex().knownNodes, (n) => knownNodeEntries([n])[0], encodeKnownNodeKey),
+        { onOverflow: overflow(MAP_NAMES.knownNodes) },
+      ),
       settings: new MapSyncer(MAP_NAMES.settings, () => maps().settings, {
         allKeys: () => ['0'],
         entry: () => settingsEntries(state().settings)[0],

@@ -14,6 +14,22 @@ export interface MapSource {
   encodeKey(key: string): Buffer;
 }
 
+/** A MapSource over an index of desired entries by key (a new map's step is one line with this). */
+export function indexedSource<T>(
+  index: () => ReadonlyMap<string, T>,
+  encode: (item: T) => MapEntry,
+  encodeKey: (key: string) => Buffer,
+): MapSource {
+  return {
+    allKeys: () => index().keys(),
+    entry: (k) => {
+      const item = index().get(k);
+      return item === undefined ? undefined : encode(item);
+    },
+    encodeKey,
+  };
+}
+
 export interface MapSyncStats {
   added: number;
   updated: number;
