@@ -122,6 +122,7 @@ export class Agent {
   };
   private readonly reported = new Set<string>();
   private steps!: ReturnType<Agent['makeSteps']>;
+  private nft!: NftTable;
 
   constructor(private readonly opts: AgentOptions) {
     this.pins = new PinLayout(opts.bpffs, opts.node);
@@ -160,6 +161,7 @@ export class Agent {
     this.datapath = new DatapathHandle(this.pins, this.uplink, this.log, this.opts.capacities);
     this.datapath.ensure(this.constants(node, resolveConfig(await this.ds.list('OverlayConfiguration'))));
     this.metrics = new AgentMetrics(this.opts.node, () => readCounters(this.datapath.maps.counters));
+    this.nft = new NftTable(NFT_FAMILY, nftTableName(this.opts.node));
     this.steps = this.makeSteps();
     this.runner.add(...Object.values(this.steps));
 
@@ -220,10 +222,15 @@ export class Agent {
     return out;
   }
 
-  /** Periodic full resync: read the kernel again, so that anything changed behind our back is repaired. */
+  /**
+   * Periodic full resync of the kernel side only: read the kernel again, so that anything changed behind our
+   * back is repaired. The datastore is not read (the watch keeps the cache current) and IPAM is not run.
+   */
   private resync(): void {
-    for (const s of Object.values(this.steps)) if ('resync' in s) s.resync();
-    else s.mark();
+    const s = this.steps;
+    for (const step of [s.routes, s.knownNodes, s.settings, s.hostRoutes, s.links]) step.resync();
+    this.nft.forget();
+    for (const step of [s.datapath, s.tunnelAddresses, s.nft]) step.mark();
     this.schedule();
   }
 
@@ -377,7 +384,6 @@ export class Agent {
     const maps = () => this.datapath.maps;
     const state = () => this.compiler.state;
     const metric = hostRouteMetric(node);
-    const nft = new NftTable(NFT_FAMILY, nftTableName(node));
     const tunnelMtu = (encap: Encap) => this.uplink.mtu - (encap === Encap.Vxlan ? 50 : 20);
     const overflow = (map: string) => (keys: string[], capacity: number) =>
       this.log.error({ map, capacity, skipped: keys.length, first: keys.slice(0, 5) }, 'map full: entries beyond its capacity are not written; the map keeps what it holds');
@@ -424,7 +430,7 @@ export class Agent {
         }),
       }),
       nft: new FlagStep('nft', () => {
-        nft.apply(natOutgoingRuleset(node, state().natOutgoing));
+        this.nft.apply(natOutgoingRuleset(node, state().natOutgoing));
       }),
       links: new WorkloadLinkSyncer(this.datapath, {
         allNames: () => this.routeIndex().workloads.keys(),

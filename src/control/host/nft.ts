@@ -15,6 +15,11 @@ export class NftTable {
     return true;
   }
 
+  /** Forget what was applied: the next apply writes the ruleset again (repairs a table changed behind our back). */
+  forget(): void {
+    this.applied = undefined;
+  }
+
   remove(): void {
     if (this.exists()) runTool('nft', ['delete', 'table', this.family, this.name]);
     this.applied = undefined;
