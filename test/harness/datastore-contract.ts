@@ -233,6 +233,7 @@ export function datastoreContract(backend: string, storeUrl: () => string): void
       await ds.put(testEndpoint(w1, other)); // moved away: a delete for this node
       await until(() => events.includes(`delete ${w1}`), 2_000);
       expect(events.filter((e) => e.startsWith('put'))).toEqual([`put ${w3}`]);
+      expect(events.filter((e) => e.endsWith(w2))).toEqual([]); // nothing at all about another node's pod
       expect(events).toContain(`delete ${w1}`);
     } finally {
       await watch.close();

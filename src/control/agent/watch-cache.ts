@@ -47,6 +47,8 @@ export class WatchCache {
   /** Revision the cache reflects: everything up to it has been applied. */
   revision = 0;
   private listedRevision = 0;
+  /** Bumped per watch started and per failure: a backend may report one loss several times (once per stream). */
+  private watchGeneration = 0;
   /** Full lists done (the first one included). */
   lists = 0;
   /** True while a watch continues the latest list; false from a watch failure until the re-list succeeds. */
@@ -93,10 +95,11 @@ export class WatchCache {
     this.pending = [];
     this.lists++;
     listener.onReset(snap.items, snap.revision);
+    const generation = ++this.watchGeneration;
     this.watch = await ds.watch(kinds, (ev) => this.onEvent(ev), {
       ...filter,
       afterRevision: snap.revision,
-      onError: (err) => this.onWatchError(err),
+      onError: (err) => this.onWatchError(err, generation),
     });
     if (this.stopped) {
       await this.watch.close();
@@ -136,8 +139,9 @@ export class WatchCache {
     this.opts.listener.onDeltas(batch, this.revision);
   }
 
-  private onWatchError(err: Error): void {
-    if (this.stopped) return;
+  private onWatchError(err: Error, generation: number): void {
+    if (this.stopped || generation !== this.watchGeneration) return;
+    this.watchGeneration++;
     this.flush();
     this.synced = false;
     const w = this.watch;

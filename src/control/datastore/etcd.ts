@@ -3,7 +3,7 @@
 // compares for the preconditions, puts/deletes on success, and on failure range reads of the compared keys so
 // that the error can say which precondition failed without another round trip.
 import fs from 'node:fs';
-import { Etcd3, type IOptions } from 'etcd3';
+import { Etcd3, type IOptions, type Watcher } from 'etcd3';
 import type * as RPC from 'etcd3/lib/rpc.js';
 import { BaseDatastore, preconditionError, stamp } from './base.js';
 import {
@@ -69,6 +69,20 @@ function keyOf(kind: string, name: string): string {
   return `${ETCD_PREFIX}${kind}/${name}`;
 }
 
+/**
+ * A second key per WorkloadEndpoint, under its node, written in the same txn as the resource (same value,
+ * same mod_revision): one node's agent lists and watches only its own prefix, so a pod on another node sends
+ * it nothing. A move to another node deletes the old node's key (a delete for that node's watchers).
+ */
+const BY_NODE_PREFIX = `${ETCD_PREFIX}.by-node/`;
+
+function nodeKeyPrefix(node: string): string {
+  return `${BY_NODE_PREFIX}${node}/WorkloadEndpoint/`;
+}
+
+/** Guarded retries of a commit whose only conflict was a concurrent move of a WorkloadEndpoint's index key. */
+const INDEX_RETRIES = 16;
+
 function decode<T extends StoredResource>(kv: RPC.IKeyValue): T {
   const resource = JSON.parse(kv.value.toString('utf8')) as T;
   resource.metadata = { ...resource.metadata, resourceVersion: kv.mod_revision };
@@ -92,9 +106,13 @@ function prefixEnd(prefix: Buffer): Buffer {
   return Buffer.from([0]);
 }
 
-/** Whether a node filter lets a resource through (only WorkloadEndpoints belong to a node). */
-function passes(resource: StoredResource, filter: NodeFilter): boolean {
-  return filter.node === undefined || resource.kind !== 'WorkloadEndpoint' || resource.spec.node === filter.node;
+/** Where the resources of one kind live, for a node filter: WorkloadEndpoints of a node under its own prefix. */
+function rangePrefix(kind: StoredKind, filter: NodeFilter): string {
+  return filter.node !== undefined && kind === 'WorkloadEndpoint' ? nodeKeyPrefix(filter.node) : keyOf(kind, '');
+}
+
+function nodeOfEndpoint(resource: StoredResource | undefined): string | undefined {
+  return resource?.kind === 'WorkloadEndpoint' ? resource.spec.node : undefined;
 }
 
 function compareFor(pre: Precondition): RPC.ICompare {
@@ -155,8 +173,9 @@ export class EtcdDatastore extends BaseDatastore {
   }
 
   async list<K extends StoredKind>(kind: K, filter: NodeFilter = {}): Promise<StoredOf<K>[]> {
-    const res = await this.rpc(() => this.client.getAll().prefix(keyOf(kind, '')).sort('Key', 'Ascend').exec());
-    return res.kvs.map((kv) => decode<StoredOf<K>>(kv)).filter((r) => passes(r, filter));
+    const prefix = rangePrefix(kind, filter);
+    const res = await this.rpc(() => this.client.getAll().prefix(prefix).sort('Key', 'Ascend').exec());
+    return res.kvs.map((kv) => decode<StoredOf<K>>(kv));
   }
 
   async snapshot(kinds: readonly StoredKind[], filter: NodeFilter = {}): Promise<Snapshot> {
@@ -165,7 +184,7 @@ export class EtcdDatastore extends BaseDatastore {
       this.client.kv.txn({
         compare: [],
         success: kinds.map((kind) => {
-          const key = Buffer.from(keyOf(kind, ''));
+          const key = Buffer.from(rangePrefix(kind, filter));
           return { request_range: { key, range_end: prefixEnd(key) } };
         }),
         failure: [],
@@ -174,8 +193,7 @@ export class EtcdDatastore extends BaseDatastore {
     const items: StoredResource[] = [];
     for (const r of res.responses) {
       for (const kv of r.response_range?.kvs ?? []) {
-        const resource = decode(kv);
-        if (passes(resource, filter)) items.push(resource);
+        items.push(decode(kv));
       }
     }
     return { revision: Number(res.header.revision), items };
@@ -195,21 +213,58 @@ export class EtcdDatastore extends BaseDatastore {
           `Split it into several applies, or raise --max-txn-ops on the etcd cluster and the maxTxnOps option.`,
       );
     }
-    const createdAt = await this.existingCreationTimes(req);
+    for (let attempt = 0; ; attempt++) {
+      const result = await this.commitOnce(req);
+      if (result) return result;
+      if (attempt >= INDEX_RETRIES) {
+        throw new ConflictError(`commit to ${this.url}: WorkloadEndpoints kept changing node while being written; try again`);
+      }
+    }
+  }
+
+  /** One txn; undefined when only the guard of a WorkloadEndpoint's node index failed (the caller retries). */
+  private async commitOnce(req: CommitRequest): Promise<CommitResult | undefined> {
+    const existing = await this.readExisting(req);
     const success: RPC.IRequestOp[] = [];
+    const guards: RPC.ICompare[] = [];
     const stampedWithoutVersion: StoredResource[] = [];
+    const deleteKey = (key: string) => success.push({ request_delete_range: { key: Buffer.from(key) } });
     for (const w of req.writes) {
+      const kind = w.op === 'delete' ? w.kind : w.resource.kind;
+      const name = w.op === 'delete' ? w.name : w.resource.metadata.name;
+      const key = keyOf(kind, name);
+      const before = existing.get(key);
+      if (kind === 'WorkloadEndpoint') {
+        // The node index must follow the resource: guard against a concurrent move between read and txn.
+        guards.push(
+          before
+            ? { key: Buffer.from(key), target: 'Mod', result: 'Equal', mod_revision: before.metadata.resourceVersion }
+            : { key: Buffer.from(key), target: 'Version', result: 'Equal', version: 0 },
+        );
+      }
+      const oldNode = nodeOfEndpoint(before);
       if (w.op === 'delete') {
-        success.push({ request_delete_range: { key: Buffer.from(keyOf(w.kind, w.name)) } });
+        deleteKey(key);
+        if (oldNode !== undefined) deleteKey(`${nodeKeyPrefix(oldNode)}${name}`);
         continue;
       }
-      const stored = stamp(w.resource, 0, createdAt.get(keyOf(w.resource.kind, w.resource.metadata.name)));
+      const stored = stamp(w.resource, 0, w.resource.metadata.creationTimestamp ? undefined : before?.metadata.creationTimestamp);
       stampedWithoutVersion.push(stored);
-      success.push({ request_put: { key: Buffer.from(keyOf(stored.kind, stored.metadata.name)), value: encode(stored) } });
+      const value = encode(stored);
+      success.push({ request_put: { key: Buffer.from(key), value } });
+      const newNode = nodeOfEndpoint(stored);
+      if (newNode !== undefined) success.push({ request_put: { key: Buffer.from(`${nodeKeyPrefix(newNode)}${name}`), value } });
+      if (oldNode !== undefined && oldNode !== newNode) deleteKey(`${nodeKeyPrefix(oldNode)}${name}`);
+    }
+    if (success.length > this.maxTxnOps) {
+      throw new BatchTooLargeError(
+        `a batch needing ${success.length} etcd operations (WorkloadEndpoints take two: the resource and its node ` +
+          `index) exceeds etcd's limit of ${this.maxTxnOps} per transaction (--max-txn-ops) at ${this.url}; nothing was applied.`,
+      );
     }
     const res = await this.rpc(() =>
       this.client.kv.txn({
-        compare: req.preconditions.map(compareFor),
+        compare: [...req.preconditions.map(compareFor), ...guards],
         success,
         failure: req.preconditions.map((p) => ({ request_range: { key: Buffer.from(keyOf(p.kind, p.name)) } })),
       }),
@@ -220,6 +275,7 @@ export class EtcdDatastore extends BaseDatastore {
         const err = preconditionError(pre, kv ? kv.mod_revision : undefined);
         if (err) throw err;
       });
+      if (guards.length > 0) return undefined;
       throw new ConflictError(`commit to ${this.url} failed its preconditions`);
     }
     const revision = Number(res.header.revision);
@@ -230,25 +286,31 @@ export class EtcdDatastore extends BaseDatastore {
     return { revision, written };
   }
 
-  /** creationTimestamp survives updates; one read when a written resource does not carry it already. */
-  private async existingCreationTimes(req: CommitRequest): Promise<Map<string, string | undefined>> {
-    const out = new Map<string, string | undefined>();
-    const missing = req.writes.filter(
-      (w): w is Extract<typeof w, { op: 'put' }> => w.op === 'put' && !w.resource.metadata.creationTimestamp,
-    );
-    if (missing.length === 0) return out;
+  /**
+   * The stored versions a commit needs, in one read: resources written without a creationTimestamp (it survives
+   * updates) and every WorkloadEndpoint written (its node index moves with it).
+   */
+  private async readExisting(req: CommitRequest): Promise<Map<string, StoredResource>> {
+    const out = new Map<string, StoredResource>();
+    const keys = new Set<string>();
+    for (const w of req.writes) {
+      if (w.op === 'delete') {
+        if (w.kind === 'WorkloadEndpoint') keys.add(keyOf(w.kind, w.name));
+      } else if (!w.resource.metadata.creationTimestamp || w.resource.kind === 'WorkloadEndpoint') {
+        keys.add(keyOf(w.resource.kind, w.resource.metadata.name));
+      }
+    }
+    if (keys.size === 0) return out;
     const res = await this.rpc(() =>
       this.client.kv.txn({
         compare: [],
-        success: missing.map((w) => ({
-          request_range: { key: Buffer.from(keyOf(w.resource.kind, w.resource.metadata.name)) },
-        })),
+        success: [...keys].map((key) => ({ request_range: { key: Buffer.from(key) } })),
         failure: [],
       }),
     );
     res.responses.forEach((r) => {
       const kv = r.response_range?.kvs?.[0];
-      if (kv) out.set(kv.key.toString('utf8'), decode(kv).metadata.creationTimestamp);
+      if (kv) out.set(kv.key.toString('utf8'), decode(kv));
     });
     return out;
   }
@@ -259,42 +321,57 @@ export class EtcdDatastore extends BaseDatastore {
     opts: WatchOptions = {},
   ): Promise<WatchHandle> {
     const wanted = new Set<string>(kinds);
-
     const after = opts.afterRevision ?? (await this.revision());
-    const builder = this.client.watch();
-    if (kinds.length === 1) builder.prefix(keyOf(kinds[0], ''));
-    else builder.prefix(ETCD_PREFIX);
-    const watcher = await this.rpc(() => builder.startRevision(String(after + 1)).create());
-    const deliver = (type: 'put' | 'delete', kv: RPC.IKeyValue): void => {
-      const rest = kv.key.toString('utf8').slice(ETCD_PREFIX.length);
+    // One watcher over the whole prefix, or, with a node filter, one per kind (WorkloadEndpoints through the
+    // node's index prefix): keys are disjoint, so each key's changes still arrive in revision order.
+    const prefixes =
+      opts.node !== undefined && wanted.has('WorkloadEndpoint')
+        ? kinds.map((k) => rangePrefix(k, opts))
+        : [kinds.length === 1 ? keyOf(kinds[0], '') : ETCD_PREFIX];
+    const parse = (key: string): { kind: string; name: string } | undefined => {
+      const nodeIndex = opts.node !== undefined && key.startsWith(nodeKeyPrefix(opts.node));
+      if (nodeIndex) return { kind: 'WorkloadEndpoint', name: key.slice(nodeKeyPrefix(opts.node!).length) };
+      if (key.startsWith(BY_NODE_PREFIX)) return undefined;
+      const rest = key.slice(ETCD_PREFIX.length);
       const slash = rest.indexOf('/');
-      const kind = rest.slice(0, slash);
-      if (!wanted.has(kind)) return;
-      const name = rest.slice(slash + 1);
-      const resource = type === 'put' ? decode(kv) : undefined;
-      // With a node filter, a WorkloadEndpoint of another node arrives as a delete (it may have moved away
-      // from this node; a watcher that never held it ignores it). etcd cannot filter on values server-side.
-      if (resource !== undefined && !passes(resource, opts)) {
-        onEvent({ type: 'delete', kind: 'WorkloadEndpoint', name, revision: Number(kv.mod_revision) });
-        return;
-      }
-      onEvent({ type, kind: kind as StoredKind, name, resource, revision: Number(kv.mod_revision) });
+      return { kind: rest.slice(0, slash), name: rest.slice(slash + 1) };
     };
-    watcher.on('put', (kv) => deliver('put', kv));
-    watcher.on('delete', (kv) => deliver('delete', kv));
-    watcher.on('error', (err) => {
-      const compacted = /compact/i.test(String(err?.message));
-      opts.onError?.(
-        compacted
-          ? new CompactedError(`watch position ${after} was compacted in ${this.url}; re-list (${err.message})`)
-          : new DatastoreError(`watch on ${this.url} failed: ${err.message}`),
-      );
-    });
-    this.watchers.add(watcher);
+    const deliver = (type: 'put' | 'delete', kv: RPC.IKeyValue): void => {
+      const ref = parse(kv.key.toString('utf8'));
+      if (!ref || !wanted.has(ref.kind)) return;
+      onEvent({
+        type,
+        kind: ref.kind as StoredKind,
+        name: ref.name,
+        resource: type === 'put' ? decode(kv) : undefined,
+        revision: Number(kv.mod_revision),
+      });
+    };
+    const watchers: Watcher[] = [];
+    try {
+      for (const prefix of prefixes) {
+        const watcher = await this.rpc(() => this.client.watch().prefix(prefix).startRevision(String(after + 1)).create());
+        watchers.push(watcher);
+        watcher.on('put', (kv) => deliver('put', kv));
+        watcher.on('delete', (kv) => deliver('delete', kv));
+        watcher.on('error', (err) => {
+          const compacted = /compact/i.test(String(err?.message));
+          opts.onError?.(
+            compacted
+              ? new CompactedError(`watch position ${after} was compacted in ${this.url}; re-list (${err.message})`)
+              : new DatastoreError(`watch on ${this.url} failed: ${err.message}`),
+          );
+        });
+        this.watchers.add(watcher);
+      }
+    } catch (err) {
+      await Promise.allSettled(watchers.map((w) => w.cancel()));
+      throw err;
+    }
     return {
       close: async () => {
-        this.watchers.delete(watcher);
-        await watcher.cancel();
+        for (const w of watchers) this.watchers.delete(w);
+        await Promise.allSettled(watchers.map((w) => w.cancel()));
       },
     };
   }
