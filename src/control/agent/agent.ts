@@ -228,6 +228,7 @@ export class Agent {
    */
   private resync(): void {
     const s = this.steps;
+    this.gateways = undefined;
     for (const step of [s.routes, s.knownNodes, s.settings, s.hostRoutes, s.links]) step.resync();
     this.nft.forget();
     for (const step of [s.datapath, s.tunnelAddresses, s.nft]) step.mark();
@@ -262,9 +263,13 @@ export class Agent {
       if (reset) this.take(this.compiler.load(this.admission.reset(snapshotOf(reset))), true);
       if (deltas.length > 0) this.applyDeltas(deltas);
       this.passFailures = 0;
+      const compiled = process.hrtime.bigint();
       this.runner.runDue();
       // Steps find some records to skip too (a full map, a missing veth): noted after they ran.
       if (this.noteQuarantine()) this.runner.runDue();
+      const ms = (from: bigint, to: bigint) => Number(to - from) / 1e6;
+      const done = process.hrtime.bigint();
+      this.log.debug({ events: deltas.length, relisted: !!reset, compileMs: ms(started, compiled), stepsMs: ms(compiled, done) }, 'pass');
       this.metrics.reconciles.inc();
       this.metrics.reconcileSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
       this.metrics.mapEntries.set({ map: MAP_NAMES.routes }, this.steps.routes.size);
@@ -340,6 +345,11 @@ export class Agent {
   }
 
   private tunnelAddrs = new Set<string>();
+  /**
+   * First underlay hops, from one read of the main routing table (which also holds our thousands of overlay
+   * routes, so it is not read per change): read again on every resync, so an underlay change lands within one.
+   */
+  private gateways?: (addr: string) => string;
 
   /** Logs each newly quarantined record once, counts them by kind, has the Node record republished; true if any changed. */
   private noteQuarantine(): boolean {
@@ -426,7 +436,7 @@ export class Agent {
           uplink: this.uplink.ifname,
           tunnelAddr: state().settings.tunnelAddr !== '0.0.0.0' ? state().settings.tunnelAddr : undefined,
           tunnelMtu,
-          gatewayFor: underlayGatewayResolver(),
+          gatewayFor: (this.gateways ??= underlayGatewayResolver()),
         }),
       }),
       nft: new FlagStep('nft', () => {

@@ -159,12 +159,20 @@ export class DatapathHandle {
     const path = this.pins.link(name);
     if (existsSync(path)) {
       const link = openPinnedLink(path);
+      let severed = false;
       try {
         link.update(program);
+      } catch (err) {
+        // The interface it was attached to is gone (a namespace deleted and made again): the pin is all that
+        // is left of it, so it goes and the program is attached anew.
+        if ((err as { code?: string }).code !== 'ENOLINK') throw err;
+        severed = true;
       } finally {
         link.close();
       }
-      return;
+      if (!severed) return;
+      this.log.warn({ link: name }, 'pinned link was severed from its interface; attaching again');
+      unlinkSync(path);
     }
     if (!attach) return;
     const link = attach(program);
