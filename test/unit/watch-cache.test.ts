@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { WatchCache, backoffDelay, type CacheDelta } from '../../src/control/agent/watch-cache.js';
+import { WatchCache, type CacheDelta } from '../../src/control/agent/watch-cache.js';
+import { backoffDelay } from '../../src/control/backoff.js';
 import {
   CompactedError,
   openDatastore,

@@ -8,6 +8,7 @@
 // start (except a re-list after a lost watch), and remote WorkloadEndpoints never reach this node. Each step is
 // the only writer of its kernel objects and fails alone: it is retried with backoff while the others go on.
 import type { Server } from 'node:http';
+import { backoffDelay, DEFAULT_BACKOFF } from '../backoff.js';
 import { natOutgoingRuleset, nftTableName, NFT_FAMILY } from '../compile/index.js';
 import {
   IncrementalCompiler,
@@ -244,7 +245,7 @@ export class Agent {
       this.loop();
     } catch (err) {
       // Nothing the datastore holds may stop the agent: start over from the cache's contents, with backoff.
-      const delay = Math.min(10_000, 100 * 2 ** Math.min(this.passFailures++, 10));
+      const delay = backoffDelay(DEFAULT_BACKOFF, this.passFailures++);
       this.metrics.reconcileErrors.inc();
       this.log.error({ err: (err as Error).message, retryInMs: delay }, 'reconcile pass failed; recompiling from the cache');
       this.inbox = { reset: this.cache.items(), deltas: [] };

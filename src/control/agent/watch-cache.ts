@@ -1,6 +1,7 @@
 // The agent's copy of the datastore: one consistent list, then the watch's deltas applied by revision. The
 // datastore is listed again only when the watch can no longer deliver every change (history compacted,
 // connection lost), with exponential backoff between attempts, so a reconcile never lists anything.
+import { backoffDelay, DEFAULT_BACKOFF, type Backoff } from '../backoff.js';
 import type { Logger } from '../log.js';
 import type { Datastore, NodeFilter, StoredKind, StoredResource, WatchEvent, WatchHandle } from '../datastore/types.js';
 
@@ -13,18 +14,6 @@ export interface CacheListener {
   onReset(items: readonly StoredResource[], revision: number): void;
   /** Changes since the last call, in revision order; only real changes (a duplicate or unknown delete is dropped). */
   onDeltas(deltas: readonly CacheDelta[], revision: number): void;
-}
-
-export interface Backoff {
-  initialMs: number;
-  maxMs: number;
-}
-
-export const DEFAULT_BACKOFF: Backoff = { initialMs: 100, maxMs: 10_000 };
-
-/** Delay before attempt `attempt` (0-based) of something that keeps failing: doubles, capped. */
-export function backoffDelay(b: Backoff, attempt: number): number {
-  return Math.min(b.maxMs, b.initialMs * 2 ** Math.min(attempt, 30));
 }
 
 export interface WatchCacheOptions {

@@ -1,6 +1,7 @@
 // The agent's kernel work split into independent steps (maps, host routes, tunnel addresses, nft, workload
 // links, ...), each the only writer of its objects. A step that fails keeps its pending work and is retried
 // with exponential backoff while the others go on: one bad route never holds back a map write.
+import { backoffDelay } from '../backoff.js';
 
 export interface SyncStep {
   readonly name: string;
@@ -114,7 +115,7 @@ export class StepRunner {
 
   private failed(name: string, err: unknown): void {
     const attempts = (this.failures.get(name)?.attempts ?? 0) + 1;
-    const delay = Math.min(this.max, this.initial * 2 ** Math.min(attempts - 1, 30));
+    const delay = backoffDelay({ initialMs: this.initial, maxMs: this.max }, attempts - 1);
     const f = { step: name, error: (err as Error).message, attempts, retryAt: this.now() + delay };
     this.failures.set(name, f);
     this.opts.onFailure?.(f);
