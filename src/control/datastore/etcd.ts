@@ -80,6 +80,9 @@ function nodeKeyPrefix(node: string): string {
   return `${BY_NODE_PREFIX}${node}/WorkloadEndpoint/`;
 }
 
+/** Present once every WorkloadEndpoint has its node key (stores from before the index get it on first use). */
+const NODE_INDEX_MARKER = `${BY_NODE_PREFIX}.indexed`;
+
 /** Guarded retries of a commit whose only conflict was a concurrent move of a WorkloadEndpoint's index key. */
 const INDEX_RETRIES = 16;
 
@@ -128,6 +131,7 @@ export class EtcdDatastore extends BaseDatastore {
   private readonly hosts: string[];
   private readonly caFile?: string;
   private readonly watchers = new Set<{ cancel(): Promise<void> }>();
+  private nodeIndexReady = false;
 
   constructor(
     readonly url: string,
@@ -179,6 +183,7 @@ export class EtcdDatastore extends BaseDatastore {
   }
 
   async snapshot(kinds: readonly StoredKind[], filter: NodeFilter = {}): Promise<Snapshot> {
+    if (filter.node !== undefined && kinds.includes('WorkloadEndpoint')) await this.ensureNodeIndex();
     // One txn of range reads: every kind is read at the txn's revision.
     const res = await this.rpc(() =>
       this.client.kv.txn({
@@ -197,6 +202,32 @@ export class EtcdDatastore extends BaseDatastore {
       }
     }
     return { revision: Number(res.header.revision), items };
+  }
+
+  /**
+   * A store written before the per-node index has WorkloadEndpoints without their node key: index them once
+   * (each guarded by its mod_revision, so a concurrent write wins), then mark the store as indexed.
+   */
+  private async ensureNodeIndex(): Promise<void> {
+    if (this.nodeIndexReady) return;
+    const marker = await this.rpc(() => this.client.get(NODE_INDEX_MARKER).exec());
+    if (marker.kvs.length === 0) {
+      const all = await this.rpc(() => this.client.getAll().prefix(keyOf('WorkloadEndpoint', '')).exec());
+      for (const kv of all.kvs) {
+        const node = nodeOfEndpoint(decode(kv));
+        if (node === undefined) continue;
+        const name = kv.key.toString('utf8').slice(keyOf('WorkloadEndpoint', '').length);
+        await this.rpc(() =>
+          this.client.kv.txn({
+            compare: [{ key: kv.key, target: 'Mod', result: 'Equal', mod_revision: kv.mod_revision }],
+            success: [{ request_put: { key: Buffer.from(`${nodeKeyPrefix(node)}${name}`), value: kv.value } }],
+            failure: [],
+          }),
+        );
+      }
+      await this.rpc(() => this.client.put(NODE_INDEX_MARKER).value('1').exec());
+    }
+    this.nodeIndexReady = true;
   }
 
   async revision(): Promise<number> {
