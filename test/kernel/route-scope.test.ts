@@ -1,8 +1,9 @@
 // Never touch what is not ours (issue #11): in one network namespace shared by two nodes' agents (as tests and
-// labs do), `unload --node A` removes A's overlay routes only; B's routes (protocol 201 with B's metric) and
-// anybody's routes of another protocol stay.
+// labs do), `unload --node A` removes A's overlay routes and tunnel addresses only; B's (protocol 201 with B's
+// metric, lo addresses with B's label) and anybody's routes of another protocol stay.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { HOST_ROUTE_PROTO, hostRouteMetric } from '../../src/control/host/routes.js';
+import { tunnelAddressLabel } from '../../src/control/host/tunnel-addresses.js';
 import { cli } from '../harness/agent.js';
 import { Topology, type Netns } from '../harness/netns.js';
 import { kernelDescribe } from '../harness/privileges.js';
@@ -25,6 +26,8 @@ kernelDescribe('host routes are scoped to their node', () => {
     route('10.250.2.0/26', hostRouteMetric(b)); // the same destination, routed by both nodes
     route('10.250.3.0/26', hostRouteMetric(b));
     route('10.250.4.0/26', 100, 'static'); // somebody else's
+    ns.ip('addr', 'add', '10.250.1.1/32', 'dev', 'lo', 'label', tunnelAddressLabel(a));
+    ns.ip('addr', 'add', '10.250.3.1/32', 'dev', 'lo', 'label', tunnelAddressLabel(b));
   });
 
   afterAll(() => topo.destroy());
@@ -40,5 +43,10 @@ kernelDescribe('host routes are scoped to their node', () => {
       `10.250.3.0/26 ${HOST_ROUTE_PROTO} ${hostRouteMetric(b)}`,
       '10.250.4.0/26 static 100',
     ]);
+    // Tunnel addresses too: each node's carry a label of its own.
+    const addrs = (JSON.parse(ns.ip('-j', 'addr', 'show', 'dev', 'lo')) as { addr_info: { local: string; label?: string }[] }[])[0]
+      .addr_info.filter((x) => x.local.startsWith('10.250.'))
+      .map((x) => `${x.local} ${x.label}`);
+    expect(addrs).toEqual([`10.250.3.1 ${tunnelAddressLabel(b)}`]);
   });
 });

@@ -427,7 +427,7 @@ export class Agent {
       }),
       tunnelAddresses: new FlagStep('tunnel-addresses', () => {
         const addrs = state().routes.filter((r) => r.kind === RouteKind.LocalHost).map((r) => r.cidr.split('/')[0]);
-        syncTunnelAddresses(addrs);
+        syncTunnelAddresses(node, addrs);
         this.tunnelAddrs = new Set(addrs);
       }),
       hostRoutes: new HostRouteSyncer(metric, {
@@ -471,6 +471,6 @@ export function unloadNode(pins: PinLayout, logger: Logger): { detachedLinks: nu
   new NftTable(NFT_FAMILY, nftTableName(pins.node)).remove();
   const metric = hostRouteMetric(pins.node);
   runRouteBatch(listHostRoutes(metric).map((r) => routeDeleteLine(r.dst, metric)));
-  syncTunnelAddresses([]);
+  syncTunnelAddresses(pins.node, []);
   return { detachedLinks };
 }
