@@ -113,6 +113,19 @@ spec:
     await waitFor('release logged', () => /record released from quarantine/.test(agents[1].log()));
   });
 
+  it('registers its Node again when it is deleted under a running agent', async () => {
+    cli([...ds, 'delete', 'node', names[1]]);
+    await waitFor('Node registered again', () => {
+      try {
+        return !!tunnelAddrOf(names[1]);
+      } catch {
+        return false; // not there yet
+      }
+    });
+    await waitFor(`readyz of ${names[1]}`, () => httpGetIn(namespaces[1], 'http://127.0.0.1:9099/readyz').status === 200);
+    expect(namespaces[0].exec('ping', ['-c', '2', '-i', '0.2', '-W', '1', tunnelAddrOf(names[1])])).toMatch(/2 received/);
+  });
+
   it('writes what fits in a map smaller than the cluster, stays ready and says which entries are left out', async () => {
     // Node 1 restarts with a known-nodes map of 2 entries (a fresh pin: unload first), then 3 more nodes come.
     for (const a of agents.splice(0, 1)) await a.stop('SIGTERM');

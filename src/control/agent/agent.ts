@@ -290,6 +290,7 @@ export class Agent {
     const events: CompilerEvent[] = [];
     let ipam = false;
     let datapath = false;
+    let self = false;
     for (const d of deltas) {
       if (!isCompilerKind(d.kind)) continue;
       events.push(
@@ -301,11 +302,13 @@ export class Agent {
       const local = d.kind === 'Node' && d.name === this.opts.node;
       if (d.kind === 'IPPool' || local) ipam = true;
       if (d.kind === 'OverlayConfiguration' || local) datapath = true;
+      if (local) self = true;
     }
     const admitted = this.admission.apply(events);
     if (admitted.length > 0) this.take(this.compiler.applyAll(admitted), false);
     if (ipam) this.steps.ipam.mark();
     if (datapath) this.steps.datapath.mark();
+    if (self) this.steps.publish.mark(); // someone else may have changed or deleted what we publish
   }
 
   /** Hands each step the keys a change touched. */
@@ -448,6 +451,8 @@ export class Agent {
         workload: (name) => this.routeIndex().workloads.get(name),
       }),
       publish: new FlagStep('publish-node-record', async () => {
+        // A Node deleted under a running agent is registered again, as on start.
+        if (!this.cache.get<Node>('Node', node)) await registerNode(this.ds, node, this.uplink.address);
         const record = { workloadMtu: state().workloadMtu, quarantined: this.quarantined().map(describe) };
         if (await publishNodeRecord(this.ds, node, record)) this.log.debug(record, 'published the Node record');
       }),
