@@ -146,6 +146,10 @@ export class Agent {
       },
       onRecovered: (step, attempts) => this.log.info({ step, attempts }, 'sync step recovered'),
       onSettled: () => this.schedule(),
+      onRan: (step, ms) => {
+        this.metrics?.stepSeconds.observe({ step }, ms / 1000);
+        if (ms >= 50) this.log.debug({ step, ms: Math.round(ms) }, 'slow step');
+      },
     });
   }
 

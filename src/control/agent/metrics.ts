@@ -16,6 +16,7 @@ export class AgentMetrics {
   readonly stepFailures: Counter;
   readonly relists: Counter;
   readonly events: Counter;
+  readonly stepSeconds: Histogram;
 
   constructor(node: string, readCounters: () => CounterRow[]) {
     this.registry.setDefaultLabels({ node });
@@ -63,6 +64,13 @@ export class AgentMetrics {
     this.events = new Counter({
       name: 'bpf_overlay_datastore_events_total',
       help: 'Datastore changes received from the watch (only those that concern this node)',
+      registers: [this.registry],
+    });
+    this.stepSeconds = new Histogram({
+      name: 'bpf_overlay_step_duration_seconds',
+      help: 'Time of one run of a kernel sync step (maps, host routes, tunnel addresses, nft, workload links, ...)',
+      labelNames: ['step'],
+      buckets: [0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
       registers: [this.registry],
     });
     const labelNames = ['hook', 'encap', 'reason'] as const;

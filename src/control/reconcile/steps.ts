@@ -24,6 +24,8 @@ export interface StepRunnerOptions {
   now?: () => number;
   onFailure?: (f: StepFailure) => void;
   onRecovered?: (step: string, attempts: number) => void;
+  /** How long a synchronous step's run took (ms), successful or not. */
+  onRan?: (step: string, ms: number) => void;
   /** An asynchronous step (a datastore write) finished: its outcome is recorded, the caller may run again. */
   onSettled?: () => void;
 }
@@ -85,9 +87,11 @@ export class StepRunner {
       const failed = this.failures.get(s.name);
       if (failed && failed.retryAt > this.now()) continue;
       let result: void | Promise<void>;
+      const started = performance.now();
       try {
         result = s.run();
       } catch (err) {
+        this.opts.onRan?.(s.name, performance.now() - started);
         this.failed(s.name, err);
         continue;
       }
@@ -101,6 +105,7 @@ export class StepRunner {
           this.opts.onSettled?.();
         });
       } else {
+        this.opts.onRan?.(s.name, performance.now() - started);
         this.succeeded(s.name);
       }
     }
