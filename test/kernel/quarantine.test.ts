@@ -99,6 +99,8 @@ spec:
       expect(status.inSync).toBe(true);
       const metrics = httpGetIn(namespaces[i], 'http://127.0.0.1:9091/metrics').body;
       expect(metrics).toMatch(/^bpf_overlay_quarantined_records\{[^}]*kind="Node"[^}]*\} 1$/m);
+      // The whole test so far cost each agent one datastore list: everything else came from its watch.
+      expect(metrics).toMatch(/^bpf_overlay_datastore_lists_total\{[^}]*\} 1$/m);
     }
     // Logged once, with kind and name.
     await new Promise((r) => setTimeout(r, 100)); // the agent's log reaches us through a pipe

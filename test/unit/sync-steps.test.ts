@@ -5,6 +5,8 @@ import type { MapEntry, UpdateFlag } from '../../src/control/kernel/types.js';
 import { MapSyncer } from '../../src/control/reconcile/map-syncer.js';
 import type { SyncableMap } from '../../src/control/reconcile/map-sync.js';
 import { FlagStep, StepRunner } from '../../src/control/reconcile/steps.js';
+import { WorkloadLinkSyncer } from '../../src/control/reconcile/workload-links.js';
+import type { WorkloadEndpoint } from '../../src/control/model/types.js';
 
 class MemoryMap implements SyncableMap {
   readonly name = 'memory';
@@ -177,5 +179,58 @@ describe('map step', () => {
     step.run();
     expect(contents(map)).toEqual({ a: '1', b: '1' });
     expect(map.reads).toBe(2);
+  });
+});
+
+describe('workload link step', () => {
+  const wep = (name: string, hostInterface: string) =>
+    ({ metadata: { name }, spec: { hostInterface } }) as unknown as WorkloadEndpoint;
+
+  function fixture() {
+    const attached = new Set<string>(['bostale']);
+    const interfaces = new Set<string>(['boa', 'bob', 'boc']);
+    const failing = new Set<string>();
+    const workloads = new Map([['a', wep('a', 'boa')], ['b', wep('b', 'bob')], ['m', wep('m', 'bomissing')]]);
+    const step = new WorkloadLinkSyncer(
+      {
+        ensureWorkloadLink: (i) => {
+          if (failing.has(i)) throw new Error(`attach ${i}: EBUSY`);
+          attached.add(i);
+        },
+        removeWorkloadLink: (i) => void attached.delete(i),
+        workloadLinkInterfaces: () => [...attached],
+        interfaceExists: (i) => interfaces.has(i),
+      },
+      { allNames: () => workloads.keys(), workload: (n) => workloads.get(n) },
+    );
+    return { attached, failing, workloads, step };
+  }
+
+  it('attaches every admitted workload, drops links nobody names, and reports a missing veth without failing', () => {
+    const { attached, step } = fixture();
+    step.run();
+    expect([...attached].sort()).toEqual(['boa', 'bob']);
+    expect([...step.missing]).toEqual([['m', 'host interface bomissing does not exist']]);
+    expect(step.pending).toBe(false);
+  });
+
+  it('keeps a failed attachment pending for the retry and still does the others', () => {
+    const { attached, failing, workloads, step } = fixture();
+    step.run();
+    failing.add('boc');
+    workloads.set('c', wep('c', 'boc'));
+    workloads.delete('a');
+    step.mark(['c', 'a']);
+    expect(() => step.run()).toThrow('1 workload link(s) failed, first: attach boc: EBUSY');
+    expect([...attached].sort()).toEqual(['bob']); // a's link went despite c's failure
+    expect(step.pending).toBe(true);
+    failing.clear();
+    step.run();
+    expect([...attached].sort()).toEqual(['bob', 'boc']);
+    // An endpoint that names another veth moves its link.
+    workloads.set('b', wep('b', 'boc'));
+    step.mark(['b']);
+    step.run();
+    expect([...attached].sort()).toEqual(['boc']);
   });
 });
