@@ -218,12 +218,12 @@ export class Agent {
     return this.health.inSync;
   }
 
-  /** Records held back from the compiler, and workloads whose veth is missing. */
+  /** Records held back from the compiler, workloads whose veth is missing, and entries a full map left out. */
   quarantined(): QuarantineEntry[] {
     const out = this.admission?.quarantined() ?? [];
     for (const [name, reason] of this.steps?.links.missing ?? []) out.push({ kind: 'WorkloadEndpoint', name, reason });
-    for (const [, key] of this.steps?.routes.overflow ?? []) out.push({ kind: 'BlockAffinity', name: key, reason: `${MAP_NAMES.routes} is full` });
-    for (const [, key] of this.steps?.knownNodes.overflow ?? []) out.push({ kind: 'Node', name: key, reason: `${MAP_NAMES.knownNodes} is full` });
+    for (const [, key] of this.steps?.routes.overflow ?? []) out.push({ kind: 'RouteEntry', name: key, reason: `${MAP_NAMES.routes} is full` });
+    for (const [, key] of this.steps?.knownNodes.overflow ?? []) out.push({ kind: 'KnownNodeEntry', name: key, reason: `${MAP_NAMES.knownNodes} is full` });
     return out;
   }
 

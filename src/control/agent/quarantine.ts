@@ -16,7 +16,8 @@ import type { BlockAffinity, IPPool, Node, OverlayConfiguration, WorkloadEndpoin
 type Resource = IPPool | Node | BlockAffinity | WorkloadEndpoint | OverlayConfiguration;
 
 export interface QuarantineEntry {
-  kind: CompilerKind;
+  /** A datastore kind, or the map entry a full map left out. */
+  kind: CompilerKind | 'RouteEntry' | 'KnownNodeEntry';
   name: string;
   reason: string;
 }
