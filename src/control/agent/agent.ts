@@ -317,7 +317,7 @@ export class Agent {
 
   /** Hands each step the keys a change touched. */
   private take(c: ChangeSet, everything: boolean): void {
-    this.index = undefined;
+    this.updateIndex(c, everything);
     const s = this.steps;
     if (everything) {
       for (const step of Object.values(s)) if ('resync' in step) step.resync();
@@ -350,6 +350,33 @@ export class Agent {
       workloads: this.admittedWorkloads(),
     };
     return this.index;
+  }
+
+  /**
+   * Brings the index up to a change: only the changed keys are set or removed (one pass over the desired state
+   * without building anything), so a change to one route does not rebuild a map of twenty thousand.
+   */
+  private updateIndex(c: ChangeSet, everything: boolean): void {
+    if (!this.index || everything) {
+      this.index = undefined;
+      return;
+    }
+    const refresh = <T>(index: Map<string, T>, changed: ReadonlySet<string>, all: readonly T[], keyOf: (t: T) => string) => {
+      if (changed.size === 0) return;
+      const seen = new Set<string>();
+      for (const item of all) {
+        const k = keyOf(item);
+        if (!changed.has(k)) continue;
+        index.set(k, item);
+        seen.add(k);
+        if (seen.size === changed.size) break;
+      }
+      for (const k of changed) if (!seen.has(k)) index.delete(k);
+    };
+    const state = this.compiler.state;
+    refresh(this.index.routes, c.routes, state.routes, (r) => r.cidr);
+    refresh(this.index.knownNodes, c.knownNodes, state.knownNodes, (n) => n.addr);
+    if (c.localWorkloads.size > 0) this.index.workloads = this.admittedWorkloads();
   }
 
   private tunnelAddrs = new Set<string>();
