@@ -87,17 +87,22 @@ describe('admission', () => {
     expect(adm.quarantined().map((q) => q.name)).toEqual(['x']);
   });
 
-  it('holds back a block over the underlay or over a node address, re-checked when nodes move', () => {
+  it('holds back a block covering the underlay subnet or holding a node address, re-checked when nodes move', () => {
     const adm = new Admission({ node: 'a', address: '10.0.0.1/24' });
     adm.reset(
       snapshot({
         nodes: [node('a', '10.0.0.1'), node('b', '172.16.0.9')],
-        blockAffinities: [block('under', '10.0.0.64/26', 'b'), block('overb', '172.16.0.0/26', 'b'), block('ok', '10.244.0.0/26', 'b')],
+        blockAffinities: [
+          block('under', '10.0.0.0/23', 'b'),
+          block('inside', '10.0.0.64/26', 'b'), // inside the underlay subnet, no node address in it: harmless
+          block('overb', '172.16.0.0/26', 'b'),
+          block('ok', '10.244.0.0/26', 'b'),
+        ],
       }),
     );
     expect(adm.quarantined().map((q) => `${q.name}: ${q.reason}`)).toEqual([
       'overb: block 172.16.0.0/26 contains the address 172.16.0.9 of Node b',
-      "under: block 10.0.0.64/26 overlaps this node's underlay subnet 10.0.0.1/24",
+      "under: block 10.0.0.0/23 covers this node's underlay subnet 10.0.0.1/24",
     ]);
     // b moves out of the block: the block is admitted again.
     const out = adm.apply([put(node('b', '172.16.1.9'))]);

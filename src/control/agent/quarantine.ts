@@ -4,7 +4,7 @@
 //
 //   Node              its address is this node's own; or another node claims it too and that node's agent
 //                     registered later (the latest agent start keeps an address; with no agent start, all lose)
-//   BlockAffinity     the block contains a node's address, or overlaps this node's underlay subnet
+//   BlockAffinity     the block contains a node's address, or covers this node's underlay subnet
 //   WorkloadEndpoint  hostInterface is not the CNI's veth name for its container, or an address of it is a
 //                     node's underlay or tunnel address
 import { hostVethName } from '../cni/names.js';
@@ -221,9 +221,11 @@ export class Admission {
   private blockProblem(b: BlockAffinity): string | undefined {
     const c = parseCidr4(b.spec.cidr);
     if (!c) return undefined; // the compiler reports what it cannot parse
+    // A block covering the whole underlay subnet would take over the node's connected route; one inside it is
+    // only harmful when it holds a node's address (below).
     const s = this.localSubnet;
-    if (s && c.base < s.base + s.size && s.base < c.base + c.size) {
-      return `block ${b.spec.cidr} overlaps this node's underlay subnet ${this.local.address}`;
+    if (s && c.prefix <= s.prefix && c.base <= s.base && s.base < c.base + c.size) {
+      return `block ${b.spec.cidr} covers this node's underlay subnet ${this.local.address}`;
     }
     // Node addresses sorted: the first one at or after the block's start tells whether the block holds any.
     this.nodeIps ??= [...this.byAddr.keys()]
