@@ -217,6 +217,11 @@ export function datastoreContract(backend: string, storeUrl: () => string): void
     const names = (items: { kind: string; metadata: { name: string } }[]) =>
       items.filter((r) => [w1, w2, w3].includes(r.metadata.name)).map((r) => r.metadata.name).sort();
     expect(names(await ds.list('WorkloadEndpoint', { node: mine }))).toEqual([w1]);
+    // An endpoint that allows spoofed sources concerns every node (its prefixes are accepted from its node).
+    const spoofing = uniqueName('ws');
+    await ds.create({ ...testEndpoint(spoofing, other), spec: { ...testEndpoint(spoofing, other).spec, allowSpoofedSourcePrefixes: ['10.99.0.0/24'] } });
+    expect((await ds.list('WorkloadEndpoint', { node: mine })).map((r) => r.metadata.name)).toContain(spoofing);
+    await ds.delete('WorkloadEndpoint', spoofing);
     expect(names(await ds.list('WorkloadEndpoint'))).toEqual([w1, w2].sort());
     const snap = await ds.snapshot(['WorkloadEndpoint', 'OverlayConfiguration'], { node: mine });
     expect(names(snap.items)).toEqual([w1]);

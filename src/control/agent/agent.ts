@@ -30,15 +30,18 @@ import {
   Encap,
   encodeKnownNodeKey,
   encodeRouteKey,
+  encodeSourceAllowKey,
   encodeU32Key,
   MAP_NAMES,
   RouteKind,
   type KnownNodeEntry,
   type RouteEntry,
+  type SourceAllowEntry,
 } from '../maps/layout.js';
 import type { BlockAffinity, IPPool, Node, OverlayConfiguration, WorkloadEndpoint } from '../model/types.js';
 import { vtepMacOf } from '../model/vtep.js';
-import { knownNodeEntries, routeEntries, settingsEntries } from '../reconcile/encode.js';
+import { knownNodeEntries, routeEntries, settingsEntries, sourceAllowMapEntries } from '../reconcile/encode.js';
+import { sourceAllowKey } from '../compile/source-allow.js';
 import { HostRouteSyncer } from '../reconcile/host-routes.js';
 import { indexedSource, MapSyncer } from '../reconcile/map-syncer.js';
 import { FlagStep, StepRunner } from '../reconcile/steps.js';
@@ -46,6 +49,7 @@ import { WorkloadLinkSyncer } from '../reconcile/workload-links.js';
 import { selects } from '../selector/index.js';
 import { resolveConfig } from './config.js';
 import { readCounters } from './counters.js';
+import { XdpDecapGate } from '../datapath/xdp-support.js';
 import { DatapathHandle, type DatapathConstants, type MapCapacities } from './datapath.js';
 import { startHealthServer, type HealthState } from './health.js';
 import { AgentMetrics, startMetricsServer } from './metrics.js';
@@ -61,6 +65,8 @@ export interface AgentOptions {
   address?: string;
   /** Decapsulate in XDP (the --xdp flag); the datastore's OverlayConfiguration decapHook may also ask for it. */
   xdp?: boolean;
+  /** Attach XDP decap even on an uplink where it does not help (a veth: see datapath/xdp-support.ts). */
+  forceXdp?: boolean;
   bpffs: string;
   datastoreUrl: string;
   healthAddr?: string;
@@ -94,11 +100,18 @@ function snapshotOf(items: readonly StoredResource[]): CompilerSnapshot {
 
 const describe = (q: QuarantineEntry) => `${q.kind} ${q.name}: ${q.reason}`;
 
+/** The entry a change-set key (sourceAllowKey) names: what a delete of an entry no longer desired encodes. */
+function sourceAllowEntryOf(key: string): SourceAllowEntry {
+  const [scope, owner, cidr] = key.split(' ');
+  return scope === 'veth' ? { scope: 'veth', ifindex: Number(owner), cidr } : { scope: 'node', node: owner, cidr };
+}
+
 export class Agent {
   readonly pins: PinLayout;
   private readonly log: Logger;
   private ds!: Datastore;
   private uplink!: UplinkInfo;
+  private xdpGate!: XdpDecapGate;
   private datapath!: DatapathHandle;
   private metrics!: AgentMetrics;
   private cache!: WatchCache;
@@ -119,6 +132,7 @@ export class Agent {
   private index?: {
     routes: Map<string, RouteEntry>;
     knownNodes: Map<string, KnownNodeEntry>;
+    sourceAllow: Map<string, SourceAllowEntry>;
     workloads: Map<string, WorkloadEndpoint>;
   };
   private readonly reported = new Set<string>();
@@ -156,6 +170,7 @@ export class Agent {
   async start(): Promise<void> {
     this.uplink = detectUplink({ uplink: this.opts.uplink, address: this.opts.address });
     this.log.info({ uplink: this.uplink.ifname, address: this.uplink.address, mtu: this.uplink.mtu }, 'uplink');
+    this.xdpGate = new XdpDecapGate(this.uplink.ifname, this.opts.forceXdp === true, (msg) => this.log.warn(msg));
     this.ds = await openDatastore(this.opts.datastoreUrl);
     const node = await registerNode(this.ds, this.opts.node, this.uplink.address);
     const changed = ensureRouterSysctls();
@@ -234,7 +249,7 @@ export class Agent {
   private resync(): void {
     const s = this.steps;
     this.gateways = undefined;
-    for (const step of [s.routes, s.knownNodes, s.settings, s.hostRoutes, s.links]) step.resync();
+    for (const step of [s.routes, s.knownNodes, s.sourceAllow, s.settings, s.hostRoutes, s.links]) step.resync();
     this.nft.forget();
     for (const step of [s.datapath, s.tunnelAddresses, s.nft]) step.mark();
     this.schedule();
@@ -332,6 +347,7 @@ export class Agent {
       }
     }
     if (c.knownNodes.size > 0) s.knownNodes.mark(c.knownNodes);
+    if (c.sourceAllow.size > 0) s.sourceAllow.mark(c.sourceAllow);
     if (c.settings) {
       s.settings.mark(['0']);
       s.tunnelAddresses.mark();
@@ -347,6 +363,7 @@ export class Agent {
     this.index ??= {
       routes: new Map(this.compiler.state.routes.map((r) => [r.cidr, r])),
       knownNodes: new Map(this.compiler.state.knownNodes.map((n) => [n.addr, n])),
+      sourceAllow: new Map(this.compiler.state.sourceAllow.map((e) => [sourceAllowKey(e), e])),
       workloads: this.admittedWorkloads(),
     };
     return this.index;
@@ -376,6 +393,7 @@ export class Agent {
     const state = this.compiler.state;
     refresh(this.index.routes, c.routes, state.routes, (r) => r.cidr);
     refresh(this.index.knownNodes, c.knownNodes, state.knownNodes, (n) => n.addr);
+    refresh(this.index.sourceAllow, c.sourceAllow, state.sourceAllow, sourceAllowKey);
     if (c.localWorkloads.size > 0) this.index.workloads = this.admittedWorkloads();
   }
 
@@ -420,7 +438,7 @@ export class Agent {
       vxlanPort: config.vxlanPort,
       vxlanVni: config.vxlanVNI,
       vtepMac: vtepMacOf(node),
-      xdp: this.opts.xdp === true || config.decapHook === 'xdp',
+      xdp: this.xdpGate.allow(this.opts.xdp === true || config.decapHook === 'xdp'),
     };
   }
 
@@ -453,6 +471,12 @@ export class Agent {
         () => maps().knownNodes,
         indexedSource(() => this.routeIndex().knownNodes, (n) => knownNodeEntries([n])[0], encodeKnownNodeKey),
         { onOverflow: overflow(MAP_NAMES.knownNodes) },
+      ),
+      sourceAllow: new MapSyncer(
+        MAP_NAMES.sourceAllow,
+        () => maps().sourceAllow,
+        indexedSource(() => this.routeIndex().sourceAllow, (e) => sourceAllowMapEntries([e])[0], (k) => encodeSourceAllowKey(sourceAllowEntryOf(k))),
+        { onOverflow: overflow(MAP_NAMES.sourceAllow) },
       ),
       settings: new MapSyncer(MAP_NAMES.settings, () => maps().settings, {
         allKeys: () => ['0'],

@@ -9,7 +9,7 @@
 //                     node's underlay or tunnel address
 import { hostVethName } from '../cni/names.js';
 import type { CompilerEvent, CompilerKind, CompilerSnapshot } from '../compile/incremental.js';
-import { parseCidr4, parseIPv4, type Cidr4 } from '../ipam/cidr.js';
+import { parseCidr4, parseIp, type Cidr4 } from '../model/cidr.js';
 import { AGENT_STARTED_ANNOTATION } from '../model/node-record.js';
 import type { BlockAffinity, IPPool, Node, OverlayConfiguration, WorkloadEndpoint } from '../model/types.js';
 
@@ -29,6 +29,11 @@ export interface LocalIdentity {
 }
 
 const keyOf = (kind: string, name: string) => `${kind}/${name}`;
+
+function parseIPv4(text: string): number | undefined {
+  const ip = parseIp(text);
+  return ip?.family === 4 ? Number(ip.value) : undefined;
+}
 
 function nodeAddr(n: Node): string | undefined {
   return n.spec.bgp?.ipv4Address?.split('/')[0] || undefined;

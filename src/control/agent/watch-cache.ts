@@ -108,6 +108,10 @@ export class WatchCache {
       held.set(ev.name, ev.resource);
       this.pending.push({ type: 'put', kind: ev.kind, name: ev.name, resource: ev.resource });
     } else if (ev.type === 'delete') {
+      // A delete at the revision of what is held is an old key of that same write (an etcd node index moved
+      // to another prefix, seen by another stream): the put wins.
+      const current = held.get(ev.name);
+      if (current && Number(current.metadata.resourceVersion) >= ev.revision) return;
       if (!held.delete(ev.name)) return;
       this.pending.push({ type: 'delete', kind: ev.kind, name: ev.name });
     }

@@ -25,6 +25,7 @@ import type { EncapMode, IPPool, Node } from '../model/types.js';
 import { vtepMacOf } from '../model/vtep.js';
 import { matchesSelector, parseSelector, type SelectorNode } from '../selector/index.js';
 import { workloadMtu } from './mtu.js';
+import { compileSourceAllow } from './source-allow.js';
 import type { CompileInput, DesiredState, RouteDecision } from './types.js';
 
 export function encapName(e: Encap): string {
@@ -310,6 +311,7 @@ export function compile(input: CompileInput): DesiredState {
     routes: sortByCidr([...routes.values()].map((r) => r.entry), (r) => r.cidr),
     knownNodes: [...knownNodes.values()].sort((a, b) => compareIpText(a.addr, b.addr)),
     settings: { tunnelAddr: settingsTunnelAddr, uplinkMtu: input.uplinkMtu },
+    sourceAllow: compileSourceAllow(input.workloads, input.localNode, (name) => nodeAddress(nodeByName.get(name))?.addr ?? null, warnings),
     natOutgoing: {
       natPools: sortedPools.filter((p) => p.pool.spec.natOutgoing).map((p) => p.cidr.network),
       allPools: sortedPools.map((p) => p.cidr.network),

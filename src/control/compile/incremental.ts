@@ -5,6 +5,7 @@
 // This baseline recompiles everything on each event and diffs the result; it is correct but costs a full
 // compile per event. Resolver passes keyed by the resources they read replace its internals, not its API.
 import { compile } from './compile.js';
+import { sourceAllowKey } from './source-allow.js';
 import { overlayConfigWithDefaults } from '../model/parse.js';
 import type { CompileInput, DesiredState } from './types.js';
 import type { BlockAffinity, IPPool, Node, OverlayConfiguration, WorkloadEndpoint } from '../model/types.js';
@@ -25,6 +26,8 @@ export interface ChangeSet {
   /** known_nodes_map keys (underlay address) added, updated or removed. */
   knownNodes: Set<string>;
   settings: boolean;
+  /** source_allow_map keys (sourceAllowKey) added or removed. */
+  sourceAllow: Set<string>;
   natOutgoing: boolean;
   workloadMtu: boolean;
   /** The set of local workloads (names) whose attachment may need work. */
@@ -39,6 +42,7 @@ export function emptyChangeSet(): ChangeSet {
     routes: new Set(),
     knownNodes: new Set(),
     settings: false,
+    sourceAllow: new Set(),
     natOutgoing: false,
     workloadMtu: false,
     localWorkloads: new Set(),
@@ -52,6 +56,7 @@ export function isEmptyChangeSet(c: ChangeSet): boolean {
     c.routes.size === 0 &&
     c.knownNodes.size === 0 &&
     !c.settings &&
+    c.sourceAllow.size === 0 &&
     !c.natOutgoing &&
     !c.workloadMtu &&
     c.localWorkloads.size === 0 &&
@@ -65,11 +70,19 @@ export interface IncrementalCompilerOptions {
   uplinkMtu: number;
 }
 
+/** The workloads the compiler reads: this node's, and other nodes' that allow spoofed sources (source-allow.ts). */
+function compilerReads(w: WorkloadEndpoint, localNode: string): boolean {
+  return w.spec.node === localNode || (w.spec.allowSpoofedSourcePrefixes?.length ?? 0) > 0;
+}
+
+const isLocalWorkload = (r: CompilerResource | undefined, localNode: string): boolean =>
+  r?.kind === 'WorkloadEndpoint' && r.spec.node === localNode;
+
 export interface CompilerSnapshot {
   pools: readonly IPPool[];
   nodes: readonly Node[];
   blockAffinities: readonly BlockAffinity[];
-  /** Only this node's workloads are needed; others are ignored. */
+  /** Only this node's workloads (and others' with allowSpoofedSourcePrefixes) are needed; others are ignored. */
   workloads: readonly WorkloadEndpoint[];
   configs: readonly OverlayConfiguration[];
 }
@@ -99,10 +112,10 @@ export class IncrementalCompiler {
     for (const r of snapshot.pools) this.inputs.IPPool.set(r.metadata.name, r);
     for (const r of snapshot.nodes) this.inputs.Node.set(r.metadata.name, r);
     for (const r of snapshot.blockAffinities) this.inputs.BlockAffinity.set(r.metadata.name, r);
-    for (const r of snapshot.workloads) if (r.spec.node === this.opts.localNode) this.inputs.WorkloadEndpoint.set(r.metadata.name, r);
+    for (const r of snapshot.workloads) if (compilerReads(r, this.opts.localNode)) this.inputs.WorkloadEndpoint.set(r.metadata.name, r);
     for (const r of snapshot.configs) this.inputs.OverlayConfiguration.set(r.metadata.name, r);
     const changes = this.recompile();
-    for (const name of this.inputs.WorkloadEndpoint.keys()) changes.localWorkloads.add(name);
+    for (const [name, w] of this.inputs.WorkloadEndpoint) if (isLocalWorkload(w, this.opts.localNode)) changes.localWorkloads.add(name);
     return changes;
   }
 
@@ -116,11 +129,12 @@ export class IncrementalCompiler {
     const workloads = new Set<string>();
     for (const ev of events) {
       const m = this.inputs[ev.kind] as Map<string, CompilerResource>;
-      const wasHeld = m.has(ev.name);
-      const isLocal = ev.type === 'put' && (ev.kind !== 'WorkloadEndpoint' || (ev.resource as WorkloadEndpoint).spec.node === this.opts.localNode);
-      if (isLocal) m.set(ev.name, ev.resource);
+      const held = m.get(ev.name);
+      const put = ev.type === 'put' ? ev.resource : undefined;
+      const keep = put !== undefined && (ev.kind !== 'WorkloadEndpoint' || compilerReads(put as WorkloadEndpoint, this.opts.localNode));
+      if (keep) m.set(ev.name, put);
       else m.delete(ev.name);
-      if (ev.kind === 'WorkloadEndpoint' && (wasHeld || isLocal)) workloads.add(ev.name);
+      if (isLocalWorkload(held, this.opts.localNode) || isLocalWorkload(put, this.opts.localNode)) workloads.add(ev.name);
     }
     const changes = this.recompile();
     for (const w of workloads) changes.localWorkloads.add(w);
@@ -167,6 +181,7 @@ export function diffStates(before: DesiredState, after: DesiredState): ChangeSet
   diffKeyed(before.routes, after.routes, (r) => r.cidr, c.routes);
   diffKeyed(before.knownNodes, after.knownNodes, (n) => n.addr, c.knownNodes);
   c.settings = !same(before.settings, after.settings);
+  diffKeyed(before.sourceAllow, after.sourceAllow, sourceAllowKey, c.sourceAllow);
   c.natOutgoing = !same(before.natOutgoing, after.natOutgoing);
   c.workloadMtu = before.workloadMtu !== after.workloadMtu;
   c.datapath =

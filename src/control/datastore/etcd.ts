@@ -5,14 +5,17 @@
 import fs from 'node:fs';
 import { Etcd3, type IOptions, type Watcher } from 'etcd3';
 import type * as RPC from 'etcd3/lib/rpc.js';
-import { BaseDatastore, preconditionError, stamp } from './base.js';
+import { BaseDatastore, kindGuardError, preconditionError, stamp } from './base.js';
 import {
   BatchTooLargeError,
   CompactedError,
   ConflictError,
   DatastoreError,
+  DatastoreTimeoutError,
+  EVERY_NODE,
   type CommitRequest,
   type CommitResult,
+  type KindGuard,
   type NodeFilter,
   type Precondition,
   type Snapshot,
@@ -38,7 +41,11 @@ export interface EtcdOptions extends EtcdTlsOptions {
   /** Match the cluster's --max-txn-ops if it was raised. */
   maxTxnOps?: number;
   dialTimeoutMs?: number;
+  /** Deadline of every call (default 5 s): a silent endpoint fails the call instead of hanging it. */
+  callTimeoutMs?: number;
 }
+
+export const ETCD_DEFAULT_CALL_TIMEOUT_MS = 5_000;
 
 function readTlsFile(field: 'ca' | 'cert' | 'key', file: string): Buffer {
   try {
@@ -110,12 +117,16 @@ function prefixEnd(prefix: Buffer): Buffer {
 }
 
 /** Where the resources of one kind live, for a node filter: WorkloadEndpoints of a node under its own prefix. */
-function rangePrefix(kind: StoredKind, filter: NodeFilter): string {
-  return filter.node !== undefined && kind === 'WorkloadEndpoint' ? nodeKeyPrefix(filter.node) : keyOf(kind, '');
+function rangePrefixes(kind: StoredKind, filter: NodeFilter): string[] {
+  return filter.node !== undefined && kind === 'WorkloadEndpoint'
+    ? [nodeKeyPrefix(filter.node), nodeKeyPrefix(EVERY_NODE)]
+    : [keyOf(kind, '')];
 }
 
+/** Whose index a WorkloadEndpoint is kept under: its node's, or every node's when it allows spoofed sources. */
 function nodeOfEndpoint(resource: StoredResource | undefined): string | undefined {
-  return resource?.kind === 'WorkloadEndpoint' ? resource.spec.node : undefined;
+  if (resource?.kind !== 'WorkloadEndpoint') return undefined;
+  return (resource.spec.allowSpoofedSourcePrefixes?.length ?? 0) > 0 ? EVERY_NODE : resource.spec.node;
 }
 
 function compareFor(pre: Precondition): RPC.ICompare {
@@ -125,11 +136,20 @@ function compareFor(pre: Precondition): RPC.ICompare {
   return { key, target: 'Mod', result: 'Equal', mod_revision: pre.expect.resourceVersion };
 }
 
+/** No key of the kind created or modified after the revision (etcd compares cannot see deletions). */
+function kindCompare(g: KindGuard): RPC.ICompare {
+  const prefix = Buffer.from(keyOf(g.kind, ''));
+  const rangeEnd = Buffer.from(prefix);
+  rangeEnd[rangeEnd.length - 1]++;
+  return { key: prefix, range_end: rangeEnd, target: 'Mod', result: 'Less', mod_revision: String(g.unchangedSince + 1) };
+}
+
 export class EtcdDatastore extends BaseDatastore {
   private readonly client: Etcd3;
   private readonly maxTxnOps: number;
   private readonly hosts: string[];
   private readonly caFile?: string;
+  private readonly callTimeoutMs: number;
   private readonly watchers = new Set<{ cancel(): Promise<void> }>();
   private nodeIndexReady = false;
 
@@ -142,7 +162,13 @@ export class EtcdDatastore extends BaseDatastore {
     this.maxTxnOps = opts.maxTxnOps ?? ETCD_DEFAULT_MAX_TXN_OPS;
     this.hosts = hosts;
     this.caFile = opts.caFile;
-    const options: IOptions = { hosts, dialTimeout: opts.dialTimeoutMs ?? 5_000 };
+    this.callTimeoutMs = opts.callTimeoutMs ?? ETCD_DEFAULT_CALL_TIMEOUT_MS;
+    const options: IOptions = {
+      hosts,
+      dialTimeout: opts.dialTimeoutMs ?? 5_000,
+      // gRPC's own deadline on every unary call (streams such as watches live on); rpc() bounds retries too.
+      defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + this.callTimeoutMs }),
+    };
     if (opts.caFile) {
       if (!!opts.certFile !== !!opts.keyFile) {
         throw new DatastoreError(
@@ -158,15 +184,35 @@ export class EtcdDatastore extends BaseDatastore {
     this.client = new Etcd3(options);
   }
 
-  /** Every etcd round trip goes through here, so that a refused TLS handshake says which side is wrong. */
+  private timeoutError(): DatastoreTimeoutError {
+    const endpoint = this.hosts.join(',');
+    return new DatastoreTimeoutError(
+      `etcd at ${endpoint} did not answer within ${this.callTimeoutMs} ms (is it an etcd endpoint, reachable and healthy?)`,
+      endpoint,
+      this.callTimeoutMs,
+    );
+  }
+
+  /**
+   * Every etcd round trip goes through here: it has a deadline (the client's retries included), and a refused
+   * TLS handshake says which side is wrong.
+   */
   private async rpc<T>(call: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(this.timeoutError()), this.callTimeoutMs);
+    });
     try {
-      return await call();
+      return await Promise.race([call(), deadline]);
     } catch (err) {
+      if (err instanceof DatastoreTimeoutError) throw err;
       const message = (err as Error).message ?? String(err);
+      if (/deadline exceeded/i.test(message)) throw this.timeoutError();
       const hint = this.caFile ? tlsHint(message, this.caFile) : undefined;
       if (hint) throw new DatastoreError(`etcd at ${this.hosts.join(',')}: TLS connection failed: ${hint} (${message})`);
       throw err;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -177,9 +223,12 @@ export class EtcdDatastore extends BaseDatastore {
   }
 
   async list<K extends StoredKind>(kind: K, filter: NodeFilter = {}): Promise<StoredOf<K>[]> {
-    const prefix = rangePrefix(kind, filter);
-    const res = await this.rpc(() => this.client.getAll().prefix(prefix).sort('Key', 'Ascend').exec());
-    return res.kvs.map((kv) => decode<StoredOf<K>>(kv));
+    const items: StoredOf<K>[] = [];
+    for (const prefix of rangePrefixes(kind, filter)) {
+      const res = await this.rpc(() => this.client.getAll().prefix(prefix).sort('Key', 'Ascend').exec());
+      items.push(...res.kvs.map((kv) => decode<StoredOf<K>>(kv)));
+    }
+    return items;
   }
 
   async snapshot(kinds: readonly StoredKind[], filter: NodeFilter = {}): Promise<Snapshot> {
@@ -188,10 +237,12 @@ export class EtcdDatastore extends BaseDatastore {
     const res = await this.rpc(() =>
       this.client.kv.txn({
         compare: [],
-        success: kinds.map((kind) => {
-          const key = Buffer.from(rangePrefix(kind, filter));
-          return { request_range: { key, range_end: prefixEnd(key) } };
-        }),
+        success: kinds.flatMap((kind) =>
+          rangePrefixes(kind, filter).map((prefix) => {
+            const key = Buffer.from(prefix);
+            return { request_range: { key, range_end: prefixEnd(key) } };
+          }),
+        ),
         failure: [],
       }),
     );
@@ -236,7 +287,7 @@ export class EtcdDatastore extends BaseDatastore {
   }
 
   protected async commitChecked(req: CommitRequest): Promise<CommitResult> {
-    const biggest = Math.max(req.preconditions.length, req.writes.length);
+    const biggest = Math.max(req.preconditions.length + (req.kindGuards?.length ?? 0), req.writes.length);
     if (biggest > this.maxTxnOps) {
       throw new BatchTooLargeError(
         `a batch of ${biggest} operations exceeds etcd's limit of ${this.maxTxnOps} per transaction ` +
@@ -257,7 +308,8 @@ export class EtcdDatastore extends BaseDatastore {
   private async commitOnce(req: CommitRequest): Promise<CommitResult | undefined> {
     const existing = await this.readExisting(req);
     const success: RPC.IRequestOp[] = [];
-    const guards: RPC.ICompare[] = [];
+    /** Each WorkloadEndpoint written, at the version its node index was planned from. */
+    const guards: { key: Buffer; modRevision: string | undefined }[] = [];
     const stampedWithoutVersion: StoredResource[] = [];
     const deleteKey = (key: string) => success.push({ request_delete_range: { key: Buffer.from(key) } });
     for (const w of req.writes) {
@@ -267,11 +319,7 @@ export class EtcdDatastore extends BaseDatastore {
       const before = existing.get(key);
       if (kind === 'WorkloadEndpoint') {
         // The node index must follow the resource: guard against a concurrent move between read and txn.
-        guards.push(
-          before
-            ? { key: Buffer.from(key), target: 'Mod', result: 'Equal', mod_revision: before.metadata.resourceVersion }
-            : { key: Buffer.from(key), target: 'Version', result: 'Equal', version: 0 },
-        );
+        guards.push({ key: Buffer.from(key), modRevision: before?.metadata.resourceVersion });
       }
       const oldNode = nodeOfEndpoint(before);
       if (w.op === 'delete') {
@@ -295,9 +343,20 @@ export class EtcdDatastore extends BaseDatastore {
     }
     const res = await this.rpc(() =>
       this.client.kv.txn({
-        compare: [...req.preconditions.map(compareFor), ...guards],
+        compare: [
+          ...req.preconditions.map(compareFor),
+          ...(req.kindGuards ?? []).map(kindCompare),
+          ...guards.map(({ key, modRevision }): RPC.ICompare =>
+            modRevision === undefined
+              ? { key, target: 'Version', result: 'Equal', version: 0 }
+              : { key, target: 'Mod', result: 'Equal', mod_revision: modRevision },
+          ),
+        ],
         success,
-        failure: req.preconditions.map((p) => ({ request_range: { key: Buffer.from(keyOf(p.kind, p.name)) } })),
+        failure: [
+          ...req.preconditions.map((p) => ({ request_range: { key: Buffer.from(keyOf(p.kind, p.name)) } })),
+          ...guards.map(({ key }) => ({ request_range: { key } })),
+        ],
       }),
     );
     if (!res.succeeded) {
@@ -306,8 +365,14 @@ export class EtcdDatastore extends BaseDatastore {
         const err = preconditionError(pre, kv ? kv.mod_revision : undefined);
         if (err) throw err;
       });
-      if (guards.length > 0) return undefined;
-      throw new ConflictError(`commit to ${this.url} failed its preconditions`);
+      // A WorkloadEndpoint changed between the read its node index was planned from and the txn: plan again.
+      const moved = guards.some(({ modRevision }, i) => {
+        const kv = res.responses[req.preconditions.length + i]?.response_range?.kvs?.[0];
+        return (kv?.mod_revision ?? undefined) !== modRevision;
+      });
+      if (moved) return undefined;
+      const guard = req.kindGuards?.[0];
+      throw guard ? kindGuardError(guard, this.url) : new ConflictError(`commit to ${this.url} failed its preconditions`);
     }
     const revision = Number(res.header.revision);
     const written = stampedWithoutVersion.map((r) => ({
@@ -357,11 +422,13 @@ export class EtcdDatastore extends BaseDatastore {
     // node's index prefix): keys are disjoint, so each key's changes still arrive in revision order.
     const prefixes =
       opts.node !== undefined && wanted.has('WorkloadEndpoint')
-        ? kinds.map((k) => rangePrefix(k, opts))
+        ? kinds.flatMap((k) => rangePrefixes(k, opts))
         : [kinds.length === 1 ? keyOf(kinds[0], '') : ETCD_PREFIX];
     const parse = (key: string): { kind: string; name: string } | undefined => {
-      const nodeIndex = opts.node !== undefined && key.startsWith(nodeKeyPrefix(opts.node));
-      if (nodeIndex) return { kind: 'WorkloadEndpoint', name: key.slice(nodeKeyPrefix(opts.node!).length) };
+      for (const audience of opts.node !== undefined ? [opts.node, EVERY_NODE] : []) {
+        const prefix = nodeKeyPrefix(audience);
+        if (key.startsWith(prefix)) return { kind: 'WorkloadEndpoint', name: key.slice(prefix.length) };
+      }
       if (key.startsWith(BY_NODE_PREFIX)) return undefined;
       const rest = key.slice(ETCD_PREFIX.length);
       const slash = rest.indexOf('/');

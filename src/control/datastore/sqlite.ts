@@ -5,11 +5,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { BaseDatastore, preconditionError, stamp } from './base.js';
+import { BaseDatastore, kindGuardError, preconditionError, stamp } from './base.js';
 import {
   CompactedError,
+  DatastoreError,
   type CommitRequest,
   type CommitResult,
+  EVERY_NODE,
   type NodeFilter,
   type Snapshot,
   type StoredKind,
@@ -27,6 +29,85 @@ export interface SqliteOptions {
   busyTimeoutMs?: number;
   /** Change-log entries younger than this are kept for slow watchers (default 10 min). */
   changeRetentionMs?: number;
+  /**
+   * Open for reading only (the CLI's read commands): nothing is created (no directory, no file, no journal), a
+   * store on read-only storage or without write permission can be read, and any write fails.
+   */
+  readOnly?: boolean;
+}
+
+/**
+ * The store and its directory are private (0600/0700): resources name every workload and node. Only what this
+ * creates gets these modes; an existing directory (say /var/lib) keeps its own. SQLite gives its -wal and -shm
+ * files the store file's mode.
+ */
+function openForWriting(file: string): Database.Database {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  try {
+    fs.closeSync(fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o600));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  return new Database(file);
+}
+
+function openReadOnly(url: string, file: string): Database.Database {
+  if (!fs.existsSync(file)) {
+    throw new DatastoreError(`datastore ${url}: ${file} does not exist (nothing was ever stored there; check --datastore)`);
+  }
+  // With no write-ahead log beside it (no writer has it open), the file alone is the whole store: reading a copy
+  // of it creates nothing, where SQLite would leave a -wal and -shm behind for a read-only connection.
+  const quiet = quietImage(file);
+  if (quiet) return imageDatabase(url, file, quiet);
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+    // The first read opens the WAL index (-shm): without write access to it or to the directory, it fails here.
+    db.pragma('schema_version');
+    return db;
+  } catch (err) {
+    db?.close();
+    const code = String((err as { code?: unknown }).code ?? '');
+    if (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN')) return openSnapshot(url, file, err as Error);
+    throw new DatastoreError(`datastore ${url}: cannot open ${file} for reading (${(err as Error).message})`);
+  }
+}
+
+function walHoldsCommits(file: string): boolean {
+  const wal = `${file}-wal`;
+  return fs.existsSync(wal) && fs.statSync(wal).size > 0;
+}
+
+/** The store file's bytes when no write-ahead log holds commits before, during and after the read; else undefined. */
+function quietImage(file: string): Buffer | undefined {
+  if (walHoldsCommits(file)) return undefined;
+  const before = fs.statSync(file).mtimeMs;
+  const image = fs.readFileSync(file);
+  if (walHoldsCommits(file) || fs.statSync(file).mtimeMs !== before) return undefined;
+  return image;
+}
+
+function imageDatabase(url: string, file: string, image: Buffer): Database.Database {
+  // Header bytes 18-19 say "WAL" (2); an in-memory copy has no log, so it reads as a rollback-journal file (1).
+  if (image.length >= 20 && image[18] === 2 && image[19] === 2) image[18] = image[19] = 1;
+  try {
+    return new Database(image, { readonly: true });
+  } catch (err) {
+    throw new DatastoreError(`datastore ${url}: cannot open ${file} for reading (${(err as Error).message})`);
+  }
+}
+
+/**
+ * A store this process may read but not lock (read-only storage, another user's 0644 file in a 0755 directory)
+ * can be read from a copy of its file only when no write-ahead log holds newer commits.
+ */
+function openSnapshot(url: string, file: string, cause: Error): Database.Database {
+  const image = quietImage(file);
+  if (image) return imageDatabase(url, file, image);
+  throw new DatastoreError(
+    `datastore ${url}: cannot read ${file}: its write-ahead log ${file}-wal holds recent commits and this process ` +
+      `may not open the shared index beside it (${cause.message}); read it as the store's owner`,
+  );
 }
 
 const SCHEMA = `
@@ -55,35 +136,46 @@ INSERT OR IGNORE INTO meta (key, value) VALUES ('revision', 0), ('compacted', 0)
 `;
 
 /**
- * WorkloadEndpoints carry their node in a column of their own (resources.node, and changes.node/prev_node for
- * a move), so that one node's agent lists and watches only its own. Stores made before the column existed get
- * it, filled from the JSON, the first time they are opened.
+ * WorkloadEndpoints carry their audience in a column of their own (resources.node, and changes.node/prev_node
+ * for a change of audience): their node, or EVERY_NODE for one that allows spoofed source prefixes (every node
+ * accepts those from its node), so that one node's agent lists and watches only what concerns it. Stores made
+ * before the column existed get it, filled from the JSON, the first time they are opened for writing.
  */
 const NODE_COLUMNS = `
 CREATE INDEX IF NOT EXISTS resources_by_node ON resources (kind, node, name) WHERE node IS NOT NULL;
 `;
 
+const AUDIENCE_FROM_JSON = `CASE WHEN kind <> 'WorkloadEndpoint' THEN NULL
+  WHEN COALESCE(json_array_length(json, '$.spec.allowSpoofedSourcePrefixes'), 0) > 0 THEN '${EVERY_NODE}'
+  ELSE json_extract(json, '$.spec.node') END`;
+
+function hasColumn(db: Database.Database, table: string, column: string): boolean {
+  return (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).some((c) => c.name === column);
+}
+
 function migrateNodeColumns(db: Database.Database): void {
-  const has = (table: string, column: string) =>
-    (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).some((c) => c.name === column);
-  if (!has('resources', 'node')) {
+  if (!hasColumn(db, 'resources', 'node')) {
     db.exec('ALTER TABLE resources ADD COLUMN node TEXT');
-    db.exec(`UPDATE resources SET node = json_extract(json, '$.spec.node') WHERE kind = 'WorkloadEndpoint'`);
+    db.exec(`UPDATE resources SET node = ${AUDIENCE_FROM_JSON} WHERE kind = 'WorkloadEndpoint'`);
   }
-  if (!has('changes', 'node')) db.exec('ALTER TABLE changes ADD COLUMN node TEXT');
-  if (!has('changes', 'prev_node')) db.exec('ALTER TABLE changes ADD COLUMN prev_node TEXT');
+  if (!hasColumn(db, 'changes', 'node')) db.exec('ALTER TABLE changes ADD COLUMN node TEXT');
+  if (!hasColumn(db, 'changes', 'prev_node')) db.exec('ALTER TABLE changes ADD COLUMN prev_node TEXT');
   db.exec(NODE_COLUMNS);
 }
 
-/** The node a stored resource belongs to, for the per-node filter (only WorkloadEndpoints have one). */
-function nodeOf(resource: StoredResource): string | null {
-  return resource.kind === 'WorkloadEndpoint' ? (resource.spec.node ?? null) : null;
+/** Who must see a stored resource under a node filter (only WorkloadEndpoints have an audience). */
+function audienceOf(resource: StoredResource): string | null {
+  if (resource.kind !== 'WorkloadEndpoint') return null;
+  return (resource.spec.allowSpoofedSourcePrefixes?.length ?? 0) > 0 ? EVERY_NODE : (resource.spec.node ?? null);
 }
 
 /** SQL condition on the change log (and its parameters) keeping only what a node filter lets through. */
 function changesOfNode(filter: NodeFilter): { sql: string; params: string[] } {
   if (filter.node === undefined) return { sql: '1', params: [] };
-  return { sql: "(kind <> 'WorkloadEndpoint' OR node = ? OR prev_node = ?)", params: [filter.node, filter.node] };
+  return {
+    sql: `(kind <> 'WorkloadEndpoint' OR node IN (?, '${EVERY_NODE}') OR prev_node IN (?, '${EVERY_NODE}'))`,
+    params: [filter.node, filter.node],
+  };
 }
 
 /** Trim the change log every this many revisions (cheap: one indexed DELETE). */
@@ -120,6 +212,7 @@ export class SqliteDatastore extends BaseDatastore {
     logChange: Database.Statement<[number, string, string, string, string | null, number, string | null, string | null]>;
     trim: Database.Statement<[number, number]>;
     maxTrimmed: Database.Statement<[number, number], { m: number | null }>;
+    kindChanged: Database.Statement<[number, string], { revision: number }>;
   };
 
   constructor(
@@ -130,22 +223,42 @@ export class SqliteDatastore extends BaseDatastore {
     super();
     this.pollIntervalMs = opts.pollIntervalMs ?? 50;
     this.retentionMs = opts.changeRetentionMs ?? 10 * 60_000;
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    this.db = new Database(file);
+    this.db = opts.readOnly ? openReadOnly(url, file) : openForWriting(file);
     this.db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 10_000}`);
-    this.db.pragma('journal_mode = WAL');
-    // NORMAL is durable across process crashes in WAL mode; only a power loss can drop the last commits.
-    this.db.pragma('synchronous = NORMAL');
-    this.db
-      .transaction(() => {
-        this.db.exec(SCHEMA);
-        migrateNodeColumns(this.db);
-      })
-      .immediate();
-    this.stmts = {
-      get: this.db.prepare('SELECT json, mod_revision, create_revision, node FROM resources WHERE kind = ? AND name = ?'),
+    if (!opts.readOnly) {
+      this.db.pragma('journal_mode = WAL');
+      // NORMAL is durable across process crashes in WAL mode; only a power loss can drop the last commits.
+      this.db.pragma('synchronous = NORMAL');
+      this.db
+        .transaction(() => {
+          this.db.exec(SCHEMA);
+          migrateNodeColumns(this.db);
+        })
+        .immediate();
+    }
+    this.stmts = this.prepareStatements(url, file);
+  }
+
+  private prepareStatements(url: string, file: string): SqliteDatastore['stmts'] {
+    try {
+      return this.prepareAll();
+    } catch (err) {
+      this.db.close();
+      throw new DatastoreError(`datastore ${url}: ${file} is not a bpf-overlay store (${(err as Error).message})`);
+    }
+  }
+
+  private prepareAll(): SqliteDatastore['stmts'] {
+    // A store opened read-only is never migrated: one made before the audience column computes it instead.
+    const audience = hasColumn(this.db, 'resources', 'node') ? 'node' : AUDIENCE_FROM_JSON;
+    return {
+      get: this.db.prepare(
+        `SELECT json, mod_revision, create_revision, ${audience} AS node FROM resources WHERE kind = ? AND name = ?`,
+      ),
       list: this.db.prepare('SELECT json FROM resources WHERE kind = ? ORDER BY name'),
-      listOfNode: this.db.prepare('SELECT json FROM resources WHERE kind = ? AND node = ? ORDER BY name'),
+      listOfNode: this.db.prepare(
+        `SELECT json FROM resources WHERE kind = ? AND ${audience} IN (?, '${EVERY_NODE}') ORDER BY name`,
+      ),
       revision: this.db.prepare("SELECT value FROM meta WHERE key = 'revision'"),
       compacted: this.db.prepare("SELECT value FROM meta WHERE key = 'compacted'"),
       setMeta: this.db.prepare('UPDATE meta SET value = ? WHERE key = ?'),
@@ -160,6 +273,7 @@ export class SqliteDatastore extends BaseDatastore {
       ),
       trim: this.db.prepare('DELETE FROM changes WHERE at_ms < ? AND revision <= ?'),
       maxTrimmed: this.db.prepare('SELECT MAX(revision) AS m FROM changes WHERE at_ms < ? AND revision <= ?'),
+      kindChanged: this.db.prepare('SELECT revision FROM changes WHERE revision > ? AND kind = ? LIMIT 1'),
     };
   }
 
@@ -203,6 +317,11 @@ export class SqliteDatastore extends BaseDatastore {
         const err = preconditionError(pre, row ? String(row.mod_revision) : undefined);
         if (err) throw err;
       }
+      for (const g of req.kindGuards ?? []) {
+        // A guard older than the trimmed log cannot be checked, so it fails (the transaction re-runs, newer).
+        const unknowable = this.stmts.compacted.get()!.value > g.unchangedSince;
+        if (unknowable || this.stmts.kindChanged.get(g.unchangedSince, g.kind)) throw kindGuardError(g, this.url);
+      }
       const revision = this.stmts.revision.get()!.value + 1;
       const now = Date.now();
       const written: StoredResource[] = [];
@@ -219,7 +338,7 @@ export class SqliteDatastore extends BaseDatastore {
         const createdAt = existing ? (JSON.parse(existing.json) as StoredResource).metadata.creationTimestamp : undefined;
         const stored = stamp(w.resource, revision, createdAt);
         const json = JSON.stringify(stored);
-        const node = nodeOf(stored);
+        const node = audienceOf(stored);
         const previousNode = existing?.node !== undefined && existing.node !== node ? existing.node : null;
         this.stmts.upsert.run(kind, metadata.name, json, existing?.create_revision ?? revision, revision, node);
         this.stmts.logChange.run(revision, kind, metadata.name, 'put', json, now, node, previousNode);
@@ -276,7 +395,12 @@ export class SqliteDatastore extends BaseDatastore {
         for (const row of rows) {
           last = row.revision;
           // A WorkloadEndpoint that moved to another node is gone as far as this node is concerned.
-          const movedAway = opts.node !== undefined && row.kind === 'WorkloadEndpoint' && row.type === 'put' && row.node !== opts.node;
+          const movedAway =
+            opts.node !== undefined &&
+            row.kind === 'WorkloadEndpoint' &&
+            row.type === 'put' &&
+            row.node !== opts.node &&
+            row.node !== EVERY_NODE;
           if (movedAway) {
             onEvent({ type: 'delete', kind: 'WorkloadEndpoint', name: row.name, revision: row.revision });
             continue;

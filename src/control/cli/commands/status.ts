@@ -5,13 +5,13 @@ import { encapName } from '../../compile/index.js';
 import { openPinnedMap } from '../../kernel/index.js';
 import { MAP_NAMES } from '../../maps/layout.js';
 import { publishedQuarantine } from '../../model/node-record.js';
-import { knownNodeEntries, routeEntries } from '../../reconcile/encode.js';
+import { knownNodeEntries, routeEntries, sourceAllowMapEntries } from '../../reconcile/encode.js';
 import { planMapSync } from '../../reconcile/map-sync.js';
 import type { MapEntry } from '../../kernel/types.js';
 import type { Command } from '../command.js';
 import { stringOption } from '../command.js';
 import { parseOutputFormat, renderStructured, renderTable, UsageError } from '../output.js';
-import { withDatastore } from '../resources.js';
+import { withStoreReadOnly } from '../resources.js';
 
 function pendingChanges(mapPath: string, desired: MapEntry[]): number | null {
   if (!existsSync(mapPath)) return null;
@@ -38,13 +38,14 @@ export const statusCommand: Command = {
     if (!node) throw new UsageError('--node NAME is required');
     const format = parseOutputFormat(stringOption(args, 'output'));
     const pins = new PinLayout(stringOption(args, 'bpffs') ?? DEFAULT_BPFFS, node);
-    const { self, state, quarantined } = await withDatastore(ctx, (ds) => compileForNode(ds, node));
+    const { self, state, quarantined } = await withStoreReadOnly(ctx, (ds) => compileForNode(ds, node));
     // Records the agent skips so that they harm nothing: what it published (it alone sees missing veths and full
     // maps) and what the datastore shows now.
     const skipped = new Set([...publishedQuarantine(self), ...quarantined.map((q) => `${q.kind} ${q.name}: ${q.reason}`)]);
     const links = existsSync(pins.linksDir) ? readdirSync(pins.linksDir) : [];
     const routesPending = pendingChanges(pins.map(MAP_NAMES.routes), routeEntries(state.routes));
     const nodesPending = pendingChanges(pins.map(MAP_NAMES.knownNodes), knownNodeEntries(state.knownNodes));
+    const allowPending = pendingChanges(pins.map(MAP_NAMES.sourceAllow), sourceAllowMapEntries(state.sourceAllow)) ?? state.sourceAllow.length;
     const loaded = routesPending !== null;
     const report = {
       node,
@@ -57,9 +58,8 @@ export const statusCommand: Command = {
       workloadAttachments: links.filter((l) => l.startsWith('wl-')).length,
       routes: state.routes.length,
       knownNodes: state.knownNodes.length,
-      inSync: loaded && routesPending === 0 && nodesPending === 0,
-      pendingMapChanges: loaded ? (routesPending ?? 0) + (nodesPending ?? 0) : null,
-      // The agent's own view: records it quarantined (skipped so that they harm nothing).
+      inSync: loaded && routesPending === 0 && nodesPending === 0 && allowPending === 0,
+      pendingMapChanges: loaded ? (routesPending ?? 0) + (nodesPending ?? 0) + allowPending : null,
       warnings: [...[...skipped].map((q) => `quarantined: ${q}`), ...state.warnings],
     };
     if (format !== 'table') {
