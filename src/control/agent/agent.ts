@@ -17,8 +17,9 @@ import {
   type CompilerKind,
   type CompilerSnapshot,
 } from '../compile/incremental.js';
+import { BgpSyncer } from '../bgp/index.js';
 import { openDatastore } from '../datastore/index.js';
-import type { Datastore, StoredResource } from '../datastore/types.js';
+import type { Datastore, StoredKind, StoredResource } from '../datastore/types.js';
 import { NftTable } from '../host/nft.js';
 import { hostRouteMetric, listHostRoutes, routeDeleteLine, runRouteBatch, underlayGatewayResolver } from '../host/routes.js';
 import { ensureRouterSysctls } from '../host/sysctl.js';
@@ -74,6 +75,8 @@ export interface AgentOptions {
   logger: Logger;
   /** Capacities of the routes and known-nodes maps when the agent creates them (default: the BPF objects'). */
   capacities?: MapCapacities;
+  /** /readyz also requires every BGP session Established while BGP is on (Calico's -bird-ready). Default true. */
+  bgpReadiness?: boolean;
   /** Period of the full resync that re-reads the kernel and repairs drift made behind our back (ms). */
   resyncMs?: number;
 }
@@ -82,6 +85,8 @@ export const poolSelectsNode = (pool: IPPool, node: Node): boolean =>
   selects(pool.spec.nodeSelector, node.metadata.labels ?? {});
 
 const COMPILER_KINDS: readonly CompilerKind[] = ['IPPool', 'Node', 'BlockAffinity', 'WorkloadEndpoint', 'OverlayConfiguration'];
+/** What the cache holds: the compiler's inputs, and BIRD's (its plan also reads nodes, pools, blocks, endpoints). */
+const WATCHED_KINDS: readonly StoredKind[] = [...COMPILER_KINDS, 'BGPConfiguration', 'BGPPeer'];
 const isCompilerKind = (k: string): k is CompilerKind => (COMPILER_KINDS as readonly string[]).includes(k);
 
 /** The longest a stop waits for a step in flight (a datastore write) before letting go: exit stays fast. */
@@ -138,6 +143,9 @@ export class Agent {
   private readonly reported = new Set<string>();
   private steps!: ReturnType<Agent['makeSteps']>;
   private nft!: NftTable;
+  private bgp!: BgpSyncer;
+  /** BIRD learned other routes since the last pass: the compiler takes them in the loop. */
+  private learnedChanged = false;
 
   constructor(private readonly opts: AgentOptions) {
     this.pins = new PinLayout(opts.bpffs, opts.node);
@@ -151,6 +159,7 @@ export class Agent {
         quarantined: this.quarantined().map(describe),
         failing: this.runner.failing().map((f) => `${f.step}: ${f.error} (attempt ${f.attempts})`),
       }),
+      checks: () => (opts.bgpReadiness === false ? [] : [this.bgp?.readyCheck()].flatMap((c) => (c ? [c] : []))),
     };
     this.runner = new StepRunner({
       onFailure: (f) => {
@@ -182,12 +191,21 @@ export class Agent {
     this.datapath.ensure(this.constants(node, resolveConfig(await this.ds.list('OverlayConfiguration'))));
     this.metrics = new AgentMetrics(this.opts.node, () => readCounters(this.datapath.maps.counters));
     this.nft = new NftTable(NFT_FAMILY, nftTableName(this.opts.node));
+    this.bgp = new BgpSyncer({
+      node: this.opts.node,
+      logger: this.log,
+      onLearnedRoutesChanged: () => {
+        this.learnedChanged = true;
+        this.schedule();
+      },
+    });
+    this.bgp.registerMetrics(this.metrics.registry);
     this.steps = this.makeSteps();
     this.runner.add(...Object.values(this.steps));
 
     this.cache = new WatchCache({
       ds: this.ds,
-      kinds: COMPILER_KINDS,
+      kinds: WATCHED_KINDS,
       filter: { node: this.opts.node },
       log: this.log,
       listener: {
@@ -222,6 +240,7 @@ export class Agent {
     await this.cache?.stop();
     // A pass is synchronous kernel work; a datastore write in flight is waited for briefly, never for long.
     await this.runner.idle(STOP_GRACE_MS);
+    await this.bgp?.stop({ graceful: true });
     for (const s of this.servers) s.closeAllConnections();
     await Promise.all(this.servers.map((s) => new Promise((r) => s.close(() => r(undefined)))));
     this.datapath?.close();
@@ -282,6 +301,10 @@ export class Agent {
       const started = process.hrtime.bigint();
       if (reset) this.take(this.compiler.load(this.admission.reset(snapshotOf(reset))), true);
       if (deltas.length > 0) this.applyDeltas(deltas);
+      if (this.learnedChanged) {
+        this.learnedChanged = false;
+        this.take(this.compiler.setLearnedRoutes(this.bgp.learnedRoutes), false);
+      }
       this.passFailures = 0;
       const compiled = process.hrtime.bigint();
       this.runner.runDue();
@@ -310,7 +333,12 @@ export class Agent {
     let ipam = false;
     let datapath = false;
     let self = false;
+    let bgp = false;
     for (const d of deltas) {
+      // BIRD's plan reads BGP resources, nodes (mesh, peer selectors), pools and this node's blocks and endpoints.
+      if (d.kind === 'BGPConfiguration' || d.kind === 'BGPPeer' || d.kind === 'Node' || d.kind === 'IPPool') bgp = true;
+      if (d.kind === 'WorkloadEndpoint') bgp = true;
+      if (d.kind === 'BlockAffinity' && (d.type === 'delete' || (d.resource as BlockAffinity).spec.node === this.opts.node)) bgp = true;
       if (!isCompilerKind(d.kind)) continue;
       events.push(
         d.type === 'put'
@@ -328,6 +356,7 @@ export class Agent {
     if (ipam) this.steps.ipam.mark();
     if (datapath) this.steps.datapath.mark();
     if (self) this.steps.publish.mark(); // someone else may have changed or deleted what we publish
+    if (bgp) this.steps.bgp.mark();
   }
 
   /** Hands each step the keys a change touched. */
@@ -504,6 +533,18 @@ export class Agent {
       links: new WorkloadLinkSyncer(this.datapath, {
         allNames: () => this.routeIndex().workloads.keys(),
         workload: (name) => this.routeIndex().workloads.get(name),
+      }),
+      // BIRD: configured from the cache (never a datastore list); it stays off while no BGPConfiguration asks.
+      bgp: new FlagStep('bgp', async () => {
+        await this.bgp.update({
+          localNode: node,
+          configs: this.cache.all('BGPConfiguration'),
+          peers: this.cache.all('BGPPeer'),
+          nodes: this.cache.all('Node'),
+          pools: this.cache.all('IPPool'),
+          blockAffinities: this.cache.all('BlockAffinity'),
+          workloads: this.cache.all<WorkloadEndpoint>('WorkloadEndpoint').filter((w) => w.spec.node === node),
+        });
       }),
       publish: new FlagStep('publish-node-record', async () => {
         // A Node deleted under a running agent is registered again, as on start.

@@ -1,7 +1,7 @@
 // Everything the compiler needs about one node, read from the datastore in one place for the CLI's
 // `get routes` / `status`: the same admission (quarantine) as the agent, then the pure compiler, so both see
 // exactly the same desired state. The agent itself never lists: it runs on a watch-fed cache.
-import { compile, type DesiredState } from '../compile/index.js';
+import { compile, type CompileInput, type DesiredState } from '../compile/index.js';
 import type { Datastore } from '../datastore/types.js';
 import type { Node, WorkloadEndpoint } from '../model/types.js';
 import { resolveConfig } from './config.js';
@@ -19,7 +19,12 @@ export interface NodeSnapshot {
   quarantined: QuarantineEntry[];
 }
 
-export async function compileForNode(ds: Datastore, node: string, uplinkMtu = DEFAULT_UPLINK_MTU): Promise<NodeSnapshot> {
+export async function compileForNode(
+  ds: Datastore,
+  node: string,
+  uplinkMtu = DEFAULT_UPLINK_MTU,
+  learnedRoutes: CompileInput['learnedRoutes'] = [],
+): Promise<NodeSnapshot> {
   const [pools, nodes, blockAffinities, workloads, configs] = await Promise.all([
     ds.list('IPPool'),
     ds.list('Node'),
@@ -33,6 +38,7 @@ export async function compileForNode(ds: Datastore, node: string, uplinkMtu = DE
   const admission = address ? new Admission({ node, address }) : undefined;
   const admitted = admission?.reset({ pools, nodes, blockAffinities, workloads, configs }) ?? { pools, nodes, blockAffinities, workloads, configs };
   const config = resolveConfig(admitted.configs);
-  const state = compile({ ...admitted, localNode: node, config, uplinkMtu });
-  return { self, state, config, localWorkloads: admitted.workloads.slice(), quarantined: admission?.quarantined() ?? [] };
+  const state = compile({ ...admitted, localNode: node, config, uplinkMtu, learnedRoutes });
+  const localWorkloads = admitted.workloads.filter((w) => w.spec.node === node);
+  return { self, state, config, localWorkloads, quarantined: admission?.quarantined() ?? [] };
 }

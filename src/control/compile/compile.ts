@@ -217,7 +217,7 @@ export function compile(input: CompileInput): DesiredState {
         cidr: cidr.network,
         kind: RouteKind.RemoteBlock,
         encap,
-        flags: pool.flags,
+        flags: pool.flags | viaFibFlag(encap, localAddr, remoteAddr.addr),
         ifindex: 0,
         nextHop: remoteAddr.addr,
         dstMac: encap === Encap.Vxlan ? vtepMacOf(remote!) : ZERO_MAC,
@@ -280,6 +280,34 @@ export function compile(input: CompileInput): DesiredState {
     if (settingsTunnelAddr === ZERO_IP) settingsTunnelAddr = addr;
   }
 
+  // Routes learned over BGP fill only what the datastore leaves open: a prefix inside a pool that no block,
+  // workload or tunnel address of the datastore overlaps (e.g. the blocks of a Calico node in the mesh).
+  const learned = sortByCidr([...(input.learnedRoutes ?? [])], (l) => l.cidr);
+  const addressOfNode = new Map(nodes.flatMap((n) => (nodeAddress(n) ? [[nodeAddress(n)!.addr, n] as const] : [])));
+  const claimed = [...routes.values()].filter((r) => r.entry.kind !== RouteKind.Pool).map((r) => parseCidr(r.entry.cidr)!);
+  for (const l of learned) {
+    const cidr = parseCidr(l.cidr);
+    const pool = cidr && cidr.family === 4 ? poolOf(cidr) : undefined;
+    if (!cidr || !pool || claimed.some((c) => cidrContains(c, cidr) || cidrContains(cidr, c))) continue;
+    const viaNode = addressOfNode.get(l.nextHop);
+    const remoteAddr = viaNode ? nodeAddress(viaNode) : null;
+    const { encap, reason } = remoteAddr ? resolveEncap(pool, localAddr, remoteAddr) : { encap: Encap.None, reason: 'next hop is no node -> plain' };
+    put(
+      {
+        cidr: cidr.network,
+        kind: RouteKind.RemoteBlock,
+        encap,
+        flags: pool.flags | viaFibFlag(encap, localAddr, l.nextHop),
+        ifindex: 0,
+        nextHop: l.nextHop,
+        dstMac: encap === Encap.Vxlan && viaNode ? vtepMacOf(viaNode) : ZERO_MAC,
+        srcMac: ZERO_MAC,
+      },
+      `BGP route ${cidr.network} via ${l.nextHop}`,
+      { node: viaNode?.metadata.name ?? null, reason: `learned over BGP from ${l.nextHop}; ${reason}` },
+    );
+  }
+
   // A known node may send either encapsulation, whatever the pools say right now: while a pool changes mode,
   // the nodes switch one after the other, and packets already in flight (or sent by a node whose agent has not
   // caught up) must still be accepted. The guard against injection is the sender being a cluster node.
@@ -328,6 +356,13 @@ export function compile(input: CompileInput): DesiredState {
     ),
     warnings,
   };
+}
+
+/** A plain hop to an address outside our subnet cannot be resolved on-link: the data path asks the host FIB. */
+function viaFibFlag(encap: Encap, local: NodeAddress | null, nextHop: string): number {
+  if (encap !== Encap.None) return 0;
+  const ip = parseIp(nextHop);
+  return local && ip && cidrContainsIp(local.subnet, ip.family, ip.value) ? 0 : RouteFlags.ViaFib;
 }
 
 function resolveEncap(pool: PoolInfo, local: NodeAddress | null, remote: NodeAddress): { encap: Encap; reason: string } {

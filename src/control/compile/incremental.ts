@@ -96,6 +96,7 @@ export class IncrementalCompiler {
     OverlayConfiguration: new Map<string, OverlayConfiguration>(),
   };
   private current: DesiredState;
+  private learnedRoutes: NonNullable<CompileInput['learnedRoutes']> = [];
 
   constructor(private readonly opts: IncrementalCompilerOptions) {
     this.current = compile(this.compileInput());
@@ -141,6 +142,12 @@ export class IncrementalCompiler {
     return changes;
   }
 
+  /** Replaces the routes BIRD learned over BGP (used only where the datastore has no route) and reports what differs. */
+  setLearnedRoutes(routes: CompileInput['learnedRoutes'] = []): ChangeSet {
+    this.learnedRoutes = [...routes];
+    return this.recompile();
+  }
+
   /** The inputs as compile() takes them, for the oracle comparison in tests. */
   compileInput(): CompileInput {
     return {
@@ -151,6 +158,7 @@ export class IncrementalCompiler {
       localNode: this.opts.localNode,
       config: overlayConfigWithDefaults(this.inputs.OverlayConfiguration.get('default')?.spec),
       uplinkMtu: this.opts.uplinkMtu,
+      learnedRoutes: this.learnedRoutes,
     };
   }
 

@@ -9,7 +9,7 @@ import {
   runRouteBatch,
   type HostRoute,
 } from '../host/routes.js';
-import { Encap, RouteKind, type RouteEntry } from '../maps/layout.js';
+import { Encap, RouteFlags, RouteKind, type RouteEntry } from '../maps/layout.js';
 import type { SyncStep } from './steps.js';
 
 export interface HostRouteContext {
@@ -25,7 +25,10 @@ export interface HostRouteContext {
 /** A remote block's route: via the remote node (plain) or via the first hop toward it (encapsulated). */
 export function planHostRoute(r: RouteEntry, ctx: HostRouteContext): HostRoute | undefined {
   if (r.kind !== RouteKind.RemoteBlock) return undefined;
-  if (r.encap === Encap.None) return { dst: r.cidr, gateway: r.nextHop, dev: ctx.uplink };
+  if (r.encap === Encap.None) {
+    // Off our subnet the remote node is reached through the underlay's router, which knows the block by BGP.
+    return { dst: r.cidr, gateway: r.flags & RouteFlags.ViaFib ? ctx.gatewayFor(r.nextHop) : r.nextHop, dev: ctx.uplink };
+  }
   return {
     dst: r.cidr,
     gateway: ctx.gatewayFor(r.nextHop),

@@ -27,7 +27,7 @@ export const loadCommand: Command = {
   name: 'load',
   summary: 'run the node agent in the foreground: load and attach the data path, keep it in sync',
   usage:
-    'load --node NAME [--uplink IFACE] [--address A.B.C.D/N] [--xdp [--force-xdp]] [--bpffs DIR] [--health-addr HOST:PORT] [--metrics-addr HOST:PORT] [--max-routes N] [--max-known-nodes N]',
+    'load --node NAME [--uplink IFACE] [--address A.B.C.D/N] [--xdp [--force-xdp]] [--bpffs DIR] [--health-addr HOST:PORT] [--metrics-addr HOST:PORT] [--max-routes N] [--max-known-nodes N] [--skip-bgp-readiness]',
   options: {
     node: { type: 'string' },
     uplink: { type: 'string' },
@@ -39,6 +39,7 @@ export const loadCommand: Command = {
     'metrics-addr': { type: 'string' },
     'max-routes': { type: 'string' },
     'max-known-nodes': { type: 'string' },
+    'skip-bgp-readiness': { type: 'boolean' },
   },
   async run(args, ctx) {
     const node = stringOption(args, 'node');
@@ -58,6 +59,7 @@ export const loadCommand: Command = {
         routes: capacityFlag(args, 'max-routes'),
         knownNodes: capacityFlag(args, 'max-known-nodes'),
       },
+      bgpReadiness: !boolOption(args, 'skip-bgp-readiness'),
     });
     await agent.start();
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
@@ -66,6 +68,10 @@ export const loadCommand: Command = {
     });
     ctx.logger.info({ signal }, 'stopping');
     await agent.stop();
+    // Nothing is left to do once the agent has stopped, but a library timer can still hold the event loop: etcd3
+    // arms a watch-reconnect backoff (up to 30 s, growing while etcd is unreachable) whenever its watch stream
+    // errors or is cancelled, and its close() never clears it. Exit as soon as the loop drains, or shortly after.
+    setTimeout(() => process.exit(), 100).unref();
     return 0;
   },
 };

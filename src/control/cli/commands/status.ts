@@ -1,5 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { compileForNode } from '../../agent/inputs.js';
+import { BirdPaths, bgpStatusOf, planBgp, readBgpInputs, readLearnedRoutes, readProtocols, renderBgpStatusTable } from '../../bgp/index.js';
 import { DEFAULT_BPFFS, PinLayout, UPLINK_LINKS } from '../../agent/pins.js';
 import { encapName } from '../../compile/index.js';
 import { openPinnedMap } from '../../kernel/index.js';
@@ -38,7 +39,13 @@ export const statusCommand: Command = {
     if (!node) throw new UsageError('--node NAME is required');
     const format = parseOutputFormat(stringOption(args, 'output'));
     const pins = new PinLayout(stringOption(args, 'bpffs') ?? DEFAULT_BPFFS, node);
-    const { self, state, quarantined } = await withStoreReadOnly(ctx, (ds) => compileForNode(ds, node));
+    const birdPaths = new BirdPaths(node);
+    const { self, state, quarantined, bgpPlan } = await withStoreReadOnly(ctx, async (ds) => ({
+      ...(await compileForNode(ds, node, undefined, readLearnedRoutes(birdPaths))),
+      bgpPlan: planBgp(await readBgpInputs(ds, node)),
+    }));
+    const protocols = bgpPlan.enabled ? readProtocols(birdPaths) : null;
+    const bgp = bgpStatusOf(bgpPlan, protocols);
     // Records the agent skips so that they harm nothing: what it published (it alone sees missing veths and full
     // maps) and what the datastore shows now.
     const skipped = new Set([...publishedQuarantine(self), ...quarantined.map((q) => `${q.kind} ${q.name}: ${q.reason}`)]);
@@ -61,6 +68,7 @@ export const statusCommand: Command = {
       inSync: loaded && routesPending === 0 && nodesPending === 0 && allowPending === 0,
       pendingMapChanges: loaded ? (routesPending ?? 0) + (nodesPending ?? 0) + allowPending : null,
       warnings: [...[...skipped].map((q) => `quarantined: ${q}`), ...state.warnings],
+      bgp,
     };
     if (format !== 'table') {
       ctx.stdout(renderStructured(report, format));
@@ -68,9 +76,12 @@ export const statusCommand: Command = {
       ctx.stdout(
         renderTable(
           ['FIELD', 'VALUE'],
-          Object.entries(report).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)]),
+          Object.entries(report)
+            .filter(([k]) => k !== 'bgp')
+            .map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)]),
         ),
       );
+      ctx.stdout(`\n${renderBgpStatusTable(bgp, protocols, bgpPlan)}`);
     }
     return report.inSync ? 0 : 1;
   },
