@@ -17,7 +17,7 @@ import {
 import { parseCidr } from '../model/cidr.js';
 import type { IPPool, Node } from '../model/types.js';
 import { selects } from '../selector/index.js';
-import { attachWorkloadProgram, detachWorkloadProgram } from './attach.js';
+import { waitForWorkloadAttachment } from './attach.js';
 import type { NetConf } from './config.js';
 import { podIdentity, type CniEnv } from './env.js';
 import { CniCode, CniError } from './errors.js';
@@ -138,8 +138,6 @@ export async function cmdAdd(env: CniEnv, conf: NetConf): Promise<CniResult> {
         configureContainerSide(netns, env.ifname, containerIfindex, assignment.address, host.mac, route),
       );
       step(`route ${assignment.address}/32 via ${hostIfname}`, () => addHostRoute(assignment.address, hostIfname));
-      rollback.push(`unpin workload link of ${hostIfname}`, () => detachWorkloadProgram(pins, hostIfname));
-      attachWorkloadProgram(pins, hostIfname);
       const container = mustHave(linkInfo(env.ifname, netns), `${env.ifname} in ${netns}`);
 
       try {
@@ -163,6 +161,9 @@ export async function cmdAdd(env: CniEnv, conf: NetConf): Promise<CniResult> {
         if (err instanceof AlreadyExistsError) throw new CniError(CniCode.AlreadyAttached, `${already} (raced)`);
         throw err;
       }
+      rollback.push(`delete WorkloadEndpoint ${wepName}`, () => ds.delete('WorkloadEndpoint', wepName));
+      // The agent attaches the data path on the WorkloadEndpoint's arrival; the workload is ready once it has.
+      await waitForWorkloadAttachment(pins, hostIfname);
 
       return addResult(
         conf.cniVersion,

@@ -2,7 +2,7 @@
 // in the plugin's own namespace (the node's); container-side work runs through `nsenter --net=CNI_NETNS`, which,
 // unlike `ip netns exec`, leaves /sys and the bpffs pins alone.
 import { writeFileSync } from 'node:fs';
-import { CommandError, runTool } from '../system/run.js';
+import { CommandError, runTool } from '../host/run.js';
 import { CniCode, CniError } from './errors.js';
 
 /** Calico's link-local gateway: every workload routes through it; the host answers for it via the veth MAC. */
