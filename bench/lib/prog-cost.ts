@@ -9,8 +9,8 @@
 //  - net: fresh minus the fresh cost of a near-empty program of the same type (tc: return_config, XDP: min_xdp
 //    from bpf/test): the named path's own cost. The near-empty programs do a map lookup or a global increment
 //    themselves, so net slightly understates (by a few ns) rather than overstates.
-import { openObject } from '../../src/control/kernel/index.js';
-import type { BpfProgram, Collection } from '../../src/control/kernel/types.js';
+import { openObject } from '../../src/control/bpf/index.js';
+import type { BpfProgram, Collection } from '../../src/control/bpf/types.js';
 import { bpfObjectPath } from '../../src/control/paths.js';
 import * as P from '../../test/harness/packets.js';
 import { HOST_VETH_MAC, IPIP_NODE, LOCAL_POD, LOCAL_POD2, NODE, PEER_UPLINK_MAC, UPLINK_MAC, VNI, VTEP_MAC, VXLAN_NODE, VXLAN_PORT, ingressCtx, loadFixture, type Fixture } from '../../test/harness/datapath.js';

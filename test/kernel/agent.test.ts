@@ -4,12 +4,12 @@
 import { existsSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { openPinnedMap } from '../../src/control/kernel/index.js';
-import type { BpfMap } from '../../src/control/kernel/types.js';
+import { openPinnedMap } from '../../src/control/bpf/index.js';
+import type { BpfMap } from '../../src/control/bpf/types.js';
 import { decodeRouteKey, decodeRouteValue, Encap, RouteKind } from '../../src/control/maps/layout.js';
 import { cli, httpGetIn, startAgent, twoNodeLab, type AgentProcess } from '../harness/agent.js';
 import { kernelDescribe } from '../harness/privileges.js';
-import { startEtcdIn } from '../e2e/cluster.js';
+import { startEtcdIn } from '../lab/cluster.js';
 
 const POOL = (mode: string) => `apiVersion: projectcalico.org/v3
 kind: IPPool

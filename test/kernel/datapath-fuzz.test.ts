@@ -37,7 +37,7 @@ import {
   type Fixture,
 } from '../harness/datapath.js';
 import { CounterHook as H, CounterReason as R, Encap, RouteFlags, RouteKind, type RouteEntry } from '../../src/control/maps/layout.js';
-import type { BpfProgram } from '../../src/control/kernel/types.js';
+import type { BpfProgram } from '../../src/control/bpf/types.js';
 import { seededRandom } from '../harness/random.js';
 
 const PACKETS_PER_PROGRAM = 100_000;

@@ -53,7 +53,7 @@ import {
   encodeRouteKey,
   encodeRouteValue,
 } from '../../src/control/maps/layout.js';
-import type { BpfProgram } from '../../src/control/kernel/types.js';
+import type { BpfProgram } from '../../src/control/bpf/types.js';
 
 let fx: Fixture;
 /** Largest frame BPF_PROG_TEST_RUN takes for an skb: one page minus headroom and skb_shared_info. */

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATAPATH_OBJECTS } from '../../src/control/datapath/objects.js';
-import { openObject } from '../../src/control/kernel/index.js';
+import { openObject } from '../../src/control/bpf/index.js';
 import {
   C_MIRRORS,
   encodeKnownNodeKey,

@@ -2,7 +2,7 @@
 // wrote, so a change costs the changed keys, not the map. Capacity is checked before any write: entries that
 // would not fit are not written (what the map holds stays as it was), reported as overflow, and retried
 // whenever a later change frees room.
-import type { MapEntry } from '../kernel/types.js';
+import type { MapEntry } from '../bpf/types.js';
 import { applyPlan, readMap, type SyncableMap } from './map-sync.js';
 import type { SyncStep } from './steps.js';
 
