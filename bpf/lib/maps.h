@@ -117,9 +117,8 @@ enum counter_reason {
 	REASON_DROP_MTU_EXCEEDED = 19,
 	REASON_DROP_NO_ROUTE = 20,
 	REASON_DROP_IPIP_FROM_WORKLOAD = 21,
-	REASON_DROP_FIB = 22,			/* no neighbour/route toward the next hop */
+	/* 22 and 24 are retired (never emitted); their slots stay unused so the others keep their numbers */
 	REASON_DROP_ADJUST_ROOM = 23,		/* the kernel refused to grow or shrink the packet */
-	REASON_DROP_NOT_FOR_US = 24,		/* tunnel packet addressed to another node */
 	REASON_DROP_SPOOFED_SOURCE = 25,	/* workload sent from an address it does not hold */
 	REASON_DROP_TUNNEL_FROM_WORKLOAD = 26,	/* workload sent IPIP / VXLAN to a cluster node's underlay address */
 	REASON_DROP_RPF = 27,			/* plain uplink packet for a workload with a source that cannot come from there */

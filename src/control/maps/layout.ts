@@ -58,9 +58,8 @@ export enum CounterReason {
   DropMtuExceeded = 19,
   DropNoRoute = 20,
   DropIpipFromWorkload = 21,
-  DropFib = 22,
+  // 22 and 24 are retired (never emitted); the other reasons keep their numbers.
   DropAdjustRoom = 23,
-  DropNotForUs = 24,
   DropSpoofedSource = 25,
   DropTunnelFromWorkload = 26,
   DropRpf = 27,

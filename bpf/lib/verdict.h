@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* How a program ends: its routines return a counter reason (and, for a verdict, the action to return); the
+ * program's single epilogue counts that reason once and returns. A drop reason always returns CTX_DROP, so no
+ * path can drop without counting or count without dropping. */
+#ifndef BPF_OVERLAY_VERDICT_H
+#define BPF_OVERLAY_VERDICT_H
+
+#include "ctx.h"
+#include "counters.h"
+
+#define REASON_FIRST_DROP REASON_DROP_UNKNOWN_SOURCE
+
+struct verdict {
+	__u32 encap;	/* counter slot's encapsulation, ENCAP_NONE unless a routine sets it */
+	int action;	/* returned for a verdict reason; CTX_PASS unless a routine sets it */
+};
+
+#define VERDICT_INIT { .encap = ENCAP_NONE, .action = CTX_PASS }
+
+static __always_inline int verdict_finish(__u32 hook, const struct verdict *v, __u32 reason, __u32 len)
+{
+	count(hook, v->encap, reason, len);
+	return reason >= REASON_FIRST_DROP ? CTX_DROP : v->action;
+}
+
+#endif /* BPF_OVERLAY_VERDICT_H */
