@@ -19,6 +19,52 @@ static __always_inline __u32 encap_overhead(__u32 encap)
 	return encap == ENCAP_VXLAN ? VXLAN_OVERHEAD : IPIP_OVERHEAD;
 }
 
+/* jhash's final mix of three words (the kernel's __jhash_final): a full avalanche in ~20 ALU operations. */
+#define ROL32(x, k) (((x) << (k)) | ((x) >> (32 - (k))))
+static __always_inline __u32 jhash_3words(__u32 a, __u32 b, __u32 c)
+{
+	a += 0xdeadbeef + 12;
+	b += 0xdeadbeef + 12;
+	c += 0xdeadbeef + 12;
+	c ^= b; c -= ROL32(b, 14);
+	a ^= c; a -= ROL32(c, 11);
+	b ^= a; b -= ROL32(a, 25);
+	c ^= b; c -= ROL32(b, 16);
+	a ^= c; a -= ROL32(c, 4);
+	b ^= a; b -= ROL32(a, 14);
+	c ^= b; c -= ROL32(b, 24);
+	return c;
+}
+
+/* The inner flow's hash for the VXLAN source port: one port per flow keeps it on one underlay ECMP path and
+ * one receive queue, different flows spread. The socket's hash when the skb carries one (TCP, connected UDP:
+ * free), else addresses, protocol and, for an unfragmented TCP/UDP packet, ports, hashed inline (the flow
+ * dissector behind bpf_get_hash_recalc costs ~146 ns). Fragments hash without ports, as the dissector does,
+ * so all fragments of a datagram take the same path. */
+static __always_inline __u32 inner_flow_hash(const struct __sk_buff *skb, const struct iphdr *iph, __u32 ihl_bytes,
+					     void *data_end)
+{
+	const __be16 *ports = (const void *)iph + ihl_bytes;
+	__u32 hash = skb->hash, l4 = 0;
+
+	if (hash)
+		return hash;
+	if ((iph->protocol == IPPROTO_TCP_NR || iph->protocol == IPPROTO_UDP_NR) && !ipv4_is_fragment(iph) &&
+	    (void *)(ports + 2) <= data_end)
+		l4 = *(const __u32 *)ports;
+	return jhash_3words(iph->saddr, iph->daddr, l4 ^ iph->protocol);
+}
+
+/* Outer IP id of a packet that may be fragmented on the underlay (no DF): the inner id, which its sender keeps
+ * unique within the inner flow, offset by the inner addresses so that flows between the same two nodes do not
+ * reuse each other's ids in step. No helper: bpf_get_prandom_u32 cost ~26 ns. */
+static __always_inline __u16 outer_ip_id(const struct iphdr *iph)
+{
+	__u32 a = iph->saddr ^ iph->daddr;
+
+	return bpf_ntohs(iph->id) + (__u16)(a ^ (a >> 16));
+}
+
 /* Encapsulates the IPv4 packet in `skb` (Ethernet at offset 0, IPv4 header of `ihl_bytes` validated) for `rt`
  * (REMOTE_BLOCK with IPIP or VXLAN) and redirects it out of the uplink. Returns the counter reason; on
  * REASON_ENCAP v->action is the redirect.
@@ -52,9 +98,7 @@ static __always_inline __u32 encap_and_redirect(struct __sk_buff *skb, const str
 	if ((void *)(iph + 1) > data_end)
 		return REASON_DROP_MALFORMED;
 	if (encap == ENCAP_VXLAN) {
-		/* Inner flow hash, before any header moves: one source port per flow keeps it on one
-		 * underlay ECMP path and one receive queue, different flows spread. */
-		hash = bpf_get_hash_recalc(skb);
+		hash = inner_flow_hash(skb, iph, ihl_bytes, data_end);
 		room = VXLAN_OVERHEAD;
 		flags |= BPF_F_ADJ_ROOM_ENCAP_L4_UDP | BPF_F_ADJ_ROOM_ENCAP_L2_ETH |
 			 BPF_F_ADJ_ROOM_ENCAP_L2(ETH_HLEN);
@@ -64,7 +108,7 @@ static __always_inline __u32 encap_and_redirect(struct __sk_buff *skb, const str
 	tos = iph->tos;
 	df = iph->frag_off & bpf_htons(IP_DF);
 	if (!df)
-		id = (__u16)bpf_get_prandom_u32();
+		id = outer_ip_id(iph);
 	if (forwarded)
 		ipv4_decrease_ttl(iph);
 
