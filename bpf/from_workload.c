@@ -75,7 +75,7 @@ static __always_inline __u32 to_remote_block(struct __sk_buff *skb, const struct
 static __always_inline __u32 from_workload_reason(struct __sk_buff *skb, __u32 len, struct verdict *v)
 {
 	void *data, *data_end;
-	struct route_value *rt, *src;
+	struct route_value *rt, *src, rt_buf, src_buf;
 	struct l3 p;
 	__u32 tunnel;
 
@@ -95,7 +95,7 @@ static __always_inline __u32 from_workload_reason(struct __sk_buff *skb, __u32 l
 
 	/* The source must be the workload's own (bpf_redirect_* bypasses the kernel's rp_filter). At tc
 	 * ingress, ingress_ifindex is the host-side veth the packet came in on. */
-	src = route_lookup(p.iph->saddr);
+	src = route_lookup(p.iph->saddr, &src_buf);
 	if (!workload_source_ok(src, skb->ingress_ifindex, p.iph->saddr))
 		return REASON_DROP_SPOOFED_SOURCE;
 
@@ -111,7 +111,7 @@ static __always_inline __u32 from_workload_reason(struct __sk_buff *skb, __u32 l
 		return REASON_DROP_IPIP_FROM_WORKLOAD;
 	}
 
-	rt = route_lookup(p.iph->daddr);
+	rt = route_lookup(p.iph->daddr, &rt_buf);
 	if (!rt)
 		/* Outside every pool: the stack routes it; natOutgoing is applied there by the masquerade rule
 		 * for sources in a natOutgoing pool. */

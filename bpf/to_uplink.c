@@ -15,7 +15,7 @@
 
 static __always_inline __u32 to_uplink_reason(struct __sk_buff *skb, __u32 len, struct verdict *v)
 {
-	struct route_value *rt;
+	struct route_value *rt, rt_buf;
 	struct l3 p;
 
 	/* With the ports: the VXLAN source port hashes them. */
@@ -25,7 +25,7 @@ static __always_inline __u32 to_uplink_reason(struct __sk_buff *skb, __u32 len, 
 
 	/* Our own tunnel packets come back through here after bpf_redirect_neigh: their outer destination is
 	 * a node address, in no pool, so the lookup below misses and they pass untouched. */
-	rt = route_lookup(p.iph->daddr);
+	rt = route_lookup(p.iph->daddr, &rt_buf);
 	if (!rt || rt->kind != ROUTE_KIND_REMOTE_BLOCK || rt->encap == ENCAP_NONE || rt->encap >= ENCAP__MAX)
 		return REASON_PASS;
 	/* A node's underlay address inside a remote block (a pool overlapping the underlay) would make our own

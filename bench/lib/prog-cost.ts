@@ -12,6 +12,7 @@
 import { openObject } from '../../src/control/kernel/index.js';
 import type { BpfProgram, Collection } from '../../src/control/kernel/types.js';
 import { bpfObjectPath } from '../../src/control/paths.js';
+import { Encap, RouteFlags, RouteKind, ZERO_IP, encodeRouteKey, encodeRouteValue } from '../../src/control/maps/layout.js';
 import * as P from '../../test/harness/packets.js';
 import { HOST_VETH_MAC, IPIP_NODE, LOCAL_POD, LOCAL_POD2, NODE, PEER_UPLINK_MAC, UPLINK_MAC, VNI, VTEP_MAC, VXLAN_NODE, VXLAN_PORT, ingressCtx, loadFixture, type Fixture } from '../../test/harness/datapath.js';
 
@@ -120,10 +121,23 @@ export interface ProgCostReport {
   cases: ProgCost[];
 }
 
-export function measureProgramCosts(opts: { repeat: number; samples: number }): ProgCostReport {
+/** routes_map entries a node with many workloads holds: /32s of 10.244.128.0/17 (a block nobody sends to here),
+ * so the trie is as deep as a busy node's while the paths measured stay the same. */
+function fillRoutes(fx: Fixture, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const cidr = `10.244.${128 + (i >> 8)}.${i & 255}/32`;
+    fx.dp.maps.routes.update(encodeRouteKey(cidr), encodeRouteValue({ kind: RouteKind.LocalWorkload, encap: Encap.None, flags: RouteFlags.InPool, ifindex: 100 + i, nextHop: ZERO_IP, dstMac: '02:00:00:00:00:01', srcMac: HOST_VETH_MAC }));
+  }
+}
+
+/** `routesGen`: settings.routes_gen as the agent publishes it (default 1: the route cache on, as an agent runs it;
+ * 0: off). `extraRoutes`: filler routes that make the trie as deep as a busy node's. */
+export function measureProgramCosts(opts: { repeat: number; samples: number; routesGen?: number; extraRoutes?: number }): ProgCostReport {
   const fx = loadFixture();
   const base = loadBaselines();
   try {
+    fx.setRoutesGen(opts.routesGen ?? 1);
+    fillRoutes(fx, opts.extraRoutes ?? 0);
     const eth = P.ethernet({ dst: UPLINK_MAC, src: PEER_UPLINK_MAC }, P.ipv4({ src: '10.0.0.9', dst: NODE, protocol: P.PROTO_UDP }, P.udp('10.0.0.9', NODE, 1, 2, P.pattern(PAYLOAD_BYTES))));
     const baselineFreshNs = { tc: freshNs(base.tc, eth, opts.samples), xdp: freshNs(base.xdp, eth, opts.samples) };
     const cases = progCostCases(fx).map((c): ProgCost => {

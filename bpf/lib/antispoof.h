@@ -69,11 +69,11 @@ static __always_inline __u32 workload_tunnel_packet(const struct l3 *p, void *da
  * must be a remote block. Addresses outside every pool are the underlay's business. */
 static __always_inline int uplink_source_ok(__be32 saddr)
 {
-	struct route_value *src;
+	struct route_value *src, buf;
 
 	if (saddr == node_addr)
 		return 0;
-	src = route_lookup(saddr);
+	src = route_lookup(saddr, &buf);
 	return !src || src->kind == ROUTE_KIND_REMOTE_BLOCK;
 }
 
@@ -81,11 +81,11 @@ static __always_inline int uplink_source_ok(__be32 saddr)
  * blocks, its own underlay or tunnel address, or a prefix one of its workloads may send from. */
 static __always_inline int inner_source_ok(__be32 inner_saddr, __be32 sender, const struct known_node_value *node)
 {
-	struct route_value *src;
+	struct route_value *src, buf;
 
 	if (inner_saddr == sender || (node->tunnel_addr && inner_saddr == node->tunnel_addr))
 		return 1;
-	src = route_lookup(inner_saddr);
+	src = route_lookup(inner_saddr, &buf);
 	if (src && src->kind == ROUTE_KIND_REMOTE_BLOCK && src->next_hop == sender)
 		return 1;
 	return source_allowed(SOURCE_SCOPE_NODE, sender, inner_saddr);

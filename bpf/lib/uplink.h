@@ -21,7 +21,7 @@
 
 static __always_inline __u32 uplink_decap(struct ctx_buff *ctx, const struct tunnel *t, struct verdict *v)
 {
-	struct route_value *rt = route_lookup(t->inner->daddr);
+	struct route_value rt_buf, *rt = route_lookup(t->inner->daddr, &rt_buf);
 	__u32 kind = rt ? rt->kind : ROUTE_KIND_NONE, strip = t->strip;
 	struct l3 p;
 
@@ -46,11 +46,11 @@ static __always_inline __u32 uplink_decap(struct ctx_buff *ctx, const struct tun
 /* A plain packet: delivered when it is for a local workload and its source may come from the underlay. */
 static __always_inline __u32 uplink_plain(const struct l3 *p, struct verdict *v)
 {
-	struct route_value *rt;
+	struct route_value *rt, rt_buf;
 
 	if (!CTX_HAS_REDIRECT_PEER)
 		return REASON_PASS;
-	rt = route_lookup(p->iph->daddr);
+	rt = route_lookup(p->iph->daddr, &rt_buf);
 	if (!rt || rt->kind != ROUTE_KIND_LOCAL_WORKLOAD)
 		return REASON_PASS;
 	/* Strict reverse path before anything reaches a workload, TTL-expired packets included. */

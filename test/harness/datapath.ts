@@ -98,6 +98,8 @@ export interface Fixture {
   pinRoot: string;
   uplinkIfindex: number;
   setMtu(mtu: number): void;
+  /** settings.routes_gen, as the agent publishes it after routes writes: nonzero turns the route cache on. */
+  setRoutesGen(gen: number): void;
   counters(): Map<number, bigint>;
   close(): void;
 }
@@ -124,13 +126,22 @@ export function loadFixture(): Fixture {
     encodeKnownNodeValue({ vtepMac: ZERO_MAC, flags: NodeFlags.AllowIpip | NodeFlags.AllowVxlan, tunnelAddr: PLAIN_NODE.tunnelAddr }),
   );
   for (const allowed of [ALLOWED_SOURCE, REMOTE_ALLOWED_SOURCE]) dp.maps.sourceAllow.update(encodeSourceAllowKey(allowed), encodeSourceAllowValue());
-  const setMtu = (mtu: number) => dp.maps.settings.update(encodeU32Key(0), encodeSettingsValue({ tunnelAddr: TUNNEL_ADDR, uplinkMtu: mtu }));
-  setMtu(UPLINK_MTU);
+  // The route cache starts off (routes_gen 0): tests that write routes_map directly need no generation bump.
+  const settings = { tunnelAddr: TUNNEL_ADDR, uplinkMtu: UPLINK_MTU, routesGen: 0 };
+  const writeSettings = () => dp.maps.settings.update(encodeU32Key(0), encodeSettingsValue(settings));
+  writeSettings();
   return {
     dp,
     pinRoot,
     uplinkIfindex,
-    setMtu,
+    setMtu(mtu: number): void {
+      settings.uplinkMtu = mtu;
+      writeSettings();
+    },
+    setRoutesGen(gen: number): void {
+      settings.routesGen = gen;
+      writeSettings();
+    },
     counters(): Map<number, bigint> {
       const out = new Map<number, bigint>();
       for (let slot = 0; slot < COUNTER_SLOTS; slot++) {

@@ -752,6 +752,34 @@ kernelDescribe('data path golden packets (BPF_PROG_TEST_RUN)', () => {
     expectCounted(r, H.FromUplinkTc, Encap.Ipip, R.DropAdjustRoom);
   });
 
+  it('route cache: on, a slot answers until the routes generation changes; a new generation sees the new route', () => {
+    // 10.244.5.0/26 is in the pool but in no block: no route, until a remote block appears for it.
+    const key = encodeRouteKey('10.244.5.0/26');
+    const frame = fromPod({ src: LOCAL_POD.ip, dst: '10.244.5.9', protocol: P.PROTO_UDP }, P.udp(LOCAL_POD.ip, '10.244.5.9', 1, 2, P.pattern(20)));
+    fx.setRoutesGen(7);
+    try {
+      expectCounted(run(fx.dp.programs.fromWorkload, frame), H.FromWorkload, Encap.None, R.DropNoRoute);
+      fx.dp.maps.routes.update(key, encodeRouteValue({ kind: RouteKind.RemoteBlock, encap: Encap.Ipip, flags: 1, ifindex: 0, nextHop: IPIP_NODE.addr, dstMac: ZERO_MAC, srcMac: ZERO_MAC }));
+      // Written behind the generation's back (the agent never does): the cached answer still stands.
+      expectCounted(run(fx.dp.programs.fromWorkload, frame), H.FromWorkload, Encap.None, R.DropNoRoute);
+      fx.setRoutesGen(8);
+      let r = run(fx.dp.programs.fromWorkload, frame);
+      expect(r.retval).toBe(TC_ACT_REDIRECT);
+      expectCounted(r, H.FromWorkload, Encap.Ipip, R.Encap);
+      fx.dp.maps.routes.delete(key);
+      fx.setRoutesGen(9);
+      expectCounted(run(fx.dp.programs.fromWorkload, frame), H.FromWorkload, Encap.None, R.DropNoRoute);
+      // Off (generation 0): the trie answers every lookup.
+      fx.setRoutesGen(0);
+      fx.dp.maps.routes.update(key, encodeRouteValue({ kind: RouteKind.RemoteBlock, encap: Encap.Ipip, flags: 1, ifindex: 0, nextHop: IPIP_NODE.addr, dstMac: ZERO_MAC, srcMac: ZERO_MAC }));
+      r = run(fx.dp.programs.fromWorkload, frame);
+      expectCounted(r, H.FromWorkload, Encap.Ipip, R.Encap);
+    } finally {
+      fx.dp.maps.routes.delete(key);
+      fx.setRoutesGen(0);
+    }
+  });
+
   it('to_uplink: a destination that is a cluster node is never encapsulated, even inside a remote block', () => {
     // A pool overlapping the underlay: the block 10.0.0.0/24 (holding IPIP_NODE's own address) is remote.
     const key = encodeRouteKey('10.0.0.0/24');

@@ -10,7 +10,8 @@ import { Encap, MAP_NAMES, RouteKind } from '../maps/layout.js';
 import type { IPPool, Node, OverlayConfigurationSpec } from '../model/types.js';
 import { knownNodeEntries, routeEntries, settingsEntries, sourceAllowMapEntries } from '../reconcile/encode.js';
 import { planHostRoutes, removeHostRoutes, syncHostRoutes, underlayGatewayResolver } from '../reconcile/host-routes.js';
-import { MirroredMap } from '../reconcile/map-sync.js';
+import { MirroredMap, type SyncStats } from '../reconcile/map-sync.js';
+import { nextRoutesGen } from '../reconcile/routes-gen.js';
 import { syncTunnelAddresses } from '../reconcile/tunnel-address.js';
 import { NftTable } from '../reconcile/nft.js';
 import { selects } from '../selector/index.js';
@@ -64,6 +65,8 @@ export class Agent {
   private stopped = false;
   private readonly health: HealthState;
   private lastState?: DesiredState;
+  /** settings.routes_gen: random at start, so that no cache slot of an earlier agent's generation can match. */
+  private routesGen = nextRoutesGen(0);
   /** The reconciler's memory of each map (one read at start, then diffs only; forgotten on every resync). */
   private readonly mirrors = {
     routes: new MirroredMap(() => this.datapath.maps.routes),
@@ -163,6 +166,20 @@ export class Agent {
     }
   }
 
+  /** Writes routes_map and moves to a new routes generation when anything was written (or a write may have
+   * happened before a failure): the programs' route caches then miss until the settings write publishes it. */
+  private syncRoutes(routes: DesiredState['routes']): SyncStats {
+    let stats: SyncStats;
+    try {
+      stats = this.mirrors.routes.sync(routeEntries(routes));
+    } catch (err) {
+      this.routesGen = nextRoutesGen(this.routesGen);
+      throw err;
+    }
+    if (stats.added + stats.updated + stats.deleted > 0) this.routesGen = nextRoutesGen(this.routesGen);
+    return stats;
+  }
+
   private constants(node: Node, config: Required<OverlayConfigurationSpec>): DatapathConstants {
     return {
       nodeAddr: this.uplink.address.split('/')[0],
@@ -180,10 +197,11 @@ export class Agent {
     const { self, state, config, localWorkloads } = await compileForNode(this.ds, node, this.uplink.mtu);
     // VNI, port and VTEP MAC are load-time constants: a change reloads the programs and swaps them in place.
     this.datapath.ensure(this.constants(self, config));
+    const routes = this.syncRoutes(state.routes);
     const stats = {
-      routes: this.mirrors.routes.sync(routeEntries(state.routes)),
+      routes,
       knownNodes: this.mirrors.knownNodes.sync(knownNodeEntries(state.knownNodes)),
-      settings: this.mirrors.settings.sync(settingsEntries(state.settings)),
+      settings: this.mirrors.settings.sync(settingsEntries({ ...state.settings, routesGen: this.routesGen })),
       sourceAllow: this.mirrors.sourceAllow.sync(sourceAllowMapEntries(state.sourceAllow)),
     };
     for (const [name, s] of Object.entries(stats)) {
