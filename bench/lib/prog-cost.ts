@@ -130,13 +130,13 @@ function fillRoutes(fx: Fixture, n: number): void {
   }
 }
 
-/** `routesGen`: settings.routes_gen as the agent publishes it (default 1: the route cache on, as an agent runs it;
+/** `cacheGen`: settings.cache_gen as the agent publishes it (default 1: the route cache on, as an agent runs it;
  * 0: off). `extraRoutes`: filler routes that make the trie as deep as a busy node's. */
-export function measureProgramCosts(opts: { repeat: number; samples: number; routesGen?: number; extraRoutes?: number }): ProgCostReport {
+export function measureProgramCosts(opts: { repeat: number; samples: number; cacheGen?: number; extraRoutes?: number }): ProgCostReport {
   const fx = loadFixture();
   const base = loadBaselines();
   try {
-    fx.setRoutesGen(opts.routesGen ?? 1);
+    fx.setCacheGen(opts.cacheGen ?? 1);
     fillRoutes(fx, opts.extraRoutes ?? 0);
     const eth = P.ethernet({ dst: UPLINK_MAC, src: PEER_UPLINK_MAC }, P.ipv4({ src: '10.0.0.9', dst: NODE, protocol: P.PROTO_UDP }, P.udp('10.0.0.9', NODE, 1, 2, P.pattern(PAYLOAD_BYTES))));
     const baselineFreshNs = { tc: freshNs(base.tc, eth, opts.samples), xdp: freshNs(base.xdp, eth, opts.samples) };

@@ -19,11 +19,14 @@
 #include "maps.h"
 #include "parsing.h"
 #include "routes.h"
+#include "nodes.h"
 
 /* An underlay address of a cluster node (this one included): where a tunnel packet would be decapsulated. */
 static __always_inline int is_cluster_node(__be32 addr)
 {
-	return addr == node_addr || bpf_map_lookup_elem(&known_nodes_map, &addr) != NULL;
+	struct known_node_value buf;
+
+	return addr == node_addr || known_node_lookup(addr, &buf) != NULL;
 }
 
 /* Slow path of the source checks: an endpoint's allowSpoofedSourcePrefixes, on a local veth or on a node. */

@@ -91,20 +91,30 @@ struct settings_value {
 	__be32 tunnel_addr;	/* this node's tunnel address: source of host-originated overlay traffic */
 	__u32 uplink_mtu;	/* MTU of the uplink; 0 = ask the kernel (bpf_check_mtu) */
 	__u32 flags;		/* reserved, 0 */
-	__u32 routes_gen;	/* changed by the agent after every routes_map write; 0 = route cache off */
+	__u32 cache_gen;	/* generation of routes_map and known_nodes_map, changed by the agent after every write to
+				 * either; 0 = the programs' lookup caches are off */
 };
 
-/* ---- route cache: per-CPU, direct-mapped, in front of routes_map (private to each object, not pinned) ----
- * The LPM trie costs ~20 ns per lookup with a handful of entries and ~80 ns with a node's few hundred; a slot
- * here a few. A slot answers only while its gen equals settings.routes_gen: a slot filled from the trie before a
- * routes write carries the old generation and misses once the agent has published the new one. */
+/* ---- lookup caches: per-CPU, direct-mapped, in front of routes_map and known_nodes_map ----
+ * Private to each object (not pinned); the agent never reads them. The LPM trie costs ~20 ns per lookup with a
+ * handful of entries and ~80 ns with a node's few hundred, the known-nodes hash ~36 ns; a slot here a few. A slot
+ * answers only while its gen equals settings.cache_gen: one filled before a write carries the old generation and
+ * misses once the agent has published the new one. */
 
-#define ROUTE_CACHE_SLOTS 1024	/* a power of two: the slot is the top bits of a multiplicative hash */
+#define ROUTE_CACHE_SLOTS 1024	/* powers of two: the slot is the top bits of a multiplicative hash */
+#define NODE_CACHE_SLOTS 256
 
 struct route_cache_slot {
 	__be32 addr;			/* the /32 looked up */
-	__u32 gen;			/* settings.routes_gen when filled; 0 never matches */
+	__u32 gen;			/* settings.cache_gen when filled; 0 never matches */
 	struct route_value value;	/* kind ROUTE_KIND_NONE: no entry covers addr */
+};
+
+struct node_cache_slot {
+	__be32 addr;			/* the underlay address looked up */
+	__u32 gen;			/* settings.cache_gen when filled; 0 never matches */
+	struct known_node_value value;
+	__u32 known;			/* 0: addr is no known node */
 };
 
 /* ---- counters: per-CPU packets and bytes per (hook, encapsulation, verdict or drop reason) ---- */
@@ -193,6 +203,13 @@ struct {
 	__type(key, __u32);
 	__type(value, struct route_cache_slot);
 } route_cache_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NODE_CACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct node_cache_slot);
+} node_cache_map SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -1,34 +1,24 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The single routes_map lookup of the hot path, and local delivery into a workload. */
+/* routes_map lookups (through the per-CPU cache) and local delivery into a workload. */
 #ifndef BPF_OVERLAY_ROUTES_H
 #define BPF_OVERLAY_ROUTES_H
 
 #include "maps.h"
 #include "csum.h"
-
-#define ROUTE_CACHE_HASH	0x9e3779b1u	/* 2^32 / golden ratio: spreads the low-entropy host bits */
-
-static __always_inline __u32 route_cache_index(__be32 addr)
-{
-	return ((__u32)addr * ROUTE_CACHE_HASH) >> (32 - __builtin_ctz(ROUTE_CACHE_SLOTS));
-}
+#include "cache.h"
 
 /* The route for `addr` copied into `buf` (returned), or NULL when no entry covers it. A copy, not a pointer
  * into a map: two lookups of one program may share a cache slot. The per-CPU cache answers when it holds `addr`
- * for the current routes generation; else the trie does, and its answer (a miss too) fills the slot. */
+ * for the current generation; else the trie does, and its answer (a miss too) fills the slot. */
 static __always_inline struct route_value *route_lookup(__be32 addr, struct route_value *buf)
 {
 	struct route_key key = { .prefixlen = 32, .addr = addr };
 	struct route_cache_slot *slot = NULL;
-	struct settings_value *s;
 	struct route_value *rt;
-	__u32 zero = 0, gen = 0, idx;
+	__u32 gen = cache_gen(), idx;
 
-	s = bpf_map_lookup_elem(&settings_map, &zero);
-	if (s)
-		gen = s->routes_gen;
 	if (gen) {
-		idx = route_cache_index(addr);
+		idx = cache_index(addr, ROUTE_CACHE_SLOTS);
 		slot = bpf_map_lookup_elem(&route_cache_map, &idx);
 		if (slot && slot->gen == gen && slot->addr == addr) {
 			*buf = slot->value;

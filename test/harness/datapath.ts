@@ -98,8 +98,8 @@ export interface Fixture {
   pinRoot: string;
   uplinkIfindex: number;
   setMtu(mtu: number): void;
-  /** settings.routes_gen, as the agent publishes it after routes writes: nonzero turns the route cache on. */
-  setRoutesGen(gen: number): void;
+  /** settings.cache_gen, as the agent publishes it after routes writes: nonzero turns the route cache on. */
+  setCacheGen(gen: number): void;
   counters(): Map<number, bigint>;
   close(): void;
 }
@@ -126,8 +126,8 @@ export function loadFixture(): Fixture {
     encodeKnownNodeValue({ vtepMac: ZERO_MAC, flags: NodeFlags.AllowIpip | NodeFlags.AllowVxlan, tunnelAddr: PLAIN_NODE.tunnelAddr }),
   );
   for (const allowed of [ALLOWED_SOURCE, REMOTE_ALLOWED_SOURCE]) dp.maps.sourceAllow.update(encodeSourceAllowKey(allowed), encodeSourceAllowValue());
-  // The route cache starts off (routes_gen 0): tests that write routes_map directly need no generation bump.
-  const settings = { tunnelAddr: TUNNEL_ADDR, uplinkMtu: UPLINK_MTU, routesGen: 0 };
+  // The route cache starts off (cache_gen 0): tests that write routes_map directly need no generation bump.
+  const settings = { tunnelAddr: TUNNEL_ADDR, uplinkMtu: UPLINK_MTU, cacheGen: 0 };
   const writeSettings = () => dp.maps.settings.update(encodeU32Key(0), encodeSettingsValue(settings));
   writeSettings();
   return {
@@ -138,8 +138,8 @@ export function loadFixture(): Fixture {
       settings.uplinkMtu = mtu;
       writeSettings();
     },
-    setRoutesGen(gen: number): void {
-      settings.routesGen = gen;
+    setCacheGen(gen: number): void {
+      settings.cacheGen = gen;
       writeSettings();
     },
     counters(): Map<number, bigint> {

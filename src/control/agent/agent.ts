@@ -10,8 +10,9 @@ import { Encap, MAP_NAMES, RouteKind } from '../maps/layout.js';
 import type { IPPool, Node, OverlayConfigurationSpec } from '../model/types.js';
 import { knownNodeEntries, routeEntries, settingsEntries, sourceAllowMapEntries } from '../reconcile/encode.js';
 import { planHostRoutes, removeHostRoutes, syncHostRoutes, underlayGatewayResolver } from '../reconcile/host-routes.js';
+import type { MapEntry } from '../kernel/types.js';
 import { MirroredMap, type SyncStats } from '../reconcile/map-sync.js';
-import { nextRoutesGen } from '../reconcile/routes-gen.js';
+import { nextCacheGen } from '../reconcile/cache-gen.js';
 import { syncTunnelAddresses } from '../reconcile/tunnel-address.js';
 import { NftTable } from '../reconcile/nft.js';
 import { selects } from '../selector/index.js';
@@ -65,8 +66,8 @@ export class Agent {
   private stopped = false;
   private readonly health: HealthState;
   private lastState?: DesiredState;
-  /** settings.routes_gen: random at start, so that no cache slot of an earlier agent's generation can match. */
-  private routesGen = nextRoutesGen(0);
+  /** settings.cache_gen: random at start, so that no cache slot of an earlier agent's generation can match. */
+  private cacheGen = nextCacheGen(0);
   /** The reconciler's memory of each map (one read at start, then diffs only; forgotten on every resync). */
   private readonly mirrors = {
     routes: new MirroredMap(() => this.datapath.maps.routes),
@@ -166,17 +167,18 @@ export class Agent {
     }
   }
 
-  /** Writes routes_map and moves to a new routes generation when anything was written (or a write may have
-   * happened before a failure): the programs' route caches then miss until the settings write publishes it. */
-  private syncRoutes(routes: DesiredState['routes']): SyncStats {
+  /** Syncs a map the programs cache lookups of (routes_map, known_nodes_map) and moves to a new cache generation
+   * when anything was written, or may have been before a failure: slots filled before then miss once the
+   * settings write publishes it. */
+  private syncCached(mirror: MirroredMap, entries: MapEntry[]): SyncStats {
     let stats: SyncStats;
     try {
-      stats = this.mirrors.routes.sync(routeEntries(routes));
+      stats = mirror.sync(entries);
     } catch (err) {
-      this.routesGen = nextRoutesGen(this.routesGen);
+      this.cacheGen = nextCacheGen(this.cacheGen);
       throw err;
     }
-    if (stats.added + stats.updated + stats.deleted > 0) this.routesGen = nextRoutesGen(this.routesGen);
+    if (stats.added + stats.updated + stats.deleted > 0) this.cacheGen = nextCacheGen(this.cacheGen);
     return stats;
   }
 
@@ -197,11 +199,10 @@ export class Agent {
     const { self, state, config, localWorkloads } = await compileForNode(this.ds, node, this.uplink.mtu);
     // VNI, port and VTEP MAC are load-time constants: a change reloads the programs and swaps them in place.
     this.datapath.ensure(this.constants(self, config));
-    const routes = this.syncRoutes(state.routes);
     const stats = {
-      routes,
-      knownNodes: this.mirrors.knownNodes.sync(knownNodeEntries(state.knownNodes)),
-      settings: this.mirrors.settings.sync(settingsEntries({ ...state.settings, routesGen: this.routesGen })),
+      routes: this.syncCached(this.mirrors.routes, routeEntries(state.routes)),
+      knownNodes: this.syncCached(this.mirrors.knownNodes, knownNodeEntries(state.knownNodes)),
+      settings: this.mirrors.settings.sync(settingsEntries({ ...state.settings, cacheGen: this.cacheGen })),
       sourceAllow: this.mirrors.sourceAllow.sync(sourceAllowMapEntries(state.sourceAllow)),
     };
     for (const [name, s] of Object.entries(stats)) {
