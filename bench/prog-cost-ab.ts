@@ -11,7 +11,7 @@ import { measureProgramCosts, type ProgCost } from './lib/prog-cost.js';
 const DIRS = (process.env.BENCH_AB_DIRS ?? '').split(',').filter(Boolean);
 const ROUNDS = Number(process.env.BENCH_AB_ROUNDS ?? 5);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 50_000);
-// BENCH_CACHE_GEN=0 measures with the route cache off; BENCH_EXTRA_ROUTES=N adds N /32 routes (a busy node's trie).
+// BENCH_CACHE_GEN=0 measures with the lookup caches off; BENCH_EXTRA_ROUTES=N adds N /32 routes (a busy node's trie).
 const CACHE_GEN = Number(process.env.BENCH_CACHE_GEN ?? 1);
 const EXTRA_ROUTES = Number(process.env.BENCH_EXTRA_ROUTES ?? 0);
 

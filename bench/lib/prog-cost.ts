@@ -130,7 +130,7 @@ function fillRoutes(fx: Fixture, n: number): void {
   }
 }
 
-/** `cacheGen`: settings.cache_gen as the agent publishes it (default 1: the route cache on, as an agent runs it;
+/** `cacheGen`: settings.cache_gen as the agent publishes it (default 1: the lookup caches on, as an agent runs them;
  * 0: off). `extraRoutes`: filler routes that make the trie as deep as a busy node's. */
 export function measureProgramCosts(opts: { repeat: number; samples: number; cacheGen?: number; extraRoutes?: number }): ProgCostReport {
   const fx = loadFixture();
