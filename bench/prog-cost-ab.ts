@@ -11,9 +11,9 @@ import { measureProgramCosts, type ProgCost } from './lib/prog-cost.js';
 const DIRS = (process.env.BENCH_AB_DIRS ?? '').split(',').filter(Boolean);
 const ROUNDS = Number(process.env.BENCH_AB_ROUNDS ?? 5);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 50_000);
-// BENCH_CACHE_GEN=0 measures with the lookup caches off; BENCH_EXTRA_ROUTES=N adds N /32 routes (a busy node's trie).
+// BENCH_CACHE_GEN=0 measures with the lookup caches off; BENCH_BUSY_NODE=1 with a 256-node cluster's routes_map.
 const CACHE_GEN = Number(process.env.BENCH_CACHE_GEN ?? 1);
-const EXTRA_ROUTES = Number(process.env.BENCH_EXTRA_ROUTES ?? 0);
+const BUSY_NODE = process.env.BENCH_BUSY_NODE === '1';
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -29,7 +29,7 @@ kernelDescribe('data path cost per packet, builds alternated (BPF_PROG_TEST_RUN)
       for (let r = 0; r < ROUNDS; r++) {
         for (const dir of r % 2 ? [...DIRS].reverse() : DIRS) {
           process.env.BPF_OVERLAY_BPF_DIR = dir;
-          runs.get(dir)!.push(measureProgramCosts({ repeat: 1000, samples: SAMPLES, cacheGen: CACHE_GEN, extraRoutes: EXTRA_ROUTES }).cases);
+          runs.get(dir)!.push(measureProgramCosts({ repeat: 1000, samples: SAMPLES, cacheGen: CACHE_GEN, busyNode: BUSY_NODE }).cases);
         }
       }
     } finally {
@@ -40,7 +40,7 @@ kernelDescribe('data path cost per packet, builds alternated (BPF_PROG_TEST_RUN)
     const net = (dir: string, key: string) => median(runs.get(dir)!.map((cases) => cases.find((c) => c.key === key)!.netNs));
     const header = `${'path'.padEnd(36)}${DIRS.map((d) => d.slice(-18).padStart(20)).join('')}`;
     const lines = first.map((c) => `${c.label.padEnd(36)}${DIRS.map((d) => net(d, c.key).toFixed(1).padStart(20)).join('')}`);
-    console.log(`net ns per packet, median of ${ROUNDS} alternated rounds of ${SAMPLES} fresh runs, cache_gen ${CACHE_GEN}, ${EXTRA_ROUTES} extra routes\n${header}\n${lines.join('\n')}`);
-    console.log(JSON.stringify({ rounds: ROUNDS, samples: SAMPLES, cacheGen: CACHE_GEN, extraRoutes: EXTRA_ROUTES, dirs: DIRS, net: Object.fromEntries(DIRS.map((d) => [d, Object.fromEntries(first.map((c) => [c.key, net(d, c.key)]))])) }));
+    console.log(`net ns per packet, median of ${ROUNDS} alternated rounds of ${SAMPLES} fresh runs, cache_gen ${CACHE_GEN}, ${BUSY_NODE ? 'busy node' : 'fixture'} routes\n${header}\n${lines.join('\n')}`);
+    console.log(JSON.stringify({ rounds: ROUNDS, samples: SAMPLES, cacheGen: CACHE_GEN, busyNode: BUSY_NODE, dirs: DIRS, net: Object.fromEntries(DIRS.map((d) => [d, Object.fromEntries(first.map((c) => [c.key, net(d, c.key)]))])) }));
   });
 });
