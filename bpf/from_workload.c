@@ -78,20 +78,16 @@ static __always_inline __u32 from_workload_reason(struct __sk_buff *skb, __u32 l
 	struct route_value *rt, *src, rt_buf, src_buf;
 	struct l3 p;
 	__u32 tunnel;
+	int parsed;
 
 	/* IPv4 header with options and the UDP header: the tunnel check reads the destination port. */
 	ctx_linearize(skb, ETH_HLEN + 60 + UDP_HLEN);
 	data = ctx_data(skb);
 	data_end = ctx_data_end(skb);
 
-	switch (parse_ipv4(data, data_end, len - ETH_HLEN, ctx_is_gso(skb), &p)) {
-	case PARSE_IPV4:
-		break;
-	case PARSE_NOT_IPV4:
-		return REASON_PASS;
-	default:
-		return REASON_DROP_MALFORMED;
-	}
+	parsed = parse_ipv4(data, data_end, len - ETH_HLEN, ctx_is_gso(skb), &p);
+	if (parsed != PARSE_IPV4)
+		return parse_reject_reason(parsed);
 
 	/* The source must be the workload's own (bpf_redirect_* bypasses the kernel's rp_filter). At tc
 	 * ingress, ingress_ifindex is the host-side veth the packet came in on. */

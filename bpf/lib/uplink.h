@@ -67,19 +67,15 @@ static __always_inline __u32 from_uplink_reason(struct ctx_buff *ctx, __u32 len,
 	void *data, *data_end;
 	struct tunnel t = {};
 	struct l3 p;
+	int parsed;
 
 	ctx_linearize(ctx, UPLINK_HEADERS_MAX);
 	data = ctx_data(ctx);
 	data_end = ctx_data_end(ctx);
 
-	switch (parse_ipv4(data, data_end, len - ETH_HLEN, ctx_is_gso(ctx), &p)) {
-	case PARSE_IPV4:
-		break;
-	case PARSE_NOT_IPV4:
-		return REASON_PASS;
-	default:
-		return REASON_DROP_MALFORMED;
-	}
+	parsed = parse_ipv4(data, data_end, len - ETH_HLEN, ctx_is_gso(ctx), &p);
+	if (parsed != PARSE_IPV4)
+		return parse_reject_reason(parsed);
 
 	switch (tunnel_classify(&p, data_end, &t)) {
 	case TUNNEL_DECAP:

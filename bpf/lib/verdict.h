@@ -7,6 +7,7 @@
 
 #include "ctx.h"
 #include "counters.h"
+#include "parsing.h"
 
 #define REASON_FIRST_DROP REASON_DROP_UNKNOWN_SOURCE
 
@@ -16,6 +17,12 @@ struct verdict {
 };
 
 #define VERDICT_INIT { .encap = ENCAP_NONE, .action = CTX_PASS }
+
+/* What a program counts for a frame parse_ipv4 refused: not IPv4 is not ours to judge, a broken header a drop. */
+static __always_inline __u32 parse_reject_reason(int parsed)
+{
+	return parsed == PARSE_NOT_IPV4 ? REASON_PASS : REASON_DROP_MALFORMED;
+}
 
 static __always_inline int verdict_finish(__u32 hook, const struct verdict *v, __u32 reason, __u32 len)
 {
