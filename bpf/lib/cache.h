@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* What the lookup caches (maps.h) share: the generation they are valid for, and the slot of an address. */
+/* What the lookup caches (maps.h) share: the generation they are valid for, and the slot of an address.
+ * A slot is read and written without a lock: that relies on no two runs of one object's program interleaving on
+ * one CPU, which holds where tc and XDP run with preemption off (softirq, or BH disabled). A PREEMPT_RT kernel
+ * runs them preemptibly, so there the agent publishes cache_gen 0 and the caches stay off. */
 #ifndef BPF_OVERLAY_CACHE_H
 #define BPF_OVERLAY_CACHE_H
 

@@ -12,7 +12,7 @@ import { knownNodeEntries, routeEntries, settingsEntries, sourceAllowMapEntries 
 import { planHostRoutes, removeHostRoutes, syncHostRoutes, underlayGatewayResolver } from '../reconcile/host-routes.js';
 import type { MapEntry } from '../kernel/types.js';
 import { MirroredMap, type SyncStats } from '../reconcile/map-sync.js';
-import { nextCacheGen } from '../reconcile/cache-gen.js';
+import { lookupCachesSafe, nextCacheGen } from '../reconcile/cache-gen.js';
 import { syncTunnelAddresses } from '../reconcile/tunnel-address.js';
 import { NftTable } from '../reconcile/nft.js';
 import { selects } from '../selector/index.js';
@@ -66,8 +66,9 @@ export class Agent {
   private stopped = false;
   private readonly health: HealthState;
   private lastState?: DesiredState;
-  /** settings.cache_gen: random at start, so that no cache slot of an earlier agent's generation can match. */
-  private cacheGen = nextCacheGen(0);
+  /** settings.cache_gen: random at start, so that no cache slot of an earlier agent's generation can match; 0
+   * (caches off) for good where the slots are not safe. */
+  private cacheGen = lookupCachesSafe() ? nextCacheGen(0) : 0;
   /** The reconciler's memory of each map (one read at start, then diffs only; forgotten on every resync). */
   private readonly mirrors = {
     routes: new MirroredMap(() => this.datapath.maps.routes),
@@ -172,13 +173,16 @@ export class Agent {
    * settings write publishes it. */
   private syncCached(mirror: MirroredMap, entries: MapEntry[]): SyncStats {
     let stats: SyncStats;
+    const moveOn = () => {
+      if (this.cacheGen !== 0) this.cacheGen = nextCacheGen(this.cacheGen);
+    };
     try {
       stats = mirror.sync(entries);
     } catch (err) {
-      this.cacheGen = nextCacheGen(this.cacheGen);
+      moveOn();
       throw err;
     }
-    if (stats.added + stats.updated + stats.deleted > 0) this.cacheGen = nextCacheGen(this.cacheGen);
+    if (stats.added + stats.updated + stats.deleted > 0) moveOn();
     return stats;
   }
 
