@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* How a program ends: its routines return a counter reason (and, for a verdict, the action to return); the
- * program's single epilogue counts that reason once and returns. A drop reason always returns CTX_DROP, so no
- * path can drop without counting or count without dropping. */
+ * program's single epilogue counts that reason once and returns. A drop reason always returns CTX_DROP: every
+ * drop is counted, and no drop reason lets a packet through. */
 #ifndef BPF_OVERLAY_VERDICT_H
 #define BPF_OVERLAY_VERDICT_H
 
