@@ -333,6 +333,15 @@ export function compile(input: CompileInput): DesiredState {
     });
   }
 
+  // to_uplink looks a destination up among the nodes only where one can be: a remote block holding no node's
+  // address says so (a pool overlapping the underlay is the exception this guards).
+  const hostIps = [...clusterHosts].map((a) => parseIp(a)!);
+  for (const { entry } of routes.values()) {
+    if (entry.kind !== RouteKind.RemoteBlock) continue;
+    const c = parseCidr(entry.cidr)!;
+    if (!hostIps.some((ip) => cidrContainsIp(c, ip.family, ip.value))) entry.flags |= RouteFlags.NoClusterNode;
+  }
+
   const sortedPools = [...pools].sort((a, b) => compareCidrText(a.cidr.network, b.cidr.network));
   return {
     localNode: input.localNode,

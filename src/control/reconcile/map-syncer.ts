@@ -50,7 +50,12 @@ export class MapSyncer implements SyncStep {
     readonly name: string,
     private readonly mapRef: () => CapacityMap,
     private readonly source: MapSource,
-    private readonly opts: { batchSize?: number; onOverflow?: (keys: string[], capacity: number) => void } = {},
+    private readonly opts: {
+      batchSize?: number;
+      onOverflow?: (keys: string[], capacity: number) => void;
+      /** Called after a run that changed the map, or failed while changing it (the map may hold part of it). */
+      onWritten?: () => void;
+    } = {},
   ) {}
 
   get pending(): boolean {
@@ -110,8 +115,12 @@ export class MapSyncer implements SyncStep {
     this.mirror = undefined; // until the writes succeeded, what the kernel holds is not known
     this.full = true;
     const batch = this.opts.batchSize ?? 1024;
-    applyPlan(map, { writes: [...updates, ...early], deletes }, batch);
-    if (late.length > 0) applyPlan(map, { writes: late, deletes: [] }, batch);
+    try {
+      applyPlan(map, { writes: [...updates, ...early], deletes }, batch);
+      if (late.length > 0) applyPlan(map, { writes: late, deletes: [] }, batch);
+    } finally {
+      if (updates.length + early.length + late.length + deletes.length > 0) this.opts.onWritten?.();
+    }
     for (const w of [...updates, ...early, ...late]) current.set(w.hex, w.value);
     for (const d of deletes) current.delete(d.hex);
     this.mirror = current;
