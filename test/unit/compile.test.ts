@@ -299,13 +299,13 @@ describe('routes learned over BGP', () => {
     expect(byCidr.get('192.168.2.0/26')?.nextHop).toBe('10.0.1.2');
     expect(byCidr.has('192.168.2.0/27')).toBe(false);
     expect(byCidr.get('192.168.7.0/26')).toMatchObject({ kind: RouteKind.RemoteBlock, encap: Encap.Ipip, nextHop: '10.0.2.3' });
-    expect(byCidr.get('192.168.8.0/26')).toMatchObject({ kind: RouteKind.RemoteBlock, encap: Encap.None, nextHop: '10.0.1.200', flags: 1 });
+    expect(byCidr.get('192.168.8.0/26')).toMatchObject({ kind: RouteKind.RemoteBlock, encap: Encap.None, nextHop: '10.0.1.200', flags: RouteFlags.InPool | RouteFlags.NoClusterNode });
     expect(byCidr.has('172.16.0.0/24')).toBe(false);
     expect(state.routeDecisions.find((d) => d.cidr === '192.168.7.0/26')?.reason).toMatch(/^learned over BGP from 10\.0\.2\.3; CrossSubnet/);
   });
 
   it('a learned plain route whose next hop is off our subnet goes through the host FIB', () => {
     const state = compile(input([pool('p', '192.168.0.0/16')], { learnedRoutes: [{ cidr: '192.168.9.0/26', nextHop: '10.7.0.1' }] }));
-    expect(state.routes.find((r) => r.cidr === '192.168.9.0/26')?.flags).toBe(1 | RouteFlags.ViaFib);
+    expect(state.routes.find((r) => r.cidr === '192.168.9.0/26')?.flags).toBe(RouteFlags.InPool | RouteFlags.ViaFib | RouteFlags.NoClusterNode);
   });
 });
