@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Upgrade without disruption: two nodes run the agent with one build of the data path; a checksummed TCP flow
 // runs between their tunnel addresses (host-to-host through BPF IP-in-IP) while both agents are stopped and
 // restarted with a second, different build (BPF_OVERLAY_BPF_DIR). The new agent adopts the pinned maps and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Names derived from (container ID, interface): deterministic, so DEL and GC find what ADD made without any
 // local state, even after the record in the datastore is gone.
 import { createHash } from 'node:crypto';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The natOutgoing ruleset, as nft script text. Calico masquerades traffic from a natOutgoing pool to any
 // destination outside every pool; the BPF program passes such packets to the stack, where this rule SNATs
 // them. One table per node name keeps several agents on one machine (tests, kind-like setups) apart.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Block carving: which pools a node may use, which blocks of a pool are still unclaimed, which addresses of a
 // block are free, and the records (IPAMBlock + BlockAffinity) that claim a block for a node.
 import type { IPAMBlock, Txn } from '../datastore/types.js';
