@@ -22,7 +22,7 @@ spec:
 `;
 const FLOW_MS = 10_000;
 const FLOW_RATE = 20 * 1024 * 1024; // bytes/s: enough to see a stall, little enough to leave CPU for the agents
-const SINK = join(REPO_ROOT, 'test', 'e2e', 'scripts', 'tcp-sink.mjs');
+const SINK = join(REPO_ROOT, 'test', 'lab', 'scripts', 'tcp-sink.mjs');
 const SOURCE = join(REPO_ROOT, 'test', 'harness', 'scripts', 'tcp-timed-source.mjs');
 
 interface Attachment {
