@@ -1,0 +1,211 @@
+// Property test of the incremental compiler against the oracle: seeded random event sequences over a small
+// universe of names and CIDRs (so that duplicates, overlaps and conflicts are frequent); after every event the
+// incremental state equals compile() of the same inputs and the reported changes equal the diff of the states.
+import { describe, expect, it } from 'vitest';
+import { compile } from '../../src/control/compile/compile.js';
+import {
+  IncrementalCompiler,
+  diffStates,
+  type ChangeSet,
+  type CompilerEvent,
+  type CompilerSnapshot,
+} from '../../src/control/compile/incremental.js';
+import type { DesiredState } from '../../src/control/compile/types.js';
+import type { BlockAffinity, EncapMode, IPPool, Node, OverlayConfiguration, WorkloadEndpoint } from '../../src/control/model/types.js';
+import { seededRandom } from '../harness/random.js';
+
+const V3 = 'projectcalico.org/v3' as const;
+const LOCAL = 'n0';
+
+class Gen {
+  constructor(readonly rnd: () => number) {}
+  pick<T>(xs: readonly T[]): T {
+    return xs[Math.floor(this.rnd() * xs.length)];
+  }
+  chance(p: number): boolean {
+    return this.rnd() < p;
+  }
+  int(n: number): number {
+    return Math.floor(this.rnd() * n);
+  }
+}
+
+const POOL_CIDRS = ['10.0.0.0/16', '10.0.0.0/16', '10.0.0.0/8', '10.0.128.0/17', '10.1.0.0/16', '10.0.0.0/26', 'not-a-cidr', 'fd00::/48'];
+const MODES: EncapMode[] = ['Never', 'Always', 'CrossSubnet'];
+const SELECTORS = ['all()', '', 'zone == "a"', 'zone == "b"', '!has(zone)', 'zone in {"a", "b"}', 'broken (((('];
+const NODE_ADDRS = ['192.168.0.1/24', '192.168.0.2/24', '192.168.0.2/24', '192.168.1.3/24', '192.168.0.4/32', '192.168.1.3/16', 'bogus/24', 'fd00::1/64', undefined];
+const VXLAN_TUNNELS = ['10.0.0.1', '10.0.0.65', '10.1.0.1', 'not-ip', undefined];
+const IPIP_TUNNELS = ['10.0.0.2', '10.0.0.1', '10.5.0.1', undefined];
+const BLOCK_CIDRS = ['10.0.0.0/26', '10.0.0.64/26', '10.0.0.1/26', '10.0.0.0/24', '10.0.128.0/26', '10.1.0.0/26', '10.2.0.0/26', '10.0.0.0/016', '10.0.0.1/32', '10.0.0.0/16', 'bad', 'fd00::/122', 'fd00::0/122'];
+const WORKLOAD_NETS = ['10.0.0.1/32', '10.0.0.5/32', '10.0.0.2/32', '10.0.0.0/26', 'fd00::5/128', '10.0.0.65/32', '10.9.9.9/32', '10.1.0.1/32', '10.0.0.5/032'];
+
+function pool(g: Gen, name: string): IPPool {
+  return {
+    apiVersion: V3,
+    kind: 'IPPool',
+    metadata: { name },
+    spec: {
+      cidr: g.pick(POOL_CIDRS),
+      ipipMode: g.pick(MODES),
+      vxlanMode: g.chance(0.5) ? 'Never' : g.pick(MODES),
+      natOutgoing: g.chance(0.5),
+      disabled: g.chance(0.2),
+      blockSize: 26,
+      nodeSelector: g.pick(SELECTORS),
+    },
+  };
+}
+
+function node(g: Gen, name: string): Node {
+  const addr = g.pick(NODE_ADDRS);
+  const ipip = g.pick(IPIP_TUNNELS);
+  const bgp = addr || ipip ? { bgp: { ...(addr ? { ipv4Address: addr } : {}), ...(ipip ? { ipv4IPIPTunnelAddr: ipip } : {}) } } : {};
+  const vxlan = g.pick(VXLAN_TUNNELS);
+  const mac = g.chance(0.3) ? { vxlanTunnelMACAddr: `AA-BB-CC-DD-EE-0${g.int(3)}` } : {};
+  const labels = g.chance(0.7) ? { labels: { zone: g.pick(['a', 'b', 'c']) } } : {};
+  return { apiVersion: V3, kind: 'Node', metadata: { name, ...labels }, spec: { ...bgp, ...(vxlan ? { ipv4VXLANTunnelAddr: vxlan } : {}), ...mac } };
+}
+
+function affinity(g: Gen, name: string): BlockAffinity {
+  return {
+    apiVersion: V3,
+    kind: 'BlockAffinity',
+    metadata: { name },
+    spec: { node: `n${g.int(10)}`, cidr: g.pick(BLOCK_CIDRS), ...(g.chance(0.15) ? { deleted: true } : {}) },
+  };
+}
+
+function workload(g: Gen, name: string): WorkloadEndpoint {
+  const nets = Array.from({ length: 1 + g.int(3) }, () => g.pick(WORKLOAD_NETS));
+  const pod = g.chance(0.8) ? { pod: g.pick(['web', 'db', 'cache']), namespace: g.pick(['default', 'prod']) } : {};
+  return {
+    apiVersion: V3,
+    kind: 'WorkloadEndpoint',
+    metadata: { name },
+    spec: {
+      node: g.chance(0.7) ? LOCAL : 'n1',
+      containerID: name,
+      interfaceName: 'eth0',
+      hostInterface: `bo${g.int(5)}`,
+      hostIfindex: 10 + g.int(5),
+      hostMac: g.pick(['EE:EE:EE:EE:EE:EE', 'ee:ee:ee:ee:ee:01']),
+      mac: g.pick(['0A:58:0A:00:00:05', '0a:58:0a:00:00:06']),
+      ipNetworks: nets,
+      pool: 'p',
+      ...pod,
+    },
+  };
+}
+
+function config(g: Gen, name: string): OverlayConfiguration {
+  return { apiVersion: V3, kind: 'OverlayConfiguration', metadata: { name }, spec: g.chance(0.5) ? { mtu: 1300 + g.int(100) } : {} };
+}
+
+const KINDS = [
+  { kind: 'IPPool', names: 6, make: pool, weight: 2 },
+  { kind: 'Node', names: 8, make: node, weight: 4 },
+  { kind: 'BlockAffinity', names: 16, make: affinity, weight: 5 },
+  { kind: 'WorkloadEndpoint', names: 8, make: workload, weight: 3 },
+  { kind: 'OverlayConfiguration', names: 2, make: config, weight: 1 },
+] as const;
+const TOTAL_WEIGHT = KINDS.reduce((s, k) => s + k.weight, 0);
+
+function randomEvent(g: Gen): CompilerEvent {
+  let w = g.int(TOTAL_WEIGHT);
+  const k = KINDS.find((x) => (w -= x.weight) < 0)!;
+  const name = k.kind === 'OverlayConfiguration' ? g.pick(['default', 'other']) : `${k.kind[0].toLowerCase()}${g.int(k.names)}`;
+  // Nodes are named n0..n9 so that affinities can point at them (n0 is this node).
+  const resName = k.kind === 'Node' ? `n${g.int(k.names)}` : name;
+  if (g.chance(0.25)) return { type: 'delete', kind: k.kind, name: resName };
+  return { type: 'put', kind: k.kind, name: resName, resource: k.make(g, resName) };
+}
+
+function randomSnapshot(g: Gen): CompilerSnapshot {
+  const some = <T>(n: number, make: (i: number) => T) => Array.from({ length: n }, (_, i) => make(i)).filter(() => g.chance(0.7));
+  return {
+    pools: some(6, (i) => pool(g, `i${i}`)),
+    nodes: some(8, (i) => node(g, `n${i}`)),
+    blockAffinities: some(16, (i) => affinity(g, `b${i}`)),
+    workloads: some(8, (i) => workload(g, `w${i}`)),
+    configs: some(1, () => config(g, 'default')),
+  };
+}
+
+/** The changes compared with the diff of the states; localWorkloads is checked on its own (diffStates has none). */
+function withoutWorkloads(c: ChangeSet) {
+  return { ...c, localWorkloads: null };
+}
+
+function expectOracle(inc: IncrementalCompiler, before: DesiredState, changes: ChangeSet, what: string): void {
+  const after = inc.state;
+  const oracle = compile(inc.compileInput());
+  expect(after, what).toEqual(oracle);
+  expect(withoutWorkloads(changes), what).toEqual(withoutWorkloads(diffStates(before, after)));
+}
+
+function localWorkloadsTouched(inc: IncrementalCompiler, events: readonly CompilerEvent[]): Set<string> {
+  const held = new Set(inc.compileInput().workloads.map((w) => w.metadata.name));
+  const touched = new Set<string>();
+  for (const ev of events) {
+    if (ev.kind !== 'WorkloadEndpoint') continue;
+    const isLocal = ev.type === 'put' && (ev.resource as WorkloadEndpoint).spec.node === LOCAL;
+    if (held.has(ev.name) || isLocal) touched.add(ev.name);
+    if (isLocal) held.add(ev.name);
+    else held.delete(ev.name);
+  }
+  return touched;
+}
+
+describe('incremental compiler equals compile() after every event', () => {
+  it.each([1, 2, 3, 4, 5, 6, 7, 8])('seed %i: 600 single events', (seed) => {
+    const g = new Gen(seededRandom(seed));
+    const inc = new IncrementalCompiler({ localNode: LOCAL, uplinkMtu: 1500 });
+    expect(inc.state).toEqual(compile(inc.compileInput()));
+    for (let i = 0; i < 600; i++) {
+      const ev = randomEvent(g);
+      const before = inc.state;
+      const expectedWorkloads = localWorkloadsTouched(inc, [ev]);
+      const changes = inc.apply(ev);
+      expectOracle(inc, before, changes, `seed ${seed} event ${i}: ${JSON.stringify(ev)}`);
+      expect(changes.localWorkloads).toEqual(expectedWorkloads);
+    }
+  });
+
+  it.each([11, 12, 13])('seed %i: batches and re-lists', (seed) => {
+    const g = new Gen(seededRandom(seed));
+    const inc = new IncrementalCompiler({ localNode: LOCAL, uplinkMtu: 9000 });
+    for (let i = 0; i < 150; i++) {
+      const before = inc.state;
+      if (g.chance(0.1)) {
+        const heldBefore = inc.compileInput().workloads.map((w) => w.metadata.name);
+        const snapshot = randomSnapshot(g);
+        const changes = inc.load(snapshot);
+        expectOracle(inc, before, changes, `seed ${seed} load ${i}`);
+        const heldAfter = snapshot.workloads.filter((w) => w.spec.node === LOCAL).map((w) => w.metadata.name);
+        expect(changes.localWorkloads).toEqual(new Set([...heldBefore, ...heldAfter]));
+        continue;
+      }
+      const events = Array.from({ length: 1 + g.int(8) }, () => randomEvent(g));
+      const expectedWorkloads = localWorkloadsTouched(inc, events);
+      const changes = inc.applyAll(events);
+      expectOracle(inc, before, changes, `seed ${seed} batch ${i}: ${JSON.stringify(events)}`);
+      expect(changes.localWorkloads).toEqual(expectedWorkloads);
+    }
+  });
+
+  it('an event that changes nothing reports nothing and keeps the same state object', () => {
+    const g = new Gen(seededRandom(99));
+    const inc = new IncrementalCompiler({ localNode: LOCAL, uplinkMtu: 1500 });
+    inc.load(randomSnapshot(g));
+    const ev = randomEvent(g);
+    inc.apply(ev);
+    const before = inc.state;
+    const again = inc.apply(ev);
+    expect(withoutWorkloads(again)).toEqual(withoutWorkloads(diffStates(before, inc.state)));
+    expect(again.routes.size + again.knownNodes.size).toBe(0);
+  });
+
+  it('rejects an uplink MTU out of range like compile()', () => {
+    expect(() => new IncrementalCompiler({ localNode: LOCAL, uplinkMtu: 100 })).toThrow(/uplinkMtu must be an integer between 576 and 65535, got 100/);
+  });
+});
