@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { Cluster } from '../test/e2e/cluster.js';
 import { measureProgramCosts, type ProgCostReport } from './lib/prog-cost.js';
 import { BLOCKS_PER_NODE, POOLS, runChild, type ScaleResult, type SyncTiming, type WriteRates } from './lib/control-plane.js';
+import { incrementalMarkdown, incrementalTargets } from './lib/incremental-compile.js';
 import { PATH_NAMES, PATH_SETUPS, type BenchPath, type PathName } from './lib/paths.js';
 import { METRICS, ratioSvg, trafficMarkdown, type TrafficTable } from './lib/report.js';
 import { spread } from './lib/stats.js';
@@ -234,6 +235,7 @@ function targets(table: TrafficTable | undefined, prog: ProgCostReport | undefin
       note: '',
       why: s5.peakRssMB < 300 ? '' : `${s5.rssAfterFullMB.toFixed(0)} MB after the full sync; the peak is garbage of the repeated full recompiles`,
     });
+    out.push(...incrementalTargets(s5.incremental));
   }
   return out;
 }
@@ -359,6 +361,7 @@ function markdown(
       `Incremental = the agent's real path: full compile of the changed input, then the mirrored sync (diff against the reconciler's memory of each map, which read the kernel once on the full sync; write only the 5 changed entries). Map sizes: routes max ${scale[0]?.routesMapMaxEntries}, known nodes max ${scale[0]?.knownNodesMapMaxEntries} (large enough for 10,000 nodes, no resize needed). ${MODE.repeats} add/remove pairs per size.`,
       '',
     );
+    L.push(...incrementalMarkdown(scale));
   }
   if (writes) {
     L.push(

@@ -29,7 +29,6 @@ export class NodeTable {
   private readonly knownList = new SortedList<KnownNodeEntry>((a, b) => compareIpText(a.addr, b.addr));
   private readonly hostList = new SortedList<string>(compareIpText);
   private readonly hosts = new Set<string>();
-  private bulk = false;
 
   constructor(
     private readonly localNode: string,
@@ -43,16 +42,6 @@ export class NodeTable {
 
   knownNode(addr: string): KnownNodeEntry | undefined {
     return this.known.get(addr);
-  }
-
-  beginBulk(): void {
-    this.bulk = true;
-  }
-
-  endBulk(): void {
-    this.bulk = false;
-    this.knownList.reset([...this.known.values()]);
-    this.hostList.reset([...this.hosts]);
   }
 
   /** The Node `name` was put (node given) or deleted; its address and entries follow. */
@@ -86,10 +75,8 @@ export class NodeTable {
       this.changes.noteClusterHost(addr, !present);
       if (present) this.hosts.add(addr);
       else this.hosts.delete(addr);
-      if (!this.bulk) {
-        if (present) this.hostList.insert(addr);
-        else this.hostList.remove(addr);
-      }
+      if (present) this.hostList.insert(addr);
+      else this.hostList.remove(addr);
     }
     const others = names.filter((n) => n !== this.localNode);
     const owner = others[0];
@@ -97,10 +84,10 @@ export class NodeTable {
     const before = this.known.get(addr);
     if (!sameKnownNode(before, entry)) {
       this.changes.noteKnownNode(addr, before);
-      if (before && !this.bulk) this.knownList.remove(before);
+      if (before) this.knownList.remove(before);
       if (entry) {
         this.known.set(addr, entry);
-        if (!this.bulk) this.knownList.insert(entry);
+        this.knownList.insert(entry);
       } else this.known.delete(addr);
     }
     const warnings = others.slice(1).map((n) => ({ name: n, text: sharedAddressWarning(owner, n, addr) }));

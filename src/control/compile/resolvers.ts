@@ -141,15 +141,11 @@ export class Resolvers {
     return this.out;
   }
 
-  /** Fills an empty instance; the sorted outputs are built once at the end. */
+  /** Fills an empty instance (the block index sorts once, after the last block). */
   loadAll(events: Iterable<Parameters<Resolvers['apply']>[0]>): void {
-    this.routes.beginBulk();
-    this.nodes.beginBulk();
     this.blocks.appending = true;
     for (const ev of events) this.apply(ev);
     this.blocks.appending = false;
-    this.routes.endBulk();
-    this.nodes.endBulk();
     this.finishBatch();
   }
 

@@ -99,28 +99,11 @@ export class RouteTable {
   private readonly routeList = new SortedList<RouteEntry>(compareRoutes);
   private readonly decisionList = new SortedList<DecisionItem>(compareDecisionItems);
   private decisionValues: RouteDecision[] | null = null;
-  /** During a bulk load the sorted lists are rebuilt once at the end instead of per change. */
-  private bulk = false;
 
   constructor(private readonly changes: RouteChanges) {}
 
   route(cidr: string): RouteEntry | undefined {
     return this.routes.get(cidr);
-  }
-
-  beginBulk(): void {
-    this.bulk = true;
-  }
-
-  endBulk(): void {
-    this.bulk = false;
-    const routes = [...this.routes.values()].map((r) => ({ r, k: cidrKey(r.cidr) }));
-    this.routeList.reset(routes.sort((a, b) => a.k - b.k).map((x) => x.r));
-    const decisions: DecisionItem[] = [];
-    for (const a of this.arbitrations.values()) decisions.push(...a.decisions);
-    for (const s of this.skips.values()) decisions.push(...s);
-    this.decisionList.reset(decisions);
-    this.decisionValues = null;
   }
 
   /** Replaces what source `key` (e.g. "ba:<name>") states; re-arbitrates the prefixes it claimed or claims. */
@@ -187,10 +170,10 @@ export class RouteTable {
     const before = this.routes.get(cidr);
     if (!sameRoute(before, next.winner)) {
       this.changes.noteRoute(cidr, before);
-      if (before && !this.bulk) this.routeList.remove(before);
+      if (before) this.routeList.remove(before);
       if (next.winner) {
         this.routes.set(cidr, next.winner);
-        if (!this.bulk) this.routeList.insert(next.winner);
+        this.routeList.insert(next.winner);
       } else this.routes.delete(cidr);
     }
     const prevWarnings = prev?.warnings ?? [];
@@ -203,12 +186,12 @@ export class RouteTable {
 
   private listInsert(d: DecisionItem): void {
     this.decisionValues = null;
-    if (!this.bulk) this.decisionList.insert(d);
+    this.decisionList.insert(d);
   }
 
   private listRemove(d: DecisionItem): void {
     this.decisionValues = null;
-    if (!this.bulk) this.decisionList.remove(d);
+    this.decisionList.remove(d);
   }
 
   /** Conflict warnings in claim order (as compile() emits them while claiming). */
