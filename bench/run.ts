@@ -10,6 +10,7 @@ import type { Cluster } from '../test/e2e/cluster.js';
 import { measureProgramCosts, type ProgCostReport } from './lib/prog-cost.js';
 import { BLOCKS_PER_NODE, POOLS, runChild, type ScaleResult, type SyncTiming, type WriteRates } from './lib/control-plane.js';
 import { incrementalMarkdown, incrementalTargets } from './lib/incremental-compile.js';
+import { runScaleBench, scaleMarkdown, type ScaleBenchResult } from './lib/scale.js';
 import { PATH_NAMES, PATH_SETUPS, type BenchPath, type PathName } from './lib/paths.js';
 import { METRICS, ratioSvg, trafficMarkdown, type TrafficTable } from './lib/report.js';
 import { spread } from './lib/stats.js';
@@ -264,6 +265,23 @@ async function main(): Promise<void> {
     writes = await runChild<WriteRates>(['writes', '10000', '1024'], trackChild, 120_000);
   }
 
+  let scaleBench: ScaleBenchResult | undefined;
+  if (want('scale')) {
+    log('scale: one real agent against 5,000 nodes / 20,000 blocks / 100,000 WorkloadEndpoints (SQLite, etcd)');
+    scaleBench = await runScaleBench({
+      backends: ['sqlite', 'etcd'],
+      podEvents: quick ? 10 : 20,
+      changes: quick ? 10 : 30,
+      cniAdds: 50,
+      log,
+      track: (kill) => {
+        const token = {};
+        children.set(token, kill);
+        return () => children.delete(token);
+      },
+    });
+  }
+
   let data: Awaited<ReturnType<typeof traffic>> | undefined;
   if (want('traffic')) {
     try {
@@ -291,13 +309,14 @@ async function main(): Promise<void> {
     traffic: data ? { table: data.table, samples: data.samples } : undefined,
     programs: prog,
     controlPlane: scale ? { scale, writes } : undefined,
+    scaleBench,
     targets: tg,
     durationSeconds: (Date.now() - started) / 1000,
   };
   mkdirSync(RESULTS, { recursive: true });
   const base = path.join(RESULTS, date);
   writeFileSync(`${base}.json`, JSON.stringify(result, null, 2) + '\n');
-  writeFileSync(`${base}.md`, markdown(result, data?.table, data?.paths.map((p) => p.name) ?? [], prog, scale, writes, tg));
+  writeFileSync(`${base}.md`, markdown(result, data?.table, data?.paths.map((p) => p.name) ?? [], prog, scale, writes, tg) + (scaleBench ? scaleMarkdown(scaleBench).join('\n') : ''));
   const names = PATH_NAMES.filter((n) => data?.table[n]);
   writeFileSync(`${base}.svg`, ratioSvg(names, data?.table ?? {}, `bpf-overlay pod-to-pod, ${date} (${result.mode}, median of ${MODE.rounds} rounds)`));
   for (const ext of ['json', 'md', 'svg']) copyFileSync(`${base}.${ext}`, path.join(RESULTS, `latest.${ext}`));

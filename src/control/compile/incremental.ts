@@ -165,13 +165,21 @@ export class IncrementalCompiler {
     c.settings = before.tunnelAddr !== after.tunnelAddr;
     c.natOutgoing = hostsChanged || !sameList(before.natPools, after.natPools) || !sameList(before.allPools, after.allPools);
     c.workloadMtu = before.workloadMtu !== after.workloadMtu;
-    c.datapath =
-      !sameList(before.encapsInUse, after.encapsInUse) ||
-      !sameList(before.localEncaps, after.localEncaps) ||
-      before.localNodeAddress !== after.localNodeAddress;
+    c.datapath = datapathDiffers(before, after);
     c.warnings = !sameList(before.warnings, after.warnings);
     return c;
   }
+}
+
+interface DatapathInputs {
+  encapsInUse: readonly number[];
+  localEncaps: readonly number[];
+  localNodeAddress: string | null;
+}
+
+/** Load-time constants or the hook choice may differ. */
+function datapathDiffers(before: DatapathInputs, after: DatapathInputs): boolean {
+  return !sameList(before.encapsInUse, after.encapsInUse) || !sameList(before.localEncaps, after.localEncaps) || before.localNodeAddress !== after.localNodeAddress;
 }
 
 function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
@@ -199,10 +207,7 @@ export function diffStates(before: DesiredState, after: DesiredState): ChangeSet
   c.settings = !same(before.settings, after.settings);
   c.natOutgoing = !same(before.natOutgoing, after.natOutgoing);
   c.workloadMtu = before.workloadMtu !== after.workloadMtu;
-  c.datapath =
-    !same(before.encapsInUse, after.encapsInUse) ||
-    !same(before.localEncaps, after.localEncaps) ||
-    before.localNodeAddress !== after.localNodeAddress;
+  c.datapath = datapathDiffers(before, after);
   c.warnings = !same(before.warnings, after.warnings);
   return c;
 }
