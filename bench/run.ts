@@ -273,6 +273,7 @@ async function main(): Promise<void> {
       podEvents: quick ? 10 : 20,
       changes: quick ? 10 : 30,
       cniAdds: 50,
+      phaseBudgetMs: quick ? 60_000 : 180_000,
       log,
       track: (kill) => {
         const token = {};

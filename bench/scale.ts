@@ -22,6 +22,7 @@ const result = await runScaleBench({
   podEvents: quick ? 10 : 20,
   changes: quick ? 10 : 30,
   cniAdds: 50,
+  phaseBudgetMs: quick ? 60_000 : 180_000,
   log,
   track: (k) => {
     kills.add(k);

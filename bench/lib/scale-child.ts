@@ -35,6 +35,8 @@ export interface ScaleChildArgs {
   podEvents: number;
   changes: number;
   cniAdds: number;
+  /** Each measured phase stops taking samples after this long (an agent that re-lists takes seconds per event). */
+  phaseBudgetMs: number;
 }
 
 export interface Latency {
@@ -186,7 +188,8 @@ async function main(): Promise<ScaleBackendResult> {
     log(`${args.podEvents} remote pod creates and deletes`);
     const poolOf = (cidr: string) => `pool-${Math.floor(Number(cidr.split('.')[1]) / 8)}`;
     const p0 = counters();
-    for (let k = 0; k < args.podEvents; k++) {
+    let podEvents = 0;
+    for (let k = 0; k < args.podEvents && (k < 2 || now() - p0.at < args.phaseBudgetMs); k++, podEvents++) {
       const w = syntheticWorkload(1 + (k % 100), 40 + k, poolOf);
       if (k % 2 === 0) await ds.put(w);
       else await ds.delete('WorkloadEndpoint', syntheticWorkload(1 + ((k - 1) % 100), 40 + k - 1, poolOf).metadata.name);
@@ -194,9 +197,9 @@ async function main(): Promise<ScaleBackendResult> {
     }
     const p1 = counters();
     const span = p1.at - p0.at;
-    const podCpu = Math.max(0, p1.cpu - p0.cpu - idleCpuPerMs * span) / args.podEvents;
-    const podRchar = Math.max(0, p1.rchar - p0.rchar - idleRcharPerMs * span) / args.podEvents;
-    const podProxy = proxy ? Math.max(0, p1.proxy - p0.proxy - idleProxyPerMs * span) / args.podEvents : null;
+    const podCpu = Math.max(0, p1.cpu - p0.cpu - idleCpuPerMs * span) / podEvents;
+    const podRchar = Math.max(0, p1.rchar - p0.rchar - idleRcharPerMs * span) / podEvents;
+    const podProxy = proxy ? Math.max(0, p1.proxy - p0.proxy - idleProxyPerMs * span) / podEvents : null;
     log(`remote pod event: ${podCpu.toFixed(1)} ms CPU, ${(podRchar / 1024).toFixed(0)} KiB read`);
 
     const pins = new PinLayout(args.bpffs, LOCAL_NODE);
@@ -206,7 +209,8 @@ async function main(): Promise<ScaleBackendResult> {
       const lat: number[] = [];
       const proxyBytes: number[] = [];
       const rchar: number[] = [];
-      for (let r = 0; r < n; r++) {
+      const started = now();
+      for (let r = 0; r < n && (r < 3 || now() - started < args.phaseBudgetMs); r++) {
         const c0 = counters();
         const seen = await change(r);
         lat.push(await until(seen, 30_000, `${what} ${r}`));
@@ -256,7 +260,7 @@ async function main(): Promise<ScaleBackendResult> {
       peakRssMB: memoryMB(pid).peakMB,
       startCpuMs,
       remotePod: {
-        events: args.podEvents,
+        events: podEvents,
         cpuMsPerEvent: podCpu,
         proxyBytesPerEvent: podProxy,
         rcharBytesPerEvent: podRchar,
