@@ -16,9 +16,9 @@ import { startEtcd, type EtcdServer } from '../../test/harness/etcd.js';
 import { CNI_SHIM } from '../../test/harness/cni.js';
 import { run } from '../../test/harness/netns.js';
 import { startByteProxy, type ByteProxy } from './byte-proxy.js';
-import { syntheticBlocks, syntheticNode } from './control-plane.js';
+import { syntheticBlocks } from './control-plane.js';
 import { bytesRead, cpuMs, memoryMB } from './proc-stat.js';
-import { LOCAL_NODE, SCALE, seedCluster, syntheticWorkload, type Seeded } from './scale-seed.js';
+import { LOCAL_NODE, SCALE, scaleNode, seedCluster, syntheticWorkload, type Seeded } from './scale-seed.js';
 
 export interface ScaleChildArgs {
   backend: 'sqlite' | 'etcd';
@@ -241,7 +241,7 @@ async function main(): Promise<ScaleBackendResult> {
       return () => !hasRoute(b.spec.cidr);
     }, 'remote block delete');
     const remoteNodeAddressChange = await measure(args.changes, async (r) => {
-      const node = syntheticNode(1 + r);
+      const node = scaleNode(1 + r);
       const addr = `172.20.${Math.floor(r / 250)}.${1 + (r % 250)}`;
       const moved: Node = { ...node, spec: { ...node.spec, bgp: { ipv4Address: `${addr}/22` } } };
       await ds.put(moved);

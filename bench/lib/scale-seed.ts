@@ -17,6 +17,16 @@ function ipValue(text: string): number {
   return text.split('.').reduce((v, o) => v * 256 + Number(o), 0);
 }
 
+/**
+ * Node `i` as the control-plane bench has it, but 1,000 nodes per /22 from host number 2 on: no node holds a
+ * subnet's network or broadcast address (the kernel refuses a broadcast address as a route's gateway).
+ */
+export function scaleNode(i: number): Node {
+  const addr = ipOf(((172 << 24) + (16 << 16) + Math.floor(i / 1000) * 1024 + (i % 1000) + 2) >>> 0);
+  const n = syntheticNode(i);
+  return { ...n, spec: { ...n.spec, bgp: { ipv4Address: `${addr}/22` } } };
+}
+
 /** Workload `slot` of remote node `node` (1-based): its block is slot % 4, its host number 1 + slot / 4. */
 export function syntheticWorkload(node: number, slot: number, pool: (cidr: string) => string): WorkloadEndpoint {
   const block = syntheticBlocks(node)[slot % 4].spec.cidr;
@@ -57,7 +67,7 @@ export async function seedCluster(ds: Datastore, batch: number, inFlight: number
     const second = Number(cidr.split('.')[1]);
     return pools[Math.floor(second / 8)].metadata.name;
   };
-  const nodes: Node[] = Array.from({ length: SCALE.nodes }, (_, i) => syntheticNode(i));
+  const nodes: Node[] = Array.from({ length: SCALE.nodes }, (_, i) => scaleNode(i));
   const affinities: BlockAffinity[] = nodes.flatMap((_, i) => syntheticBlocks(i));
   const workloads: WorkloadEndpoint[] = Array.from({ length: SCALE.workloads }, (_, w) =>
     syntheticWorkload(1 + (w % (SCALE.nodes - 1)), Math.floor(w / (SCALE.nodes - 1)), poolOf),

@@ -68,17 +68,17 @@ async function runBackend(backend: 'sqlite' | 'etcd', opts: ScaleBenchOptions): 
     const peer = topo.addNamespace('peer');
     topo.veth(node, 'eth0', peer, 'eth0');
     // node-0 and node-1 of the seeded datastore: nothing is ever sent between them.
-    node.ip('addr', 'add', '172.16.0.1/22', 'dev', 'eth0');
-    peer.ip('addr', 'add', '172.16.0.2/22', 'dev', 'eth0');
+    node.ip('addr', 'add', '172.16.0.2/22', 'dev', 'eth0');
+    peer.ip('addr', 'add', '172.16.0.3/22', 'dev', 'eth0');
     // The other nodes' subnets are reached through the peer, as through a router (host routes need a gateway).
-    node.ip('route', 'add', '172.16.0.0/12', 'via', '172.16.0.2', 'dev', 'eth0');
+    node.ip('route', 'add', '172.16.0.0/12', 'via', '172.16.0.3', 'dev', 'eth0');
     const args: ScaleChildArgs = {
       backend,
       bpffs,
       dir,
       pidFile,
       uplink: 'eth0',
-      address: '172.16.0.1/22',
+      address: '172.16.0.2/22',
       podPrefix,
       podEvents: opts.podEvents,
       changes: opts.changes,
