@@ -10,7 +10,7 @@ import { PinLayout } from '../../src/control/agent/pins.js';
 import { openDatastore } from '../../src/control/datastore/index.js';
 import type { Datastore } from '../../src/control/datastore/types.js';
 import { openPinnedMap } from '../../src/control/kernel/index.js';
-import { encodeKnownNodeKey, encodeRouteKey } from '../../src/control/maps/layout.js';
+import { decodeRouteValue, encodeKnownNodeKey, encodeRouteKey, RouteKind } from '../../src/control/maps/layout.js';
 import type { BlockAffinity, Node } from '../../src/control/model/types.js';
 import { startEtcd, type EtcdServer } from '../../test/harness/etcd.js';
 import { CNI_SHIM } from '../../test/harness/cni.js';
@@ -229,7 +229,11 @@ async function main(): Promise<ScaleBackendResult> {
       const node = `node-${1 + r}`;
       return { ...b, metadata: { name: `${node}-extra-${r}` }, spec: { ...b.spec, node } };
     };
-    const hasRoute = (cidr: string) => routes.lookup(encodeRouteKey(cidr)) !== undefined;
+    // The routes map is an LPM trie: a lookup of the block finds the pool's route until the block's own is in.
+    const hasRoute = (cidr: string) => {
+      const v = routes.lookup(encodeRouteKey(cidr));
+      return v !== undefined && decodeRouteValue(v).kind === RouteKind.RemoteBlock;
+    };
     const remoteBlockAdd = await measure(args.changes, async (r) => {
       const b = extraBlock(r);
       await ds.put(b);
