@@ -9,6 +9,9 @@ import path from 'node:path';
 import { run, Topology } from '../../test/harness/netns.js';
 import type { ScaleBackendResult, ScaleChildArgs } from './scale-child.js';
 
+/** An ADD still running after this is killed and counted as failed (bounds the bench on a slow CNI). */
+const CNI_TIMEOUT_MS = 120_000;
+
 const CHILD = path.join(import.meta.dirname, 'scale-child.ts');
 const LOADER = path.join(import.meta.dirname, '..', '..', 'scripts', 'ts-loader.mjs');
 const CLI = path.join(import.meta.dirname, '..', '..', 'dist', 'cli.js');
@@ -83,6 +86,7 @@ async function runBackend(backend: 'sqlite' | 'etcd', opts: ScaleBenchOptions): 
       podEvents: opts.podEvents,
       changes: opts.changes,
       cniAdds: opts.cniAdds,
+      cniTimeoutMs: CNI_TIMEOUT_MS,
       phaseBudgetMs: opts.phaseBudgetMs,
     };
     const c = spawn('nsenter', [`--net=${node.path}`, '--', process.execPath, '--import', LOADER, CHILD, JSON.stringify(args)], {
@@ -150,7 +154,7 @@ export function scaleMarkdown(r: ScaleBenchResult): string[] {
         lat(b.remoteBlockDelete),
         lat(b.remoteNodeAddressChange),
         `${kib(b.remoteBlockAdd.proxyBytesMedian)} / ${kib(b.remoteBlockAdd.rcharBytesMedian)}`,
-        b.cniAdd ? `${f0(b.cniAdd.p50Ms)} / ${f0(b.cniAdd.p99Ms)} (${b.cniAdd.concurrency}${b.cniAdd.failures ? `, ${b.cniAdd.failures} failed` : ''})` : 'not run',
+        b.cniAdd ? `${f0(b.cniAdd.p50Ms)} / ${f0(b.cniAdd.p99Ms)} (${b.cniAdd.concurrency}${b.cniAdd.failures ? `, ${b.cniAdd.failures} failed of which ${b.cniAdd.timedOut} killed at ${CNI_TIMEOUT_MS / 1000} s` : ''})` : 'not run',
       ].join(' | ').replace(/^/, '| ').replace(/$/, ' |'),
     ),
     '',
