@@ -193,6 +193,55 @@ describe('incremental compiler equals compile() after every event', () => {
     }
   });
 
+  it('a 200-node cluster: pool and local-node changes that move hundreds of entries at once', () => {
+    const g = new Gen(seededRandom(21));
+    const modes: Array<Pick<IPPool['spec'], 'ipipMode' | 'vxlanMode'>> = [
+      { ipipMode: 'Always', vxlanMode: 'Never' },
+      { ipipMode: 'Never', vxlanMode: 'CrossSubnet' },
+      { ipipMode: 'CrossSubnet', vxlanMode: 'Never' },
+      { ipipMode: 'Never', vxlanMode: 'Never' },
+    ];
+    const bigPool = (name: string, cidr: string): IPPool => ({
+      apiVersion: V3,
+      kind: 'IPPool',
+      metadata: { name },
+      spec: { cidr, ...g.pick(modes), natOutgoing: g.chance(0.5), disabled: false, blockSize: 26, nodeSelector: g.pick(['all()', 'zone == "a"']) },
+    });
+    const bigNode = (i: number, subnet = i % 3): Node => ({
+      apiVersion: V3,
+      kind: 'Node',
+      metadata: { name: `n${i}`, labels: { zone: g.pick(['a', 'b']) } },
+      spec: { bgp: { ipv4Address: `172.16.${subnet}.${10 + i}/24` }, ipv4VXLANTunnelAddr: `10.0.${i}.1` },
+    });
+    const bigBlock = (i: number, j: number): BlockAffinity => ({
+      apiVersion: V3,
+      kind: 'BlockAffinity',
+      metadata: { name: `n${i}-b${j}` },
+      spec: { node: `n${i}`, cidr: `10.${j % 2}.${i}.${(j >> 1) * 64}/26` },
+    });
+    const inc = new IncrementalCompiler({ localNode: LOCAL, uplinkMtu: 1500 });
+    const pools = [bigPool('a', '10.0.0.0/16'), bigPool('b', '10.0.0.0/17'), bigPool('c', '10.1.0.0/16'), bigPool('d', '10.0.0.0/8')];
+    const nodes = Array.from({ length: 200 }, (_, i) => bigNode(i));
+    const blocks = nodes.flatMap((_, i) => [0, 1, 2, 3].map((j) => bigBlock(i, j)));
+    let before = inc.state;
+    expectOracle(inc, before, inc.load({ pools, nodes, blockAffinities: blocks, workloads: [], configs: [] }), 'load');
+    for (let i = 0; i < 60; i++) {
+      const roll = g.int(4);
+      const ev: CompilerEvent =
+        roll === 0
+          ? { type: 'put', kind: 'IPPool', name: g.pick(['a', 'b', 'c', 'd']), resource: bigPool(g.pick(['a', 'b', 'c', 'd']), g.pick(['10.0.0.0/16', '10.0.0.0/17', '10.1.0.0/16', '10.0.0.0/8'])) }
+          : roll === 1
+            ? { type: 'put', kind: 'Node', name: LOCAL, resource: bigNode(0, g.int(3)) }
+            : roll === 2
+              ? { type: g.chance(0.5) ? 'put' : 'delete', kind: 'Node', name: `n${1 + g.int(199)}`, resource: bigNode(1 + g.int(199), g.int(3)) }
+              : { type: 'delete', kind: 'IPPool', name: g.pick(['a', 'b', 'c', 'd']) };
+      // A put's name and resource must agree.
+      if (ev.type === 'put') ev.name = ev.resource.metadata.name;
+      before = inc.state;
+      expectOracle(inc, before, inc.apply(ev), `large event ${i}: ${JSON.stringify(ev)}`);
+    }
+  });
+
   it('an event that changes nothing reports nothing and keeps the same state object', () => {
     const g = new Gen(seededRandom(99));
     const inc = new IncrementalCompiler({ localNode: LOCAL, uplinkMtu: 1500 });
