@@ -54,9 +54,8 @@ export interface ChangeCost {
   rcharBytesMedian: number;
 }
 
-export interface ScaleBackendResult {
-  backend: 'sqlite' | 'etcd';
-  seeded: Seeded;
+/** What was measured once the agent was ready (absent when it never became ready). */
+export interface ScaleMeasurements {
   startToReadyMs: number;
   rssAtReadyMB: number;
   rssSettledMB: number;
@@ -78,7 +77,18 @@ export interface ScaleBackendResult {
   cniAdd: (Latency & { concurrency: number; failures: number; timedOut: number; firstError?: string }) | null;
 }
 
+export interface ScaleBackendResult {
+  backend: 'sqlite' | 'etcd';
+  seeded: Seeded;
+  /** null: the agent was not ready within readyTimeoutMs. */
+  measured: ScaleMeasurements | null;
+  readyTimeoutMs: number;
+  /** Distinct errors the agent logged (the first few), e.g. why it never became ready. */
+  agentErrors: string[];
+}
+
 const args = JSON.parse(process.argv[2]) as ScaleChildArgs;
+const READY_TIMEOUT_MS = 240_000;
 const log = (m: string) => process.stderr.write(`[scale ${args.backend}] ${m}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const now = () => Number(process.hrtime.bigint()) / 1e6;
@@ -162,14 +172,22 @@ async function main(): Promise<ScaleBackendResult> {
       { stdio: ['ignore', 'ignore', 'pipe'] }),
     );
     let agentLog = '';
-    agent.stderr!.on('data', (d: Buffer) => (agentLog = (agentLog + d.toString()).slice(-4000)));
+    const agentErrors = new Set<string>();
+    agent.stderr!.on('data', (d: Buffer) => {
+      agentLog = (agentLog + d.toString()).slice(-4000);
+      for (const m of d.toString().matchAll(/"err":"((?:[^"\\]|\\.)*)"/g)) if (agentErrors.size < 5) agentErrors.add(m[1]);
+    });
     const pid = agent.pid!;
     let ready = false;
-    while (!ready) {
+    while (!ready && now() - t0 < READY_TIMEOUT_MS) {
       if (agent.exitCode !== null) throw new Error(`agent exited ${agent.exitCode}: ${agentLog}`);
-      if (now() - t0 > 300_000) throw new Error(`agent not ready within 300 s: ${agentLog}`);
       ready = (await httpStatus(`http://127.0.0.1:${healthPort}/readyz`)) === 200;
       if (!ready) await sleep(20);
+    }
+    const outcome = { backend: args.backend, seeded, readyTimeoutMs: READY_TIMEOUT_MS };
+    if (!ready) {
+      log(`agent not ready within ${READY_TIMEOUT_MS / 1000} s; errors: ${[...agentErrors].join(' | ') || 'none logged'}`);
+      return { ...outcome, measured: null, agentErrors: [...agentErrors] };
     }
     const startToReadyMs = now() - t0;
     const rssAtReadyMB = memoryMB(pid).rssMB;
@@ -257,9 +275,7 @@ async function main(): Promise<ScaleBackendResult> {
     known.close();
 
     const cniAdd = args.cniAdds > 0 ? await cniAdds(agentUrl) : null;
-    return {
-      backend: args.backend,
-      seeded,
+    const measured: ScaleMeasurements = {
       startToReadyMs,
       rssAtReadyMB,
       rssSettledMB,
@@ -277,6 +293,7 @@ async function main(): Promise<ScaleBackendResult> {
       remoteNodeAddressChange,
       cniAdd,
     };
+    return { ...outcome, measured, agentErrors: [...agentErrors] };
   } finally {
     if (agent && agent.exitCode === null) {
       agent.kill('SIGTERM');

@@ -141,10 +141,12 @@ export function scaleMarkdown(r: ScaleBenchResult): string[] {
     '',
     '| backend | records seeded (s) | start to ready ms | RSS at ready / settled / peak MB | remote pod: agent CPU ms/event | remote pod: read per event (proxy / rchar) | listed datastore | block add p50 / p99 ms | block delete p50 / p99 ms | node address change p50 / p99 ms | read per block add (proxy / rchar) | CNI ADD p50 / p99 ms (concurrency) |',
     '|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|',
-    ...r.results.map((b) =>
-      [
-        b.backend,
-        `${b.seeded.records} (${f0(b.seeded.seconds)})`,
+    ...r.results.map((r) => {
+      const b = r.measured;
+      if (!b) return `| ${r.backend} | ${r.seeded.records} (${f0(r.seeded.seconds)}) | not ready within ${r.readyTimeoutMs / 1000} s: ${r.agentErrors.join('; ') || 'no error logged'} |`;
+      return [
+        r.backend,
+        `${r.seeded.records} (${f0(r.seeded.seconds)})`,
         f0(b.startToReadyMs),
         `${f0(b.rssAtReadyMB)} / ${f0(b.rssSettledMB)} / ${f0(b.peakRssMB)}`,
         `${f1(b.remotePod.cpuMsPerEvent)} (n=${b.remotePod.events})`,
@@ -154,9 +156,11 @@ export function scaleMarkdown(r: ScaleBenchResult): string[] {
         lat(b.remoteBlockDelete),
         lat(b.remoteNodeAddressChange),
         `${kib(b.remoteBlockAdd.proxyBytesMedian)} / ${kib(b.remoteBlockAdd.rcharBytesMedian)}`,
-        b.cniAdd ? `${f0(b.cniAdd.p50Ms)} / ${f0(b.cniAdd.p99Ms)} (${b.cniAdd.concurrency}${b.cniAdd.failures ? `, ${b.cniAdd.failures} failed of which ${b.cniAdd.timedOut} killed at ${CNI_TIMEOUT_MS / 1000} s` : ''})` : 'not run',
-      ].join(' | ').replace(/^/, '| ').replace(/$/, ' |'),
-    ),
+        b.cniAdd
+          ? `${f0(b.cniAdd.p50Ms)} / ${f0(b.cniAdd.p99Ms)} (${b.cniAdd.concurrency}${b.cniAdd.failures ? `, ${b.cniAdd.failures} failed of which ${b.cniAdd.timedOut} killed at ${CNI_TIMEOUT_MS / 1000} s` : ''})`
+          : 'not run',
+      ].join(' | ').replace(/^/, '| ').replace(/$/, ' |');
+    }),
     '',
     ...r.failures.map((f) => `Backend ${f.backend} failed: ${f.error}`),
     '',
