@@ -254,6 +254,19 @@ describe('incremental compiler equals compile() after every event', () => {
     expect(again.routes.size + again.knownNodes.size).toBe(0);
   });
 
+  it('refuses a batch with a put whose resource does not match its kind or name, changing nothing', () => {
+    const g = new Gen(seededRandom(5));
+    const inc = new IncrementalCompiler({ localNode: LOCAL, uplinkMtu: 1500 });
+    inc.load(randomSnapshot(g));
+    const before = inc.compileInput();
+    const good: CompilerEvent = { type: 'put', kind: 'IPPool', name: 'fresh', resource: pool(g, 'fresh') };
+    const wrongKind: CompilerEvent = { type: 'put', kind: 'Node', name: 'i0', resource: pool(g, 'i0') };
+    const wrongName: CompilerEvent = { type: 'put', kind: 'IPPool', name: 'i1', resource: pool(g, 'other') };
+    expect(() => inc.applyAll([good, wrongKind])).toThrow('Node i0: put event carries a resource of kind IPPool');
+    expect(() => inc.apply(wrongName)).toThrow('IPPool i1: put event carries metadata.name "other"');
+    expect(inc.compileInput()).toEqual(before);
+  });
+
   it('rejects an uplink MTU out of range like compile()', () => {
     expect(() => new IncrementalCompiler({ localNode: LOCAL, uplinkMtu: 100 })).toThrow(/uplinkMtu must be an integer between 576 and 65535, got 100/);
   });

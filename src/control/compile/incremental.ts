@@ -132,6 +132,7 @@ export class IncrementalCompiler {
 
   /** Applies several deltas (a burst coalesced by the agent) and reports their combined effect. */
   applyAll(events: readonly CompilerEvent[]): ChangeSet {
+    for (const ev of events) checkEvent(ev);
     const core = this.core;
     const before = core.scalars;
     core.tracker.reset();
@@ -180,6 +181,14 @@ interface DatapathInputs {
 /** Load-time constants or the hook choice may differ. */
 function datapathDiffers(before: DatapathInputs, after: DatapathInputs): boolean {
   return !sameList(before.encapsInUse, after.encapsInUse) || !sameList(before.localEncaps, after.localEncaps) || before.localNodeAddress !== after.localNodeAddress;
+}
+
+/** A put must carry a resource of its kind and name: the batch is refused before any of it is applied. */
+function checkEvent(ev: CompilerEvent): void {
+  if (ev.type !== 'put') return;
+  const r = ev.resource as { kind?: unknown; metadata?: { name?: unknown } } | undefined;
+  if (r?.kind !== ev.kind) throw new TypeError(`${ev.kind} ${ev.name}: put event carries a resource of kind ${String(r?.kind)}`);
+  if (r.metadata?.name !== ev.name) throw new TypeError(`${ev.kind} ${ev.name}: put event carries metadata.name ${JSON.stringify(r.metadata?.name)}`);
 }
 
 function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
