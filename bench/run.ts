@@ -1,5 +1,6 @@
 // `npm run bench [-- --quick]`: data-path and control-plane benchmarks of bpf-overlay (root only; never part of
-// `npm test`). Writes bench/results/<date>.{json,md,svg} and copies them to bench/results/latest.*.
+// `npm test`). Writes bench/results/<date>.{json,md,svg} (ignored by git) and copies them to bench/results/latest.*,
+// the one result kept in the repository.
 // Every pod-to-pod path is measured in the same run, alternating path by path within each round and metric, the
 // starting path rotating per round; each figure is the median of the rounds, with min and max.
 import { execFileSync, type ChildProcess } from 'node:child_process';
@@ -7,6 +8,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSyn
 import os from 'node:os';
 import path from 'node:path';
 import type { Cluster } from '../test/e2e/cluster.js';
+import { helperCostMarkdown, measureHelperCosts, type HelperCostReport } from './lib/helper-cost.js';
 import { measureProgramCosts, type ProgCostReport } from './lib/prog-cost.js';
 import { BLOCKS_PER_NODE, POOLS, runChild, type ScaleResult, type SyncTiming, type WriteRates } from './lib/control-plane.js';
 import { incrementalMarkdown, incrementalTargets } from './lib/incremental-compile.js';
@@ -20,8 +22,8 @@ const quick = process.argv.includes('--quick');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
 const want = (part: string) => !only || only.includes(part);
 const MODE = quick
-  ? { rounds: 3, seconds: 1, latencySeconds: 1, udpSeconds: 1, sizes: [1000, 5000], repeats: 1, progRepeat: 1_000_000, progSamples: 20_000 }
-  : { rounds: 5, seconds: 3, latencySeconds: 2, udpSeconds: 2, sizes: [1000, 5000, 10000], repeats: 3, progRepeat: 1_000_000, progSamples: 200_000 };
+  ? { rounds: 3, seconds: 1, latencySeconds: 1, udpSeconds: 1, sizes: [1000, 5000], repeats: 1, progRepeat: 1_000_000, progSamples: 20_000, helperRounds: 3, helperSamples: 5_000 }
+  : { rounds: 5, seconds: 3, latencySeconds: 2, udpSeconds: 2, sizes: [1000, 5000, 10000], repeats: 3, progRepeat: 1_000_000, progSamples: 200_000, helperRounds: 7, helperSamples: 20_000 };
 const RESULTS = path.join(import.meta.dirname, 'results');
 const started = Date.now();
 const log = (msg: string) => console.log(`[bench +${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
@@ -252,6 +254,11 @@ async function main(): Promise<void> {
     log('BPF_PROG_TEST_RUN per-program cost');
     prog = measureProgramCosts({ repeat: MODE.progRepeat, samples: MODE.progSamples });
   }
+  let helpers: HelperCostReport | undefined;
+  if (want('helpers')) {
+    log('BPF_PROG_TEST_RUN per-helper cost');
+    helpers = measureHelperCosts({ rounds: MODE.helperRounds, samplesPerRound: MODE.helperSamples });
+  }
 
   let scale: ScaleResult[] | undefined;
   let writes: WriteRates | undefined;
@@ -309,6 +316,7 @@ async function main(): Promise<void> {
     paths: data?.paths.map((p) => ({ name: p.name, description: p.description, clientMtu: p.client.mtu, serverMtu: p.server.mtu, counters: p.counters })),
     traffic: data ? { table: data.table, samples: data.samples } : undefined,
     programs: prog,
+    helpers,
     controlPlane: scale ? { scale, writes } : undefined,
     scaleBench,
     targets: tg,
@@ -326,7 +334,14 @@ async function main(): Promise<void> {
 }
 
 function markdown(
-  result: { date: string; mode: string; machine: ReturnType<typeof machine> & { loadavgAtEnd: number[] }; paths?: { name: string; description: string; clientMtu: number; serverMtu: number }[]; durationSeconds: number },
+  result: {
+    date: string;
+    mode: string;
+    machine: ReturnType<typeof machine> & { loadavgAtEnd: number[] };
+    paths?: { name: string; description: string; clientMtu: number; serverMtu: number }[];
+    helpers?: HelperCostReport;
+    durationSeconds: number;
+  },
   table: TrafficTable | undefined,
   names: string[],
   prog: ProgCostReport | undefined,
@@ -367,6 +382,7 @@ function markdown(
       '',
     );
   }
+  if (result.helpers) L.push(helperCostMarkdown(result.helpers));
   if (scale) {
     L.push(
       `## Control plane (real compile() + syncMap() into real BPF maps; ${POOLS} pools, ${BLOCKS_PER_NODE} blocks per node; one child process per size)`,

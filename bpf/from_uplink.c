@@ -10,6 +10,7 @@
 #include "lib/parsing.h"
 #include "lib/routes.h"
 #include "lib/tunnel.h"
+#include "lib/antispoof.h"
 
 #define HOOK HOOK_FROM_UPLINK_TC
 /* outer Ethernet + IPv4 with options + UDP + VXLAN + inner Ethernet + inner IPv4 base header */
@@ -86,9 +87,16 @@ int from_uplink(struct __sk_buff *skb)
 	}
 
 	rt = route_lookup(p.iph->daddr);
-	if (rt && rt->kind == ROUTE_KIND_LOCAL_WORKLOAD && p.iph->ttl > 1) {
-		count(HOOK, ENCAP_NONE, REASON_REDIRECT_LOCAL, len);
-		return deliver_local(p.eth, p.iph, rt);
+	if (rt && rt->kind == ROUTE_KIND_LOCAL_WORKLOAD) {
+		/* Strict reverse path before anything reaches a workload, TTL-expired packets included. */
+		if (!uplink_source_ok(p.iph->saddr)) {
+			count(HOOK, ENCAP_NONE, REASON_DROP_RPF, len);
+			return TC_ACT_SHOT;
+		}
+		if (p.iph->ttl > 1) {
+			count(HOOK, ENCAP_NONE, REASON_REDIRECT_LOCAL, len);
+			return deliver_local(p.eth, p.iph, rt);
+		}
 	}
 	count(HOOK, ENCAP_NONE, REASON_PASS, len);
 	return TC_ACT_OK;

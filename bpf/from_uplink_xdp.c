@@ -12,7 +12,7 @@
 
 #define HOOK HOOK_FROM_UPLINK_XDP
 
-SEC("xdp")
+SEC("xdp.frags")
 int from_uplink_xdp(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;

@@ -8,6 +8,7 @@
 #include "lib/routes.h"
 #include "lib/encap.h"
 #include "lib/icmp.h"
+#include "lib/antispoof.h"
 
 #define HOOK HOOK_FROM_WORKLOAD
 
@@ -44,11 +45,13 @@ int from_workload(struct __sk_buff *skb)
 {
 	__u32 len = skb->len;
 	void *data, *data_end;
-	struct route_value *rt;
+	struct route_value *rt, *src;
 	struct l3 p;
 	int gso = skb->gso_size != 0;
+	__u32 tunnel;
 
-	tc_linearize(skb, ETH_HLEN + 60);
+	/* IPv4 header with options and the UDP header: the tunnel check reads the destination port. */
+	tc_linearize(skb, ETH_HLEN + 60 + UDP_HLEN);
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;
 
@@ -63,7 +66,21 @@ int from_workload(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	}
 
-	/* A workload has no business emitting tunnel packets: it could inject into another node's overlay. */
+	/* The source must be the workload's own (bpf_redirect_* bypasses the kernel's rp_filter). At tc
+	 * ingress, ingress_ifindex is the host-side veth the packet came in on. */
+	src = route_lookup(p.iph->saddr);
+	if (!workload_source_ok(src, skb->ingress_ifindex, p.iph->saddr)) {
+		count(HOOK, ENCAP_NONE, REASON_DROP_SPOOFED_SOURCE, len);
+		return TC_ACT_SHOT;
+	}
+
+	/* A workload has no business emitting tunnel packets: sent to a node (masqueraded by natOutgoing or
+	 * not) one would be decapsulated there as if that node's peer had sent it. */
+	tunnel = workload_tunnel_packet(&p, data_end);
+	if (tunnel != ENCAP_NONE) {
+		count(HOOK, tunnel, REASON_DROP_TUNNEL_FROM_WORKLOAD, len);
+		return TC_ACT_SHOT;
+	}
 	if (p.iph->protocol == IPPROTO_IPIP_NR) {
 		count(HOOK, ENCAP_IPIP, REASON_DROP_IPIP_FROM_WORKLOAD, len);
 		return TC_ACT_SHOT;
@@ -72,9 +89,7 @@ int from_workload(struct __sk_buff *skb)
 	rt = route_lookup(p.iph->daddr);
 	if (!rt) {
 		/* Outside every pool: the stack routes it; natOutgoing is applied there by the masquerade rule
-		 * for sources in a natOutgoing pool (one more lookup, off the overlay hot path). */
-		struct route_value *src = route_lookup(p.iph->saddr);
-
+		 * for sources in a natOutgoing pool. */
 		if (src && (src->flags & ROUTE_F_NAT_OUTGOING))
 			count(HOOK, ENCAP_NONE, REASON_NAT_OUTGOING, len);
 		else

@@ -9,6 +9,7 @@
 #include "lib/parsing.h"
 #include "lib/routes.h"
 #include "lib/encap.h"
+#include "lib/antispoof.h"
 
 #define HOOK HOOK_TO_UPLINK
 
@@ -33,6 +34,12 @@ int to_uplink(struct __sk_buff *skb)
 	 * a node address, in no pool, so the lookup below misses and they pass untouched. */
 	rt = route_lookup(p.iph->daddr);
 	if (!rt || rt->kind != ROUTE_KIND_REMOTE_BLOCK || rt->encap == ENCAP_NONE || rt->encap >= ENCAP__MAX) {
+		count(HOOK, ENCAP_NONE, REASON_PASS, len);
+		return TC_ACT_OK;
+	}
+	/* A node's underlay address inside a remote block (a pool overlapping the underlay) would make our own
+	 * tunnel packets come back here and be wrapped again, without end: a node is reached unencapsulated. */
+	if (is_cluster_node(p.iph->daddr)) {
 		count(HOOK, ENCAP_NONE, REASON_PASS, len);
 		return TC_ACT_OK;
 	}

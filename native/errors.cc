@@ -1,14 +1,16 @@
 #include "errors.h"
 
-#include <string.h>
-
 namespace bo {
 
 Napi::Error ErrnoError(Napi::Env env, int err, const std::string& what) {
-  const char* name = strerrorname_np(err);
-  Napi::Error e = Napi::Error::New(env, what + ": " + strerror(err) + " (" + (name ? name : "errno") + ")");
+  Napi::Error e = Napi::Error::New(env, what);
   e.Set("errno", Napi::Number::New(env, err));
-  e.Set("code", Napi::String::New(env, name ? name : ("E" + std::to_string(err))));
+  return e;
+}
+
+Napi::Error ErrnoErrorWithLog(Napi::Env env, int err, const std::string& what, const std::string& log) {
+  Napi::Error e = ErrnoError(env, err, what);
+  e.Set("log", Napi::String::New(env, log));
   return e;
 }
 

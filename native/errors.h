@@ -1,5 +1,6 @@
-// JS errors carrying errno: every native failure surfaces as an Error with `errno` (positive) and `code`
-// (e.g. "ENOENT"), which the TS layer turns into BpfError / VerifierError.
+// JS errors carrying errno: every native failure surfaces as an Error whose message names the operation and
+// its object, with a positive `errno` (and, for loads, the raw `log` libbpf printed). Naming the errno, wording
+// it and classifying it (verifier rejection, "not supported") is the TS layer's job (src/control/kernel/errors.ts).
 #pragma once
 #include <napi.h>
 
@@ -8,6 +9,8 @@
 namespace bo {
 
 Napi::Error ErrnoError(Napi::Env env, int err, const std::string& what);
+// The same, with what libbpf printed during the failed call.
+Napi::Error ErrnoErrorWithLog(Napi::Env env, int err, const std::string& what, const std::string& log);
 
 // libbpf returns -errno (and sets errno); accept either sign.
 inline int PositiveErrno(int ret) { return ret < 0 ? -ret : ret; }

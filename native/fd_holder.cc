@@ -1,5 +1,6 @@
 #include "fd_holder.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <unistd.h>
 
@@ -23,8 +24,7 @@ void ExpectBpfFdKind(Napi::Env env, int fd, const char* kind, const std::string&
     ::close(fd);
     Napi::Error e = Napi::Error::New(env, path + " is not a pinned " + kind + " (it is " +
                                               (actual.empty() ? "unknown" : actual) + ")");
-    e.Set("errno", Napi::Number::New(env, 22));
-    e.Set("code", Napi::String::New(env, "EINVAL"));
+    e.Set("errno", Napi::Number::New(env, EINVAL));
     throw e;
   }
 }

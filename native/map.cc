@@ -227,6 +227,8 @@ void NativeMap::UpdateBatch(const Napi::CallbackInfo& info) {
                                      std::to_string(count) + " done)");
 }
 
+// deleteBatch(keys, count) -> { deleted, errno }: one BPF_MAP_DELETE_BATCH; the kernel stops at the first key it
+// cannot delete (errno ENOENT for an absent one), `deleted` keys before it are gone.
 Napi::Value NativeMap::DeleteBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = RequireFd(env, "map");
@@ -235,19 +237,12 @@ Napi::Value NativeMap::DeleteBatch(const Napi::CallbackInfo& info) {
   if (keys.Length() != static_cast<size_t>(count) * key_size_)
     throw Napi::RangeError::New(env, "batch delete of map '" + label_ + "': keys do not match count");
   auto opts = ZeroedOpts<bpf_map_batch_opts>();
-  uint32_t done = 0, deleted = 0;
-  // The kernel stops at the first absent key; skip it and carry on so that "delete these keys" means all of them.
-  while (done < count) {
-    __u32 n = count - done;
-    int rc = bpf_map_delete_batch(fd, keys.Data() + static_cast<size_t>(done) * key_size_, &n, &opts);
-    int err = rc != 0 ? errno : 0;
-    deleted += n;
-    done += n;
-    if (rc == 0) break;
-    if (err != ENOENT) throw ErrnoError(env, err, "batch delete in map '" + label_ + "'");
-    done++;
-  }
-  return Napi::Number::New(env, deleted);
+  __u32 n = count;
+  int err = bpf_map_delete_batch(fd, keys.Data(), &n, &opts) != 0 ? errno : 0;
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("deleted", Napi::Number::New(env, n));
+  o.Set("errno", Napi::Number::New(env, err));
+  return o;
 }
 
 void NativeMap::Pin(const Napi::CallbackInfo& info) {

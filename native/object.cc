@@ -8,7 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <sstream>
 #include <vector>
 
 #include "errors.h"
@@ -65,62 +64,6 @@ std::string MapName(struct bpf_object* obj, struct bpf_map* map) {
   return bpf_map__name(map);
 }
 
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-std::string LastLines(const std::vector<std::string>& lines, size_t n) {
-  std::string out;
-  size_t start = lines.size() > n ? lines.size() - n : 0;
-  for (size_t i = start; i < lines.size(); i++) out += (out.empty() ? "" : " | ") + lines[i];
-  return out;
-}
-
-// The verifier's own complaint sits just above its statistics lines ("processed N insns ...").
-std::string VerifierSummary(const std::string& log) {
-  std::vector<std::string> lines;
-  for (const std::string& l : Lines(log)) {
-    if (l.empty() || l.rfind("processed ", 0) == 0 || l.rfind("verification time", 0) == 0 ||
-        l.rfind("stack depth", 0) == 0)
-      continue;
-    lines.push_back(l);
-  }
-  return LastLines(lines, 2);
-}
-
-Napi::Error LoadError(Napi::Env env, int err, const std::string& path, const std::string& captured) {
-  const std::string begin = "-- BEGIN PROG LOAD LOG --\n", end = "-- END PROG LOAD LOG --";
-  size_t b = captured.find(begin);
-  if (b == std::string::npos) {
-    std::vector<std::string> lines;
-    for (const std::string& l : Lines(captured))
-      if (!l.empty()) lines.push_back(l);
-    return ErrnoError(env, err, "load " + path + (lines.empty() ? "" : " [libbpf: " + LastLines(lines, 3) + "]"));
-  }
-  // libbpf prefixes the log with "prog 'NAME': ".
-  std::string program;
-  size_t line_start = captured.rfind('\n', b);
-  line_start = line_start == std::string::npos ? 0 : line_start + 1;
-  std::string head = captured.substr(line_start, b - line_start);
-  size_t q1 = head.find('\''), q2 = q1 == std::string::npos ? q1 : head.find('\'', q1 + 1);
-  if (q2 != std::string::npos) program = head.substr(q1 + 1, q2 - q1 - 1);
-  size_t log_start = b + begin.size();
-  size_t e = captured.find(end, log_start);
-  std::string log = captured.substr(log_start, e == std::string::npos ? std::string::npos : e - log_start);
-
-  Napi::Error error = ErrnoError(env, err, "");
-  error.Set("message", Napi::String::New(env, "verifier rejected program '" + program + "' in " + path + ": " +
-                                                  VerifierSummary(log) + " (" + strerror(err) + ")"));
-  error.Set("name", Napi::String::New(env, "VerifierError"));
-  error.Set("code", Napi::String::New(env, "EVERIFIER"));
-  error.Set("log", Napi::String::New(env, log));
-  error.Set("program", Napi::String::New(env, program));
-  return error;
-}
-
 int DupFd(Napi::Env env, int fd, const std::string& what) {
   int dup = fcntl(fd, F_DUPFD_CLOEXEC, 3);
   if (dup < 0) throw ErrnoError(env, errno, "dup fd of " + what);
@@ -135,6 +78,7 @@ Napi::Function NativeObject::Init(Napi::Env env) {
                          InstanceMethod<&NativeObject::Spec>("spec"),
                          InstanceMethod<&NativeObject::SetVariable>("setVariable"),
                          InstanceMethod<&NativeObject::SetMapMaxEntries>("setMapMaxEntries"),
+                         InstanceMethod<&NativeObject::SetProgramFlags>("setProgramFlags"),
                          InstanceMethod<&NativeObject::ReuseMap>("reuseMap"),
                          InstanceMethod<&NativeObject::Load>("load"),
                          InstanceMethod<&NativeObject::Close>("close"),
@@ -150,13 +94,7 @@ NativeObject::NativeObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Na
   if (!pin_root.empty()) opts.pin_root_path = pin_root.c_str();
   LogCapture capture;
   struct bpf_object* obj = bpf_object__open_file(path_.c_str(), &opts);
-  if (obj == nullptr) {
-    int err = errno;
-    std::vector<std::string> lines;
-    for (const std::string& l : Lines(capture.text()))
-      if (!l.empty()) lines.push_back(l);
-    throw ErrnoError(env, err, "open BPF object " + path_ + (lines.empty() ? "" : " [libbpf: " + LastLines(lines, 2) + "]"));
-  }
+  if (obj == nullptr) throw ErrnoErrorWithLog(env, errno, "open BPF object " + path_, capture.text());
   obj_ = obj;
 }
 
@@ -259,6 +197,18 @@ void NativeObject::SetMapMaxEntries(const Napi::CallbackInfo& info) {
   if (err != 0) throw ErrnoError(env, PositiveErrno(err), "set max_entries of map '" + name + "'");
 }
 
+// setProgramFlags(name, flags): bpf_program__set_flags, the BPF_PROG_LOAD flags (libbpf may add more at load).
+void NativeObject::SetProgramFlags(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct bpf_object* obj = RequireOpen(env, "set program flags");
+  std::string name = StringArg(info, 0, "name");
+  uint32_t flags = U32Arg(info, 1, "flags");
+  struct bpf_program* prog = bpf_object__find_program_by_name(obj, name.c_str());
+  if (prog == nullptr) throw Napi::Error::New(env, "BPF object " + path_ + " has no program named '" + name + "'");
+  int err = bpf_program__set_flags(prog, flags);
+  if (err != 0) throw ErrnoError(env, PositiveErrno(err), "set flags of program '" + name + "'");
+}
+
 // reuseMap(name, fd): libbpf dups the fd, so the caller keeps ownership of its map.
 void NativeObject::ReuseMap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -285,7 +235,7 @@ Napi::Value NativeObject::Load(const Napi::CallbackInfo& info) {
     // libbpf refuses a second load of the same object, so a failed object is spent.
     bpf_object__close(obj_);
     obj_ = nullptr;
-    throw LoadError(env, PositiveErrno(err), path_, captured);
+    throw ErrnoErrorWithLog(env, PositiveErrno(err), "load " + path_, captured);
   }
   loaded_ = true;
 

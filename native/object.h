@@ -21,6 +21,7 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
  private:
   Napi::Value Spec(const Napi::CallbackInfo& info);
   void SetVariable(const Napi::CallbackInfo& info);
+  void SetProgramFlags(const Napi::CallbackInfo& info);
   void SetMapMaxEntries(const Napi::CallbackInfo& info);
   void ReuseMap(const Napi::CallbackInfo& info);
   Napi::Value Load(const Napi::CallbackInfo& info);

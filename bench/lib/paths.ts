@@ -8,6 +8,7 @@
 import { ippool, Cluster, type Workload } from '../../test/e2e/cluster.js';
 import { cli } from '../../test/harness/agent.js';
 import type { Netns } from '../../test/harness/netns.js';
+import { DEFAULT_VXLAN_PORT, DEFAULT_VXLAN_VNI } from '../../src/control/model/parse.js';
 
 export interface PodEnd {
   ns: Netns;
@@ -28,8 +29,8 @@ export const PATH_NAMES = ['plain', 'kernel-vxlan', 'bpf-vxlan', 'bpf-ipip', 'bp
 export type PathName = (typeof PATH_NAMES)[number];
 
 const GATEWAY = '169.254.1.1';
-const VNI = 4096;
-const VXLAN_PORT = 4789;
+const VNI = DEFAULT_VXLAN_VNI;
+const VXLAN_PORT = DEFAULT_VXLAN_PORT;
 const VXLAN_MTU = 1450;
 
 /** A pod namespace attached to `node` the way the CNI plugin attaches one (see src/control/cni/netlink.ts). */
@@ -101,7 +102,7 @@ export async function kernelPaths(octet: number): Promise<{ cluster: Cluster; pa
       cluster,
       paths: [
         { name: 'plain', description: 'routed, no encapsulation: node routes the peer pod /26 via the peer node', client: plainA, server: plainB },
-        { name: 'kernel-vxlan', description: 'Linux vxlan.calico (VNI 4096, 4789, nolearning, static FDB+neigh, onlink routes), MTU 1450', client: kvxA, server: kvxB },
+        { name: 'kernel-vxlan', description: `Linux vxlan.calico (VNI ${VNI}, ${VXLAN_PORT}, nolearning, static FDB+neigh, onlink routes), MTU ${VXLAN_MTU}`, client: kvxA, server: kvxB },
       ],
     };
   } catch (err) {

@@ -59,6 +59,29 @@ struct known_node_value {
 	__be32 tunnel_addr;	/* the node's tunnel address, 0 when it has none */
 };
 
+/* ---- source allow-list: prefixes a workload may send from besides its own addresses ----
+ * WorkloadEndpoint spec.allowSpoofedSourcePrefixes (Calico's field). For a local workload, per host-side veth
+ * (from_workload's source check); for a workload on another node, per that node's underlay address (the
+ * inner-source check after decapsulation). Looked up only when the ordinary check has failed, so it costs
+ * nothing on the hot path. The LPM key matches scope and owner in full (prefixlen = 64 + the prefix's length),
+ * then the address prefix. */
+
+enum source_allow_scope {
+	SOURCE_SCOPE_VETH = 1,	/* owner: host-side veth ifindex, host order */
+	SOURCE_SCOPE_NODE = 2,	/* owner: the node's underlay address, network order */
+};
+
+struct source_allow_key {
+	__u32 prefixlen;	/* 64 (scope and owner) + 0..32 (address bits) */
+	__u32 scope;		/* enum source_allow_scope */
+	__u32 owner;
+	__be32 addr;
+};
+
+struct source_allow_value {
+	__u32 reserved;		/* 0: presence is the answer */
+};
+
 /* ---- settings: run-time values that may change without a reload (one entry, key 0) ---- */
 
 struct settings_value {
@@ -97,6 +120,10 @@ enum counter_reason {
 	REASON_DROP_FIB = 22,			/* no neighbour/route toward the next hop */
 	REASON_DROP_ADJUST_ROOM = 23,		/* the kernel refused to grow or shrink the packet */
 	REASON_DROP_NOT_FOR_US = 24,		/* tunnel packet addressed to another node */
+	REASON_DROP_SPOOFED_SOURCE = 25,	/* workload sent from an address it does not hold */
+	REASON_DROP_TUNNEL_FROM_WORKLOAD = 26,	/* workload sent IPIP / VXLAN to a cluster node's underlay address */
+	REASON_DROP_RPF = 27,			/* plain uplink packet for a workload with a source that cannot come from there */
+	REASON_DROP_INNER_SOURCE = 28,		/* decapsulated source (or VXLAN inner MAC) does not belong to the sender */
 	REASON__MAX = 32,
 };
 
@@ -127,6 +154,15 @@ struct {
 	__type(value, struct known_node_value);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } known_nodes_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384);
+	__type(key, struct source_allow_key);
+	__type(value, struct source_allow_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} source_allow_map SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -15,10 +15,13 @@ struct l3 {
 	struct ethhdr *eth;
 	struct iphdr *iph;
 	__u32 ihl_bytes;
+	__u32 tot_len;		/* the L3 length to compute with: ihl_bytes <= tot_len <= wire_len, always */
 };
 
 /* `wire_len` is the L3 length the packet really has (skb->len or the XDP window minus Ethernet): a header
- * claiming more than that is truncated. GSO packets (gso) are trusted on tot_len, which they may not keep. */
+ * claiming more than that is truncated. A GSO packet (gso) may carry a tot_len that no longer describes it
+ * (0 for BIG TCP, or the first segment's): it is not dropped for that, but every bound computed from it uses
+ * the skb's own length instead, so a lying header cannot widen what later checks accept. */
 static __always_inline int parse_ipv4(void *data, void *data_end, __u32 wire_len, int gso, struct l3 *out)
 {
 	struct ethhdr *eth = data;
@@ -38,17 +41,28 @@ static __always_inline int parse_ipv4(void *data, void *data_end, __u32 wire_len
 	if ((void *)iph + ihl_bytes > data_end)
 		return PARSE_MALFORMED;
 	tot_len = bpf_ntohs(iph->tot_len);
-	if (!gso && (tot_len < ihl_bytes || tot_len > wire_len))
-		return PARSE_MALFORMED;
+	if (tot_len < ihl_bytes || tot_len > wire_len) {
+		if (!gso)
+			return PARSE_MALFORMED;
+		tot_len = wire_len;
+	}
 	out->eth = eth;
 	out->iph = iph;
 	out->ihl_bytes = ihl_bytes;
+	out->tot_len = tot_len;
 	return PARSE_IPV4;
 }
 
 static __always_inline int ipv4_is_fragment(const struct iphdr *iph)
 {
 	return (iph->frag_off & bpf_htons(IP_MF | IP_OFFSET)) != 0;
+}
+
+/* A fragment other than the first: what follows its IP header is payload, not an L4 header, so nothing may
+ * be decided from bytes there (they are whatever the sender chose). */
+static __always_inline int ipv4_is_later_fragment(const struct iphdr *iph)
+{
+	return (iph->frag_off & bpf_htons(IP_OFFSET)) != 0;
 }
 
 /* tc: make at least `want` bytes (or the whole packet) linear so direct access sees the headers. Packets from

@@ -9,6 +9,7 @@
 #include "maps.h"
 #include "parsing.h"
 #include "csum.h"
+#include "antispoof.h"
 
 enum tunnel_verdict {
 	TUNNEL_NONE = 0,	/* not a tunnel packet addressed to us: plain processing */
@@ -70,7 +71,7 @@ static __always_inline int tunnel_classify(const struct l3 *p, void *data_end, s
 	struct iphdr *iph = p->iph;
 	__u32 ihl_bytes = p->ihl_bytes;
 	void *l4 = (void *)iph + ihl_bytes;
-	__u32 l4_len = bpf_ntohs(iph->tot_len) - ihl_bytes;	/* parse_ipv4 checked tot_len >= ihl */
+	__u32 l4_len = p->tot_len - ihl_bytes;	/* parse_ipv4: ihl <= tot_len <= the packet's length */
 	struct known_node_value *node;
 	__u16 need_flag;
 
@@ -79,6 +80,10 @@ static __always_inline int tunnel_classify(const struct l3 *p, void *data_end, s
 		need_flag = NODE_F_ALLOW_IPIP;
 	} else if (iph->protocol == IPPROTO_UDP_NR) {
 		struct udphdr *udp = l4;
+
+		/* A later fragment's "port" is payload: we never send fragmented outer packets, so it is not ours. */
+		if (ipv4_is_later_fragment(iph))
+			return TUNNEL_NONE;
 
 		if ((void *)(udp + 1) > data_end || l4_len < UDP_HLEN) {
 			if (iph->daddr != node_addr || ipv4_is_fragment(iph))
@@ -110,6 +115,8 @@ static __always_inline int tunnel_classify(const struct l3 *p, void *data_end, s
 		t->strip = ihl_bytes;
 		if (!inner_ipv4_ok(t->inner, l4_len, data_end))
 			return tunnel_drop(t, REASON_DROP_MALFORMED);
+		if (!inner_source_ok(t->inner->saddr, iph->saddr, node))
+			return tunnel_drop(t, REASON_DROP_INNER_SOURCE);
 		return TUNNEL_DECAP;
 	}
 
@@ -133,6 +140,10 @@ static __always_inline int tunnel_classify(const struct l3 *p, void *data_end, s
 		t->strip = ihl_bytes + UDP_HLEN + VXLAN_HLEN + ETH_HLEN;
 		if (!inner_ipv4_ok(t->inner, udp_len - (UDP_HLEN + VXLAN_HLEN + ETH_HLEN), data_end))
 			return tunnel_drop(t, REASON_DROP_MALFORMED);
+		/* The sender's VTEP speaks for it: another inner MAC is a frame it did not build. */
+		if (!mac_equal(ieth->h_source, node->vtep_mac) ||
+		    !inner_source_ok(t->inner->saddr, iph->saddr, node))
+			return tunnel_drop(t, REASON_DROP_INNER_SOURCE);
 		return TUNNEL_DECAP;
 	}
 }

@@ -3,14 +3,17 @@
 // (stalls, retransmits), and the data-path counters of a node.
 import path from 'node:path';
 import { afterAll, beforeAll, expect } from 'vitest';
+import { nftTableName } from '../../src/control/compile/nft.js';
+import { DEFAULT_VXLAN_PORT, DEFAULT_VXLAN_VNI } from '../../src/control/model/parse.js';
 import { cli } from '../harness/agent.js';
 import { repoRoot } from '../harness/cni.js';
 import type { Netns } from '../harness/netns.js';
 import { Cluster, type CaptureSummary, type ClusterNode, type ClusterOptions, type DissectedPacket, type Encapsulation, type Workload } from './cluster.js';
 
 const SCRIPTS = path.join(repoRoot, 'test', 'e2e', 'scripts');
-export const VXLAN_PORT = 4789;
-export const VXLAN_VNI = 4096;
+/** What the agents use with no OverlayConfiguration (the e2e clusters apply none). */
+export const VXLAN_PORT = DEFAULT_VXLAN_PORT;
+export const VXLAN_VNI = DEFAULT_VXLAN_VNI;
 
 /** Lines printed at the end of a file: one per case, what it saw on the wire. */
 export class CaseLog {
@@ -239,4 +242,28 @@ export function notableCounterGrowth(
   return after.rows
     .filter((r) => /drop|frag/i.test(r.reason) && r.packets > (old.get(key(r)) ?? 0))
     .map((r) => `${key(r)} +${r.packets - (old.get(key(r)) ?? 0)}`);
+}
+
+/** The node's natOutgoing pool set as nft holds it: the agent applied the change once this flips. */
+function natPools(node: ClusterNode): string {
+  const out = JSON.parse(node.ns.exec('nft', ['-j', 'list', 'set', 'ip', nftTableName(node.name), 'nat_pools'])) as {
+    nftables: { set?: { elem?: unknown[] } }[];
+  };
+  return JSON.stringify(out.nftables.find((x) => x.set)?.set?.elem ?? []);
+}
+
+/** Waits until every node masquerades (or no longer masquerades) the pool at `poolNetwork`; returns ms. */
+export async function waitNat(cluster: Cluster, wantPool: boolean, poolNetwork = '10.244.0.0'): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    const pending = cluster.nodes.filter((n) => natPools(n).includes(poolNetwork) !== wantPool);
+    if (pending.length === 0) return Date.now() - started;
+    if (Date.now() - started > 15_000) throw new Error(`natOutgoing=${wantPool} not applied on ${pending.map((n) => n.name).join(', ')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Packets of one counter row of a node ("from-workload", "vxlan", "drop-tunnel-from-workload"), 0 when absent. */
+export function counterOf(cluster: Cluster, node: ClusterNode, hook: string, encap: string, reason: string): number {
+  return counterTotals(cluster, node).rows.find((r) => r.hook === hook && r.encap === encap && r.reason === reason)?.packets ?? 0;
 }

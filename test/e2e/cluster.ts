@@ -35,7 +35,7 @@ export interface ClusterOptions {
   datastore?: 'sqlite' | 'etcd';
   /** Start one agent per node. Default true. */
   agents?: boolean;
-  /** Pass --xdp to every agent. */
+  /** Pass --xdp --force-xdp to every agent: the underlay is veths, where the agent declines XDP unless forced. */
   xdp?: boolean;
   /** Resources applied before the agents start. Default: one VXLAN Always pool 10.244.0.0/16, /26 blocks. */
   resources?: Resource[];
@@ -331,6 +331,7 @@ export class Cluster {
       uplink: node.uplink,
       address: node.cidr,
       xdp: this.opts.xdp,
+      forceXdp: this.opts.xdp,
       healthPort: node.healthPort,
       metricsPort: node.metricsPort,
       readyTimeoutMs: this.opts.agentReadyTimeoutMs ?? 30_000,

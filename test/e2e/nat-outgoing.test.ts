@@ -4,30 +4,11 @@
 // Pool: VXLAN CrossSubnet (the README's pool), so pod traffic between pods is plain within subnet A and VXLAN
 // across the router.
 import { expect, it } from 'vitest';
-import { nftTableName } from '../../src/control/compile/nft.js';
 import { kernelDescribe } from '../harness/privileges.js';
-import { between, clusterPerFile, describePackets, expectEncap } from './checks.js';
-import { ippool, type Cluster, type ClusterNode, type Workload } from './cluster.js';
+import { between, clusterPerFile, describePackets, expectEncap, waitNat } from './checks.js';
+import { ippool, type Cluster, type Workload } from './cluster.js';
 
 const POOL = (natOutgoing: boolean) => ippool('nat-pool', '10.244.0.0/16', { vxlanMode: 'CrossSubnet', natOutgoing });
-
-/** The node's natOutgoing pool set as nft holds it: the agent applied the change once this flips. */
-function natPools(node: ClusterNode): string {
-  const out = JSON.parse(node.ns.exec('nft', ['-j', 'list', 'set', 'ip', nftTableName(node.name), 'nat_pools'])) as {
-    nftables: { set?: { elem?: unknown[] } }[];
-  };
-  return JSON.stringify(out.nftables.find((x) => x.set)?.set?.elem ?? []);
-}
-
-async function waitNat(cluster: Cluster, wantPool: boolean): Promise<number> {
-  const started = Date.now();
-  for (;;) {
-    const pending = cluster.nodes.filter((n) => natPools(n).includes('10.244.0.0') !== wantPool);
-    if (pending.length === 0) return Date.now() - started;
-    if (Date.now() - started > 15_000) throw new Error(`natOutgoing=${wantPool} not applied on ${pending.map((n) => n.name).join(', ')}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 kernelDescribe('natOutgoing (VXLAN CrossSubnet pool)', () => {
   let cluster: Cluster;

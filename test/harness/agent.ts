@@ -30,6 +30,8 @@ export interface StartAgentOptions {
   uplink?: string;
   address?: string;
   xdp?: boolean;
+  /** --force-xdp: XDP decap even on a veth uplink (which the agent otherwise declines). */
+  forceXdp?: boolean;
   healthPort?: number;
   metricsPort?: number;
   extraArgs?: string[];
@@ -72,6 +74,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<AgentProcess>
   if (opts.uplink) args.push('--uplink', opts.uplink);
   if (opts.address) args.push('--address', opts.address);
   if (opts.xdp) args.push('--xdp');
+  if (opts.forceXdp) args.push('--force-xdp');
   args.push(...(opts.extraArgs ?? []));
   const child = spawn('nsenter', args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   let output = '';

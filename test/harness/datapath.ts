@@ -17,18 +17,21 @@ import {
   encodeRouteKey,
   encodeRouteValue,
   encodeSettingsValue,
+  encodeSourceAllowKey,
+  encodeSourceAllowValue,
   encodeU32Key,
   sumPerCpu,
   type CounterHook,
   type CounterReason,
   type RouteEntry,
 } from '../../src/control/maps/layout.js';
+import { DEFAULT_VXLAN_PORT, DEFAULT_VXLAN_VNI } from '../../src/control/model/parse.js';
 
 export const NODE = '10.0.0.1';
 export const TUNNEL_ADDR = '10.244.1.1';
 export const VTEP_MAC = '66:00:00:00:00:01';
-export const VNI = 4096;
-export const VXLAN_PORT = 4789;
+export const VNI = DEFAULT_VXLAN_VNI;
+export const VXLAN_PORT = DEFAULT_VXLAN_PORT;
 export const HOST_VETH_MAC = 'ee:ee:ee:ee:ee:ee';
 export const UPLINK_MAC = '52:54:00:00:00:01';
 export const PEER_UPLINK_MAC = '52:54:00:00:00:02';
@@ -37,12 +40,29 @@ export const LOCAL_POD = { ip: '10.244.1.5', mac: '02:00:0a:f4:01:05', ifindex: 
 export const LOCAL_POD2 = { ip: '10.244.1.6', mac: '02:00:0a:f4:01:06', ifindex: 8 };
 export const IPIP_NODE = { addr: '10.0.0.2', block: '10.244.2.0/26', pod: '10.244.2.9' };
 export const VXLAN_NODE = { addr: '10.0.1.3', block: '10.244.3.0/26', pod: '10.244.3.9', vtepMac: '66:00:00:00:00:03' };
-export const PLAIN_NODE = { addr: '10.0.0.4', block: '10.244.4.0/26', pod: '10.244.4.9' };
+// PLAIN_NODE's tunnel address lies in no block: only the known-node entry vouches for it as an inner source.
+export const PLAIN_NODE = { addr: '10.0.0.4', block: '10.244.4.0/26', pod: '10.244.4.9', tunnelAddr: '10.244.9.1' };
 export const UNKNOWN_HOST = '10.0.0.99';
 export const OUTSIDE = '192.0.2.10';
 export const POOL_ONLY = '10.244.200.1'; // in the pool, in no block
 export const LOCAL_BLOCK_FREE = '10.244.1.50'; // in our block, no workload
 export const UPLINK_MTU = 1500;
+/** LOCAL_POD2's endpoint lists this in allowSpoofedSourcePrefixes: it may send from any address in it. */
+export const ALLOWED_SOURCE = { scope: 'veth', ifindex: LOCAL_POD2.ifindex, cidr: '198.51.100.0/24', addr: '198.51.100.7' } as const;
+/** A workload on VXLAN_NODE lists this: VXLAN_NODE's tunnel packets may carry it as inner source. */
+export const REMOTE_ALLOWED_SOURCE = { scope: 'node', node: VXLAN_NODE.addr, cidr: '203.0.113.0/24', addr: '203.0.113.5' } as const;
+
+/** The struct __sk_buff a tc test run starts from: `ingress_ifindex` is the veth a workload's packet came in on
+ * (from_workload checks the source against it), `gsoSize` makes it a GSO packet. Offsets from vmlinux.h. */
+export function ingressCtx(ifindex: number, gsoSize = 0): Buffer {
+  const ctx = Buffer.alloc(192); // sizeof(struct __sk_buff)
+  ctx.writeUInt32LE(ifindex, 36); // ingress_ifindex
+  if (gsoSize) {
+    ctx.writeUInt32LE(2, 164); // gso_segs
+    ctx.writeUInt32LE(gsoSize, 176); // gso_size
+  }
+  return ctx;
+}
 
 function route(cidr: string, kind: RouteKind, over: Partial<RouteEntry> = {}): RouteEntry {
   return {
@@ -95,7 +115,11 @@ export function loadFixture(): Fixture {
     dp.maps.knownNodes.update(encodeKnownNodeKey(addr), encodeKnownNodeValue({ vtepMac, flags, tunnelAddr: ZERO_IP }));
   node(IPIP_NODE.addr, NodeFlags.AllowIpip);
   node(VXLAN_NODE.addr, NodeFlags.AllowVxlan, VXLAN_NODE.vtepMac);
-  node(PLAIN_NODE.addr, NodeFlags.AllowIpip | NodeFlags.AllowVxlan);
+  dp.maps.knownNodes.update(
+    encodeKnownNodeKey(PLAIN_NODE.addr),
+    encodeKnownNodeValue({ vtepMac: ZERO_MAC, flags: NodeFlags.AllowIpip | NodeFlags.AllowVxlan, tunnelAddr: PLAIN_NODE.tunnelAddr }),
+  );
+  for (const allowed of [ALLOWED_SOURCE, REMOTE_ALLOWED_SOURCE]) dp.maps.sourceAllow.update(encodeSourceAllowKey(allowed), encodeSourceAllowValue());
   const setMtu = (mtu: number) => dp.maps.settings.update(encodeU32Key(0), encodeSettingsValue({ tunnelAddr: TUNNEL_ADDR, uplinkMtu: mtu }));
   setMtu(UPLINK_MTU);
   return {

@@ -27,12 +27,16 @@ import {
   VXLAN_PORT,
   XDP_DROP,
   XDP_PASS,
+  ALLOWED_SOURCE,
+  POOL_ONLY,
+  REMOTE_ALLOWED_SOURCE,
   counterDelta,
+  ingressCtx,
   loadFixture,
   slot,
   type Fixture,
 } from '../harness/datapath.js';
-import { CounterHook as H, CounterReason as R, Encap, RouteKind, type RouteEntry } from '../../src/control/maps/layout.js';
+import { CounterHook as H, CounterReason as R, Encap, RouteFlags, RouteKind, type RouteEntry } from '../../src/control/maps/layout.js';
 import type { BpfProgram } from '../../src/control/kernel/types.js';
 import { seededRandom } from '../harness/random.js';
 
@@ -63,7 +67,49 @@ function lookup(addr: string): RouteEntry | undefined {
   const n = ipNum(addr);
   return ROUTES.find((r) => r.len === 0 || Math.floor(n / 2 ** (32 - r.len)) === Math.floor(r.net / 2 ** (32 - r.len)));
 }
-const KNOWN: Record<string, number> = { [IPIP_NODE.addr]: 1, [VXLAN_NODE.addr]: 2, [PLAIN_NODE.addr]: 3 };
+interface KnownNode {
+  allow: number; // 1 IPIP, 2 VXLAN
+  vtepMac: string;
+  tunnelAddr: string;
+}
+const ZERO_MAC = '00:00:00:00:00:00';
+const KNOWN: Record<string, KnownNode> = {
+  [IPIP_NODE.addr]: { allow: 1, vtepMac: ZERO_MAC, tunnelAddr: '0.0.0.0' },
+  [VXLAN_NODE.addr]: { allow: 2, vtepMac: VXLAN_NODE.vtepMac, tunnelAddr: '0.0.0.0' },
+  [PLAIN_NODE.addr]: { allow: 3, vtepMac: ZERO_MAC, tunnelAddr: PLAIN_NODE.tunnelAddr },
+};
+const isClusterNode = (addr: string) => addr === NODE || KNOWN[addr] !== undefined;
+
+// ---------------------------------------------------------------- oracle: who may send from where
+
+/** A workload on veth `ifindex` may send from its own /32s and from its endpoint's allowed prefixes. */
+function workloadSourceOk(src: string, ifindex: number): boolean {
+  const rt = lookup(src);
+  if (rt?.kind === RouteKind.LocalWorkload && rt.ifindex === ifindex) return true;
+  return ifindex === ALLOWED_SOURCE.ifindex && inCidr(src, ALLOWED_SOURCE.cidr);
+}
+
+function inCidr(addr: string, cidr: string): boolean {
+  const [net, len] = cidr.split('/');
+  const size = 2 ** (32 - Number(len));
+  return Math.floor(ipNum(addr) / size) === Math.floor(ipNum(net) / size);
+}
+
+/** A decapsulated source must route back to the node that sent the tunnel packet, or be one its workloads may use. */
+function innerSourceOk(src: string, sender: string): boolean {
+  const node = KNOWN[sender];
+  if (src === sender || (node.tunnelAddr !== '0.0.0.0' && src === node.tunnelAddr)) return true;
+  const rt = lookup(src);
+  if (rt?.kind === RouteKind.RemoteBlock && rt.nextHop === sender) return true;
+  return sender === REMOTE_ALLOWED_SOURCE.node && inCidr(src, REMOTE_ALLOWED_SOURCE.cidr);
+}
+
+/** A plain packet from the underlay for a workload: not from us or anything we hold, and in a pool only from a remote block. */
+function uplinkSourceOk(src: string): boolean {
+  if (src === NODE) return false;
+  const rt = lookup(src);
+  return !rt || rt.kind === RouteKind.RemoteBlock;
+}
 
 // ---------------------------------------------------------------- oracle: header validity
 
@@ -94,7 +140,9 @@ type UplinkOutcome =
   | { kind: 'decap'; encap: Encap; strip: number; innerOff: number; dest: 'workload' | 'host'; ttl: number; pod?: typeof LOCAL_POD }
   | { kind: 'drop'; encap: Encap; reason: R }
   | { kind: 'pass' }
-  | { kind: 'plain-local'; pod: typeof LOCAL_POD };
+  | { kind: 'plain-local'; pod: typeof LOCAL_POD }
+  /** Dropped by tc's reverse-path check; XDP does not judge plain packets and passes it. */
+  | { kind: 'rpf' };
 
 function innerOk(frame: Buffer, off: number, room: number): boolean {
   if (frame.length < off + 20) return false;
@@ -118,6 +166,7 @@ function uplinkOracle(frame: Buffer): UplinkOutcome {
   let encap: Encap;
   if (h.protocol === P.PROTO_IPIP) encap = Encap.Ipip;
   else if (h.protocol === P.PROTO_UDP) {
+    if (h.fragOffset !== 0) return plain(frame, h); // a later fragment has no UDP header to read
     if (frame.length < l4 + 8 || l4Len < 8) {
       if (h.dst !== NODE || isFrag) return plain(frame, h);
       return { kind: 'drop', encap: Encap.None, reason: R.DropMalformed };
@@ -126,7 +175,7 @@ function uplinkOracle(frame: Buffer): UplinkOutcome {
     encap = Encap.Vxlan;
   } else return plain(frame, h);
   if (h.dst !== NODE) return plain(frame, h);
-  const known = KNOWN[h.src] ?? 0;
+  const known = KNOWN[h.src]?.allow ?? 0;
   if (!(known & (encap === Encap.Ipip ? 1 : 2))) return { kind: 'drop', encap, reason: R.DropUnknownSource };
   if (isFrag || !h.checksumOk) return { kind: 'drop', encap, reason: R.DropMalformed };
   let innerOff: number;
@@ -135,6 +184,7 @@ function uplinkOracle(frame: Buffer): UplinkOutcome {
     innerOff = l4;
     strip = h.headerLength;
     if (!innerOk(frame, innerOff, l4Len)) return { kind: 'drop', encap, reason: R.DropMalformed };
+    if (!innerSourceOk(P.ipString(frame, innerOff + 12), h.src)) return { kind: 'drop', encap, reason: R.DropInnerSource };
   } else {
     const udpLen = frame.readUInt16BE(l4 + 4);
     if (frame.length < l4 + 30 || udpLen > l4Len || udpLen < 50) return { kind: 'drop', encap, reason: R.DropMalformed };
@@ -146,6 +196,9 @@ function uplinkOracle(frame: Buffer): UplinkOutcome {
     innerOff = l4 + 30;
     strip = h.headerLength + 30;
     if (!innerOk(frame, innerOff, udpLen - 30)) return { kind: 'drop', encap, reason: R.DropMalformed };
+    if (P.macString(frame, l4 + 22) !== KNOWN[h.src].vtepMac || !innerSourceOk(P.ipString(frame, innerOff + 12), h.src)) {
+      return { kind: 'drop', encap, reason: R.DropInnerSource };
+    }
   }
   const innerDst = P.ipString(frame, innerOff + 16);
   const rt = lookup(innerDst);
@@ -158,7 +211,9 @@ function uplinkOracle(frame: Buffer): UplinkOutcome {
 
 function plain(frame: Buffer, h: P.Ipv4Header): UplinkOutcome {
   const rt = lookup(h.dst);
-  if (rt?.kind === RouteKind.LocalWorkload && h.ttl > 1) return { kind: 'plain-local', pod: POD_BY_IP.get(h.dst)! };
+  if (rt?.kind !== RouteKind.LocalWorkload) return { kind: 'pass' };
+  if (!uplinkSourceOk(h.src)) return { kind: 'rpf' };
+  if (h.ttl > 1) return { kind: 'plain-local', pod: POD_BY_IP.get(h.dst)! };
   return { kind: 'pass' };
 }
 
@@ -199,20 +254,31 @@ function fixOuterChecksum(frame: Buffer): void {
 function uplinkFrame(rnd: () => number): Buffer {
   const innerDst = pick(rnd, [LOCAL_POD.ip, LOCAL_POD2.ip, TUNNEL_ADDR, IPIP_NODE.pod, OUTSIDE, '10.244.1.50']);
   const proto = pick(rnd, [P.PROTO_TCP, P.PROTO_UDP, P.PROTO_ICMP, P.PROTO_IPIP]);
+  const src = pick(rnd, [IPIP_NODE.addr, VXLAN_NODE.addr, PLAIN_NODE.addr, UNKNOWN_HOST]);
+  // Mostly a source the sender may use (one of its pods, its address, its tunnel address), else anything.
+  const own: Record<string, string[]> = {
+    [IPIP_NODE.addr]: [IPIP_NODE.pod, IPIP_NODE.addr],
+    [VXLAN_NODE.addr]: [VXLAN_NODE.pod, VXLAN_NODE.addr, REMOTE_ALLOWED_SOURCE.addr],
+    [PLAIN_NODE.addr]: [PLAIN_NODE.pod, PLAIN_NODE.addr, PLAIN_NODE.tunnelAddr],
+    [UNKNOWN_HOST]: [UNKNOWN_HOST],
+  };
+  const innerSrc =
+    rnd() < 0.6
+      ? pick(rnd, own[src])
+      : pick(rnd, [NODE, TUNNEL_ADDR, LOCAL_POD2.ip, '10.244.1.50', POOL_ONLY, OUTSIDE, IPIP_NODE.pod, VXLAN_NODE.pod, PLAIN_NODE.pod, PLAIN_NODE.tunnelAddr, VXLAN_NODE.addr, REMOTE_ALLOWED_SOURCE.addr]);
   const inner = P.ipv4(
-    { src: '10.244.3.9', dst: innerDst, protocol: proto, ttl: 1 + ((rnd() * 80) | 0), df: rnd() < 0.5, options: rnd() < 0.1 ? Buffer.alloc(4, 1) : undefined },
+    { src: innerSrc, dst: innerDst, protocol: proto, ttl: 1 + ((rnd() * 80) | 0), df: rnd() < 0.5, options: rnd() < 0.1 ? Buffer.alloc(4, 1) : undefined },
     randomBytes(rnd, (rnd() * 300) | 0),
   );
-  const src = pick(rnd, [IPIP_NODE.addr, VXLAN_NODE.addr, PLAIN_NODE.addr, UNKNOWN_HOST]);
   const dst = rnd() < 0.9 ? NODE : '10.0.0.50';
   let frame: Buffer;
   const shape = rnd();
-  if (shape < 0.4) {
+  if (shape < 0.35) {
     frame = P.ethernet({ dst: UPLINK_MAC, src: PEER_UPLINK_MAC }, P.ipv4({ src, dst, protocol: P.PROTO_IPIP, options: rnd() < 0.1 ? Buffer.alloc(8, 1) : undefined }, inner));
-  } else if (shape < 0.8) {
+  } else if (shape < 0.7) {
     const vx = Buffer.concat([
       P.vxlanHeader(rnd() < 0.9 ? VNI : (rnd() * 0xffffff) | 0, rnd() < 0.9 ? 0x08 : (rnd() * 256) | 0),
-      P.ethernet({ dst: rnd() < 0.9 ? VTEP_MAC : '66:00:00:00:00:77', src: VXLAN_NODE.vtepMac, type: rnd() < 0.95 ? P.ETH_P_IP : P.ETH_P_ARP }, inner),
+      P.ethernet({ dst: rnd() < 0.9 ? VTEP_MAC : '66:00:00:00:00:77', src: rnd() < 0.9 ? (KNOWN[src]?.vtepMac ?? VXLAN_NODE.vtepMac) : VXLAN_NODE.vtepMac, type: rnd() < 0.95 ? P.ETH_P_IP : P.ETH_P_ARP }, inner),
     ]);
     const port = rnd() < 0.9 ? VXLAN_PORT : pick(rnd, [4790, 8472, 53]);
     frame = P.ethernet({ dst: UPLINK_MAC, src: PEER_UPLINK_MAC }, P.ipv4({ src, dst, protocol: P.PROTO_UDP }, P.udp(src, dst, 40000, port, vx, { checksum: false })));
@@ -239,14 +305,30 @@ function mutate(rnd: () => number, frame: Buffer): void {
 }
 
 function workloadFrame(rnd: () => number): Buffer {
-  const dst = pick(rnd, [LOCAL_POD.ip, IPIP_NODE.pod, VXLAN_NODE.pod, PLAIN_NODE.pod, OUTSIDE, TUNNEL_ADDR, '10.244.200.1', '10.244.1.50']);
+  const dst = pick(rnd, [LOCAL_POD.ip, IPIP_NODE.pod, VXLAN_NODE.pod, PLAIN_NODE.pod, OUTSIDE, TUNNEL_ADDR, '10.244.200.1', '10.244.1.50', NODE, IPIP_NODE.addr, VXLAN_NODE.addr]);
   const proto = pick(rnd, [P.PROTO_TCP, P.PROTO_UDP, P.PROTO_ICMP, P.PROTO_IPIP]);
   const size = rnd() < 0.1 ? 1400 + ((rnd() * 200) | 0) : (rnd() * 400) | 0;
+  // Mostly its own address; else another pod's, a node's, a public one, or one its endpoint allows (or nearly).
+  const src =
+    rnd() < 0.7
+      ? LOCAL_POD2.ip
+      : pick(rnd, [LOCAL_POD.ip, IPIP_NODE.addr, IPIP_NODE.pod, NODE, TUNNEL_ADDR, '8.8.8.8', ALLOWED_SOURCE.addr, '198.51.100.200', '198.51.101.1']);
+  const payload = randomBytes(rnd, size);
+  if (proto === P.PROTO_UDP && size >= 4 && rnd() < 0.4) payload.writeUInt16BE(VXLAN_PORT, 2);
   let frame = P.ethernet(
     { dst: HOST_VETH_MAC, src: LOCAL_POD2.mac, type: rnd() < 0.95 ? P.ETH_P_IP : P.ETH_P_ARP },
     P.ipv4(
-      { src: LOCAL_POD2.ip, dst, protocol: proto, ttl: (rnd() * 4) | 0 || 64, df: rnd() < 0.7, mf: rnd() < 0.05, options: rnd() < 0.1 ? Buffer.alloc(4 * (1 + ((rnd() * 10) | 0)), 1) : undefined },
-      randomBytes(rnd, size),
+      {
+        src,
+        dst,
+        protocol: proto,
+        ttl: (rnd() * 4) | 0 || 64,
+        df: rnd() < 0.7,
+        mf: rnd() < 0.05,
+        fragOffset: rnd() < 0.05 ? 1 + ((rnd() * 100) | 0) : 0,
+        options: rnd() < 0.1 ? Buffer.alloc(4 * (1 + ((rnd() * 10) | 0)), 1) : undefined,
+      },
+      payload,
     ),
   );
   mutate(rnd, frame);
@@ -256,38 +338,81 @@ function workloadFrame(rnd: () => number): Buffer {
 
 // ---------------------------------------------------------------- oracle: workload / host egress
 
-type Egress = { kind: 'pass' } | { kind: 'drop' } | { kind: 'local'; pod: typeof LOCAL_POD } | { kind: 'encap'; encap: Encap; ttlDec: boolean } | { kind: 'plain' } | { kind: 'icmp' };
+/** A verdict, and the counter slots (encapsulation, reason) the program must bump for it. */
+type Counted = { counted: [Encap, R][] };
+type Egress = Counted &
+  ({ kind: 'pass' } | { kind: 'drop' } | { kind: 'local'; pod: typeof LOCAL_POD } | { kind: 'encap'; encap: Encap; ttlDec: boolean } | { kind: 'plain' } | { kind: 'icmp' });
 
-function workloadOracle(frame: Buffer, hostEgress: boolean): Egress {
+const passed = (encap = Encap.None): Egress => ({ kind: 'pass', counted: [[encap, R.Pass]] });
+const dropped = (reason: R, encap = Encap.None): Egress => ({ kind: 'drop', counted: [[encap, reason]] });
+
+/** What a workload may not send to a node: IPIP, or UDP to the VXLAN port (or whose port a short first fragment hides). */
+function tunnelToNode(frame: Buffer, h: P.Ipv4Header): Encap {
+  if (!isClusterNode(h.dst)) return Encap.None;
+  if (h.protocol === P.PROTO_IPIP) return Encap.Ipip;
+  if (h.protocol !== P.PROTO_UDP || h.fragOffset !== 0) return Encap.None;
+  const l4Len = h.totalLength - h.headerLength;
+  return l4Len < 8 || frame.readUInt16BE(14 + h.headerLength + 2) === VXLAN_PORT ? Encap.Vxlan : Encap.None;
+}
+
+function workloadOracle(frame: Buffer, hostEgress: boolean, ifindex = 0): Egress {
   const o = outerIp(frame);
-  if (o === 'not-ip') return { kind: 'pass' };
-  if (o === 'malformed') return hostEgress ? { kind: 'pass' } : { kind: 'drop' };
+  if (o === 'not-ip') return passed();
+  if (o === 'malformed') return hostEgress ? passed() : dropped(R.DropMalformed);
   const { h } = o;
   const rt = lookup(h.dst);
   if (hostEgress) {
-    if (!rt || rt.kind !== RouteKind.RemoteBlock || rt.encap === Encap.None) return { kind: 'pass' };
-    if (h.protocol === P.PROTO_IPIP) return { kind: 'drop' };
-    if (frame.length - 14 + (rt.encap === Encap.Vxlan ? 50 : 20) > UPLINK_MTU) return { kind: 'drop' };
-    return { kind: 'encap', encap: rt.encap, ttlDec: false };
+    if (!rt || rt.kind !== RouteKind.RemoteBlock || rt.encap === Encap.None) return passed();
+    if (isClusterNode(h.dst)) return passed();
+    if (h.protocol === P.PROTO_IPIP) return dropped(R.DropMalformed, rt.encap);
+    if (frame.length - 14 + (rt.encap === Encap.Vxlan ? 50 : 20) > UPLINK_MTU) return dropped(R.DropMtuExceeded, rt.encap);
+    return { kind: 'encap', encap: rt.encap, ttlDec: false, counted: [[rt.encap, R.Encap]] };
   }
-  if (h.protocol === P.PROTO_IPIP) return { kind: 'drop' };
-  if (!rt) return { kind: 'pass' };
+  if (!workloadSourceOk(h.src, ifindex)) return dropped(R.DropSpoofedSource);
+  const tunnel = tunnelToNode(frame, h);
+  if (tunnel !== Encap.None) return dropped(R.DropTunnelFromWorkload, tunnel);
+  if (h.protocol === P.PROTO_IPIP) return dropped(R.DropIpipFromWorkload, Encap.Ipip);
+  if (!rt) {
+    const src = lookup(h.src);
+    return { kind: 'pass', counted: [[Encap.None, src && src.flags & RouteFlags.NatOutgoing ? R.NatOutgoing : R.Pass]] };
+  }
   switch (rt.kind) {
     case RouteKind.LocalWorkload:
-      return h.ttl <= 1 ? { kind: 'pass' } : { kind: 'local', pod: POD_BY_IP.get(h.dst)! };
+      return h.ttl <= 1 ? passed() : { kind: 'local', pod: POD_BY_IP.get(h.dst)!, counted: [[Encap.None, R.RedirectLocal]] };
     case RouteKind.RemoteBlock: {
-      if (h.ttl <= 1) return { kind: 'pass' };
-      if (rt.encap === Encap.None) return { kind: 'plain' };
+      if (h.ttl <= 1) return passed();
+      if (rt.encap === Encap.None) return { kind: 'plain', counted: [[Encap.None, R.ForwardPlain]] };
       const overhead = rt.encap === Encap.Vxlan ? 50 : 20;
-      if (frame.length - 14 + overhead > UPLINK_MTU) return h.df ? { kind: 'icmp' } : { kind: 'pass' };
-      return { kind: 'encap', encap: rt.encap, ttlDec: true };
+      if (frame.length - 14 + overhead > UPLINK_MTU) {
+        return h.df
+          ? { kind: 'icmp', counted: [[rt.encap, R.DropMtuExceeded], [rt.encap, R.FragNeeded]] }
+          : passed(rt.encap);
+      }
+      return { kind: 'encap', encap: rt.encap, ttlDec: true, counted: [[rt.encap, R.Encap]] };
     }
     case RouteKind.LocalHost:
-      return { kind: 'pass' };
+      return passed();
     default:
-      return { kind: 'drop' };
+      return dropped(R.DropNoRoute);
   }
 }
+
+/** Per-slot packet counts, to compare with the kernel's counters exactly. */
+class Tally {
+  readonly slots = new Map<number, bigint>();
+  add(hook: H, encap: Encap, reason: R): void {
+    const k = slot(hook, encap, reason);
+    this.slots.set(k, (this.slots.get(k) ?? 0n) + 1n);
+  }
+  sorted(): [number, bigint][] {
+    return [...this.slots.entries()].sort((a, b) => a[0] - b[0]);
+  }
+  /** "reason/encap": packets, for the log. */
+  summary(): string {
+    return JSON.stringify(Object.fromEntries(this.sorted().map(([k, v]) => [`${R[k % 32]}/${Encap[Math.floor(k / 32) % 3]}`, Number(v)])));
+  }
+}
+const sortedDelta = (d: Map<number, bigint>): [number, bigint][] => [...d.entries()].sort((a, b) => a[0] - b[0]);
 
 let fx: Fixture;
 
@@ -348,7 +473,8 @@ kernelDescribe('data path fuzz (BPF_PROG_TEST_RUN, seeded)', () => {
       const rnd = seededRandom(xdp ? 0xdeca9 : 0xdeca7);
       const before = fx.counters();
       const expectDecap = [0, 0, 0];
-      const kinds = { decap: 0, drop: 0, pass: 0, 'plain-local': 0 };
+      const kinds = { decap: 0, drop: 0, pass: 0, 'plain-local': 0, rpf: 0 };
+      const tally = new Tally();
       let runs = 0;
       for (let i = 0; i < PACKETS_PER_PROGRAM; i++) {
         const frame = uplinkFrame(rnd);
@@ -356,6 +482,11 @@ kernelDescribe('data path fuzz (BPF_PROG_TEST_RUN, seeded)', () => {
         runs++;
         const want = uplinkOracle(frame);
         kinds[want.kind]++;
+        if (want.kind === 'decap') tally.add(hook, want.encap, R.Decap);
+        else if (want.kind === 'drop') tally.add(hook, want.encap, want.reason);
+        else if (want.kind === 'plain-local' && !xdp) tally.add(hook, Encap.None, R.RedirectLocal);
+        else if (want.kind === 'rpf' && !xdp) tally.add(hook, Encap.None, R.DropRpf);
+        else tally.add(hook, Encap.None, R.Pass);
         const r = prog.testRun({ data: frame, repeat: 1 });
         const verdict = (v: number) => check(r.retval === v, `verdict ${v} expected for ${want.kind}`, frame, i, r.retval);
         const output = (b: Buffer) => check(r.data.equals(b), `output differs for ${want.kind}`, frame, i, r.data.toString('hex'));
@@ -375,6 +506,8 @@ kernelDescribe('data path fuzz (BPF_PROG_TEST_RUN, seeded)', () => {
         } else if (want.kind === 'plain-local' && !xdp) {
           verdict(TC_ACT_REDIRECT);
           output(deliveredTo(want.pod, frame.subarray(14)));
+        } else if (want.kind === 'rpf' && !xdp) {
+          verdict(TC_ACT_SHOT);
         } else {
           verdict(xdp ? XDP_PASS : TC_ACT_OK);
           output(frame);
@@ -383,12 +516,13 @@ kernelDescribe('data path fuzz (BPF_PROG_TEST_RUN, seeded)', () => {
       const delta = counterDelta(before, fx.counters());
       expect(runs).toBeGreaterThan(PACKETS_PER_PROGRAM * 0.95);
       expect(totalFor(delta, hook)).toBe(BigInt(runs)); // every packet counted exactly once
+      expect(sortedDelta(delta)).toEqual(tally.sorted()); // and under exactly the slot the specification names
       for (const encap of [Encap.Ipip, Encap.Vxlan]) {
         expect(delta.get(slot(hook, encap, R.Decap)) ?? 0n).toBe(BigInt(expectDecap[encap]));
       }
       // The mix must really exercise every outcome, or the test proves little.
       for (const [k, n] of Object.entries(kinds)) expect(n, `outcome ${k}`).toBeGreaterThan(PACKETS_PER_PROGRAM / 100);
-      console.log(`${name}: outcomes ${JSON.stringify(kinds)}, decap ipip=${expectDecap[1]} vxlan=${expectDecap[2]}`);
+      console.log(`${name}: outcomes ${JSON.stringify(kinds)}, decap ipip=${expectDecap[1]} vxlan=${expectDecap[2]}, counters ${tally.summary()}`);
     });
   }
 
@@ -403,13 +537,17 @@ kernelDescribe('data path fuzz (BPF_PROG_TEST_RUN, seeded)', () => {
       const kinds: Record<string, number> = {};
       let icmps = 0;
       let runs = 0;
+      const tally = new Tally();
       for (let i = 0; i < PACKETS_PER_PROGRAM; i++) {
         const frame = workloadFrame(rnd);
+        // The veth it comes in on: mostly the sender's own, sometimes another workload's or none.
+        const ifindex = rnd() < 0.9 ? LOCAL_POD2.ifindex : pick(rnd, [LOCAL_POD.ifindex, 0]);
         if (!tcRunnable(frame)) continue;
         runs++;
-        const want = workloadOracle(frame, hostEgress);
+        const want = workloadOracle(frame, hostEgress, ifindex);
         kinds[want.kind] = (kinds[want.kind] ?? 0) + 1;
-        const r = prog.testRun({ data: frame, repeat: 1 });
+        for (const [encap, reason] of want.counted) tally.add(hook, encap, reason);
+        const r = prog.testRun({ data: frame, repeat: 1, ...(hostEgress ? {} : { ctx: ingressCtx(ifindex) }) });
         const verdict = (v: number) => check(r.retval === v, `verdict ${v} expected for ${want.kind}`, frame, i, r.retval);
         const output = (ok: boolean) => check(ok, `output wrong for ${want.kind}`, frame, i, r.data.toString('hex'));
         switch (want.kind) {
@@ -451,7 +589,8 @@ kernelDescribe('data path fuzz (BPF_PROG_TEST_RUN, seeded)', () => {
       // Frag-needed counts the ICMP and the drop of the original: one extra count each.
       expect(runs).toBeGreaterThan(PACKETS_PER_PROGRAM * 0.95);
       expect(totalFor(delta, hook)).toBe(BigInt(runs + icmps));
-      console.log(`${name}: outcomes ${JSON.stringify(kinds)}`);
+      expect(sortedDelta(delta)).toEqual(tally.sorted());
+      console.log(`${name}: outcomes ${JSON.stringify(kinds)}, counters ${tally.summary()}`);
     });
   }
 });

@@ -10,6 +10,7 @@ import {
   BpfError,
   interfaceIndex,
   kernelSupportsTcx,
+  kernelSupportsXdpFrags,
   openObject,
   openPinnedLink,
   openPinnedMap,
@@ -128,6 +129,48 @@ kernelDescribe('kernel loader: attach, update, pin with real traffic', () => {
       expect(gone[0].xdp).toBeUndefined();
     });
   }
+
+  it('loads an XDP program declared frags-aware, and unpins a link without detaching it', () => {
+    expect(kernelSupportsXdpFrags()).toBe(true);
+    // veth refuses a single-buffer XDP program in native mode when its peer's MTU exceeds a page; a frags-aware one is accepted.
+    const jumboA = `${topo.prefix}ja`;
+    const jumboB = `${topo.prefix}jb`;
+    topo.veth(a, jumboA, b, jumboB, { mtu: 9000 });
+    const load = (file: string): Collection => {
+      const spec = openObject(objectPath(file));
+      try {
+        return spec.load();
+      } finally {
+        spec.close();
+      }
+    };
+    const single = load('loader_min');
+    try {
+      expect(() => attachXdp(single.program('min_xdp'), { ifname: jumboB, netns: b.path }, 'native')).toThrow(expect.objectContaining({ code: 'ERANGE' }));
+    } finally {
+      single.close();
+    }
+    const frags = load('loader_frags');
+    const runs = (): bigint => frags.map('.bss').lookup(u32(0))!.readBigUInt64LE(0);
+    try {
+      track(attachXdp(frags.program('count_frags_xdp'), { ifname: jumboB, netns: b.path }, 'native')).detach();
+      const link = track(attachXdp(frags.program('count_frags_xdp'), { ifname: vethB, netns: b.path }, 'generic'));
+      mkdirSync(pinDir, { recursive: true });
+      link.pin(`${pinDir}/frags_link`);
+      link.unpin();
+      expect(existsSync(`${pinDir}/frags_link`)).toBe(false);
+      // Unpinned, but this object's fd still holds the attachment.
+      const r0 = runs();
+      expect(ping()).toMatch(/5 received/);
+      expect(runs() - r0).toBeGreaterThanOrEqual(BigInt(PINGS));
+      link.detach();
+      const r1 = runs();
+      ping();
+      expect(runs()).toBe(r1);
+    } finally {
+      frags.close();
+    }
+  });
 
   it('swaps the program of a tcx link atomically while traffic flows', async () => {
     const link = track(attachTc(coll.program('count_tc'), { ifname: vethB, netns: b.path }, 'ingress'));

@@ -12,7 +12,7 @@ export const objectPath = (name: string): string => join(repoRoot, 'build', 'bpf
  * build/bpf), so the tests do not rely on the order of build steps.
  */
 export function ensureBpfObjects(): void {
-  const names = ['loader_test', 'verifier_reject', 'loader_pinned', 'loader_min'];
+  const names = ['loader_test', 'verifier_reject', 'loader_pinned', 'loader_min', 'loader_frags'];
   if (names.every((n) => existsSync(objectPath(n)))) return;
   execFileSync('bash', [join(repoRoot, 'scripts', 'build-bpf.sh')], { cwd: repoRoot, stdio: 'pipe', timeout: 120_000 });
 }

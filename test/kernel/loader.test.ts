@@ -176,6 +176,9 @@ kernelDescribe('kernel loader: objects, maps, test runs', () => {
     expect(deleted).toBe(50);
     expect(hash.keys()).toHaveLength(50);
     expect(hash.batchLookup()).toHaveLength(50);
+    // Absent keys between present ones are skipped too, and every present key is deleted.
+    expect(hash.batchDelete([u32(51), u32(2000), u32(52), u32(2001), u32(2002), u32(53)])).toBe(3);
+    expect(hash.keys()).toHaveLength(47);
 
     const pa = coll.map('pkt_counts');
     const batch = pa.batchLookup();

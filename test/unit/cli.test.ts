@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, requireBuiltCli } from '../harness/agent.js';
+import { openDatastore } from '../../src/control/datastore/index.js';
+import type { IPPool } from '../../src/control/model/types.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bo-cli-'));
 const datastore = `sqlite://${join(dir, 'store.db')}`;
@@ -131,5 +133,128 @@ spec: {node: node3, cidr: 192.168.3.0/26}
     expect(bpfOverlay(['apply', '-f', FIXTURE]).code).toBe(0);
     expect(bpfOverlay(['delete', '-f', FIXTURE])).toMatchObject({ code: 0 });
     expect(bpfOverlay(['get', 'ippools', '-o', 'json']).stdout).not.toContain('ippool-vxlan-cross-subnet-1');
+  });
+});
+
+describe('bpf-overlay CLI with hostile and careless input', () => {
+  const store = join(dir, 'hostile.db');
+  const run = (args: string[], input?: string | Buffer) => {
+    const res = spawnSync(process.execPath, [CLI, ...args], {
+      input,
+      encoding: 'utf8',
+      env: { ...process.env, BPF_OVERLAY_DATASTORE: `sqlite://${store}` },
+      timeout: 30_000,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return { code: res.status, stdout: res.stdout, stderr: res.stderr };
+  };
+  const pools = () => (JSON.parse(run(['get', 'ippools', '-o', 'json']).stdout || '{"items":[]}') as { items?: unknown[] }).items?.length ?? 1;
+  beforeAll(() => requireBuiltCli());
+
+  it('does not resolve Object keys as resource types', () => {
+    for (const word of ['__proto__', 'constructor', 'toString']) {
+      const res = run(['get', word]);
+      expect(res.code).toBe(2);
+      expect(res.stderr).toBe(`bpf-overlay get: unknown resource type '${word}' (one of ippool, node, blockaffinity, overlayconfiguration, workloadendpoint)\n`);
+    }
+  });
+
+  it('accepts the seed spelling Crosssubnet with one warning and stores CrossSubnet', () => {
+    const res = run(['apply', '-f', '-'], 'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: seed}\nspec: {cidr: 10.70.0.0/016, vxlanMode: Crosssubnet}\n');
+    expect(res.code).toBe(0);
+    expect(res.stderr).toBe(`<stdin> document 1: IPPool "seed": warning for field IPPool.Spec.VXLANMode = 'Crosssubnet' (read as "CrossSubnet"; Calico rejects this spelling, write "CrossSubnet")\n`);
+    const stored = JSON.parse(run(['get', 'ippool', 'seed', '-o', 'json']).stdout) as IPPool;
+    expect(stored.spec).toMatchObject({ cidr: '10.70.0.0/16', vxlanMode: 'CrossSubnet' });
+  });
+
+  it('rejects invalid UTF-8 naming the file, and changes nothing', () => {
+    const file = join(dir, 'latin1.yaml');
+    const prefix = Buffer.from('apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: caf');
+    writeFileSync(file, Buffer.concat([prefix, Buffer.from([0xe9]), Buffer.from('}\nspec: {cidr: 10.71.0.0/16}\n')]));
+    const before = pools();
+    const res = run(['apply', '-f', file]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toBe(`bpf-overlay apply: ${file}: not valid UTF-8 (first invalid byte at offset ${prefix.length}); manifests must be UTF-8 text\n`);
+    expect(pools()).toBe(before);
+  });
+
+  it('rejects a 20 MB manifest on stdin and in a file quickly, without reading it all', () => {
+    const big = `apiVersion: projectcalico.org/v3\nkind: Node\nmetadata: {name: big, annotations: {a: "${'x'.repeat(20 * 1024 * 1024)}"}}\n`;
+    const file = join(dir, 'big.yaml');
+    writeFileSync(file, big);
+    for (const [args, input, name] of [[['apply', '-f', '-'], big, '<stdin>'], [['apply', '-f', file], undefined, file]] as const) {
+      const start = performance.now();
+      const res = run([...args], input);
+      expect(performance.now() - start).toBeLessThan(10_000);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toBe(`bpf-overlay apply: ${name}: the manifest is larger than 4194304 bytes; at most 4194304 bytes (4 MiB) are accepted\n`);
+    }
+    expect(run(['get', 'nodes', '-o', 'json']).stdout).not.toContain('"big"');
+  });
+
+  it('rejects a pool over a registered node and a pool over multicast, changing nothing', () => {
+    expect(run(['apply', '-f', '-'], 'apiVersion: projectcalico.org/v3\nkind: Node\nmetadata: {name: n1}\nspec: {bgp: {ipv4Address: 10.72.0.5/24}}\n').code).toBe(0);
+    const before = pools();
+    const res = run(['apply', '-f', '-'], 'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: underlay}\nspec: {cidr: 10.72.0.0/16}\n---\napiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: mcast}\nspec: {cidr: 224.0.0.0/16}\n');
+    expect(res.code).toBe(1);
+    expect(res.stderr.trim().split('\n')).toEqual([
+      `<stdin> document 1: IPPool "underlay": error with field IPPool.Spec.CIDR = '10.72.0.0/16' (IPPool CIDR contains Node(n1) address 10.72.0.5/24 (spec.bgp.ipv4Address); a pool must not cover the underlay)`,
+      `<stdin> document 2: IPPool "mcast": error with field IPPool.Spec.CIDR = '224.0.0.0/16' (IPPool CIDR overlaps with the special-purpose range(s) 224.0.0.0/4 (multicast))`,
+      '<stdin>: nothing applied (2 error(s))',
+    ].map((l, i) => (i === 2 ? `bpf-overlay apply: ${l}` : l)));
+    expect(pools()).toBe(before);
+  });
+
+  it('refuses a WorkloadEndpoint naming the uplink and a node address, storing nothing', () => {
+    const wep = JSON.stringify({
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'WorkloadEndpoint',
+      metadata: { name: 'n1.wl-evil', annotations: { 'cni.bpf-overlay.io/network': 'k8s-pod-network' } },
+      spec: { node: 'n1', containerID: 'c1', interfaceName: 'eth0', hostInterface: 'eth0', hostIfindex: 2, hostMac: '02:00:00:00:00:01', mac: '02:00:00:00:00:02', ipNetworks: ['10.72.0.5/32'], pool: 'seed' },
+    });
+    const res = run(['apply', '-f', '-'], wep);
+    expect(res.code).toBe(1);
+    const lines = res.stderr.trim().split('\n');
+    expect(lines[0]).toMatch(/^<stdin> document 1: WorkloadEndpoint "n1\.wl-evil": error with field WorkloadEndpoint\.Spec\.HostInterface = 'eth0' \(must be "bo[0-9a-f]{11}", the CNI's veth name for this containerID and interfaceName\)$/);
+    expect(lines[1]).toBe(`<stdin> document 1: WorkloadEndpoint "n1.wl-evil": error with field WorkloadEndpoint.Spec.IPNetworks.0 = '10.72.0.5/32' (is the Node(n1) address (spec.bgp.ipv4Address); a workload may not take a node's address)`);
+    expect(run(['get', 'workloadendpoints', '-o', 'json']).stdout).not.toContain('wl-evil');
+  });
+
+  it('prints control characters from the datastore (a K8S_POD_NAME) escaped in tables', async () => {
+    const ds = await openDatastore(`sqlite://${store}`);
+    try {
+      await ds.create({
+        apiVersion: 'projectcalico.org/v3',
+        kind: 'WorkloadEndpoint',
+        metadata: { name: 'n1.wl-1' },
+        spec: { node: 'n1', containerID: 'c', interfaceName: 'eth0', hostInterface: 'bo1', hostIfindex: 5, hostMac: '02:00:00:00:00:01', mac: '02:00:00:00:00:02', ipNetworks: ['10.70.0.5/32'], pool: 'seed', pod: 'evil\u001b]0;owned\u0007\r\npod', namespace: 'ns' },
+      });
+    } finally {
+      await ds.close();
+    }
+    const res = run(['get', 'workloadendpoints']);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain('ns/evil\\x1b]0;owned\\x07\\r\\npod');
+    expect(res.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/);
+    expect(res.stdout.trim().split('\n')).toHaveLength(2);
+  });
+
+  it('redacts datastore credentials in every message', () => {
+    const res = run(['--datastore', 'etcd://root:s3cret@db.example:2379?password=hunter2&token=t0k', 'get', 'ippools']);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('etcd://root:***@db.example:2379?password=***&token=***');
+    expect(res.stderr).not.toMatch(/s3cret|hunter2|t0k/);
+  });
+});
+
+describe('bpf-overlay delete with a hostile name', () => {
+  it('prints the name escaped', () => {
+    const res = spawnSync(process.execPath, [CLI, 'delete', 'ippool', 'x\u001b[2Jy', '--ignore-not-found'], {
+      encoding: 'utf8',
+      env: { ...process.env, BPF_OVERLAY_DATASTORE: `sqlite://${join(dir, 'delete.db')}` },
+      timeout: 30_000,
+    });
+    expect(res.stdout).toContain('ippool/x\\x1b[2Jy already absent');
+    expect(res.stdout + res.stderr).not.toContain('\u001b');
   });
 });

@@ -37,6 +37,7 @@ const NODE_ADDRS = ['192.168.0.1/24', '192.168.0.2/24', '192.168.0.2/24', '192.1
 const VXLAN_TUNNELS = ['10.0.0.1', '10.0.0.65', '10.1.0.1', 'not-ip', undefined];
 const IPIP_TUNNELS = ['10.0.0.2', '10.0.0.1', '10.5.0.1', undefined];
 const BLOCK_CIDRS = ['10.0.0.0/26', '10.0.0.64/26', '10.0.0.1/26', '10.0.0.0/24', '10.0.128.0/26', '10.1.0.0/26', '10.2.0.0/26', '10.0.0.0/016', '10.0.0.1/32', '10.0.0.0/16', 'bad', 'fd00::/122', 'fd00::0/122'];
+const ALLOWED_PREFIXES = ['10.9.0.0/16', '10.9.0.0/16', '192.168.77.0/24', '0.0.0.0/0', 'not-a-prefix', 'fd00::/64', '10.9.0.1/16'];
 const WORKLOAD_NETS = ['10.0.0.1/32', '10.0.0.5/32', '10.0.0.2/32', '10.0.0.0/26', 'fd00::5/128', '10.0.0.65/32', '10.9.9.9/32', '10.1.0.1/32', '10.0.0.5/032'];
 
 function pool(g: Gen, name: string): IPPool {
@@ -78,12 +79,13 @@ function affinity(g: Gen, name: string): BlockAffinity {
 function workload(g: Gen, name: string): WorkloadEndpoint {
   const nets = Array.from({ length: 1 + g.int(3) }, () => g.pick(WORKLOAD_NETS));
   const pod = g.chance(0.8) ? { pod: g.pick(['web', 'db', 'cache']), namespace: g.pick(['default', 'prod']) } : {};
+  const allow = g.chance(0.4) ? { allowSpoofedSourcePrefixes: Array.from({ length: g.int(3) }, () => g.pick(ALLOWED_PREFIXES)) } : {};
   return {
     apiVersion: V3,
     kind: 'WorkloadEndpoint',
     metadata: { name },
     spec: {
-      node: g.chance(0.7) ? LOCAL : 'n1',
+      node: g.chance(0.6) ? LOCAL : `n${1 + g.int(9)}`,
       containerID: name,
       interfaceName: 'eth0',
       hostInterface: `bo${g.int(5)}`,
@@ -93,6 +95,7 @@ function workload(g: Gen, name: string): WorkloadEndpoint {
       ipNetworks: nets,
       pool: 'p',
       ...pod,
+      ...allow,
     },
   };
 }
@@ -143,15 +146,16 @@ function expectOracle(inc: IncrementalCompiler, before: DesiredState, changes: C
   expect(withoutWorkloads(changes), what).toEqual(withoutWorkloads(diffStates(before, after)));
 }
 
+/** Local workloads an event batch touches: those held (as local) before or put (as local) by an event. */
 function localWorkloadsTouched(inc: IncrementalCompiler, events: readonly CompilerEvent[]): Set<string> {
-  const held = new Set(inc.compileInput().workloads.map((w) => w.metadata.name));
+  const local = new Set(inc.compileInput().workloads.filter((w) => w.spec.node === LOCAL).map((w) => w.metadata.name));
   const touched = new Set<string>();
   for (const ev of events) {
     if (ev.kind !== 'WorkloadEndpoint') continue;
     const isLocal = ev.type === 'put' && (ev.resource as WorkloadEndpoint).spec.node === LOCAL;
-    if (held.has(ev.name) || isLocal) touched.add(ev.name);
-    if (isLocal) held.add(ev.name);
-    else held.delete(ev.name);
+    if (local.has(ev.name) || isLocal) touched.add(ev.name);
+    if (isLocal) local.add(ev.name);
+    else local.delete(ev.name);
   }
   return touched;
 }
@@ -177,7 +181,7 @@ describe('incremental compiler equals compile() after every event', () => {
     for (let i = 0; i < 150; i++) {
       const before = inc.state;
       if (g.chance(0.1)) {
-        const heldBefore = inc.compileInput().workloads.map((w) => w.metadata.name);
+        const heldBefore = inc.compileInput().workloads.filter((w) => w.spec.node === LOCAL).map((w) => w.metadata.name);
         const snapshot = randomSnapshot(g);
         const changes = inc.load(snapshot);
         expectOracle(inc, before, changes, `seed ${seed} load ${i}`);

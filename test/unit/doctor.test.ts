@@ -11,6 +11,7 @@ const healthyProbes: KernelProbes = {
   bpfSyscall: () => ({ ok: true, detail: 'sched_cls program loaded' }),
   tcx: () => ({ ok: true, detail: 'tcx query on lo answered' }),
   xdp: () => ({ ok: true, detail: 'xdp program loaded' }),
+  xdpFrags: () => ({ ok: true, detail: 'frags flag accepted' }),
 };
 
 describe('doctor helpers', () => {
@@ -46,6 +47,16 @@ describe('doctor rows', () => {
   it('a missing tcx is a warning, not a failure (clsact fallback)', () => {
     const rows = runChecks({ ...healthyProbes, tcx: () => ({ ok: false, detail: 'EINVAL' }) });
     expect(rows.find((r) => r.name === 'tcx links')).toMatchObject({ ok: false, required: false });
+  });
+
+  it('warns, with the way out, when XDP decap would not help on the uplink', () => {
+    const row = (facts: () => { ifname: string; kind?: string }) => runChecks(healthyProbes, { uplink: facts }).find((r) => r.name === 'XDP decap on uplink');
+    expect(row(() => ({ ifname: 'eth0', kind: 'veth' }))).toMatchObject({ ok: false, required: false, detail: expect.stringMatching(/'eth0' is a veth.*GSO/), fix: expect.stringMatching(/--force-xdp/) });
+    expect(row(() => ({ ifname: 'br0', kind: 'bridge' }))).toMatchObject({ ok: false, detail: expect.stringMatching(/bridge device without native XDP/) });
+    expect(row(() => ({ ifname: 'ens3' }))).toMatchObject({ ok: true, detail: expect.stringMatching(/'ens3' \(physical device\)/) });
+    expect(row(() => ({ ifname: 'ens4', driver: 'mlx5_core' }))).toMatchObject({ ok: true, detail: expect.stringMatching(/'ens4' \(physical device, driver mlx5_core\)/) });
+    expect(row(() => { throw new Error('ip -j -d link show dev nope: Device "nope" does not exist.'); })).toMatchObject({ ok: false, fix: expect.stringMatching(/--uplink/) });
+    expect(runChecks(healthyProbes).some((r) => r.name === 'XDP decap on uplink')).toBe(false);
   });
 
   it('reports a bpffs directory that is not mounted', () => {

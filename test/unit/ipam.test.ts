@@ -101,6 +101,31 @@ describe('IPAM block carving and allocation', () => {
     );
   });
 
+  it('uses a Manual pool only when a request names it', async () => {
+    await ds.applyAll([testPool('a-manual', '10.10.0.0/16', { assignmentMode: 'Manual' }), testPool('b-auto', '10.20.0.0/16')]);
+    await createNodes(ds, ['n1']);
+    expect((await assignAddress(ds, { node: 'n1', handle: 'h1' }, selects)).pool).toBe('b-auto');
+    expect((await assignAddress(ds, { node: 'n1', handle: 'h2', pool: 'a-manual' }, selects)).pool).toBe('a-manual');
+    expect((await ensureTunnelAddress(ds, 'n1', selects)).vxlan).toMatch(/^10\.20\./);
+  });
+
+  it('honours namespaceSelector with the namespace the CNI knows; tunnel addresses ignore it', async () => {
+    await ds.applyAll([
+      testPool('a-team-a', '10.10.0.0/16', { namespaceSelector: "kubernetes.io/metadata.name == 'team-a'" }),
+      testPool('b-others', '10.20.0.0/16', { namespaceSelector: "projectcalico.org/name != 'team-a'" }),
+    ]);
+    await createNodes(ds, ['n1']);
+    expect((await assignAddress(ds, { node: 'n1', handle: 'h1', namespace: 'team-a' }, selects)).pool).toBe('a-team-a');
+    expect((await assignAddress(ds, { node: 'n1', handle: 'h2', namespace: 'team-b' }, selects)).pool).toBe('b-others');
+    expect((await assignAddress(ds, { node: 'n1', handle: 'h3' }, selects)).pool).toBe('b-others');
+    expect((await assignAddress(ds, { node: 'n1', handle: 'h4', namespace: 'team-b', pool: 'a-team-a' }, selects)).pool).toBe('a-team-a');
+    await ds.applyAll([testPool('b-others', '10.20.0.0/16', { namespaceSelector: "kubernetes.io/metadata.name == 'x'" })]);
+    await expect(assignAddress(ds, { node: 'n1', handle: 'h5', namespace: 'team-b' }, selects)).rejects.toThrow(
+      'no enabled IPv4 IPPool for Workload addresses selects node "n1" and admits namespace "team-b"',
+    );
+    expect((await ensureTunnelAddress(ds, 'n1', selects)).vxlan).toMatch(/^10\.(10|20)\./);
+  });
+
   it('gives every node a tunnel address from its encapsulating pool, and moves or clears it on pool changes', async () => {
     const pool = await ds.create(testPool('overlay', '10.50.0.0/16', { vxlanMode: 'Always' }));
     await ds.create(testPool('plain', '10.60.0.0/16', { vxlanMode: 'Never', ipipMode: 'Never' }));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SelectorError, parseSelector, selects } from '../../src/control/selector/index.js';
+import { SelectorError, knownNamespaceLabels, namespaceSelectorAdmits, parseSelector, selects } from '../../src/control/selector/index.js';
 
 const labels = {
   'kubernetes.io/hostname': 'node1',
@@ -104,5 +104,36 @@ describe('selector errors name the position', () => {
 
   it('formats the message as documented', () => {
     expect(() => parseSelector('x == ')).toThrow('invalid selector "x == " at position 5: expected a quoted value');
+  });
+});
+
+describe('namespaceSelector from the namespace name alone', () => {
+  it('matches the labels every namespace carries', () => {
+    expect(knownNamespaceLabels('team-a')).toEqual({ 'kubernetes.io/metadata.name': 'team-a', 'projectcalico.org/name': 'team-a' });
+    expect(namespaceSelectorAdmits("kubernetes.io/metadata.name == 'team-a'", 'team-a')).toBe(true);
+    expect(namespaceSelectorAdmits("projectcalico.org/name in {'x', 'team-a'}", 'team-a')).toBe(true);
+    expect(namespaceSelectorAdmits("kubernetes.io/metadata.name == 'team-a'", 'team-b')).toBe(false);
+  });
+  it('treats other namespace labels as absent, and a workload without namespace as having no labels', () => {
+    expect(namespaceSelectorAdmits("env == 'prod'", 'team-a')).toBe(false);
+    expect(namespaceSelectorAdmits("env != 'prod'", 'team-a')).toBe(true);
+    expect(namespaceSelectorAdmits("has(kubernetes.io/metadata.name)", undefined)).toBe(false);
+    expect(namespaceSelectorAdmits('all()', undefined)).toBe(true);
+  });
+  it('admits everyone without a selector', () => {
+    expect(namespaceSelectorAdmits(undefined, 'x')).toBe(true);
+    expect(namespaceSelectorAdmits('  ', undefined)).toBe(true);
+  });
+});
+
+describe('selector limits', () => {
+  it('refuses nesting deeper than 64 with a SelectorError, at any length', () => {
+    expect(() => parseSelector(`${'('.repeat(64)}has(a)${')'.repeat(64)}`)).not.toThrow();
+    expect(() => parseSelector(`${'('.repeat(65)}has(a)${')'.repeat(65)}`)).toThrow(SelectorError);
+    expect(() => parseSelector(`${'!('.repeat(33)}has(a)${')'.repeat(33)}`)).toThrow('nested deeper than 64 levels');
+    expect(() => parseSelector('('.repeat(16_000))).toThrow(SelectorError);
+  });
+  it('refuses selectors over 16 KiB without reading them', () => {
+    expect(() => parseSelector(`has(${'a'.repeat(20_000)})`)).toThrow(/the selector is 20005 characters long; at most 16384 are accepted$/);
   });
 });

@@ -8,7 +8,7 @@ import { ensureTunnelAddress } from '../ipam/index.js';
 import type { Logger } from '../log.js';
 import { Encap, MAP_NAMES, RouteKind } from '../maps/layout.js';
 import type { IPPool, Node, OverlayConfigurationSpec } from '../model/types.js';
-import { knownNodeEntries, routeEntries, settingsEntries } from '../reconcile/encode.js';
+import { knownNodeEntries, routeEntries, settingsEntries, sourceAllowMapEntries } from '../reconcile/encode.js';
 import { planHostRoutes, removeHostRoutes, syncHostRoutes, underlayGatewayResolver } from '../reconcile/host-routes.js';
 import { MirroredMap } from '../reconcile/map-sync.js';
 import { syncTunnelAddresses } from '../reconcile/tunnel-address.js';
@@ -22,6 +22,7 @@ import { AgentMetrics, startMetricsServer } from './metrics.js';
 import { PinLayout } from './pins.js';
 import { registerNode } from './register.js';
 import { detectUplink, type UplinkInfo } from './uplink.js';
+import { XdpDecapGate } from '../datapath/xdp-support.js';
 import { resolveConfig } from './config.js';
 import { compileForNode } from './inputs.js';
 import { vtepMacOf } from '../model/vtep.js';
@@ -32,6 +33,8 @@ export interface AgentOptions {
   address?: string;
   /** Decapsulate in XDP (the --xdp flag); the datastore's OverlayConfiguration decapHook may also ask for it. */
   xdp?: boolean;
+  /** Attach XDP decap even on an uplink where it does not help (a veth: see datapath/xdp-support.ts). */
+  forceXdp?: boolean;
   bpffs: string;
   datastoreUrl: string;
   healthAddr?: string;
@@ -49,6 +52,7 @@ export class Agent {
   private readonly log: Logger;
   private ds!: Datastore;
   private uplink!: UplinkInfo;
+  private xdpGate!: XdpDecapGate;
   private datapath!: DatapathHandle;
   private nft!: NftTable;
   private metrics!: AgentMetrics;
@@ -65,6 +69,7 @@ export class Agent {
     routes: new MirroredMap(() => this.datapath.maps.routes),
     knownNodes: new MirroredMap(() => this.datapath.maps.knownNodes),
     settings: new MirroredMap(() => this.datapath.maps.settings),
+    sourceAllow: new MirroredMap(() => this.datapath.maps.sourceAllow),
   };
 
   constructor(private readonly opts: AgentOptions) {
@@ -80,6 +85,7 @@ export class Agent {
   async start(): Promise<void> {
     this.uplink = detectUplink({ uplink: this.opts.uplink, address: this.opts.address });
     this.log.info({ uplink: this.uplink.ifname, address: this.uplink.address, mtu: this.uplink.mtu }, 'uplink');
+    this.xdpGate = new XdpDecapGate(this.uplink.ifname, this.opts.forceXdp === true, (msg) => this.log.warn(msg));
     this.ds = await openDatastore(this.opts.datastoreUrl);
     const node = await registerNode(this.ds, this.opts.node, this.uplink.address);
     const changed = ensureRouterSysctls();
@@ -164,7 +170,7 @@ export class Agent {
       vxlanPort: config.vxlanPort,
       vxlanVni: config.vxlanVNI,
       vtepMac: vtepMacOf(node),
-      xdp: this.opts.xdp === true || config.decapHook === 'xdp',
+      xdp: this.xdpGate.allow(this.opts.xdp === true || config.decapHook === 'xdp'),
     };
   }
 
@@ -178,6 +184,7 @@ export class Agent {
       routes: this.mirrors.routes.sync(routeEntries(state.routes)),
       knownNodes: this.mirrors.knownNodes.sync(knownNodeEntries(state.knownNodes)),
       settings: this.mirrors.settings.sync(settingsEntries(state.settings)),
+      sourceAllow: this.mirrors.sourceAllow.sync(sourceAllowMapEntries(state.sourceAllow)),
     };
     for (const [name, s] of Object.entries(stats)) {
       this.metrics?.mapWrites.inc({ map: name, op: 'write' }, s.added + s.updated);

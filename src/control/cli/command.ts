@@ -15,7 +15,8 @@ export interface CliContext {
   /** Datastore URL from --datastore, else BPF_OVERLAY_DATASTORE, else the embedded default. */
   datastoreUrl: string;
   stdout: (text: string) => void;
-  stdin: () => Promise<string>;
+  /** The raw bytes of stdin, at most `limit` + 1 of them (more than `limit` means "too large"; reading stops). */
+  stdin: (limit: number) => Promise<Buffer>;
 }
 
 export interface Command {

@@ -1,6 +1,7 @@
 // Entry of `bpf-overlay`: global flags, dispatch to one command, one-line errors and exit codes.
 import { parseArgs } from 'node:util';
 import { createLogger } from '../log.js';
+import { safeMessage } from '../printable.js';
 import type { CliContext, Command, OptionsConfig } from './command.js';
 import { UsageError } from './output.js';
 import { COMMAND_LOADERS, loadAllCommands } from './registry.js';
@@ -30,10 +31,15 @@ async function usage(): Promise<string> {
   ].join('\n');
 }
 
-async function readStdin(): Promise<string> {
+async function readStdin(limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  let size = 0;
+  for await (const chunk of process.stdin) {
+    chunks.push(chunk as Buffer);
+    size += (chunk as Buffer).length;
+    if (size > limit) break; // the caller reports "too large": no need to hold the rest in memory
+  }
+  return Buffer.concat(chunks).subarray(0, limit + 1);
 }
 
 /** Global flags may come before the command too (`bpf-overlay --datastore URL get nodes`): move them after it. */
@@ -60,7 +66,7 @@ export async function main(rawArgv: string[]): Promise<number> {
   const loader = Object.hasOwn(COMMAND_LOADERS, name) ? COMMAND_LOADERS[name] : undefined;
   const command: Command | undefined = await loader?.();
   if (!command) {
-    process.stderr.write(`bpf-overlay: unknown command '${name}' (see bpf-overlay --help)\n`);
+    process.stderr.write(`bpf-overlay: unknown command '${safeMessage(name)}' (see bpf-overlay --help)\n`);
     return 2;
   }
   try {
@@ -86,7 +92,7 @@ export async function main(rawArgv: string[]): Promise<number> {
     const e = err as Error & { code?: string };
     // parseArgs reports unknown or malformed flags with these codes: they are usage mistakes.
     const isUsage = err instanceof UsageError || (e.code?.startsWith('ERR_PARSE_ARGS') ?? false);
-    process.stderr.write(`bpf-overlay ${name}: ${e.message.split('\n')[0]}\n`);
+    process.stderr.write(`bpf-overlay ${name}: ${safeMessage(e.message.split('\n')[0])}\n`);
     if (process.env.BPF_OVERLAY_DEBUG && e.stack) process.stderr.write(`${e.stack}\n`);
     return isUsage ? 2 : 1;
   }

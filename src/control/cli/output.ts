@@ -1,5 +1,6 @@
 // Output for people (aligned tables) and for scripts (JSON, YAML): one place decides the format.
 import { stringify as toYaml } from 'yaml';
+import { printable } from '../printable.js';
 
 export type OutputFormat = 'table' | 'json' | 'yaml';
 
@@ -11,8 +12,9 @@ export function parseOutputFormat(value: string | undefined, flag = '-o'): Outpu
   return format;
 }
 
+/** Aligned columns; every cell is escaped (a pod name with an ESC sequence or a newline prints inert). */
 export function renderTable(headers: string[], rows: (string | number | boolean)[][]): string {
-  const cells = [headers, ...rows.map((r) => r.map((c) => String(c)))];
+  const cells = [headers, ...rows.map((r) => r.map((c) => printable(String(c))))];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   return (
     cells

@@ -12,6 +12,7 @@ export const COMMAND_LOADERS: Record<string, () => Promise<Command>> = {
   status: async () => (await import('./commands/status.js')).statusCommand,
   counters: async () => (await import('./commands/counters.js')).countersCommand,
   doctor: async () => (await import('./commands/doctor.js')).doctorCommand,
+  ipam: async () => (await import('./commands/ipam.js')).ipamCommand,
 };
 
 export async function loadAllCommands(): Promise<Command[]> {

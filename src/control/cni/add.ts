@@ -83,6 +83,7 @@ export async function cmdAdd(env: CniEnv, conf: NetConf): Promise<CniResult> {
             node: conf.nodeName,
             handle,
             pool: conf.ipPool,
+            ...(namespace ? { namespace } : {}),
             attributes: {
               network: conf.name,
               node: conf.nodeName,

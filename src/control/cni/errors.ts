@@ -1,5 +1,7 @@
 // CNI error results. Codes 1-99 are the spec's own (CNI SPEC "Error" section); 100+ are ours. The runtime shows
 // `msg` to the user, so every message names the variable, field or object at fault.
+import { DatastoreTimeoutError, type DatastoreError } from '../datastore/types.js';
+import { safeMessage } from '../printable.js';
 
 export const CniCode = {
   IncompatibleVersion: 1,
@@ -23,6 +25,11 @@ export const CniCode = {
   CheckFailed: 104,
 } as const;
 
+/** A store that did not answer in time may answer later (code 11); anything else it refused will not (103). */
+export function datastoreFailureCode(err: DatastoreError): CniCodeValue {
+  return err instanceof DatastoreTimeoutError ? CniCode.TryAgainLater : CniCode.DatastoreFailure;
+}
+
 export type CniCodeValue = (typeof CniCode)[keyof typeof CniCode];
 
 export class CniError extends Error {
@@ -43,8 +50,9 @@ export interface CniErrorJson {
   details?: string;
 }
 
+/** The runtime shows msg and details to people: credentials redacted, control characters (K8S_POD_NAME) escaped. */
 export function errorJson(cniVersion: string, err: CniError): CniErrorJson {
-  const out: CniErrorJson = { cniVersion, code: err.code, msg: err.message };
-  if (err.details) out.details = err.details;
+  const out: CniErrorJson = { cniVersion, code: err.code, msg: safeMessage(err.message) };
+  if (err.details) out.details = safeMessage(err.details);
   return out;
 }

@@ -4,7 +4,7 @@ import { openDatastore } from '../datastore/index.js';
 import { DatastoreError, type Datastore } from '../datastore/types.js';
 import { API_VERSION, type WorkloadEndpoint, type WorkloadEndpointSpec } from '../model/types.js';
 import type { NetConf } from './config.js';
-import { CniCode, CniError } from './errors.js';
+import { CniCode, CniError, datastoreFailureCode } from './errors.js';
 import { NETWORK_ANNOTATION } from './names.js';
 
 export async function withDatastore<T>(conf: NetConf, fn: (ds: Datastore) => Promise<T>): Promise<T> {
@@ -19,7 +19,7 @@ export async function withDatastore<T>(conf: NetConf, fn: (ds: Datastore) => Pro
     return await fn(ds);
   } catch (err) {
     if (err instanceof DatastoreError) {
-      throw new CniError(CniCode.DatastoreFailure, `datastore ${conf.datastore}: ${err.message}`);
+      throw new CniError(datastoreFailureCode(err), `datastore ${conf.datastore}: ${err.message}`);
     }
     throw err;
   } finally {

@@ -7,6 +7,7 @@ import { compareCidrText, compareIpText, type Cidr } from '../model/cidr.js';
 import type { Node } from '../model/types.js';
 import { matchesSelector } from '../selector/index.js';
 import { workloadMtu } from './mtu.js';
+import { compileSourceAllow } from './source-allow.js';
 import {
   PRIORITY,
   blockOutcome,
@@ -165,6 +166,7 @@ export function compile(input: CompileInput): DesiredState {
     routes: sortByCidr([...routes.routes.values()].map((r) => r.entry), (r) => r.cidr),
     knownNodes,
     settings: { tunnelAddr: tunnels.tunnelAddr, uplinkMtu: input.uplinkMtu },
+    sourceAllow: compileSourceAllow(input.workloads, input.localNode, (name) => nodeAddress(nodeByName.get(name))?.addr ?? null, warnings),
     natOutgoing: {
       natPools: sortedPools.filter((p) => p.pool.spec.natOutgoing).map((p) => p.cidr.network),
       allPools: sortedPools.map((p) => p.cidr.network),

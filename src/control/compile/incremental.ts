@@ -12,6 +12,7 @@ import type { CompileInput, DesiredState } from './types.js';
 import type { BlockAffinity, IPPool, Node, OverlayConfiguration, WorkloadEndpoint } from '../model/types.js';
 import { sameKnownNode } from './node-table.js';
 import { sameRoute } from './route-table.js';
+import { sourceAllowKey } from './source-allow.js';
 import { Resolvers, type CompilerEvent, type CompilerResource, type Scalars } from './resolvers.js';
 
 export type { CompilerEvent, CompilerKind, CompilerResource } from './resolvers.js';
@@ -23,6 +24,8 @@ export interface ChangeSet {
   /** known_nodes_map keys (underlay address) added, updated or removed. */
   knownNodes: Set<string>;
   settings: boolean;
+  /** source_allow_map keys (sourceAllowKey) added or removed. */
+  sourceAllow: Set<string>;
   natOutgoing: boolean;
   workloadMtu: boolean;
   /** The set of local workloads (names) whose attachment may need work. */
@@ -37,6 +40,7 @@ export function emptyChangeSet(): ChangeSet {
     routes: new Set(),
     knownNodes: new Set(),
     settings: false,
+    sourceAllow: new Set(),
     natOutgoing: false,
     workloadMtu: false,
     localWorkloads: new Set(),
@@ -50,6 +54,7 @@ export function isEmptyChangeSet(c: ChangeSet): boolean {
     c.routes.size === 0 &&
     c.knownNodes.size === 0 &&
     !c.settings &&
+    c.sourceAllow.size === 0 &&
     !c.natOutgoing &&
     !c.workloadMtu &&
     c.localWorkloads.size === 0 &&
@@ -67,7 +72,7 @@ export interface CompilerSnapshot {
   pools: readonly IPPool[];
   nodes: readonly Node[];
   blockAffinities: readonly BlockAffinity[];
-  /** Only this node's workloads are needed; others are ignored. */
+  /** Only this node's workloads (and others' with allowSpoofedSourcePrefixes) are needed; others are ignored. */
   workloads: readonly WorkloadEndpoint[];
   configs: readonly OverlayConfiguration[];
 }
@@ -106,7 +111,7 @@ export class IncrementalCompiler {
    */
   load(snapshot: CompilerSnapshot): ChangeSet {
     const before = this.state;
-    const held = [...this.core.inputs.WorkloadEndpoint.keys()];
+    const held = this.core.localWorkloadNames();
     const core = new Resolvers(this.opts.localNode, this.opts.uplinkMtu);
     const put = <K extends CompilerEvent['kind']>(kind: K, rs: readonly { metadata: { name: string } }[]) =>
       rs.map((r) => ({ type: 'put' as const, kind, name: r.metadata.name, resource: r as CompilerResource }));
@@ -121,7 +126,7 @@ export class IncrementalCompiler {
     this.core = core;
     this.current = null;
     const changes = diffStates(before, this.state);
-    for (const name of [...held, ...core.inputs.WorkloadEndpoint.keys()]) changes.localWorkloads.add(name);
+    for (const name of [...held, ...core.localWorkloadNames()]) changes.localWorkloads.add(name);
     return changes;
   }
 
@@ -162,6 +167,7 @@ export class IncrementalCompiler {
     for (const [cidr, was] of tracker.routes) if (!sameRoute(was, routes.route(cidr))) c.routes.add(cidr);
     for (const [addr, was] of tracker.knownNodes) if (!sameKnownNode(was, nodes.knownNode(addr))) c.knownNodes.add(addr);
     for (const w of tracker.localWorkloads) c.localWorkloads.add(w);
+    for (const [key, was] of tracker.sourceAllow) if (was !== this.core.hasSourceAllow(key)) c.sourceAllow.add(key);
     const hostsChanged = [...tracker.clusterHosts].some(([addr, was]) => was !== nodes.hasClusterHost(addr));
     c.settings = before.tunnelAddr !== after.tunnelAddr;
     c.natOutgoing = hostsChanged || !sameList(before.natPools, after.natPools) || !sameList(before.allPools, after.allPools);
@@ -214,6 +220,7 @@ export function diffStates(before: DesiredState, after: DesiredState): ChangeSet
   diffKeyed(before.routes, after.routes, (r) => r.cidr, c.routes);
   diffKeyed(before.knownNodes, after.knownNodes, (n) => n.addr, c.knownNodes);
   c.settings = !same(before.settings, after.settings);
+  diffKeyed(before.sourceAllow, after.sourceAllow, sourceAllowKey, c.sourceAllow);
   c.natOutgoing = !same(before.natOutgoing, after.natOutgoing);
   c.workloadMtu = before.workloadMtu !== after.workloadMtu;
   c.datapath = datapathDiffers(before, after);

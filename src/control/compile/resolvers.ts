@@ -5,7 +5,9 @@
 //   nodes            -> known node and cluster host at the old and new address (node table), the claims of the
 //                       node's blocks (blocks by node); the local node -> address (every remote block's
 //                       CrossSubnet decision), labels (localEncaps), tunnel addresses, MTU, warnings;
-//   local workloads  -> their own route claims;
+//   local workloads  -> their own route claims and source allow-list entries (allow table);
+//   other workloads  -> (only those with allowSpoofedSourcePrefixes) their allow-list entries, which read their
+//                       node's address;
 //   configuration    -> workload MTU.
 // Claims meet in the route table, which arbitrates only the prefixes that changed.
 import { Encap, ZERO_IP, type KnownNodeEntry, type RouteEntry } from '../maps/layout.js';
@@ -13,6 +15,7 @@ import { compareCidrText, parseCidr, type Cidr } from '../model/cidr.js';
 import { overlayConfigWithDefaults } from '../model/parse.js';
 import type { BlockAffinity, IPPool, Node, OverlayConfiguration, WorkloadEndpoint } from '../model/types.js';
 import { matchesSelector } from '../selector/index.js';
+import { AllowTable, type AllowChanges } from './allow-table.js';
 import { BlockIndex } from './block-index.js';
 import { workloadMtu } from './mtu.js';
 import { NodeTable, type NodeChanges } from './node-table.js';
@@ -46,10 +49,11 @@ export type CompilerEvent =
   | { type: 'delete'; kind: CompilerKind; name: string };
 
 /** What a batch of events touched: each key with the value it had before the batch. */
-export class ChangeTracker implements RouteChanges, NodeChanges {
+export class ChangeTracker implements RouteChanges, NodeChanges, AllowChanges {
   readonly routes = new Map<string, RouteEntry | undefined>();
   readonly knownNodes = new Map<string, KnownNodeEntry | undefined>();
   readonly clusterHosts = new Map<string, boolean>();
+  readonly sourceAllow = new Map<string, boolean>();
   readonly localWorkloads = new Set<string>();
   warnings = false;
 
@@ -57,6 +61,7 @@ export class ChangeTracker implements RouteChanges, NodeChanges {
     this.routes.clear();
     this.knownNodes.clear();
     this.clusterHosts.clear();
+    this.sourceAllow.clear();
     this.localWorkloads.clear();
     this.warnings = false;
   }
@@ -73,9 +78,18 @@ export class ChangeTracker implements RouteChanges, NodeChanges {
     if (!this.clusterHosts.has(addr)) this.clusterHosts.set(addr, wasPresent);
   }
 
+  noteSourceAllow(key: string, wasPresent: boolean): void {
+    if (!this.sourceAllow.has(key)) this.sourceAllow.set(key, wasPresent);
+  }
+
   noteWarnings(): void {
     this.warnings = true;
   }
+}
+
+/** The workloads the compiler reads: this node's, and other nodes' that allow spoofed sources (source-allow.ts). */
+function compilerReads(w: WorkloadEndpoint, localNode: string): boolean {
+  return w.spec.node === localNode || (w.spec.allowSpoofedSourcePrefixes?.length ?? 0) > 0;
 }
 
 /** The scalar outputs, compared before and after a batch. */
@@ -106,6 +120,11 @@ export class Resolvers {
   readonly tracker = new ChangeTracker();
   readonly routes = new RouteTable(this.tracker);
   readonly nodes: NodeTable;
+  private readonly allow: AllowTable;
+  /** Other nodes' workloads that allow spoofed sources, by node: their entries read the node's address. */
+  private readonly allowByNode = new Map<string, Set<string>>();
+  /** compile() emits allow-list warnings in workload input order: the order each name was first put. */
+  private readonly workloadSeq = new Map<string, number>();
   private readonly blocks = new BlockIndex();
   private readonly blocksByNode = new Map<string, Set<string>>();
   /** compile() breaks ties between equal block claims by input order: the order each name was first put. */
@@ -123,6 +142,7 @@ export class Resolvers {
     readonly uplinkMtu: number,
   ) {
     this.nodes = new NodeTable(localNode, (n) => this.inputs.Node.get(n), this.tracker);
+    this.allow = new AllowTable(localNode, (n) => this.nodes.address(n)?.addr ?? null, this.tracker);
     this.blockCtx = this.makeBlockCtx();
     this.out = {
       tunnelAddr: ZERO_IP,
@@ -217,6 +237,7 @@ export class Resolvers {
       return;
     }
     for (const b of this.blocksByNode.get(name) ?? []) this.resolveBlock(b);
+    for (const w of this.allowByNode.get(name) ?? []) this.allow.update(w, this.inputs.WorkloadEndpoint.get(w));
   }
 
   private refreshLocalNode(): void {
@@ -269,10 +290,31 @@ export class Resolvers {
   }
 
   private onWorkload(name: string, w: WorkloadEndpoint | undefined): void {
-    const isLocal = w !== undefined && w.spec.node === this.localNode;
-    if (this.inputs.WorkloadEndpoint.has(name) || isLocal) this.tracker.localWorkloads.add(name);
-    this.set(this.inputs.WorkloadEndpoint, name, isLocal ? w : undefined);
+    const before = this.inputs.WorkloadEndpoint.get(name);
+    if (before?.spec.node === this.localNode || w?.spec.node === this.localNode) this.tracker.localWorkloads.add(name);
+    if (before && before.spec.node !== this.localNode) this.allowByNode.get(before.spec.node)?.delete(name);
+    if (w && compilerReads(w, this.localNode)) {
+      if (!before) this.workloadSeq.set(name, this.nextSeq++);
+      this.inputs.WorkloadEndpoint.set(name, w);
+      if (w.spec.node !== this.localNode) {
+        let set = this.allowByNode.get(w.spec.node);
+        if (!set) this.allowByNode.set(w.spec.node, (set = new Set()));
+        set.add(name);
+      }
+    } else {
+      this.inputs.WorkloadEndpoint.delete(name);
+      this.workloadSeq.delete(name);
+    }
     this.resolveWorkload(name);
+    this.allow.update(name, this.inputs.WorkloadEndpoint.get(name));
+  }
+
+  localWorkloadNames(): string[] {
+    return [...this.inputs.WorkloadEndpoint.values()].filter((w) => w.spec.node === this.localNode).map((w) => w.metadata.name);
+  }
+
+  hasSourceAllow(key: string): boolean {
+    return this.allow.has(key);
   }
 
   private onConfig(name: string, c: OverlayConfiguration | undefined): void {
@@ -301,10 +343,9 @@ export class Resolvers {
     this.routes.setSource(`ba:${name}`, items);
   }
 
-  // A further per-workload output (e.g. a source allow-list) belongs here: it reads the same workload.
   private resolveWorkload(name: string): void {
     const w = this.inputs.WorkloadEndpoint.get(name);
-    const items = w
+    const items = w?.spec.node === this.localNode
       ? workloadOutcomes(w, this.localNode, this.flagsOf).map((outcome, sub) => ({
           order: { phase: WORKLOAD_PHASE, num: 0, text: '', name, seq: 0, sub },
           outcome,
@@ -327,6 +368,7 @@ export class Resolvers {
       ...localNodeWarnings(this.localNode, this.inputs.Node.get(this.localNode), this.localAddr),
       ...this.routes.conflictWarnings(),
       ...this.nodes.sharedWarnings(),
+      ...[...this.workloadSeq].sort((a, b) => a[1] - b[1]).flatMap(([name]) => this.allow.warningsOf(name)),
     ];
   }
 
@@ -337,6 +379,7 @@ export class Resolvers {
       routes: this.routes.routeValues() as RouteEntry[],
       knownNodes: this.nodes.knownValues() as KnownNodeEntry[],
       settings: { tunnelAddr: o.tunnelAddr, uplinkMtu: this.uplinkMtu },
+      sourceAllow: this.allow.values() as DesiredState['sourceAllow'],
       natOutgoing: { natPools: [...o.natPools], allPools: [...o.allPools], clusterHosts: this.nodes.clusterHosts() as string[] },
       workloadMtu: o.workloadMtu,
       encapsInUse: [...o.encapsInUse],

@@ -1,4 +1,4 @@
-import type { Encap, KnownNodeEntry, RouteEntry, RouteKind, SettingsEntry } from '../maps/layout.js';
+import type { Encap, KnownNodeEntry, RouteEntry, RouteKind, SettingsEntry, SourceAllowEntry } from '../maps/layout.js';
 import type { BlockAffinity, IPPool, Node, OverlayConfigurationSpec, WorkloadEndpoint } from '../model/types.js';
 
 export interface CompileInput {
@@ -41,6 +41,8 @@ export interface DesiredState {
   /** Sorted by address; unique by addr. */
   knownNodes: KnownNodeEntry[];
   settings: SettingsEntry;
+  /** source_allow_map: endpoints' allowSpoofedSourcePrefixes, per local veth and per other node (see source-allow.ts). */
+  sourceAllow: SourceAllowEntry[];
   natOutgoing: NatOutgoingState;
   workloadMtu: number;
   /** Encapsulations any pool can use (Ipip before Vxlan): decides which hooks and devices are needed. */

@@ -5,6 +5,7 @@ import ipaddr from 'ipaddr.js';
 import { openObject } from '../kernel/index.js';
 import type { BpfMap, BpfProgram, Collection, ObjectSpec, OpenOptions } from '../kernel/types.js';
 import { MAP_NAMES } from '../maps/layout.js';
+import { DEFAULT_VXLAN_PORT, DEFAULT_VXLAN_VNI } from '../model/parse.js';
 import { bpfObjectPath } from '../paths.js';
 
 export interface DatapathConfig {
@@ -32,14 +33,13 @@ export const DATAPATH_OBJECTS = {
 
 export type DatapathHook = keyof typeof DATAPATH_OBJECTS;
 
-export const DEFAULT_VNI = 4096;
-export const DEFAULT_VXLAN_PORT = 4789;
 
 export interface DatapathMaps {
   routes: BpfMap;
   knownNodes: BpfMap;
   settings: BpfMap;
   counters: BpfMap;
+  sourceAllow: BpfMap;
 }
 
 export interface Datapath {
@@ -73,7 +73,7 @@ export function encodeGlobals(cfg: DatapathConfig): ResolvedGlobals {
   if (!Number.isInteger(cfg.uplinkIfindex) || cfg.uplinkIfindex <= 0 || cfg.uplinkIfindex > 0xffffffff) {
     throw new Error(`datapath: uplinkIfindex must be a positive integer, got ${cfg.uplinkIfindex}`);
   }
-  const vni = cfg.vxlanVni ?? DEFAULT_VNI;
+  const vni = cfg.vxlanVni ?? DEFAULT_VXLAN_VNI;
   if (!Number.isInteger(vni) || vni < 0 || vni > 0xffffff) {
     throw new Error(`datapath: vxlanVni must be an integer in 0..16777215, got ${vni}`);
   }
@@ -140,6 +140,7 @@ export function loadDatapath(cfg: DatapathConfig, deps: LoadDeps = defaultDeps):
       knownNodes: first.map(MAP_NAMES.knownNodes),
       settings: first.map(MAP_NAMES.settings),
       counters: first.map(MAP_NAMES.counters),
+      sourceAllow: first.map(MAP_NAMES.sourceAllow),
     };
     return {
       programs: {

@@ -11,6 +11,7 @@ import {
   type CommitRequest,
   type CommitResult,
   type Datastore,
+  type KindGuard,
   type Precondition,
   type ResourceRef,
   type StoredKind,
@@ -43,6 +44,10 @@ export function refOf(resource: StoredResource): ResourceRef {
 
 function refKey(ref: ResourceRef): string {
   return `${ref.kind}\u0000${ref.name}`;
+}
+
+export function kindGuardError(g: KindGuard, url: string): ConflictError {
+  return new ConflictError(`${g.kind} resources changed in ${url} after revision ${g.unchangedSince} (concurrent write)`);
 }
 
 /** The error a failed precondition deserves, given what the key actually holds (undefined: absent). */
@@ -89,6 +94,7 @@ export abstract class BaseDatastore implements Datastore {
   async commit(req: CommitRequest): Promise<CommitResult> {
     const seen = new Set<string>();
     for (const pre of req.preconditions) checkRef(pre, 'commit precondition');
+    for (const g of req.kindGuards ?? []) checkRef({ kind: g.kind, name: '*' }, 'commit kind guard');
     for (const w of req.writes) {
       const ref = w.op === 'put' ? refOf(w.resource) : { kind: w.kind, name: w.name };
       checkRef(ref, `${w.op}`);
@@ -190,6 +196,7 @@ class OptimisticTxn implements Txn {
   /** Versions seen by reads: undefined value = read and found absent. */
   private readonly observed = new Map<string, string | undefined>();
   private readonly guarded = new Map<string, Precondition>();
+  private readonly kindGuards = new Map<StoredKind, number>();
   private readonly writes = new Map<string, { write: CommitRequest['writes'][number]; resource?: StoredResource }>();
 
   constructor(private readonly ds: Datastore) {}
@@ -205,7 +212,11 @@ class OptimisticTxn implements Txn {
     return found;
   }
 
-  async list<K extends StoredKind>(kind: K): Promise<StoredOf<K>[]> {
+  async list<K extends StoredKind>(kind: K, opts: { guardKind?: boolean } = {}): Promise<StoredOf<K>[]> {
+    if (opts.guardKind && !this.kindGuards.has(kind)) {
+      // The revision before the read: a change between it and the read only costs a needless re-run.
+      this.kindGuards.set(kind, await this.ds.revision());
+    }
     const items = await this.ds.list(kind);
     const byKey = new Map<string, StoredOf<K> | undefined>();
     for (const item of items) {
@@ -219,6 +230,12 @@ class OptimisticTxn implements Txn {
       byKey.set(key, pending.resource as StoredOf<K> | undefined);
     }
     return [...byKey.values()].filter((v): v is StoredOf<K> => v !== undefined);
+  }
+
+  guard(kind: StoredKind, name: string): void {
+    const ref = { kind, name };
+    if (!this.observed.has(refKey(ref))) throw new DatastoreError(`${describeRef(ref)} was not read in this transaction`);
+    this.guardObserved(ref);
   }
 
   create(resource: StoredResource): void {
@@ -245,7 +262,14 @@ class OptimisticTxn implements Txn {
   }
 
   request(): CommitRequest {
-    return { preconditions: [...this.guarded.values()], writes: [...this.writes.values()].map((w) => w.write) };
+    const req: CommitRequest = {
+      preconditions: [...this.guarded.values()],
+      writes: [...this.writes.values()].map((w) => w.write),
+    };
+    if (this.kindGuards.size > 0) {
+      req.kindGuards = [...this.kindGuards].map(([kind, unchangedSince]) => ({ kind, unchangedSince }));
+    }
+    return req;
   }
 
   private guardObserved(ref: ResourceRef): void {

@@ -5,14 +5,16 @@
 import fs from 'node:fs';
 import { Etcd3, type IOptions } from 'etcd3';
 import type * as RPC from 'etcd3/lib/rpc.js';
-import { BaseDatastore, preconditionError, stamp } from './base.js';
+import { BaseDatastore, kindGuardError, preconditionError, stamp } from './base.js';
 import {
   BatchTooLargeError,
   CompactedError,
   ConflictError,
   DatastoreError,
+  DatastoreTimeoutError,
   type CommitRequest,
   type CommitResult,
+  type KindGuard,
   type Precondition,
   type StoredKind,
   type StoredOf,
@@ -36,7 +38,11 @@ export interface EtcdOptions extends EtcdTlsOptions {
   /** Match the cluster's --max-txn-ops if it was raised. */
   maxTxnOps?: number;
   dialTimeoutMs?: number;
+  /** Deadline of every call (default 5 s): a silent endpoint fails the call instead of hanging it. */
+  callTimeoutMs?: number;
 }
+
+export const ETCD_DEFAULT_CALL_TIMEOUT_MS = 5_000;
 
 function readTlsFile(field: 'ca' | 'cert' | 'key', file: string): Buffer {
   try {
@@ -85,11 +91,20 @@ function compareFor(pre: Precondition): RPC.ICompare {
   return { key, target: 'Mod', result: 'Equal', mod_revision: pre.expect.resourceVersion };
 }
 
+/** No key of the kind created or modified after the revision (etcd compares cannot see deletions). */
+function kindCompare(g: KindGuard): RPC.ICompare {
+  const prefix = Buffer.from(keyOf(g.kind, ''));
+  const rangeEnd = Buffer.from(prefix);
+  rangeEnd[rangeEnd.length - 1]++;
+  return { key: prefix, range_end: rangeEnd, target: 'Mod', result: 'Less', mod_revision: String(g.unchangedSince + 1) };
+}
+
 export class EtcdDatastore extends BaseDatastore {
   private readonly client: Etcd3;
   private readonly maxTxnOps: number;
   private readonly hosts: string[];
   private readonly caFile?: string;
+  private readonly callTimeoutMs: number;
   private readonly watchers = new Set<{ cancel(): Promise<void> }>();
 
   constructor(
@@ -101,7 +116,13 @@ export class EtcdDatastore extends BaseDatastore {
     this.maxTxnOps = opts.maxTxnOps ?? ETCD_DEFAULT_MAX_TXN_OPS;
     this.hosts = hosts;
     this.caFile = opts.caFile;
-    const options: IOptions = { hosts, dialTimeout: opts.dialTimeoutMs ?? 5_000 };
+    this.callTimeoutMs = opts.callTimeoutMs ?? ETCD_DEFAULT_CALL_TIMEOUT_MS;
+    const options: IOptions = {
+      hosts,
+      dialTimeout: opts.dialTimeoutMs ?? 5_000,
+      // gRPC's own deadline on every unary call (streams such as watches live on); rpc() bounds retries too.
+      defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + this.callTimeoutMs }),
+    };
     if (opts.caFile) {
       if (!!opts.certFile !== !!opts.keyFile) {
         throw new DatastoreError(
@@ -117,15 +138,35 @@ export class EtcdDatastore extends BaseDatastore {
     this.client = new Etcd3(options);
   }
 
-  /** Every etcd round trip goes through here, so that a refused TLS handshake says which side is wrong. */
+  private timeoutError(): DatastoreTimeoutError {
+    const endpoint = this.hosts.join(',');
+    return new DatastoreTimeoutError(
+      `etcd at ${endpoint} did not answer within ${this.callTimeoutMs} ms (is it an etcd endpoint, reachable and healthy?)`,
+      endpoint,
+      this.callTimeoutMs,
+    );
+  }
+
+  /**
+   * Every etcd round trip goes through here: it has a deadline (the client's retries included), and a refused
+   * TLS handshake says which side is wrong.
+   */
   private async rpc<T>(call: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(this.timeoutError()), this.callTimeoutMs);
+    });
     try {
-      return await call();
+      return await Promise.race([call(), deadline]);
     } catch (err) {
+      if (err instanceof DatastoreTimeoutError) throw err;
       const message = (err as Error).message ?? String(err);
+      if (/deadline exceeded/i.test(message)) throw this.timeoutError();
       const hint = this.caFile ? tlsHint(message, this.caFile) : undefined;
       if (hint) throw new DatastoreError(`etcd at ${this.hosts.join(',')}: TLS connection failed: ${hint} (${message})`);
       throw err;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -146,7 +187,7 @@ export class EtcdDatastore extends BaseDatastore {
   }
 
   protected async commitChecked(req: CommitRequest): Promise<CommitResult> {
-    const biggest = Math.max(req.preconditions.length, req.writes.length);
+    const biggest = Math.max(req.preconditions.length + (req.kindGuards?.length ?? 0), req.writes.length);
     if (biggest > this.maxTxnOps) {
       throw new BatchTooLargeError(
         `a batch of ${biggest} operations exceeds etcd's limit of ${this.maxTxnOps} per transaction ` +
@@ -168,7 +209,7 @@ export class EtcdDatastore extends BaseDatastore {
     }
     const res = await this.rpc(() =>
       this.client.kv.txn({
-        compare: req.preconditions.map(compareFor),
+        compare: [...req.preconditions.map(compareFor), ...(req.kindGuards ?? []).map(kindCompare)],
         success,
         failure: req.preconditions.map((p) => ({ request_range: { key: Buffer.from(keyOf(p.kind, p.name)) } })),
       }),
@@ -179,7 +220,8 @@ export class EtcdDatastore extends BaseDatastore {
         const err = preconditionError(pre, kv ? kv.mod_revision : undefined);
         if (err) throw err;
       });
-      throw new ConflictError(`commit to ${this.url} failed its preconditions`);
+      const guard = req.kindGuards?.[0];
+      throw guard ? kindGuardError(guard, this.url) : new ConflictError(`commit to ${this.url} failed its preconditions`);
     }
     const revision = Number(res.header.revision);
     const written = stampedWithoutVersion.map((r) => ({

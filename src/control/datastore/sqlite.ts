@@ -5,9 +5,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { BaseDatastore, preconditionError, stamp } from './base.js';
+import { BaseDatastore, kindGuardError, preconditionError, stamp } from './base.js';
 import {
   CompactedError,
+  DatastoreError,
   type CommitRequest,
   type CommitResult,
   type StoredKind,
@@ -25,6 +26,85 @@ export interface SqliteOptions {
   busyTimeoutMs?: number;
   /** Change-log entries younger than this are kept for slow watchers (default 10 min). */
   changeRetentionMs?: number;
+  /**
+   * Open for reading only (the CLI's read commands): nothing is created (no directory, no file, no journal), a
+   * store on read-only storage or without write permission can be read, and any write fails.
+   */
+  readOnly?: boolean;
+}
+
+/**
+ * The store and its directory are private (0600/0700): resources name every workload and node. Only what this
+ * creates gets these modes; an existing directory (say /var/lib) keeps its own. SQLite gives its -wal and -shm
+ * files the store file's mode.
+ */
+function openForWriting(file: string): Database.Database {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  try {
+    fs.closeSync(fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o600));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  return new Database(file);
+}
+
+function openReadOnly(url: string, file: string): Database.Database {
+  if (!fs.existsSync(file)) {
+    throw new DatastoreError(`datastore ${url}: ${file} does not exist (nothing was ever stored there; check --datastore)`);
+  }
+  // With no write-ahead log beside it (no writer has it open), the file alone is the whole store: reading a copy
+  // of it creates nothing, where SQLite would leave a -wal and -shm behind for a read-only connection.
+  const quiet = quietImage(file);
+  if (quiet) return imageDatabase(url, file, quiet);
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+    // The first read opens the WAL index (-shm): without write access to it or to the directory, it fails here.
+    db.pragma('schema_version');
+    return db;
+  } catch (err) {
+    db?.close();
+    const code = String((err as { code?: unknown }).code ?? '');
+    if (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN')) return openSnapshot(url, file, err as Error);
+    throw new DatastoreError(`datastore ${url}: cannot open ${file} for reading (${(err as Error).message})`);
+  }
+}
+
+function walHoldsCommits(file: string): boolean {
+  const wal = `${file}-wal`;
+  return fs.existsSync(wal) && fs.statSync(wal).size > 0;
+}
+
+/** The store file's bytes when no write-ahead log holds commits before, during and after the read; else undefined. */
+function quietImage(file: string): Buffer | undefined {
+  if (walHoldsCommits(file)) return undefined;
+  const before = fs.statSync(file).mtimeMs;
+  const image = fs.readFileSync(file);
+  if (walHoldsCommits(file) || fs.statSync(file).mtimeMs !== before) return undefined;
+  return image;
+}
+
+function imageDatabase(url: string, file: string, image: Buffer): Database.Database {
+  // Header bytes 18-19 say "WAL" (2); an in-memory copy has no log, so it reads as a rollback-journal file (1).
+  if (image.length >= 20 && image[18] === 2 && image[19] === 2) image[18] = image[19] = 1;
+  try {
+    return new Database(image, { readonly: true });
+  } catch (err) {
+    throw new DatastoreError(`datastore ${url}: cannot open ${file} for reading (${(err as Error).message})`);
+  }
+}
+
+/**
+ * A store this process may read but not lock (read-only storage, another user's 0644 file in a 0755 directory)
+ * can be read from a copy of its file only when no write-ahead log holds newer commits.
+ */
+function openSnapshot(url: string, file: string, cause: Error): Database.Database {
+  const image = quietImage(file);
+  if (image) return imageDatabase(url, file, image);
+  throw new DatastoreError(
+    `datastore ${url}: cannot read ${file}: its write-ahead log ${file}-wal holds recent commits and this process ` +
+      `may not open the shared index beside it (${cause.message}); read it as the store's owner`,
+  );
 }
 
 const SCHEMA = `
@@ -78,6 +158,7 @@ export class SqliteDatastore extends BaseDatastore {
     logChange: Database.Statement<[number, string, string, string, string | null, number]>;
     trim: Database.Statement<[number, number]>;
     maxTrimmed: Database.Statement<[number, number], { m: number | null }>;
+    kindChanged: Database.Statement<[number, string], { revision: number }>;
   };
 
   constructor(
@@ -88,14 +169,28 @@ export class SqliteDatastore extends BaseDatastore {
     super();
     this.pollIntervalMs = opts.pollIntervalMs ?? 50;
     this.retentionMs = opts.changeRetentionMs ?? 10 * 60_000;
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    this.db = new Database(file);
+    this.db = opts.readOnly ? openReadOnly(url, file) : openForWriting(file);
     this.db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 10_000}`);
-    this.db.pragma('journal_mode = WAL');
-    // NORMAL is durable across process crashes in WAL mode; only a power loss can drop the last commits.
-    this.db.pragma('synchronous = NORMAL');
-    this.db.transaction(() => this.db.exec(SCHEMA)).immediate();
-    this.stmts = {
+    if (!opts.readOnly) {
+      this.db.pragma('journal_mode = WAL');
+      // NORMAL is durable across process crashes in WAL mode; only a power loss can drop the last commits.
+      this.db.pragma('synchronous = NORMAL');
+      this.db.transaction(() => this.db.exec(SCHEMA)).immediate();
+    }
+    this.stmts = this.prepareStatements(url, file);
+  }
+
+  private prepareStatements(url: string, file: string): SqliteDatastore['stmts'] {
+    try {
+      return this.prepareAll();
+    } catch (err) {
+      this.db.close();
+      throw new DatastoreError(`datastore ${url}: ${file} is not a bpf-overlay store (${(err as Error).message})`);
+    }
+  }
+
+  private prepareAll(): SqliteDatastore['stmts'] {
+    return {
       get: this.db.prepare('SELECT json, mod_revision, create_revision FROM resources WHERE kind = ? AND name = ?'),
       list: this.db.prepare('SELECT json FROM resources WHERE kind = ? ORDER BY name'),
       revision: this.db.prepare("SELECT value FROM meta WHERE key = 'revision'"),
@@ -111,6 +206,7 @@ export class SqliteDatastore extends BaseDatastore {
       ),
       trim: this.db.prepare('DELETE FROM changes WHERE at_ms < ? AND revision <= ?'),
       maxTrimmed: this.db.prepare('SELECT MAX(revision) AS m FROM changes WHERE at_ms < ? AND revision <= ?'),
+      kindChanged: this.db.prepare('SELECT revision FROM changes WHERE revision > ? AND kind = ? LIMIT 1'),
     };
   }
 
@@ -133,6 +229,11 @@ export class SqliteDatastore extends BaseDatastore {
         const row = this.stmts.get.get(pre.kind, pre.name);
         const err = preconditionError(pre, row ? String(row.mod_revision) : undefined);
         if (err) throw err;
+      }
+      for (const g of req.kindGuards ?? []) {
+        // A guard older than the trimmed log cannot be checked, so it fails (the transaction re-runs, newer).
+        const unknowable = this.stmts.compacted.get()!.value > g.unchangedSince;
+        if (unknowable || this.stmts.kindChanged.get(g.unchangedSince, g.kind)) throw kindGuardError(g, this.url);
       }
       const revision = this.stmts.revision.get()!.value + 1;
       const now = Date.now();

@@ -2,6 +2,7 @@
 // Everything above it (agent, CNI, CLI, IPAM) is written once against this interface.
 import type { ObjectMeta, Resource, ResourceKind } from '../model/types.js';
 import { API_VERSION } from '../model/types.js';
+import { redactCredentials } from '../printable.js';
 
 /** One allocated address in an IPAM block. */
 export interface IPAMAllocation {
@@ -53,9 +54,19 @@ export interface Precondition extends ResourceRef {
 
 export type WriteOp = { op: 'put'; resource: StoredResource } | ({ op: 'delete' } & ResourceRef);
 
+/**
+ * A condition on a whole kind: no resource of it was created or modified after `revision` (on SQLite, also none
+ * deleted). What a decision about a kind as a whole (pool overlap, say) needs to stay true until its commit.
+ */
+export interface KindGuard {
+  kind: StoredKind;
+  unchangedSince: number;
+}
+
 export interface CommitRequest {
   preconditions: Precondition[];
   writes: WriteOp[];
+  kindGuards?: KindGuard[];
 }
 
 export interface CommitResult {
@@ -89,8 +100,13 @@ export interface WatchHandle {
 export interface Txn {
   /** Guarded read: the commit fails (and the transaction re-runs) if this key changed meanwhile. */
   get<K extends StoredKind>(kind: K, name: string): Promise<StoredOf<K> | undefined>;
-  /** Unguarded read of a whole kind; items written later in this transaction are guarded by their listed version. */
-  list<K extends StoredKind>(kind: K): Promise<StoredOf<K>[]>;
+  /**
+   * Read of a whole kind; items written later in this transaction are guarded by their listed version. With
+   * guardKind, the commit also fails (and re-runs) if any item of the kind changed meanwhile (KindGuard).
+   */
+  list<K extends StoredKind>(kind: K, opts?: { guardKind?: boolean }): Promise<StoredOf<K>[]>;
+  /** Guard a key at the version this transaction listed or got it at, without reading it again. */
+  guard(kind: StoredKind, name: string): void;
   /** Fails the commit if the key exists at commit time. */
   create(resource: StoredResource): void;
   /** Guarded by the version this transaction read the key at, if it read it. */
@@ -135,8 +151,28 @@ export interface Datastore {
   close(): Promise<void>;
 }
 
+/** Its message never carries credentials of the datastore URL (they are replaced by ***), wherever it is shown. */
 export class DatastoreError extends Error {
   override name = 'DatastoreError';
+  constructor(message: string, options?: ErrorOptions) {
+    super(redactCredentials(message), options);
+  }
+}
+
+/**
+ * The store did not answer within its deadline (an etcd endpoint that accepts connections and stays silent, a
+ * partitioned or overloaded member). Worth retrying later: the CNI plugin reports it as "try again later".
+ */
+export class DatastoreTimeoutError extends DatastoreError {
+  override name = 'DatastoreTimeoutError';
+  constructor(
+    message: string,
+    /** The endpoint(s) that did not answer, as configured (never with credentials). */
+    readonly endpoint: string,
+    readonly timeoutMs: number,
+  ) {
+    super(message);
+  }
 }
 
 /** A precondition failed. Subclasses say how; transact() retries on any of them. */

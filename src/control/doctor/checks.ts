@@ -3,6 +3,7 @@ import { accessSync, constants, existsSync, readFileSync, readdirSync } from 'no
 import { release } from 'node:os';
 import { gunzipSync } from 'node:zlib';
 import { delimiter, join } from 'node:path';
+import { xdpUnhelpfulReason, type UplinkLinkFacts } from '../datapath/xdp-support.js';
 import { packageRoot } from '../paths.js';
 
 export interface CheckResult {
@@ -19,6 +20,8 @@ export interface KernelProbes {
   bpfSyscall(): { ok: boolean; detail: string };
   tcx(): { ok: boolean; detail: string };
   xdp(): { ok: boolean; detail: string };
+  /** XDP programs declared frags-aware (multi-buffer) load. */
+  xdpFrags(): { ok: boolean; detail: string };
 }
 
 export const MIN_KERNEL: readonly [number, number] = [6, 3];
@@ -70,7 +73,13 @@ export function kernelHasVeth(kernel: string): boolean {
 
 export const DATAPATH_OBJECTS = ['from_workload.o', 'to_uplink.o', 'from_uplink.o', 'from_uplink_xdp.o', 'probe.o'];
 
-export function runChecks(probes: KernelProbes, opts: { bpffsDir?: string } = {}): CheckResult[] {
+export interface CheckOptions {
+  bpffsDir?: string;
+  /** The uplink's link facts (or why they could not be read): whether XDP decap helps there. */
+  uplink?: () => UplinkLinkFacts;
+}
+
+export function runChecks(probes: KernelProbes, opts: CheckOptions = {}): CheckResult[] {
   const rows: CheckResult[] = [];
   const bpffsDir = opts.bpffsDir ?? '/sys/fs/bpf';
 
@@ -139,6 +148,16 @@ export function runChecks(probes: KernelProbes, opts: { bpffsDir?: string } = {}
     fix: xdp.ok && veth ? undefined : 'XDP decap is optional (--xdp); tc decap works without it',
   });
 
+  const frags = probes.xdpFrags();
+  rows.push({
+    name: 'XDP frags',
+    required: false,
+    ...frags,
+    fix: frags.ok ? undefined : 'kernel < 5.18: the frags-aware XDP decap program does not load; use tc decap (the default)',
+  });
+
+  if (opts.uplink) rows.push(uplinkXdpRow(opts.uplink));
+
   const root = packageRoot();
   const objDir = join(root, 'build', 'bpf');
   const builtObjects = existsSync(objDir) ? readdirSync(objDir) : [];
@@ -198,4 +217,20 @@ export function runChecks(probes: KernelProbes, opts: { bpffsDir?: string } = {}
   });
 
   return rows;
+}
+
+function uplinkXdpRow(uplink: () => UplinkLinkFacts): CheckResult {
+  const name = 'XDP decap on uplink';
+  let facts: UplinkLinkFacts;
+  try {
+    facts = uplink();
+  } catch (err) {
+    return { name, required: false, ok: false, detail: (err as Error).message.split('\n')[0], fix: 'name the uplink: doctor --uplink IFACE' };
+  }
+  const reason = xdpUnhelpfulReason(facts);
+  if (reason === undefined) {
+    const what = facts.kind ?? `physical device${facts.driver ? `, driver ${facts.driver}` : ''}`;
+    return { name, required: false, ok: true, detail: `uplink '${facts.ifname}' (${what}): XDP decap (load --xdp) can help` };
+  }
+  return { name, required: false, ok: false, detail: reason, fix: 'keep tc decap (the default): load --xdp declines XDP here unless --force-xdp' };
 }

@@ -1,6 +1,6 @@
 // Kernel probes for `doctor`, through our own loader: loading the probe object proves the BPF syscall, the
 // privileges and the program types at once; tcx support is asked of the kernel without attaching anything.
-import { kernelSupportsTcx, openObject } from '../kernel/index.js';
+import { kernelSupportsTcx, kernelSupportsXdpFrags, openObject } from '../kernel/index.js';
 import { bpfObjectPath } from '../paths.js';
 import type { KernelProbes } from './checks.js';
 
@@ -31,20 +31,22 @@ function loadProbePrograms(): { tc: ProbeOutcome; xdp: ProbeOutcome } {
   }
 }
 
+/** A yes/no feature probe as a doctor row; a probe that throws is a failed row with its message. */
+function featureRow(supported: () => boolean, yes: string, no: string): { ok: boolean; detail: string } {
+  try {
+    return supported() ? { ok: true, detail: yes } : { ok: false, detail: no };
+  } catch (err) {
+    return { ok: false, detail: (err as Error).message };
+  }
+}
+
 export function nativeProbes(): KernelProbes {
   let loaded: ReturnType<typeof loadProbePrograms> | undefined;
   const probe = () => (loaded ??= loadProbePrograms());
   return {
     bpfSyscall: () => probe().tc,
     xdp: () => probe().xdp,
-    tcx: () => {
-      try {
-        return kernelSupportsTcx()
-          ? { ok: true, detail: 'BPF_PROG_QUERY on tcx answered' }
-          : { ok: false, detail: 'kernel does not know tcx attach types' };
-      } catch (err) {
-        return { ok: false, detail: (err as Error).message };
-      }
-    },
+    xdpFrags: () => featureRow(kernelSupportsXdpFrags, 'an XDP program loads with BPF_F_XDP_HAS_FRAGS', 'kernel rejects BPF_F_XDP_HAS_FRAGS'),
+    tcx: () => featureRow(kernelSupportsTcx, 'BPF_LINK_CREATE knows the tcx attach type', 'kernel does not know tcx attach types'),
   };
 }

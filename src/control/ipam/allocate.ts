@@ -3,8 +3,10 @@
 // Uniqueness comes from the store: every allocation rewrites its block record guarded by the version it read,
 // and every new block is created guarded by "absent", so two allocators can never both commit the same address.
 import type { Datastore, IPAMBlock, Txn } from '../datastore/types.js';
-import type { Node } from '../model/types.js';
-import { blockInPool, claimBlock, eligiblePools, firstFreeAddress, firstUnclaimedBlock, takenBlocks } from './blocks.js';
+import type { IPPool, Node } from '../model/types.js';
+import { parseCidr4 } from '../model/cidr.js';
+import { namespaceSelectorAdmits } from '../selector/namespace.js';
+import { affinityName, blockInPool, claimBlock, eligiblePools, firstFreeAddress, firstUnclaimedBlock, takenBlocks } from './blocks.js';
 import {
   IpamError,
   IpamExhaustedError,
@@ -36,6 +38,16 @@ export function findHandle(blocks: IPAMBlock[], handle: string): Assignment[] {
   return out;
 }
 
+/**
+ * Guard the pools at the version listed, which is before the blocks are listed: an allocation that carved a block
+ * from a pool deleted or re-created (say with another blockSize) before it commits fails and re-runs, so its block
+ * can never land beside an overlapping block claimed from the new pool, which saw every block committed before it.
+ */
+function guardPools(tx: Txn, pools: IPPool[]): IPPool[] {
+  for (const p of pools) tx.guard('IPPool', p.metadata.name);
+  return pools;
+}
+
 export async function assignInTxn(
   tx: Txn,
   req: AssignRequest,
@@ -44,10 +56,13 @@ export async function assignInTxn(
   restrictTo?: (poolName: string) => boolean,
 ): Promise<Assignment> {
   const node = await getNode(tx, req.node);
-  let pools = eligiblePools(await tx.list('IPPool'), node, use, selects, req.pool);
+  let pools = guardPools(tx, eligiblePools(await tx.list('IPPool'), node, use, selects, req.pool));
   if (restrictTo) pools = pools.filter((p) => restrictTo(p.metadata.name));
+  // Like nodeSelector, namespaceSelector yields to an explicitly requested pool.
+  if (use === 'Workload' && req.pool === undefined) pools = pools.filter((p) => namespaceSelectorAdmits(p.spec.namespaceSelector, req.namespace));
   if (pools.length === 0) {
-    throw new IpamError(`no enabled IPv4 IPPool for ${use} addresses selects node "${req.node}"`);
+    const ns = req.namespace === undefined ? '' : ` and admits namespace "${req.namespace}"`;
+    throw new IpamError(`no enabled IPv4 IPPool for ${use} addresses selects node "${req.node}"${ns}`);
   }
   const blocks = await tx.list('IPAMBlock');
   // A retried CNI ADD for the same container gets the address it already has.
@@ -76,7 +91,7 @@ export async function assignInTxn(
         return { address, block: cidr, pool: pool.metadata.name };
       }
       // A block with no usable address (a /32 block on the pool's reserved address) stays claimed, never retried.
-      taken.add(cidr);
+      taken.push(parseCidr4(cidr)!);
     }
   }
   throw new IpamExhaustedError(
@@ -99,7 +114,15 @@ export async function releaseInTxn(tx: Txn, handle: string, keep?: (a: Assignmen
       released.push(assignment);
       changed = true;
     }
-    if (changed) tx.put({ ...block, spec: { ...block.spec, allocations: remaining } });
+    if (!changed) continue;
+    if (Object.keys(remaining).length === 0 && !(await tx.get('IPPool', block.spec.pool))) {
+      // The last address of a block whose pool was deleted (--force): nothing holds the range any more.
+      tx.delete('IPAMBlock', block.metadata.name);
+      const affinity = affinityName(block.spec.node, block.spec.cidr);
+      if (await tx.get('BlockAffinity', affinity)) tx.delete('BlockAffinity', affinity);
+    } else {
+      tx.put({ ...block, spec: { ...block.spec, allocations: remaining } });
+    }
   }
   return released;
 }

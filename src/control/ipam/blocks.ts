@@ -2,7 +2,7 @@
 // block are free, and the records (IPAMBlock + BlockAffinity) that claim a block for a node.
 import type { IPAMBlock, Txn } from '../datastore/types.js';
 import { API_VERSION, type BlockAffinity, type IPPool, type Node } from '../model/types.js';
-import { cidrContains, formatCidr4, formatIPv4, parseCidr4, type Cidr4 } from './cidr.js';
+import { cidr4ContainsIp, formatCidr4, formatIPv4, parseCidr4, type Cidr4 } from '../model/cidr.js';
 import { IpamError, type AddressUse, type PoolSelectsNode } from './types.js';
 
 /** "10.244.0.64/26" -> "10-244-0-64-26": a datastore name that keeps the CIDR readable. */
@@ -37,7 +37,8 @@ export function poolUnusableReason(pool: IPPool, use: AddressUse): string | unde
 
 /**
  * Pools an allocation may draw from, in name order. An explicitly requested pool must exist and be usable, and,
- * as in Calico, overrides its own nodeSelector; otherwise every usable pool that selects the node qualifies.
+ * as in Calico, overrides its own nodeSelector; otherwise every usable Automatic pool that selects the node
+ * qualifies.
  */
 export function eligiblePools(
   pools: IPPool[],
@@ -53,8 +54,9 @@ export function eligiblePools(
     if (reason) throw new IpamError(`ipPool "${requested}" cannot be used: ${reason}`);
     return [pool];
   }
+  // As in Calico, a Manual pool serves only requests that name it.
   return pools
-    .filter((p) => poolUnusableReason(p, use) === undefined && selects(p, node))
+    .filter((p) => p.spec.assignmentMode !== 'Manual' && poolUnusableReason(p, use) === undefined && selects(p, node))
     .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
 }
 
@@ -81,13 +83,25 @@ export function firstFreeAddress(block: IPAMBlock, pool: IPPool): string | undef
   return undefined;
 }
 
-/** First block of the pool nobody has claimed (no IPAMBlock and no BlockAffinity for it), if any. */
-export function firstUnclaimedBlock(pool: IPPool, taken: ReadonlySet<string>): string | undefined {
+function overlaps(a: Cidr4, b: Cidr4): boolean {
+  return a.base < b.base + b.size && b.base < a.base + a.size;
+}
+
+/**
+ * First block of the pool that overlaps nothing claimed (no IPAMBlock and no BlockAffinity covers any of its
+ * addresses), if any. Overlap, not equal CIDR text: after a pool is re-created with another blockSize, its new
+ * blocks must still steer clear of the old pool's live blocks.
+ */
+export function firstUnclaimedBlock(pool: IPPool, taken: readonly Cidr4[]): string | undefined {
   const range = poolCidr(pool)!;
   const blockAddresses = 2 ** (32 - pool.spec.blockSize);
-  for (let base = range.base; base < range.base + range.size; base += blockAddresses) {
-    const cidr = formatCidr4({ base, prefix: pool.spec.blockSize });
-    if (!taken.has(cidr)) return cidr;
+  for (let base = range.base; base < range.base + range.size; ) {
+    const candidate = { base, prefix: pool.spec.blockSize, size: blockAddresses };
+    const hit = taken.find((t) => overlaps(t, candidate));
+    if (!hit) return formatCidr4(candidate);
+    // Skip every candidate the claimed range covers, staying on the pool's block grid.
+    const end = hit.base + hit.size;
+    base = Math.max(base + blockAddresses, Math.ceil((end - range.base) / blockAddresses) * blockAddresses + range.base);
   }
   return undefined;
 }
@@ -95,7 +109,7 @@ export function firstUnclaimedBlock(pool: IPPool, taken: ReadonlySet<string>): s
 export function blockInPool(block: IPAMBlock, pool: IPPool): boolean {
   const range = poolCidr(pool);
   const cidr = parseCidr4(block.spec.cidr);
-  return !!range && !!cidr && block.spec.pool === pool.metadata.name && cidrContains(range, cidr.base);
+  return !!range && !!cidr && block.spec.pool === pool.metadata.name && cidr4ContainsIp(range, cidr.base);
 }
 
 /** Claim a block for the node in the transaction: create its IPAMBlock and BlockAffinity, both must be new. */
@@ -117,8 +131,10 @@ export function claimBlock(tx: Txn, pool: IPPool, node: string, cidr: string): I
   return block;
 }
 
-/** CIDRs already claimed by anyone: those with a block record or an affinity. */
-export async function takenBlocks(tx: Txn, blocks: IPAMBlock[]): Promise<Set<string>> {
+/** Ranges already claimed by anyone: those of a block record or an affinity (unparseable ones claim nothing). */
+export async function takenBlocks(tx: Txn, blocks: IPAMBlock[]): Promise<Cidr4[]> {
   const affinities = await tx.list('BlockAffinity');
-  return new Set([...blocks.map((b) => b.spec.cidr), ...affinities.map((a) => a.spec.cidr)]);
+  return [...blocks.map((b) => b.spec.cidr), ...affinities.map((a) => a.spec.cidr)]
+    .map((c) => parseCidr4(c))
+    .filter((c): c is Cidr4 => c !== undefined);
 }

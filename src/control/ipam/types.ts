@@ -15,6 +15,8 @@ export interface AssignRequest {
   attributes?: Record<string, string>;
   /** Allocate only from this pool (CNI `ipPool`); like Calico, an explicit pool overrides its nodeSelector. */
   pool?: string;
+  /** The workload's Kubernetes namespace (K8S_POD_NAMESPACE): pools whose namespaceSelector rejects it are skipped. */
+  namespace?: string;
 }
 
 export interface Assignment {

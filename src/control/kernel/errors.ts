@@ -1,4 +1,8 @@
-// Errors of the kernel layer. Native failures carry errno; a verifier rejection also carries the whole log.
+// Errors of the kernel layer. The native addon throws plain Errors with the operation as message, a bare errno
+// and, for loads, what libbpf printed; here they become BpfError (errno named and worded) or, when the verifier
+// rejected a program, VerifierError with the whole verifier log.
+import { EBADF, errnoName, errnoText } from './errno.js';
+import { libbpfTail, parseVerifierRejection } from './verifier-log.js';
 
 export class BpfError extends Error {
   override name = 'BpfError';
@@ -28,10 +32,13 @@ export class VerifierError extends BpfError {
 interface NativeErrorShape {
   message: string;
   errno?: number;
-  code?: string;
-  name?: string;
+  /** What libbpf printed during the failed call (object open and load). */
   log?: string;
-  program?: string;
+}
+
+/** A BpfError for errno: "<what>: <strerror> (<ENAME>)". */
+export function errnoError(what: string, errno: number): BpfError {
+  return new BpfError(`${what}: ${errnoText(errno)} (${errnoName(errno)})`, errno, errnoName(errno));
 }
 
 /** Turns an error thrown by the addon into BpfError/VerifierError; argument errors (TypeError, RangeError) pass. */
@@ -39,8 +46,21 @@ export function fromNative(err: unknown): unknown {
   if (!(err instanceof Error) || err instanceof BpfError) return err;
   if (err instanceof TypeError || err instanceof RangeError) return err;
   const e = err as NativeErrorShape;
-  if (e.code === 'EVERIFIER') return new VerifierError(e.message, e.errno ?? 0, e.log ?? '', e.program ?? '');
-  return new BpfError(e.message, e.errno ?? 0, e.code ?? 'EBPF');
+  if (e.errno === undefined) return new BpfError(e.message, 0, 'EBPF');
+  if (e.log !== undefined) {
+    const rejection = parseVerifierRejection(e.log);
+    if (rejection) {
+      return new VerifierError(
+        `verifier rejected program '${rejection.program}' (${e.message}): ${rejection.summary} (${errnoText(e.errno)})`,
+        e.errno,
+        rejection.log,
+        rejection.program,
+      );
+    }
+    const tail = libbpfTail(e.log, 3);
+    return errnoError(`${e.message}${tail ? ` [libbpf: ${tail}]` : ''}`, e.errno);
+  }
+  return errnoError(e.message, e.errno);
 }
 
 /** Runs a native call, converting what it throws. */
@@ -52,6 +72,11 @@ export function callNative<T>(fn: () => T): T {
   }
 }
 
+/** Whether err says the kernel lacks the feature asked for (rather than that the request was wrong). */
+export function isNotSupported(err: unknown): boolean {
+  return err instanceof BpfError && (err.code === 'EINVAL' || err.code === 'EOPNOTSUPP' || err.code === 'ENOTSUPP');
+}
+
 export function closedError(what: string): BpfError {
-  return new BpfError(`${what} is closed`, 9, 'EBADF');
+  return new BpfError(`${what} is closed`, EBADF, errnoName(EBADF));
 }

@@ -1,6 +1,7 @@
 // The kernel layer: load BPF objects, use their maps and programs, attach programs to interfaces.
 export type * from './types.js';
-export { BpfError, VerifierError } from './errors.js';
+export { BpfError, VerifierError, isNotSupported } from './errors.js';
+export { kernelSupportsTcx, kernelSupportsXdpFrags } from './features.js';
 export { openObject, KernelCollection } from './loader.js';
 export { openPinnedMap, KernelMap } from './map.js';
 export { openPinnedProgram, KernelProgram } from './program.js';
@@ -8,7 +9,6 @@ export {
   attachTc,
   attachXdp,
   openPinnedLink,
-  kernelSupportsTcx,
   interfaceIndex,
   KernelLink,
   type TcAttachMode,

@@ -1,8 +1,11 @@
 // Attaching programs to interfaces: tcx (preferred), clsact/cls_bpf where tcx is missing, and XDP links.
-import { BpfError, callNative, closedError } from './errors.js';
+import { unlinkSync } from 'node:fs';
+import { BpfError, callNative, closedError, errnoError, isNotSupported } from './errors.js';
+import { kernelSupportsTcx } from './features.js';
 import { nativeAddon, type NativeLink, type NativeLinkInfo } from './native.js';
 import { KernelProgram } from './program.js';
 import type { BpfProgram, InterfaceRef, Link, TcDirection, XdpMode } from './types.js';
+import { ATTACH_TYPE, LINK_TYPE, XDP_ATTACH_FLAGS } from './uapi.js';
 
 /** How attachTc attaches: 'auto' prefers tcx and falls back to cls_bpf; the others force one mechanism. */
 export type TcAttachMode = 'auto' | 'tcx' | 'cls_bpf';
@@ -13,17 +16,42 @@ export interface TcAttachOptions {
 
 const IFNAMSIZ = 16;
 
+/**
+ * Errnos of a detach whose attachment is already gone: a bpf_link whose interface was deleted is defunct
+ * (ENOLINK/ENODEV); a cls_bpf filter went with its interface or namespace (netlink and setns answer these).
+ */
+const GONE: Record<Link['kind'], ReadonlySet<string>> = {
+  tcx: new Set(['ENOLINK', 'ENODEV']),
+  xdp: new Set(['ENOLINK', 'ENODEV']),
+  'tc-cls-bpf': new Set(['ENOENT', 'ENODEV', 'EINVAL']),
+};
+
+function kindOf(info: NativeLinkInfo): Link['kind'] {
+  if (info.kind === 'cls_bpf') return 'tc-cls-bpf';
+  if (info.linkType === LINK_TYPE.tcx) return 'tcx';
+  if (info.linkType === LINK_TYPE.xdp) return 'xdp';
+  throw new BpfError(`link on ifindex ${info.ifindex} is of kernel link type ${info.linkType}, not tcx or xdp`, 22, 'EINVAL');
+}
+
 export class KernelLink implements Link {
+  readonly kind: Link['kind'];
   private readonly info: NativeLinkInfo;
   private done = false;
 
-  constructor(private readonly handle: NativeLink) {
+  /** pinPath: where this link is pinned, when it was opened from a pin. */
+  constructor(
+    private readonly handle: NativeLink,
+    private pinPath?: string,
+  ) {
     this.info = callNative(() => handle.info());
+    try {
+      this.kind = kindOf(this.info);
+    } catch (err) {
+      handle.close();
+      throw err;
+    }
   }
 
-  get kind(): Link['kind'] {
-    return this.info.kind;
-  }
   get ifindex(): number {
     return this.info.ifindex;
   }
@@ -41,13 +69,36 @@ export class KernelLink implements Link {
 
   pin(path: string): void {
     const h = this.live();
+    if (this.kind === 'tc-cls-bpf') {
+      throw new BpfError('a tc-cls-bpf attachment is a netlink filter, not a bpf_link: it cannot be pinned (it stays attached until detached)', 22, 'EINVAL');
+    }
     callNative(() => h.pin(path));
+    this.pinPath = path;
   }
 
+  /** Removes the pin this link was pinned at or opened from (if any); an fd still held keeps it attached. */
+  unpin(): void {
+    if (this.pinPath === undefined) return;
+    try {
+      unlinkSync(this.pinPath);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code !== 'ENOENT') throw errnoError(`remove link pin ${this.pinPath}`, Math.abs(e.errno ?? 0));
+    }
+    this.pinPath = undefined;
+  }
+
+  /** Detaches (an attachment whose interface or namespace is gone counts as detached), then unpins. */
   detach(): void {
     const h = this.live();
-    callNative(() => h.detach());
+    try {
+      callNative(() => h.detach());
+    } catch (err) {
+      if (!(err instanceof BpfError && GONE[this.kind].has(err.code))) throw err;
+    }
+    h.close();
     this.done = true;
+    this.unpin();
   }
 
   /**
@@ -75,17 +126,6 @@ function checkRef(ref: InterfaceRef): void {
   }
 }
 
-let tcxSupported: boolean | undefined;
-
-/** Whether this kernel has tcx links (Linux >= 6.6); probed once, without attaching anything. */
-export function kernelSupportsTcx(): boolean {
-  if (tcxSupported === undefined) {
-    const addon = nativeAddon();
-    tcxSupported = callNative(() => addon.NativeLink.probeTcx());
-  }
-  return tcxSupported;
-}
-
 export function attachTc(program: BpfProgram, ref: InterfaceRef, direction: TcDirection, opts: TcAttachOptions = {}): Link {
   checkRef(ref);
   if (direction !== 'ingress' && direction !== 'egress') {
@@ -98,13 +138,14 @@ export function attachTc(program: BpfProgram, ref: InterfaceRef, direction: TcDi
   const addon = nativeAddon();
   const p = nativeProgram(program);
   const netns = ref.netns ?? null;
-  const viaClsBpf = () => new KernelLink(callNative(() => addon.NativeLink.attachClsBpf(p, ref.ifname, netns, direction)));
+  const ingress = direction === 'ingress';
+  const viaClsBpf = () => new KernelLink(callNative(() => addon.NativeLink.attachClsBpf(p, ref.ifname, netns, ingress)));
   if (mode === 'cls_bpf' || (mode === 'auto' && !kernelSupportsTcx())) return viaClsBpf();
+  const attachType = ingress ? ATTACH_TYPE.tcxIngress : ATTACH_TYPE.tcxEgress;
   try {
-    return new KernelLink(callNative(() => addon.NativeLink.attachTcx(p, ref.ifname, netns, direction)));
+    return new KernelLink(callNative(() => addon.NativeLink.attachBpfLink(p, ref.ifname, netns, attachType, 0)));
   } catch (err) {
-    const unsupported = err instanceof BpfError && (err.code === 'EINVAL' || err.code === 'EOPNOTSUPP');
-    if (mode === 'auto' && unsupported) return viaClsBpf();
+    if (mode === 'auto' && isNotSupported(err)) return viaClsBpf();
     throw err;
   }
 }
@@ -116,13 +157,16 @@ export function attachXdp(program: BpfProgram, ref: InterfaceRef, mode: XdpMode 
   }
   const addon = nativeAddon();
   const p = nativeProgram(program);
-  return new KernelLink(callNative(() => addon.NativeLink.attachXdp(p, ref.ifname, ref.netns ?? null, mode)));
+  return new KernelLink(callNative(() => addon.NativeLink.attachBpfLink(p, ref.ifname, ref.netns ?? null, ATTACH_TYPE.xdp, XDP_ATTACH_FLAGS[mode])));
 }
 
 /** Opens a pinned tcx or XDP link; its detach() also removes that pin. */
 export function openPinnedLink(path: string): Link {
   const addon = nativeAddon();
-  return new KernelLink(callNative(() => addon.NativeLink.openPinned(path)));
+  return new KernelLink(
+    callNative(() => addon.NativeLink.openPinned(path)),
+    path,
+  );
 }
 
 /** The ifindex of an interface, looked up inside ref.netns when given. */

@@ -1,6 +1,7 @@
 // A loaded BPF map (BpfMap of types.ts) over the native map: byte-level element and batch operations, with
 // per-CPU values split into one Buffer per possible CPU.
-import { BpfError, callNative, closedError } from './errors.js';
+import { ENOENT } from './errno.js';
+import { BpfError, callNative, closedError, errnoError } from './errors.js';
 import { updateFlagValue } from './flags.js';
 import { nativeAddon, type NativeMap, type NativeMapInfo } from './native.js';
 import type { BpfMap, MapEntry, UpdateFlag } from './types.js';
@@ -151,7 +152,20 @@ export class KernelMap implements BpfMap {
       if (k.length !== this.keySize) throw new RangeError(`keys[${i}] must be ${this.keySize} bytes, got ${k.length}`);
     });
     if (keys.length === 0) return 0;
-    return callNative(() => h.deleteBatch(Buffer.concat(keys), keys.length));
+    const all = Buffer.concat(keys);
+    let done = 0;
+    let deleted = 0;
+    // The kernel stops at the first absent key; skip it and carry on, so that "delete these keys" means all of them.
+    while (done < keys.length) {
+      const from = done;
+      const r = callNative(() => h.deleteBatch(all.subarray(from * this.keySize), keys.length - from));
+      deleted += r.deleted;
+      done += r.deleted;
+      if (r.errno === 0) break;
+      if (r.errno !== ENOENT) throw errnoError(`batch delete in map '${this.name}'`, r.errno);
+      done++;
+    }
+    return deleted;
   }
 
   pin(path: string): void {

@@ -29,7 +29,8 @@ export interface NativeMap {
   keys(): Buffer[];
   lookupBatch(): { keys: Buffer; values: Buffer; count: number };
   updateBatch(keys: Buffer, values: Buffer, count: number, flags: number): void;
-  deleteBatch(keys: Buffer, count: number): number;
+  /** One BPF_MAP_DELETE_BATCH: it stops at the first key it cannot delete (errno), after `deleted` keys. */
+  deleteBatch(keys: Buffer, count: number): { deleted: number; errno: number };
   pin(path: string): void;
   close(): void;
 }
@@ -65,17 +66,22 @@ export interface NativeProgram {
 }
 
 export interface NativeLinkInfo {
-  kind: 'tcx' | 'tc-cls-bpf' | 'xdp';
+  /** A bpf_link (tcx, XDP: has an fd, pinnable) or a netlink cls_bpf filter. */
+  kind: 'bpf_link' | 'cls_bpf';
+  /** bpf_link only: the kernel's enum bpf_link_type. */
+  linkType?: number;
   ifindex: number;
   fd: number;
   handle?: number;
   priority?: number;
 }
 
+/** Native failures are Errors with the operation as message, a positive errno and, for loads, libbpf's output. */
 export interface NativeLink {
   info(): NativeLinkInfo;
   update(program: NativeProgram): void;
   pin(path: string): void;
+  /** Detaches only; a pin is a file the caller removes. */
   detach(): void;
   close(): void;
 }
@@ -103,6 +109,7 @@ export interface NativeObject {
   spec(): NativeObjectSpec;
   setVariable(name: string, value: Buffer): void;
   setMapMaxEntries(name: string, maxEntries: number): void;
+  setProgramFlags(name: string, flags: number): void;
   reuseMap(name: string, fd: number): void;
   load(): { maps: [string, NativeMap][]; programs: [string, NativeProgram][] };
   close(): void;
@@ -113,11 +120,11 @@ export interface NativeAddon {
   NativeMap: { openPinned(path: string): NativeMap };
   NativeProgram: { openPinned(path: string): NativeProgram };
   NativeLink: {
-    attachTcx(program: NativeProgram, ifname: string, netns: string | null, direction: string): NativeLink;
-    attachClsBpf(program: NativeProgram, ifname: string, netns: string | null, direction: string): NativeLink;
-    attachXdp(program: NativeProgram, ifname: string, netns: string | null, mode: string): NativeLink;
+    attachBpfLink(program: NativeProgram, ifname: string, netns: string | null, attachType: number, flags: number): NativeLink;
+    attachClsBpf(program: NativeProgram, ifname: string, netns: string | null, ingress: boolean): NativeLink;
     openPinned(path: string): NativeLink;
-    probeTcx(): boolean;
+    /** 0 when BPF_LINK_CREATE succeeded (the link is closed at once), else its errno. */
+    tryLinkCreate(program: NativeProgram, ifindex: number, attachType: number, flags: number): number;
   };
   ifindex(ifname: string, netns?: string | null): number;
   possibleCpus(): number;

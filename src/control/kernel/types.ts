@@ -136,7 +136,9 @@ export interface Link {
   /** Atomically replaces the attached program; traffic never sees a moment without one. */
   update(program: BpfProgram): void;
   pin(path: string): void;
-  /** Removes the attachment (and its pin, if pinned through this object). */
+  /** Removes the pin this link was pinned at or opened from, if any; the attachment stays while an fd holds it. */
+  unpin(): void;
+  /** Removes the attachment, then unpin(). */
   detach(): void;
   close(): void;
 }

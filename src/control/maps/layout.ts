@@ -1,11 +1,14 @@
 // TypeScript mirror of bpf/lib/maps.h: the enums, the logical entry types the compiler produces, and the
-// codecs that turn them into the exact bytes the kernel stores. Change both files together.
+// codecs that turn them into the exact bytes the kernel stores. Change both files together:
+// test/unit/map-abi.test.ts compares every struct field, enum value, #define and max_entries of maps.h, as the
+// compiler lays them out in BTF, with this file (STRUCT_LAYOUTS, C_MIRRORS, MAP_MAX_ENTRIES, the codecs).
 
 export const MAP_NAMES = {
   routes: 'routes_map',
   knownNodes: 'known_nodes_map',
   settings: 'settings_map',
   counters: 'counters_map',
+  sourceAllow: 'source_allow_map',
 } as const;
 
 export enum RouteKind {
@@ -58,6 +61,10 @@ export enum CounterReason {
   DropFib = 22,
   DropAdjustRoom = 23,
   DropNotForUs = 24,
+  DropSpoofedSource = 25,
+  DropTunnelFromWorkload = 26,
+  DropRpf = 27,
+  DropInnerSource = 28,
 }
 export const REASON_COUNT = 32;
 export const COUNTER_SLOTS = HOOK_COUNT * ENCAP_COUNT * REASON_COUNT;
@@ -85,6 +92,13 @@ export interface KnownNodeEntry {
   tunnelAddr: string; // "0.0.0.0" when none
 }
 
+/** A source_allow_map entry (an endpoint's spec.allowSpoofedSourcePrefixes): `cidr` may be the source of a
+ * local workload's packets on its host veth `ifindex`, or the inner source of tunnel packets from the node at
+ * underlay address `node` (where that workload runs). The whole entry is the key. */
+export type SourceAllowEntry = { scope: 'veth'; ifindex: number; cidr: string } | { scope: 'node'; node: string; cidr: string };
+
+export const SourceAllowScope = { Veth: 1, Node: 2 } as const;
+
 export interface SettingsEntry {
   tunnelAddr: string;
   uplinkMtu: number;
@@ -98,12 +112,54 @@ export interface CounterValue {
 export const ZERO_MAC = '00:00:00:00:00:00';
 export const ZERO_IP = '0.0.0.0';
 
-export const ROUTE_KEY_SIZE = 8;
-export const ROUTE_VALUE_SIZE = 24;
-export const KNOWN_NODE_KEY_SIZE = 4;
-export const KNOWN_NODE_VALUE_SIZE = 12;
-export const SETTINGS_VALUE_SIZE = 16;
-export const COUNTER_VALUE_SIZE = 16;
+/** Byte layout of every struct of maps.h: field name (as in C) -> [offset, size]. Checked against BTF. */
+export const STRUCT_LAYOUTS = {
+  route_key: { size: 8, fields: { prefixlen: [0, 4], addr: [4, 4] } },
+  route_value: {
+    size: 24,
+    fields: { kind: [0, 1], encap: [1, 1], flags: [2, 2], ifindex: [4, 4], next_hop: [8, 4], dst_mac: [12, 6], src_mac: [18, 6] },
+  },
+  known_node_key: { size: 4, fields: { addr: [0, 4] } },
+  known_node_value: { size: 12, fields: { vtep_mac: [0, 6], flags: [6, 2], tunnel_addr: [8, 4] } },
+  source_allow_key: { size: 16, fields: { prefixlen: [0, 4], scope: [4, 4], owner: [8, 4], addr: [12, 4] } },
+  source_allow_value: { size: 4, fields: { reserved: [0, 4] } },
+  settings_value: { size: 16, fields: { tunnel_addr: [0, 4], uplink_mtu: [4, 4], flags: [8, 4], reserved: [12, 4] } },
+  counter_value: { size: 16, fields: { packets: [0, 8], bytes: [8, 8] } },
+} as const satisfies Record<string, { size: number; fields: Record<string, readonly [number, number]> }>;
+
+export const ROUTE_KEY_SIZE = STRUCT_LAYOUTS.route_key.size;
+export const ROUTE_VALUE_SIZE = STRUCT_LAYOUTS.route_value.size;
+export const KNOWN_NODE_KEY_SIZE = STRUCT_LAYOUTS.known_node_key.size;
+export const KNOWN_NODE_VALUE_SIZE = STRUCT_LAYOUTS.known_node_value.size;
+export const SETTINGS_VALUE_SIZE = STRUCT_LAYOUTS.settings_value.size;
+export const SOURCE_ALLOW_KEY_SIZE = STRUCT_LAYOUTS.source_allow_key.size;
+export const SOURCE_ALLOW_VALUE_SIZE = STRUCT_LAYOUTS.source_allow_value.size;
+export const COUNTER_VALUE_SIZE = STRUCT_LAYOUTS.counter_value.size;
+
+/** max_entries of each map as maps.h declares it (routes and known nodes bound what one node can hold). */
+export const MAP_MAX_ENTRIES = {
+  [MAP_NAMES.routes]: 65536,
+  [MAP_NAMES.knownNodes]: 16384,
+  [MAP_NAMES.sourceAllow]: 16384,
+  [MAP_NAMES.settings]: 1,
+  [MAP_NAMES.counters]: COUNTER_SLOTS,
+} as const;
+
+/**
+ * How the enums and #defines of maps.h map onto this file. A C enumerator or macro PREFIX_FOO_BAR is the TS member
+ * FooBar of `mirror`; PREFIX_MAX (an enum's "__MAX" bound) is `count`; names in `cOnly` have no TS member on
+ * purpose. Every enumerator and macro of maps.h must be covered by one entry.
+ */
+export const C_MIRRORS: { cName: string; prefix: string; mirror: Record<string, number | string>; count?: number; cOnly?: string[] }[] = [
+  { cName: 'enum route_kind', prefix: 'ROUTE_KIND_', mirror: RouteKind, cOnly: ['ROUTE_KIND_NONE'] },
+  { cName: 'enum encap_type', prefix: 'ENCAP_', mirror: Encap, count: ENCAP_COUNT },
+  { cName: 'enum counter_hook', prefix: 'HOOK_', mirror: CounterHook, count: HOOK_COUNT },
+  { cName: 'enum counter_reason', prefix: 'REASON_', mirror: CounterReason, count: REASON_COUNT },
+  { cName: 'ROUTE_F_* flags', prefix: 'ROUTE_F_', mirror: RouteFlags },
+  { cName: 'NODE_F_* flags', prefix: 'NODE_F_', mirror: NodeFlags },
+  { cName: 'enum source_allow_scope', prefix: 'SOURCE_SCOPE_', mirror: SourceAllowScope },
+  { cName: 'COUNTER_SLOTS', prefix: '', mirror: { COUNTER_SLOTS } },
+];
 
 /** Writes a dotted-quad IPv4 address at `offset` in network order (the reconciler encodes every entry). */
 function writeIpv4(buf: Buffer, offset: number, addr: string): void {
@@ -197,6 +253,34 @@ export function encodeKnownNodeValue(e: Omit<KnownNodeEntry, 'addr'>): Buffer {
 
 export function decodeKnownNodeValue(buf: Buffer): Omit<KnownNodeEntry, 'addr'> {
   return { vtepMac: macString(buf, 0), flags: buf.readUInt16LE(6), tunnelAddr: ipv4String(buf, 8) };
+}
+
+/** LPM key {prefixlen, scope, owner, addr}: scope and owner always match in full, so prefixlen is 64 + the CIDR's. */
+export function encodeSourceAllowKey(e: SourceAllowEntry): Buffer {
+  const route = encodeRouteKey(e.cidr);
+  const buf = Buffer.alloc(SOURCE_ALLOW_KEY_SIZE);
+  buf.writeUInt32LE(64 + route.readUInt32LE(0), 0);
+  if (e.scope === 'veth') {
+    if (!Number.isInteger(e.ifindex) || e.ifindex <= 0 || e.ifindex > 0xffffffff) throw new Error(`invalid ifindex ${e.ifindex}`);
+    buf.writeUInt32LE(SourceAllowScope.Veth, 4);
+    buf.writeUInt32LE(e.ifindex, 8);
+  } else {
+    buf.writeUInt32LE(SourceAllowScope.Node, 4);
+    writeIpv4(buf, 8, e.node);
+  }
+  route.copy(buf, 12, 4, 8);
+  return buf;
+}
+
+export function decodeSourceAllowKey(buf: Buffer): SourceAllowEntry {
+  const cidr = `${ipv4String(buf, 12)}/${buf.readUInt32LE(0) - 64}`;
+  return buf.readUInt32LE(4) === SourceAllowScope.Veth
+    ? { scope: 'veth', ifindex: buf.readUInt32LE(8), cidr }
+    : { scope: 'node', node: ipv4String(buf, 8), cidr };
+}
+
+export function encodeSourceAllowValue(): Buffer {
+  return Buffer.alloc(SOURCE_ALLOW_VALUE_SIZE);
 }
 
 export function encodeU32Key(index: number): Buffer {

@@ -1,5 +1,7 @@
-// Address arithmetic shared by validation and the compiler. Addresses are held as bigints so that IPv4 and
-// IPv6 use one code path for containment and overlap.
+// The one CIDR and address parser of bpf-overlay, shared by validation, IPAM and the compiler: every component
+// reads "10.5.0.0/016" the same way (as 10.5.0.0/16) and stores only the canonical text. Addresses are held as
+// bigints so that IPv4 and IPv6 use one code path for containment and overlap; IPAM's IPv4 arithmetic uses the
+// 32-bit number forms at the end of this file.
 import ipaddr from 'ipaddr.js';
 
 export type IpFamily = 4 | 6;
@@ -30,7 +32,6 @@ function bigintToText(v: bigint, family: IpFamily): string {
   return ipaddr.fromByteArray(bytes).toString();
 }
 
-/** Parses a plain address strictly (IPv4 only in dotted four-part decimal), or returns null. */
 /** Dotted four-part decimal without leading zeros, each part 0-255 (what ipaddr's four-part check accepts). */
 function parseIpv4Fast(text: string): number | null {
   let value = 0;
@@ -109,6 +110,11 @@ export function ipv4CidrSortKey(text: string): number {
   return addr === null ? NaN : addr * 64 + prefix;
 }
 
+/** The network address of `value` under a prefix length. */
+export function maskedValue(family: IpFamily, value: bigint, prefix: number): bigint {
+  return value & maskOf(family, prefix);
+}
+
 export function networkOf(c: Cidr): bigint {
   return c.addr & maskOf(c.family, c.prefix);
 }
@@ -163,4 +169,48 @@ export function compareIpText(a: string, b: string): number {
   if (!pa || !pb) return a < b ? -1 : a > b ? 1 : 0;
   if (pa.family !== pb.family) return pa.family - pb.family;
   return pa.value < pb.value ? -1 : pa.value > pb.value ? 1 : 0;
+}
+
+/** An IPv4 network as IPAM walks it: numbers instead of bigints. */
+export interface Cidr4 {
+  /** Network address as an unsigned 32-bit integer. */
+  base: number;
+  prefix: number;
+  /** Number of addresses. */
+  size: number;
+}
+
+/** Undefined for anything that is not a strictly masked IPv4 CIDR (IPv6 pools are not served by IPAM). */
+export function parseCidr4(text: string): Cidr4 | undefined {
+  const c = parseCidr(text);
+  if (!c || c.family !== 4 || !isStrictlyMasked(c)) return undefined;
+  return { base: Number(c.addr), prefix: c.prefix, size: 2 ** (32 - c.prefix) };
+}
+
+export function formatIPv4(value: number): string {
+  return [value >>> 24, (value >>> 16) & 255, (value >>> 8) & 255, value & 255].join('.');
+}
+
+export function formatCidr4(c: Pick<Cidr4, 'base' | 'prefix'>): string {
+  return `${formatIPv4(c.base)}/${c.prefix}`;
+}
+
+export function cidr4ContainsIp(c: Cidr4, ip: number): boolean {
+  return ip >= c.base && ip < c.base + c.size;
+}
+
+/**
+ * The text stored for a CIDR: canonical address and prefix ("10.5.0.0/016" -> "10.5.0.0/16",
+ * "fd00:0::/48" -> "fd00::/48"). Host bits are kept (a Node address "10.0.0.5/24" stays one); null when
+ * the text is no CIDR.
+ */
+export function canonicalCidrText(text: string): string | null {
+  const c = parseCidr(text);
+  return c ? `${bigintToText(c.addr, c.family)}/${c.prefix}` : null;
+}
+
+/** The text stored for a plain address ("fd00:0::1" -> "fd00::1"); null when the text is no address. */
+export function canonicalIpText(text: string): string | null {
+  const ip = parseIp(text);
+  return ip ? bigintToText(ip.value, ip.family) : null;
 }

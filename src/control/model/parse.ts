@@ -10,7 +10,7 @@ import {
   type Resource,
   type ResourceKind,
 } from './types.js';
-import { parseCidr } from './cidr.js';
+import { canonicalCidrText, canonicalIpText, parseCidr } from './cidr.js';
 
 export interface SourceRef {
   file: string;
@@ -54,22 +54,120 @@ function isListWrapper(body: Record<string, unknown>): boolean {
   return typeof kind === 'string' && kind.endsWith('List') && Array.isArray(body.items);
 }
 
+/** Largest manifest read (bytes): a resource set far beyond any cluster's, small enough to judge in a second. */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+function sizeError(file: string, size: string): Error {
+  return new Error(`${file}: the manifest is ${size}; at most ${MAX_MANIFEST_BYTES} bytes (4 MiB) are accepted`);
+}
+
+/** Offset of the first byte that is not part of well-formed UTF-8 (RFC 3629), or -1 when every byte is. */
+export function firstInvalidUtf8(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const lead = bytes[i];
+    if (lead < 0x80) {
+      i++;
+      continue;
+    }
+    const more = lead >= 0xc2 && lead <= 0xdf ? 1 : lead >= 0xe0 && lead <= 0xef ? 2 : lead >= 0xf0 && lead <= 0xf4 ? 3 : 0;
+    if (more === 0 || i + more >= bytes.length) return i;
+    let cp = lead & (0x3f >> more);
+    for (let k = 1; k <= more; k++) {
+      if ((bytes[i + k] & 0xc0) !== 0x80) return i;
+      cp = (cp << 6) | (bytes[i + k] & 0x3f);
+    }
+    const overlong = cp < (more === 1 ? 0x80 : more === 2 ? 0x800 : 0x10000);
+    if (overlong || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
+    i += more + 1;
+  }
+  return -1;
+}
+
+/**
+ * Manifest bytes to text: strictly UTF-8 (an invalid byte is an error naming the file and offset, never silently
+ * replaced by U+FFFD, which would store something other than what the user wrote), a leading BOM dropped, and
+ * at most MAX_MANIFEST_BYTES.
+ */
+export function decodeManifest(bytes: Uint8Array, file: string): string {
+  if (bytes.length > MAX_MANIFEST_BYTES) throw sizeError(file, `larger than ${MAX_MANIFEST_BYTES} bytes`);
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new Error(`${file}: not valid UTF-8 (first invalid byte at offset ${firstInvalidUtf8(bytes)}); manifests must be UTF-8 text`);
+  }
+}
+
+/** Deepest nesting of flow collections ("[", "{") or chained block indicators read; real manifests nest a few. */
+export const MAX_MANIFEST_NESTING = 100;
+
+// The lexer's own markers, which stand for no source text.
+const LEXER_MARKERS = new Set(['\x02', '\x18', '\x1f']);
+
+/**
+ * The line where collections nest deeper than `max`, or -1: flow collections ("[", "{") and block indicators
+ * chained on one line ("- - - x"). YAML's own lexer finds them exactly, in linear time, and stops at the first
+ * excess: the YAML parser needs seconds and up to 1.5 GB for a few MB of "[[[[..." or "- - - -..." before it
+ * gives up. Nesting by indentation costs a character per level and line; the parser's own limit (reported as
+ * "nested too deeply") stops that cheaply.
+ */
+export function excessiveNestingLine(text: string, max: number): number {
+  let depth = 0;
+  let chained = 0;
+  let line = 1;
+  for (const token of new YAML.Lexer().lex(text)) {
+    if (token === '[' || token === '{') {
+      if (++depth > max) return line;
+      chained = 0;
+    } else if (token === ']' || token === '}') {
+      if (depth > 0) depth--;
+      chained = 0;
+    } else if (token === '-' || token === '?') {
+      if (++chained > max) return line;
+    } else if (!/^[ \t]*$/.test(token)) {
+      chained = 0;
+    }
+    if (!LEXER_MARKERS.has(token)) for (let i = token.indexOf('\n'); i >= 0; i = token.indexOf('\n', i + 1)) line++;
+  }
+  return -1;
+}
+
 /**
  * Splits manifest text into documents. JSON is valid YAML 1.2, so one parser reads both. Syntax errors throw
  * ManifestError naming the document and line; empty documents (a trailing `---`) are skipped.
  */
 export function parseManifests(text: string, file: string): RawDocument[] {
+  // Characters, not bytes, but never fewer: text this long is also too many bytes.
+  if (text.length > MAX_MANIFEST_BYTES) throw sizeError(file, `${text.length} characters long`);
+  const deepLine = excessiveNestingLine(text, MAX_MANIFEST_NESTING);
+  if (deepLine >= 0) {
+    throw new ManifestError({ file, document: 0 }, `nested deeper than ${MAX_MANIFEST_NESTING} levels (line ${deepLine}); not read`);
+  }
   const out: RawDocument[] = [];
-  const docs = YAML.parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true });
+  let docs: ReturnType<typeof YAML.parseAllDocuments>;
+  try {
+    docs = YAML.parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true });
+  } catch (err) {
+    if (err instanceof RangeError) throw new ManifestError({ file, document: 0 }, 'nested too deeply to read');
+    throw err;
+  }
   const list = Array.isArray(docs) ? docs : [docs];
   list.forEach((doc, document) => {
     const source: SourceRef = { file, document };
     if (doc.errors.length > 0) {
       const first = doc.errors[0];
       const where = first.linePos ? ` (line ${first.linePos[0].line}, column ${first.linePos[0].col})` : '';
+      // The parser recurses per level of block nesting too: say so instead of relaying a stack overflow.
+      if (first.message.includes('Maximum call stack size exceeded')) throw new ManifestError(source, `nested too deeply to read${where}`);
       throw new ManifestError(source, `invalid YAML/JSON${where}: ${first.message.split('\n')[0]}`);
     }
-    const value: unknown = doc.toJS();
+    let value: unknown;
+    try {
+      value = doc.toJS();
+    } catch (err) {
+      if (err instanceof RangeError) throw new ManifestError(source, 'nested too deeply to read');
+      throw new ManifestError(source, `cannot be read: ${(err as Error).message.split('\n')[0]}`);
+    }
     if (value === null || value === undefined) return;
     if (Array.isArray(value)) {
       value.forEach((item, i) => out.push(toRaw(item, { file, document, item: i })));
@@ -95,13 +193,19 @@ function toRaw(item: unknown, source: SourceRef): RawDocument {
 const ENCAP_MODES: readonly EncapMode[] = ['Never', 'Always', 'CrossSubnet'];
 
 /**
- * Calico accepts any capitalisation of the modes (its validator folds case) and treats empty as Never.
- * Returns null for a value that is no mode at all.
+ * bpf-overlay reads any capitalisation of the modes (the seed document itself writes "Crosssubnet"); validation
+ * warns about every spelling other than the canonical one, which is all Calico's own validator accepts. Empty
+ * means Never. Returns null for a value that is no mode at all.
  */
 export function normalizeEncapMode(value: unknown): EncapMode | null {
   if (value === undefined || value === null || value === '') return 'Never';
   if (typeof value !== 'string') return null;
   return ENCAP_MODES.find((m) => m.toLowerCase() === value.toLowerCase()) ?? null;
+}
+
+/** True for the spellings Calico itself accepts: exactly Never, Always, CrossSubnet, or empty. */
+export function isCanonicalEncapMode(value: unknown): boolean {
+  return value === undefined || value === null || value === '' || (ENCAP_MODES as readonly unknown[]).includes(value);
 }
 
 export const DEFAULT_BLOCK_SIZE_V4 = 26;
@@ -114,7 +218,7 @@ export function ippoolSpecWithDefaults(spec: Record<string, unknown>): IPPoolSpe
   const cidr = typeof spec.cidr === 'string' ? spec.cidr : '';
   const family = parseCidr(cidr)?.family ?? 4;
   const out: IPPoolSpec = {
-    cidr,
+    cidr: canonicalCidrText(cidr) ?? cidr,
     ipipMode: normalizeEncapMode(spec.ipipMode) ?? 'Never',
     vxlanMode: normalizeEncapMode(spec.vxlanMode) ?? 'Never',
     natOutgoing: spec.natOutgoing === true,
@@ -125,6 +229,7 @@ export function ippoolSpecWithDefaults(spec: Record<string, unknown>): IPPoolSpe
   if (typeof spec.disableBGPExport === 'boolean') out.disableBGPExport = spec.disableBGPExport;
   if (Array.isArray(spec.allowedUses)) out.allowedUses = spec.allowedUses.map(String);
   if (typeof spec.assignmentMode === 'string') out.assignmentMode = spec.assignmentMode;
+  if (typeof spec.namespaceSelector === 'string' && spec.namespaceSelector.trim() !== '') out.namespaceSelector = spec.namespaceSelector;
   return out;
 }
 
@@ -160,6 +265,15 @@ function stringRecord(v: unknown): Record<string, string> | undefined {
   return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x)]));
 }
 
+/** Stored CIDRs and addresses are canonical, so that every reader (and every string comparison) agrees. */
+function cidrText(text: string): string {
+  return canonicalCidrText(text) ?? text;
+}
+
+function ipText(text: string): string {
+  return canonicalIpText(text) ?? text;
+}
+
 function normalizeMac(mac: string): string {
   return mac.toLowerCase().replace(/-/g, ':');
 }
@@ -187,11 +301,11 @@ export function toResource(doc: RawDocument): Resource {
       const nodeSpec: Record<string, unknown> = {};
       if (isPlainObject(spec.bgp)) {
         const bgp: Record<string, string> = {};
-        if (typeof spec.bgp.ipv4Address === 'string') bgp.ipv4Address = spec.bgp.ipv4Address;
-        if (typeof spec.bgp.ipv4IPIPTunnelAddr === 'string') bgp.ipv4IPIPTunnelAddr = spec.bgp.ipv4IPIPTunnelAddr;
+        if (typeof spec.bgp.ipv4Address === 'string') bgp.ipv4Address = cidrText(spec.bgp.ipv4Address);
+        if (typeof spec.bgp.ipv4IPIPTunnelAddr === 'string') bgp.ipv4IPIPTunnelAddr = ipText(spec.bgp.ipv4IPIPTunnelAddr);
         nodeSpec.bgp = bgp;
       }
-      if (typeof spec.ipv4VXLANTunnelAddr === 'string') nodeSpec.ipv4VXLANTunnelAddr = spec.ipv4VXLANTunnelAddr;
+      if (typeof spec.ipv4VXLANTunnelAddr === 'string') nodeSpec.ipv4VXLANTunnelAddr = ipText(spec.ipv4VXLANTunnelAddr);
       if (typeof spec.vxlanTunnelMACAddr === 'string') nodeSpec.vxlanTunnelMACAddr = normalizeMac(spec.vxlanTunnelMACAddr);
       return { apiVersion: API_VERSION, kind, metadata, spec: nodeSpec };
     }
@@ -202,7 +316,7 @@ export function toResource(doc: RawDocument): Resource {
         metadata,
         spec: {
           node: String(spec.node ?? ''),
-          cidr: String(spec.cidr ?? ''),
+          cidr: cidrText(String(spec.cidr ?? '')),
           ...(typeof spec.state === 'string' ? { state: spec.state as 'confirmed' | 'pending' | 'pendingDeletion' } : {}),
           ...(typeof spec.deleted === 'boolean' ? { deleted: spec.deleted } : {}),
         },
@@ -215,6 +329,7 @@ export function toResource(doc: RawDocument): Resource {
       const wep = { ...spec } as Record<string, unknown>;
       if (typeof wep.mac === 'string') wep.mac = normalizeMac(wep.mac);
       if (typeof wep.hostMac === 'string') wep.hostMac = normalizeMac(wep.hostMac);
+      if (Array.isArray(wep.ipNetworks)) wep.ipNetworks = wep.ipNetworks.map((n) => (typeof n === 'string' ? cidrText(n) : n));
       return { apiVersion: API_VERSION, kind, metadata, spec: wep as never };
     }
     default:

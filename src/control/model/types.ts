@@ -25,6 +25,11 @@ export interface IPPoolSpec {
   disableBGPExport?: boolean;
   allowedUses?: string[];
   assignmentMode?: string;
+  /**
+   * Which pods may take addresses from the pool, matched against the labels of the pod's namespace that the
+   * CNI knows without the Kubernetes API (see src/control/selector/namespace.ts). Absent: every namespace.
+   */
+  namespaceSelector?: string;
 }
 
 export interface IPPool {
@@ -99,6 +104,8 @@ export interface WorkloadEndpointSpec {
   pod?: string;
   namespace?: string;
   netns?: string;
+  /** Calico's field: source prefixes the workload may send from besides its own addresses (it routes for others). */
+  allowSpoofedSourcePrefixes?: string[];
 }
 
 export interface WorkloadEndpoint {

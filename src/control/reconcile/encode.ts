@@ -6,10 +6,13 @@ import {
   encodeRouteKey,
   encodeRouteValue,
   encodeSettingsValue,
+  encodeSourceAllowKey,
+  encodeSourceAllowValue,
   encodeU32Key,
   type KnownNodeEntry,
   type RouteEntry,
   type SettingsEntry,
+  type SourceAllowEntry,
 } from '../maps/layout.js';
 
 export function routeEntries(routes: readonly RouteEntry[]): MapEntry[] {
@@ -18,6 +21,10 @@ export function routeEntries(routes: readonly RouteEntry[]): MapEntry[] {
 
 export function knownNodeEntries(nodes: readonly KnownNodeEntry[]): MapEntry[] {
   return nodes.map(({ addr, ...value }) => ({ key: encodeKnownNodeKey(addr), value: encodeKnownNodeValue(value) }));
+}
+
+export function sourceAllowMapEntries(entries: readonly SourceAllowEntry[]): MapEntry[] {
+  return entries.map((e) => ({ key: encodeSourceAllowKey(e), value: encodeSourceAllowValue() }));
 }
 
 export function settingsEntries(settings: SettingsEntry): MapEntry[] {

@@ -15,7 +15,12 @@ export class SelectorError extends Error {
     readonly position: number,
     readonly reason: string,
   ) {
-    super(`invalid selector ${JSON.stringify(selector)} at position ${position}: ${reason}`);
+    super(`invalid selector ${JSON.stringify(abbreviate(selector))} at position ${position}: ${reason}`);
     this.name = 'SelectorError';
   }
+}
+
+/** Messages stay one readable line whatever the selector's size: long selectors are cut in the middle. */
+function abbreviate(selector: string): string {
+  return selector.length <= 120 ? selector : `${selector.slice(0, 80)}…${selector.slice(-30)}`;
 }

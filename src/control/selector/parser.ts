@@ -3,12 +3,21 @@ import { SelectorError, type SelectorNode } from './ast.js';
 
 const KEY_CHAR = /[A-Za-z0-9_./-]/;
 
+/** Longest selector accepted (characters): far beyond any real one, small enough to parse in microseconds. */
+export const MAX_SELECTOR_LENGTH = 16 * 1024;
+/** Deepest nesting of "(" and "!" accepted: the parser and the matcher recurse once per level. */
+export const MAX_SELECTOR_DEPTH = 64;
+
 class Parser {
   private pos = 0;
+  private depth = 0;
 
   constructor(private readonly text: string) {}
 
   parseAll(): SelectorNode {
+    if (this.text.length > MAX_SELECTOR_LENGTH) {
+      this.fail(`the selector is ${this.text.length} characters long; at most ${MAX_SELECTOR_LENGTH} are accepted`, MAX_SELECTOR_LENGTH);
+    }
     this.skipSpace();
     if (this.pos === this.text.length) return { op: 'all' };
     const node = this.parseOr();
@@ -57,11 +66,19 @@ class Parser {
     return operands.length === 1 ? operands[0] : { op: 'and', operands };
   }
 
+  /** Enters one level of "(" or "!"; refuses to go deeper than MAX_SELECTOR_DEPTH. */
+  private nested<T>(parse: () => T): T {
+    if (++this.depth > MAX_SELECTOR_DEPTH) this.fail(`nested deeper than ${MAX_SELECTOR_DEPTH} levels of "(" and "!"`);
+    const node = parse();
+    this.depth--;
+    return node;
+  }
+
   private parseUnary(): SelectorNode {
     this.skipSpace();
     if (this.text[this.pos] === '!' && this.text[this.pos + 1] !== '=') {
       this.pos++;
-      return { op: 'not', operand: this.parseUnary() };
+      return this.nested(() => ({ op: 'not', operand: this.parseUnary() }));
     }
     return this.parsePrimary();
   }
@@ -69,9 +86,11 @@ class Parser {
   private parsePrimary(): SelectorNode {
     this.skipSpace();
     if (this.eat('(')) {
-      const inner = this.parseOr();
-      if (!this.eat(')')) this.fail('expected ")"');
-      return inner;
+      return this.nested(() => {
+        const inner = this.parseOr();
+        if (!this.eat(')')) this.fail('expected ")"');
+        return inner;
+      });
     }
     const keyStart = this.pos;
     const key = this.readKey();

@@ -1,6 +1,7 @@
 // Checks shared by several kinds: document shape, metadata, unknown fields, scalar types.
 import { isPlainObject } from '../model/parse.js';
 import { parseIp } from '../model/cidr.js';
+import { SelectorError, parseSelector } from '../selector/index.js';
 import type { Reporter } from './problem.js';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -21,13 +22,13 @@ export function checkKnownFields(
   path: string,
   obj: Record<string, unknown>,
   known: readonly string[],
-  hint: Record<string, string> = {},
+  hint: ReadonlyMap<string, string> = new Map(),
 ): void {
   for (const key of Object.keys(obj)) {
     if (known.includes(key)) continue;
     const field = path ? `${path}.${key}` : key;
     const lower = known.find((k) => k.toLowerCase() === key.toLowerCase());
-    const suggestion = hint[key] ?? (lower ? `did you mean "${lower}"?` : `known fields: ${known.join(', ')}`);
+    const suggestion = hint.get(key) ?? (lower ? `did you mean "${lower}"?` : `known fields: ${known.join(', ')}`);
     r.error(field, obj[key], `unknown field; ${suggestion}`);
   }
 }
@@ -53,7 +54,74 @@ export function checkMetadata(r: Reporter, metadata: unknown, extraFields: reado
     if (v === undefined) continue;
     if (!isPlainObject(v) || Object.values(v).some((x) => typeof x !== 'string')) {
       r.error(`metadata.${key}`, v, `${key} must be a mapping of strings to strings`);
+    } else if (key === 'labels') {
+      checkLabels(r, v as Record<string, string>);
+    } else {
+      checkAnnotations(r, v as Record<string, string>);
     }
+  }
+}
+
+// Kubernetes' qualified names (label and annotation keys) and label values (apimachinery validation).
+const QUALIFIED_NAME_PART = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+/** Why the key is no Kubernetes qualified name ("[prefix/]name"), or undefined when it is one. */
+export function qualifiedNameProblem(key: string): string | undefined {
+  const slash = key.indexOf('/');
+  const prefix = slash < 0 ? undefined : key.slice(0, slash);
+  const name = slash < 0 ? key : key.slice(slash + 1);
+  if (prefix !== undefined && !isDns1123Subdomain(prefix)) {
+    return 'the prefix before "/" must be a DNS-1123 subdomain (lowercase letters, digits, "-" and ".", at most 253 characters)';
+  }
+  if (name.length === 0 || name.length > 63) return 'the name part must be 1 to 63 characters';
+  if (!QUALIFIED_NAME_PART.test(name)) {
+    return 'the name part must consist of letters, digits, "-", "_" or "." and start and end with a letter or digit';
+  }
+  return undefined;
+}
+
+function checkLabels(r: Reporter, labels: Record<string, string>): void {
+  for (const [key, value] of Object.entries(labels)) {
+    const keyProblem = qualifiedNameProblem(key);
+    if (keyProblem) r.error('metadata.labels', key, `invalid label key: ${keyProblem}`);
+    if (value.length > 63 || !LABEL_VALUE.test(value)) {
+      r.error(
+        'metadata.labels',
+        value,
+        `invalid value of label ${JSON.stringify(key)}: at most 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit (or empty)`,
+      );
+    }
+  }
+}
+
+/** Kubernetes' limit on all annotations of an object together (keys and values, in bytes). */
+export const MAX_ANNOTATIONS_BYTES = 256 * 1024;
+
+function checkAnnotations(r: Reporter, annotations: Record<string, string>): void {
+  let total = 0;
+  for (const [key, value] of Object.entries(annotations)) {
+    const keyProblem = qualifiedNameProblem(key);
+    if (keyProblem) r.error('metadata.annotations', key, `invalid annotation key: ${keyProblem}`);
+    total += Buffer.byteLength(key) + Buffer.byteLength(value);
+  }
+  if (total > MAX_ANNOTATIONS_BYTES) {
+    r.error('metadata.annotations', `<${total} bytes>`, `annotations may total at most ${MAX_ANNOTATIONS_BYTES} bytes (256 KiB), as in Kubernetes`);
+  }
+}
+
+/** A selector field: absent, or a string the selector parser accepts (length and depth limits included). */
+export function checkSelector(r: Reporter, field: string, value: unknown): void {
+  if (value === undefined) return;
+  if (typeof value !== 'string') {
+    r.error(field, value, 'must be a selector string, e.g. all()');
+    return;
+  }
+  try {
+    parseSelector(value);
+  } catch (e) {
+    if (!(e instanceof SelectorError)) throw e;
+    r.error(field, value, e.message);
   }
 }
 

@@ -1,6 +1,7 @@
 // A validation finding, shaped after calicoctl's `error with field X = 'v' (reason)` and extended with the
 // resource and the manifest position so that a batch of many documents can be fixed in one pass.
 import { describeSource, type SourceRef } from '../model/parse.js';
+import { safeMessage, truncated } from '../printable.js';
 
 export type Severity = 'error' | 'warning';
 
@@ -15,50 +16,55 @@ export interface Problem {
   source: SourceRef;
 }
 
-// Calico's Go field names, so that messages read exactly like calicoctl's.
-const GO_SEGMENTS: Record<string, string> = {
-  metadata: 'Metadata',
-  spec: 'Spec',
-  cidr: 'CIDR',
-  ipipMode: 'IPIPMode',
-  vxlanMode: 'VXLANMode',
-  natOutgoing: 'NATOutgoing',
-  blockSize: 'BlockSize',
-  nodeSelector: 'NodeSelector',
-  bgp: 'BGP',
-  ipv4Address: 'IPv4Address',
-  ipv4IPIPTunnelAddr: 'IPv4IPIPTunnelAddr',
-  ipv4VXLANTunnelAddr: 'IPv4VXLANTunnelAddr',
-  vxlanTunnelMACAddr: 'VXLANTunnelMACAddr',
-  vxlanPort: 'VXLANPort',
-  vxlanVNI: 'VXLANVNI',
-  vxlanMTU: 'VXLANMTU',
-  ipipMTU: 'IPIPMTU',
-  mtu: 'MTU',
-  ipNetworks: 'IPNetworks',
-  mac: 'MAC',
-  hostMac: 'HostMAC',
-};
+// Calico's Go field names, so that messages read exactly like calicoctl's. A Map: field paths come from user
+// keys (an unknown field "constructor" must not find Object's own keys).
+const GO_SEGMENTS = new Map<string, string>([
+  ['metadata', 'Metadata'],
+  ['spec', 'Spec'],
+  ['cidr', 'CIDR'],
+  ['ipipMode', 'IPIPMode'],
+  ['vxlanMode', 'VXLANMode'],
+  ['natOutgoing', 'NATOutgoing'],
+  ['blockSize', 'BlockSize'],
+  ['nodeSelector', 'NodeSelector'],
+  ['bgp', 'BGP'],
+  ['ipv4Address', 'IPv4Address'],
+  ['ipv4IPIPTunnelAddr', 'IPv4IPIPTunnelAddr'],
+  ['ipv4VXLANTunnelAddr', 'IPv4VXLANTunnelAddr'],
+  ['vxlanTunnelMACAddr', 'VXLANTunnelMACAddr'],
+  ['vxlanPort', 'VXLANPort'],
+  ['vxlanVNI', 'VXLANVNI'],
+  ['vxlanMTU', 'VXLANMTU'],
+  ['ipipMTU', 'IPIPMTU'],
+  ['mtu', 'MTU'],
+  ['ipNetworks', 'IPNetworks'],
+  ['mac', 'MAC'],
+  ['hostMac', 'HostMAC'],
+]);
 
 export function goFieldPath(kind: string, field: string): string {
   const segments = field
     .split('.')
     .filter((s) => s !== '')
-    .map((s) => GO_SEGMENTS[s] ?? s.charAt(0).toUpperCase() + s.slice(1));
+    .map((s) => GO_SEGMENTS.get(s) ?? s.charAt(0).toUpperCase() + s.slice(1));
   return [kind, ...segments].join('.');
 }
 
 function valueText(value: unknown): string {
   if (value === undefined) return '';
-  if (typeof value === 'string') return value;
-  return JSON.stringify(value);
+  return truncated(typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value)));
 }
 
-/** `pools.yaml document 1: IPPool "p": error with field IPPool.Spec.VXLANMode = 'Always' (reason)` */
+/**
+ * `pools.yaml document 1: IPPool "p": error with field IPPool.Spec.VXLANMode = 'Always' (reason)`: always one
+ * printable line of bounded length (long values are cut, control characters escaped).
+ */
 export function formatProblem(p: Problem): string {
   const label = p.severity === 'warning' ? 'warning for field' : 'error with field';
-  const who = `${p.kind}${p.name ? ` ${JSON.stringify(p.name)}` : ''}`;
-  return `${describeSource(p.source)}: ${who}: ${label} ${goFieldPath(p.kind, p.field)} = '${valueText(p.value)}' (${p.message})`;
+  const who = `${truncated(p.kind, 64)}${p.name ? ` ${JSON.stringify(truncated(p.name, 253))}` : ''}`;
+  return safeMessage(
+    `${describeSource(p.source)}: ${who}: ${label} ${truncated(goFieldPath(p.kind, p.field), 200)} = '${valueText(p.value)}' (${p.message})`,
+  );
 }
 
 export class ValidationFailedError extends Error {

@@ -1,5 +1,7 @@
 import type { Command } from '../command.js';
-import { boolOption } from '../command.js';
+import { boolOption, stringOption } from '../command.js';
+import { detectUplink } from '../../agent/uplink.js';
+import { readUplinkLinkFacts } from '../../datapath/xdp-support.js';
 import { runChecks } from '../../doctor/checks.js';
 import { nativeProbes } from '../../doctor/probes.js';
 import { renderStructured, renderTable } from '../output.js';
@@ -7,10 +9,11 @@ import { renderStructured, renderTable } from '../output.js';
 export const doctorCommand: Command = {
   name: 'doctor',
   summary: 'check that this machine has everything the data path needs',
-  usage: 'doctor [--json] [--bpffs DIR]',
-  options: { json: { type: 'boolean' }, bpffs: { type: 'string' } },
+  usage: 'doctor [--json] [--bpffs DIR] [--uplink IFACE]',
+  options: { json: { type: 'boolean' }, bpffs: { type: 'string' }, uplink: { type: 'string' } },
   async run(args, ctx) {
-    const rows = runChecks(nativeProbes(), { bpffsDir: (args.values.bpffs as string | undefined) ?? '/sys/fs/bpf' });
+    const uplink = () => readUplinkLinkFacts(stringOption(args, 'uplink') ?? detectUplink().ifname);
+    const rows = runChecks(nativeProbes(), { bpffsDir: stringOption(args, 'bpffs') ?? '/sys/fs/bpf', uplink });
     const healthy = rows.every((r) => r.ok || !r.required);
     if (boolOption(args, 'json')) {
       ctx.stdout(renderStructured({ ok: healthy, checks: rows }, 'json'));

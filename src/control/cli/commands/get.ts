@@ -6,7 +6,7 @@ import { vtepMacOf } from '../../model/vtep.js';
 import { compileForNode } from '../../agent/inputs.js';
 import { encapName, routeKindName } from '../../compile/index.js';
 import { parseOutputFormat, renderStructured, renderTable, UsageError } from '../output.js';
-import { parseKind, withDatastore } from '../resources.js';
+import { parseKind, withStoreReadOnly } from '../resources.js';
 
 function tableOf(kind: Resource['kind'], items: Resource[]): string {
   switch (kind) {
@@ -68,8 +68,10 @@ export const getCommand: Command = {
     const [what, name, ...extra] = args.positionals;
     if (!what || extra.length > 0) throw new UsageError(`usage: bpf-overlay ${this.usage}`);
     const format = parseOutputFormat(stringOption(args, 'output'));
-    return withDatastore(ctx, async (ds) => {
-      if (what === 'routes' || what === 'route') {
+    // An unknown type is a usage error whether or not the store exists: judge it before opening anything.
+    const kind = what === 'routes' || what === 'route' ? undefined : parseKind(what);
+    return withStoreReadOnly(ctx, async (ds) => {
+      if (!kind) {
         const node = stringOption(args, 'node');
         if (!node) throw new UsageError('get routes needs --node NAME');
         const { state } = await compileForNode(ds, node);
@@ -91,7 +93,6 @@ export const getCommand: Command = {
         }
         return 0;
       }
-      const kind = parseKind(what);
       let items = (await ds.list(kind)) as Resource[];
       if (name) {
         items = items.filter((r) => r.metadata.name === name);

@@ -3,28 +3,29 @@ import { DEFAULT_BPFFS } from '../../agent/pins.js';
 import type { Command } from '../command.js';
 import { boolOption, stringOption } from '../command.js';
 import { UsageError } from '../output.js';
+import { canonicalCidrText, parseCidr } from '../../model/cidr.js';
 
-const ADDRESS_WITH_PREFIX = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
-
+/** The node address with its prefix, read by the one CIDR parser and returned in the canonical form stored. */
 export function checkAddressFlag(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  const m = ADDRESS_WITH_PREFIX.exec(value);
-  if (!m || m.slice(1, 5).some((o) => Number(o) > 255) || Number(m[5]) > 32) {
+  const cidr = parseCidr(value);
+  if (!cidr || cidr.family !== 4) {
     throw new UsageError(`--address: '${value}' is not A.B.C.D/N (the node address with its subnet prefix)`);
   }
-  return value;
+  return canonicalCidrText(value)!;
 }
 
 export const loadCommand: Command = {
   name: 'load',
   summary: 'run the node agent in the foreground: load and attach the data path, keep it in sync',
   usage:
-    'load --node NAME [--uplink IFACE] [--address A.B.C.D/N] [--xdp] [--bpffs DIR] [--health-addr HOST:PORT] [--metrics-addr HOST:PORT]',
+    'load --node NAME [--uplink IFACE] [--address A.B.C.D/N] [--xdp [--force-xdp]] [--bpffs DIR] [--health-addr HOST:PORT] [--metrics-addr HOST:PORT]',
   options: {
     node: { type: 'string' },
     uplink: { type: 'string' },
     address: { type: 'string' },
     xdp: { type: 'boolean' },
+    'force-xdp': { type: 'boolean' },
     bpffs: { type: 'string' },
     'health-addr': { type: 'string' },
     'metrics-addr': { type: 'string' },
@@ -37,6 +38,7 @@ export const loadCommand: Command = {
       uplink: stringOption(args, 'uplink'),
       address: checkAddressFlag(stringOption(args, 'address')),
       xdp: boolOption(args, 'xdp'),
+      forceXdp: boolOption(args, 'force-xdp'),
       bpffs: stringOption(args, 'bpffs') ?? DEFAULT_BPFFS,
       datastoreUrl: ctx.datastoreUrl,
       healthAddr: stringOption(args, 'health-addr') ?? '127.0.0.1:9099',

@@ -4,13 +4,13 @@ import { DEFAULT_BPFFS, PinLayout, UPLINK_LINKS } from '../../agent/pins.js';
 import { encapName } from '../../compile/index.js';
 import { openPinnedMap } from '../../kernel/index.js';
 import { MAP_NAMES } from '../../maps/layout.js';
-import { knownNodeEntries, routeEntries } from '../../reconcile/encode.js';
+import { knownNodeEntries, routeEntries, sourceAllowMapEntries } from '../../reconcile/encode.js';
 import { planMapSync } from '../../reconcile/map-sync.js';
 import type { MapEntry } from '../../kernel/types.js';
 import type { Command } from '../command.js';
 import { stringOption } from '../command.js';
 import { parseOutputFormat, renderStructured, renderTable, UsageError } from '../output.js';
-import { withDatastore } from '../resources.js';
+import { withStoreReadOnly } from '../resources.js';
 
 function pendingChanges(mapPath: string, desired: MapEntry[]): number | null {
   if (!existsSync(mapPath)) return null;
@@ -33,10 +33,11 @@ export const statusCommand: Command = {
     if (!node) throw new UsageError('--node NAME is required');
     const format = parseOutputFormat(stringOption(args, 'output'));
     const pins = new PinLayout(stringOption(args, 'bpffs') ?? DEFAULT_BPFFS, node);
-    const { self, state } = await withDatastore(ctx, (ds) => compileForNode(ds, node));
+    const { self, state } = await withStoreReadOnly(ctx, (ds) => compileForNode(ds, node));
     const links = existsSync(pins.linksDir) ? readdirSync(pins.linksDir) : [];
     const routesPending = pendingChanges(pins.map(MAP_NAMES.routes), routeEntries(state.routes));
     const nodesPending = pendingChanges(pins.map(MAP_NAMES.knownNodes), knownNodeEntries(state.knownNodes));
+    const allowPending = pendingChanges(pins.map(MAP_NAMES.sourceAllow), sourceAllowMapEntries(state.sourceAllow)) ?? state.sourceAllow.length;
     const loaded = routesPending !== null;
     const report = {
       node,
@@ -49,8 +50,8 @@ export const statusCommand: Command = {
       workloadAttachments: links.filter((l) => l.startsWith('wl-')).length,
       routes: state.routes.length,
       knownNodes: state.knownNodes.length,
-      inSync: loaded && routesPending === 0 && nodesPending === 0,
-      pendingMapChanges: loaded ? (routesPending ?? 0) + (nodesPending ?? 0) : null,
+      inSync: loaded && routesPending === 0 && nodesPending === 0 && allowPending === 0,
+      pendingMapChanges: loaded ? (routesPending ?? 0) + (nodesPending ?? 0) + allowPending : null,
       warnings: state.warnings,
     };
     if (format !== 'table') {
