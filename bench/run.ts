@@ -12,7 +12,7 @@ import { helperCostMarkdown, measureHelperCosts, type HelperCostReport } from '.
 import { measureProgramCosts, type ProgCostReport } from './lib/prog-cost.js';
 import { BLOCKS_PER_NODE, POOLS, runChild, type ScaleResult, type SyncTiming, type WriteRates } from './lib/control-plane.js';
 import { incrementalMarkdown, incrementalTargets } from './lib/incremental-compile.js';
-import { runScaleBench, scaleMarkdown, type ScaleBenchResult } from './lib/scale.js';
+import { runScaleBench, scaleMarkdown, scaleSettings, type ScaleBenchResult } from './lib/scale.js';
 import { PATH_NAMES, PATH_SETUPS, type BenchPath, type PathName } from './lib/paths.js';
 import { METRICS, ratioSvg, trafficMarkdown, type TrafficTable } from './lib/report.js';
 import { spread } from './lib/stats.js';
@@ -277,10 +277,7 @@ async function main(): Promise<void> {
     log('scale: one real agent against 5,000 nodes / 20,000 blocks / 100,000 WorkloadEndpoints (SQLite, etcd)');
     scaleBench = await runScaleBench({
       backends: ['sqlite', 'etcd'],
-      podEvents: quick ? 10 : 20,
-      changes: quick ? 10 : 30,
-      cniAdds: 50,
-      phaseBudgetMs: quick ? 60_000 : 180_000,
+      ...scaleSettings(quick),
       log,
       track: (kill) => {
         const token = {};

@@ -2,7 +2,7 @@
 // [--backends=sqlite,etcd]` (root). Writes bench/results/<date>-scale.{json,md} and latest-scale.*.
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { runScaleBench, scaleMarkdown } from './lib/scale.js';
+import { runScaleBench, scaleMarkdown, scaleSettings } from './lib/scale.js';
 
 const quick = process.argv.includes('--quick');
 const backends = (process.argv.find((a) => a.startsWith('--backends='))?.slice(11).split(',') ?? ['sqlite', 'etcd']) as Array<'sqlite' | 'etcd'>;
@@ -19,10 +19,7 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 if (process.getuid?.() !== 0) throw new Error('the scale bench needs root (namespaces, BPF)');
 const result = await runScaleBench({
   backends,
-  podEvents: quick ? 10 : 20,
-  changes: quick ? 10 : 30,
-  cniAdds: 50,
-  phaseBudgetMs: quick ? 60_000 : 180_000,
+  ...scaleSettings(quick),
   log,
   track: (k) => {
     kills.add(k);

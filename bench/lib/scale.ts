@@ -27,6 +27,11 @@ export interface ScaleBenchOptions {
   track?: (kill: () => void) => () => void;
 }
 
+/** Sample counts and budgets of a quick or a full run. */
+export function scaleSettings(quick: boolean): Pick<ScaleBenchOptions, 'podEvents' | 'changes' | 'cniAdds' | 'phaseBudgetMs'> {
+  return { podEvents: quick ? 10 : 20, changes: quick ? 10 : 30, cniAdds: 50, phaseBudgetMs: quick ? 60_000 : 180_000 };
+}
+
 export interface ScaleBenchResult {
   settings: Omit<ScaleBenchOptions, 'log' | 'track'>;
   results: ScaleBackendResult[];
