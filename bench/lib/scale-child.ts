@@ -259,7 +259,8 @@ async function main(): Promise<ScaleBackendResult> {
       await ds.put(b);
       return () => hasRoute(b.spec.cidr);
     }, 'remote block add');
-    const remoteBlockDelete = await measure(args.changes, async (r) => {
+    // Only the blocks the add phase wrote (it may have stopped early on its time budget).
+    const remoteBlockDelete = await measure(remoteBlockAdd.samples, async (r) => {
       const b = extraBlock(r);
       await ds.delete('BlockAffinity', b.metadata.name);
       return () => !hasRoute(b.spec.cidr);
