@@ -12,7 +12,7 @@ import { helperCostMarkdown, measureHelperCosts, type HelperCostReport } from '.
 import { measureProgramCosts, type ProgCostReport } from './lib/prog-cost.js';
 import { BLOCKS_PER_NODE, POOLS, runChild, type ScaleResult, type SyncTiming, type WriteRates } from './lib/control-plane.js';
 import { incrementalMarkdown, incrementalTargets } from './lib/incremental-compile.js';
-import { runScaleBench, scaleMarkdown, scaleSettings, type ScaleBenchResult } from './lib/scale.js';
+import { runScaleBench, scaleMarkdown, scaleSettings, scaleTargets, type ScaleBenchResult } from './lib/scale.js';
 import { PATH_NAMES, PATH_SETUPS, type BenchPath, type PathName } from './lib/paths.js';
 import { METRICS, ratioSvg, trafficMarkdown, type TrafficTable } from './lib/report.js';
 import { spread } from './lib/stats.js';
@@ -299,6 +299,7 @@ async function main(): Promise<void> {
 
   const date = new Date().toISOString().replace(/:/g, '-').replace(/\..*/, '');
   const tg = targets(data?.table, prog, scale);
+  if (scaleBench) tg.push(...scaleTargets(scaleBench));
   const result = {
     date,
     mode: quick ? 'quick' : 'full',

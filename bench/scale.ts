@@ -2,7 +2,7 @@
 // [--backends=sqlite,etcd]` (root). Writes bench/results/<date>-scale.{json,md} and latest-scale.*.
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { runScaleBench, scaleMarkdown, scaleSettings } from './lib/scale.js';
+import { runScaleBench, scaleMarkdown, scaleSettings, scaleTargets } from './lib/scale.js';
 
 const quick = process.argv.includes('--quick');
 const backends = (process.argv.find((a) => a.startsWith('--backends='))?.slice(11).split(',') ?? ['sqlite', 'etcd']) as Array<'sqlite' | 'etcd'>;
@@ -29,7 +29,17 @@ const result = await runScaleBench({
 const date = new Date().toISOString().replace(/:/g, '-').replace(/\..*/, '');
 const dir = path.join(import.meta.dirname, 'results');
 mkdirSync(dir, { recursive: true });
-const md = [`# bpf-overlay scale bench ${date}${quick ? ' (quick)' : ''}`, '', ...scaleMarkdown(result)].join('\n');
+const md = [
+  `# bpf-overlay scale bench ${date}${quick ? ' (quick)' : ''}`,
+  '',
+  ...scaleMarkdown(result),
+  '## Targets (issue #12)',
+  '',
+  '| target | value | met | why |',
+  '|---|---|---|---|',
+  ...scaleTargets(result).map((t) => `| ${t.target} | ${t.value} | ${t.met ? 'yes' : '**no**'} | ${t.met ? '' : (t.why ?? '')} |`),
+  '',
+].join('\n');
 writeFileSync(path.join(dir, `${date}-scale.json`), JSON.stringify({ date, quick, ...result }, null, 2) + '\n');
 writeFileSync(path.join(dir, `${date}-scale.md`), md);
 for (const ext of ['json', 'md']) copyFileSync(path.join(dir, `${date}-scale.${ext}`), path.join(dir, `latest-scale.${ext}`));

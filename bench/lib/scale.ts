@@ -172,3 +172,19 @@ export function scaleMarkdown(r: ScaleBenchResult): string[] {
   ];
   return L;
 }
+
+/** The issue #12 targets against this run's figures (one row per backend and target). */
+export function scaleTargets(r: ScaleBenchResult): Array<{ target: string; value: string; met: boolean; note: string; why?: string }> {
+  return r.results.flatMap((b) => {
+    const m = b.measured;
+    const tag = `scale ${b.backend}:`;
+    if (!m) return [{ target: `${tag} agent ready`, value: `not ready within ${b.readyTimeoutMs / 1000} s`, met: false, note: '', why: b.agentErrors.join('; ') }];
+    const row = (target: string, value: string, met: boolean, why = '') => ({ target: `${tag} ${target}`, value, met, note: '', why });
+    return [
+      row('start to ready <= 3 s', `${f0(m.startToReadyMs)} ms`, m.startToReadyMs <= 3000),
+      row('RSS <= 150 MB', `${f0(m.rssSettledMB)} MB settled, ${f0(m.peakRssMB)} MB peak`, m.rssSettledMB <= 150),
+      row('remote pod event <= 1 ms agent CPU, no datastore list', `${f1(m.remotePod.cpuMsPerEvent)} ms, ${kib(m.remotePod.proxyBytesPerEvent ?? m.remotePod.rcharBytesPerEvent)} read`, m.remotePod.cpuMsPerEvent <= 1 && !m.remotePod.listedDatastore, m.remotePod.listedDatastore ? 'the agent reads the whole datastore per event' : ''),
+      row('remote block/node change in the map <= 50 ms after the write (p50)', `${f1(Math.max(m.remoteBlockAdd.p50Ms, m.remoteBlockDelete.p50Ms, m.remoteNodeAddressChange.p50Ms))} ms worst p50`, Math.max(m.remoteBlockAdd.p50Ms, m.remoteBlockDelete.p50Ms, m.remoteNodeAddressChange.p50Ms) <= 50),
+    ];
+  });
+}
