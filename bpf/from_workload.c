@@ -114,6 +114,8 @@ int from_workload(struct __sk_buff *skb)
 
 			ipv4_decrease_ttl(p.iph);
 			count(HOOK, ENCAP_NONE, REASON_FORWARD_PLAIN, len);
+			if (rt->flags & ROUTE_F_VIA_FIB)
+				return bpf_redirect_neigh(uplink_ifindex, NULL, 0, 0);
 			return bpf_redirect_neigh(uplink_ifindex, &nh, sizeof(nh), 0);
 		}
 		if (encap >= ENCAP__MAX) {

@@ -10,7 +10,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 packages=(clang-19 llvm-19 libbpf-dev libelf-dev zlib1g-dev pkg-config bpftool iproute2 nftables ethtool
-  tcpdump tshark iperf3 sockperf xdp-tools etcd-server etcd-client iputils-ping curl make g++ python3)
+  tcpdump tshark iperf3 sockperf xdp-tools etcd-server etcd-client iputils-ping curl make g++ python3 bird2)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -25,6 +25,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 # Debian's etcd-server package starts a system etcd on 2379; the tests start their own on private ports.
 if systemctl is-active --quiet etcd 2>/dev/null; then systemctl disable --now etcd >/dev/null 2>&1 || true; fi
+# Likewise bird2 starts a system BIRD; the agent runs its own per node (and the tests one per namespace).
+if systemctl is-active --quiet bird 2>/dev/null; then systemctl disable --now bird >/dev/null 2>&1 || true; fi
+# Without systemd its init script may have started it: shut down exactly that instance, by its own socket.
+if [ -S /run/bird/bird.ctl ]; then birdc -s /run/bird/bird.ctl down >/dev/null 2>&1 || true; fi
 
 bash scripts/mount-bpffs.sh
 

@@ -28,6 +28,8 @@ enum encap_type {
 /* Pool properties copied onto every entry that lies in the pool, so one lookup answers all questions. */
 #define ROUTE_F_IN_POOL		(1 << 0)
 #define ROUTE_F_NAT_OUTGOING	(1 << 1)
+/* Plain hop whose next hop is not on our subnet: follow the host FIB (routes the underlay learned by BGP). */
+#define ROUTE_F_VIA_FIB		(1 << 2)
 
 struct route_key {
 	__u32 prefixlen;	/* LPM trie convention: bits that follow, here 0..32 */

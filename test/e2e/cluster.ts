@@ -14,6 +14,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PinLayout } from '../../src/control/agent/pins.js';
+import { BirdPaths, killBirdNow } from '../../src/control/bgp/index.js';
 import type { IPPoolSpec, Resource } from '../../src/control/model/types.js';
 import { API_VERSION } from '../../src/control/model/types.js';
 import { cli, startAgent, type AgentProcess } from '../harness/agent.js';
@@ -174,11 +175,14 @@ export function ippool(name: string, cidr: string, spec: Partial<IPPoolSpec> = {
 // Last resort when the test process dies without destroy(): agents are separate processes, pins live on bpffs.
 const liveAgents = new Set<ChildProcess>();
 const livePinDirs = new Set<string>();
+const liveNodeNames = new Set<string>();
 process.on('exit', () => {
   for (const child of liveAgents) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
   for (const dir of livePinDirs) rmSync(dir, { recursive: true, force: true });
+  // An agent killed above leaves its BIRD behind (BGP tests): stop it too.
+  for (const node of liveNodeNames) killBirdNow(new BirdPaths(node));
 });
 
 async function waitFor<T>(what: string, timeoutMs: number, probe: () => T | undefined): Promise<T> {
@@ -249,6 +253,7 @@ export class Cluster {
       } satisfies ClusterNode;
     });
     for (const node of this.nodes) livePinDirs.add(new PinLayout(this.bpffs, node.name).root);
+    for (const node of this.nodes) liveNodeNames.add(node.name);
 
     this.ext = t.addNamespace('ext');
     t.veth(this.ext, 'eth0', this.router, 'ext', { mtu });
@@ -316,9 +321,7 @@ export class Cluster {
 
   /** `bpf-overlay get KIND -o json`, parsed. */
   get(kind: 'ippools' | 'nodes' | 'blockaffinities' | 'workloadendpoints' | 'overlayconfigurations'): Resource[] {
-    // One resource prints as itself, several (or none) as a List.
-    const out = JSON.parse(this.cli(['get', kind, '-o', 'json'])) as Resource | { items: Resource[] };
-    return 'items' in out ? out.items : [out];
+    return (JSON.parse(this.cli(['get', kind, '-o', 'json'])) as { items: Resource[] }).items;
   }
 
   async startAgent(node: ClusterNode): Promise<AgentProcess> {
@@ -565,6 +568,7 @@ export class Cluster {
       const root = this.pins(node).root;
       rmSync(root, { recursive: true, force: true });
       livePinDirs.delete(root);
+      liveNodeNames.delete(node.name);
     }
     rmSync(this.tmp, { recursive: true, force: true });
     if (problems.length > 0) console.warn(`[cluster ${this.topo.prefix}] teardown: ${problems.join('; ')}`);
@@ -656,7 +660,7 @@ export function routeGet(ns: Netns, address: string): { ok: boolean; output: str
 }
 
 
-interface NamespacedEtcd {
+export interface NamespacedEtcd {
   url: string;
   stop(): Promise<void>;
 }
@@ -665,7 +669,7 @@ interface NamespacedEtcd {
  * etcd inside a namespace, listening on an address there. test/harness/etcd.ts probes health from the test's own
  * namespace, which cannot reach this address, so health is probed with curl inside the namespace instead.
  */
-async function startEtcdIn(ns: Netns, address: string, dataDir: string): Promise<NamespacedEtcd> {
+export async function startEtcdIn(ns: Netns, address: string, dataDir: string): Promise<NamespacedEtcd> {
   const clientUrl = `http://${address}:2379`;
   const peerUrl = `http://${address}:2380`;
   const child = ns.spawn(ETCD_BINARY, [

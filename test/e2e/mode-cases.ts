@@ -105,7 +105,9 @@ export function describeMode(mode: PoolMode, getCluster: () => Cluster, log: Cas
         expect(there.ok).toBe(false);
         expect(there.received).toBe(0);
         expect(back.received).toBe(0);
-        const delivered = between(r, a.address, w3.address);
+        // Toward node3 nothing arrives. (node3's replies do reach the router: off its subnet, a plain hop follows
+        // the host FIB to the router, which drops them for want of a pool route; BGP is what gives it one.)
+        const delivered = between(r, a.address, w3.address).filter((p) => p.innerDst === w3.address);
         expect(delivered.map((p) => `#${p.frame} ${p.innerSrc}->${p.innerDst}`)).toEqual([]);
         const arps = s.packets.filter((p) => p.arpTarget === n3.address).length;
         log.add(

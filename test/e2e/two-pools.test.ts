@@ -88,4 +88,34 @@ kernelDescribe('two pools at once: IPIP Always and VXLAN Always', () => {
         `vxlan-pod node1 <-> ipip-pod node3: requests ${describePackets(toI3)}; replies ${describePackets(toV1)}`,
     );
   });
+  it('one container on two networks (eth0 ipip-pool, eth1 vxlan-pool at a requested address): each pool reaches its interface across nodes; DEL of eth0 leaves eth1 reachable', () => {
+    const w = cluster.addWorkload(0, { pool: 'ipip-pool' });
+    const netB = { name: 'bo-e2e-b', ipPool: 'vxlan-pool' };
+    const eth1 = cluster.cni(w.node, 'ADD', { containerId: w.containerId, netns: w.ns.path, ifname: 'eth1', args: { IP: '10.246.9.9' }, config: netB });
+    try {
+      expect(eth1.code, eth1.stdout + eth1.stderr).toBe(0);
+      expect(eth1.json?.ips).toEqual([expect.objectContaining({ address: '10.246.9.9/32' })]);
+      expect(eth1.json?.routes).toEqual([{ dst: '10.246.0.0/16', gw: '169.254.1.1' }]);
+      const routes = w.ns.ip('-4', 'route', 'show');
+      expect(routes).toMatch(/^default via 169\.254\.1\.1 dev eth0/m);
+      // Across the overlay with the agents' data path: ipip-pool to eth0, vxlan-pool to eth1 (node3 -> node1).
+      const toEth0 = cluster.ping(i3, w.address);
+      const toEth1 = cluster.ping(v3, '10.246.9.9');
+      // Across pools: the reply to a vxlan-pool peer leaves through eth0, the interface that owns its source.
+      const crossed = cluster.ping(v3, w.address);
+      expect(toEth0.ok, toEth0.output).toBe(true);
+      expect(toEth1.ok, toEth1.output).toBe(true);
+      expect(crossed.ok, crossed.output).toBe(true);
+      const del = cluster.removeWorkload(w);
+      expect(del.code, del.stdout).toBe(0);
+      const after = cluster.ping(v3, '10.246.9.9');
+      expect(after.ok, after.output).toBe(true);
+      log.add(
+        `two networks in one container on node1: eth0 ${w.address} (ipip-pool, default route), eth1 10.246.9.9 (vxlan-pool, requested, route ${routes.split('\n').find((l) => l.startsWith('10.246.'))}); ` +
+          `node3 reached both (${toEth0.received}/${toEth0.transmitted}, ${toEth1.received}/${toEth1.transmitted}; eth0 from the vxlan-pool pod ${crossed.received}/${crossed.transmitted}); after DEL of eth0, eth1 still reached (${after.received}/${after.transmitted})`,
+      );
+    } finally {
+      cluster.cni(w.node, 'DEL', { containerId: w.containerId, netns: w.ns.path, ifname: 'eth1', config: netB });
+    }
+  });
 });

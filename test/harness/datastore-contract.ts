@@ -10,7 +10,7 @@ import {
   type Datastore,
   type WatchEvent,
 } from '../../src/control/datastore/index.js';
-import { API_VERSION, type IPPool, type OverlayConfiguration } from '../../src/control/model/types.js';
+import { API_VERSION, type IPPool, type OverlayConfiguration, type WorkloadEndpoint } from '../../src/control/model/types.js';
 import { childJson, removeChildScripts, runChildScript } from './child-scripts.js';
 
 export function uniqueName(prefix: string): string {
@@ -31,6 +31,26 @@ export function testPool(name: string, cidr: string, spec: Partial<IPPool['spec'
       blockSize: 26,
       nodeSelector: 'all()',
       ...spec,
+    },
+  };
+}
+
+/** A WorkloadEndpoint of a node with placeholder interface facts (datastore and cache tests). */
+export function testEndpoint(name: string, node: string): WorkloadEndpoint {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'WorkloadEndpoint',
+    metadata: { name },
+    spec: {
+      node,
+      containerID: name,
+      interfaceName: 'eth0',
+      hostInterface: 'bo0',
+      hostIfindex: 1,
+      hostMac: '02:00:00:00:00:01',
+      mac: '02:00:00:00:00:02',
+      ipNetworks: ['10.9.0.1/32'],
+      pool: 'p',
     },
   };
 }
@@ -183,6 +203,43 @@ export function datastoreContract(backend: string, storeUrl: () => string): void
       expect(events[0].revision).toBe(Number(v1.metadata.resourceVersion));
       expect(events[0].revision).toBeLessThan(events[1].revision);
       expect(events[1].revision).toBeLessThan(events[2].revision);
+    } finally {
+      await watch.close();
+    }
+  });
+
+  it(`${backend}: a node filter keeps other nodes' WorkloadEndpoints out of list, snapshot and watch`, async () => {
+    const ds = await connect();
+    const [mine, other] = [uniqueName('node-a'), uniqueName('node-b')];
+    const [w1, w2, w3] = [uniqueName('wa'), uniqueName('wb'), uniqueName('wc')];
+    await ds.create(testEndpoint(w1, mine));
+    await ds.create(testEndpoint(w2, other));
+    const names = (items: { kind: string; metadata: { name: string } }[]) =>
+      items.filter((r) => [w1, w2, w3].includes(r.metadata.name)).map((r) => r.metadata.name).sort();
+    expect(names(await ds.list('WorkloadEndpoint', { node: mine }))).toEqual([w1]);
+    // An endpoint that allows spoofed sources concerns every node (its prefixes are accepted from its node).
+    const spoofing = uniqueName('ws');
+    await ds.create({ ...testEndpoint(spoofing, other), spec: { ...testEndpoint(spoofing, other).spec, allowSpoofedSourcePrefixes: ['10.99.0.0/24'] } });
+    expect((await ds.list('WorkloadEndpoint', { node: mine })).map((r) => r.metadata.name)).toContain(spoofing);
+    await ds.delete('WorkloadEndpoint', spoofing);
+    expect(names(await ds.list('WorkloadEndpoint'))).toEqual([w1, w2].sort());
+    const snap = await ds.snapshot(['WorkloadEndpoint', 'OverlayConfiguration'], { node: mine });
+    expect(names(snap.items)).toEqual([w1]);
+    expect(snap.revision).toBeGreaterThan(0);
+    expect(snap.revision).toBeLessThanOrEqual(await ds.revision());
+
+    const events: string[] = [];
+    const watch = await ds.watch(['WorkloadEndpoint'], (ev) => {
+      if ([w1, w2, w3].includes(ev.name)) events.push(`${ev.type} ${ev.name}`);
+    }, { node: mine, afterRevision: snap.revision });
+    try {
+      await ds.put(testEndpoint(w2, other)); // another node's: never seen as a put
+      await ds.create(testEndpoint(w3, mine));
+      await ds.put(testEndpoint(w1, other)); // moved away: a delete for this node
+      await until(() => events.includes(`delete ${w1}`), 2_000);
+      expect(events.filter((e) => e.startsWith('put'))).toEqual([`put ${w3}`]);
+      expect(events.filter((e) => e.endsWith(w2))).toEqual([]); // nothing at all about another node's pod
+      expect(events).toContain(`delete ${w1}`);
     } finally {
       await watch.close();
     }

@@ -8,7 +8,8 @@ import {
 } from '../../src/control/datastore/index.js';
 import { API_VERSION, type OverlayConfiguration } from '../../src/control/model/types.js';
 import { removeChildScripts } from '../harness/child-scripts.js';
-import { datastoreContract, testPool, uniqueName } from '../harness/datastore-contract.js';
+import { Etcd3 } from 'etcd3';
+import { datastoreContract, testEndpoint, testPool, uniqueName } from '../harness/datastore-contract.js';
 import { etcdDescribe, startEtcd, type EtcdServer } from '../harness/etcd.js';
 import { allocateConcurrently } from '../harness/ipam-concurrency.js';
 import { createNodes } from '../harness/ipam-fixtures.js';
@@ -25,6 +26,26 @@ etcdDescribe('etcd datastore', () => {
 
   describe('contract', () => {
     datastoreContract('etcd', () => etcd.url);
+  });
+
+  it('indexes WorkloadEndpoints written before the per-node index the first time a node lists its own', async () => {
+    const raw = new Etcd3({ hosts: etcd.clientUrl });
+    const [node, name] = [uniqueName('old-node'), uniqueName('old-wep')];
+    try {
+      // As an earlier version stored it: the resource key only, and no marker that the store was indexed.
+      await raw.put(`/bpf-overlay/WorkloadEndpoint/${name}`).value(JSON.stringify(testEndpoint(name, node)));
+      await raw.delete().key('/bpf-overlay/.by-node/.indexed');
+      const ds = await openDatastore(etcd.url);
+      try {
+        const snap = await ds.snapshot(['WorkloadEndpoint'], { node });
+        expect(snap.items.map((r) => r.metadata.name)).toEqual([name]);
+        expect((await ds.list('WorkloadEndpoint', { node: uniqueName('other') })).map((r) => r.metadata.name)).not.toContain(name);
+      } finally {
+        await ds.close();
+      }
+    } finally {
+      raw.close();
+    }
   });
 
   it('refuses a batch over --max-txn-ops as a whole instead of splitting it', async () => {

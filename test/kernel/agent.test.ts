@@ -1,13 +1,15 @@
 // Two agents on one machine, each in its own network namespace, sharing an embedded datastore: a pool applied
 // with the CLI lands in both agents' maps within a second, a mode switch updates the entries in place, the
 // agents stop and restart without disturbing the data path, and unload leaves nothing behind.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openPinnedMap } from '../../src/control/kernel/index.js';
 import type { BpfMap } from '../../src/control/kernel/types.js';
 import { decodeRouteKey, decodeRouteValue, Encap, RouteKind } from '../../src/control/maps/layout.js';
-import { cli, httpGetIn, startAgent, twoNodeLab } from '../harness/agent.js';
+import { cli, httpGetIn, startAgent, twoNodeLab, type AgentProcess } from '../harness/agent.js';
 import { kernelDescribe } from '../harness/privileges.js';
+import { startEtcdIn } from '../e2e/cluster.js';
 
 const POOL = (mode: string) => `apiVersion: projectcalico.org/v3
 kind: IPPool
@@ -39,6 +41,16 @@ kernelDescribe('agent: two nodes, one datastore', () => {
   });
 
   afterAll(() => lab.tearDown());
+
+  /** SIGTERM-to-exit is bounded: supervisors (systemd, kubelet, tests) must not have to escalate to SIGKILL. */
+  async function sigtermToExitMs(agent: AgentProcess, situation: string): Promise<number> {
+    const signalled = performance.now();
+    const code = await agent.stop('SIGTERM');
+    const exitMs = performance.now() - signalled;
+    console.log(`${agent.node} (${situation}): SIGTERM -> exit in ${exitMs.toFixed(0)} ms`);
+    expect(code, agent.log().slice(-2000)).toBe(0);
+    return exitMs;
+  }
 
   it('answers /healthz and /readyz', () => {
     expect(httpGetIn(namespaces[0], 'http://127.0.0.1:9099/healthz').status).toBe(200);
@@ -121,7 +133,7 @@ kernelDescribe('agent: two nodes, one datastore', () => {
   it('keeps forwarding while agents are stopped, and a restarted agent adopts the pinned state', async () => {
     const peer = JSON.parse(cli([...ds, 'get', 'nodes', names[1], '-o', 'json'])) as { spec: { ipv4VXLANTunnelAddr: string } };
     const countersOf = () => lab.totalPackets(names[0]);
-    for (const a of agents.splice(0)) expect(await a.stop('SIGTERM')).toBe(0);
+    for (const a of agents.splice(0)) expect(await sigtermToExitMs(a, 'idle')).toBeLessThan(500);
     const before = countersOf();
     expect(namespaces[0].exec('ping', ['-c', '2', '-i', '0.2', '-W', '1', peer.spec.ipv4VXLANTunnelAddr])).toMatch(/2 received/);
     for (let i = 0; i < 2; i++) {
@@ -144,9 +156,56 @@ kernelDescribe('agent: two nodes, one datastore', () => {
     for (const ns of namespaces) {
       expect(ns.exec('nft', ['list', 'tables'])).not.toMatch(/bpf_overlay/);
       expect(ns.ip('route', 'show', 'proto', '201')).toBe('');
-      expect(ns.ip('addr', 'show', 'dev', 'lo')).not.toMatch(/bpfoverlay/);
+      expect(ns.ip('addr', 'show', 'dev', 'lo')).not.toMatch(/lo:bo/);
       expect(ns.exec('tc', ['filter', 'show', 'dev', 'eth0', 'ingress'])).toBe('');
       expect(ns.exec('bpftool', ['net', 'show', 'dev', 'eth0'])).not.toMatch(/tcx|from_uplink|to_uplink/);
+    }
+  });
+
+  it('exits within 0.5 s of SIGTERM after its etcd went away (no library reconnect timer holds it)', async () => {
+    // etcd3 re-arms a watch-reconnect backoff on every failed attempt (it grows to seconds, up to 30 s) and its
+    // close() never clears it: before the fix, an agent stopped while etcd was down lingered that long after
+    // logging "agent stopped".
+    const etcd = await startEtcdIn(namespaces[1], '172.30.1.2', mkdtempSync(join(lab.dir, 'etcd-')));
+    try {
+      agents.push(await startAgent({ ns: namespaces[0], node: names[0], datastore: etcd.url, bpffs, uplink: 'eth0' }));
+    } finally {
+      await etcd.stop();
+    }
+    await new Promise((r) => setTimeout(r, 3000)); // a few failed reconnects: the backoff is now seconds long
+    expect(await sigtermToExitMs(agents.pop()!, 'etcd down for 3 s')).toBeLessThan(500);
+    cli(['unload', '--node', names[0], '--bpffs', bpffs], { ns: namespaces[0] });
+  });
+
+  it('exits within 0.5 s of SIGTERM while a failed reconcile waits to be retried', async () => {
+    const agent = await startAgent({ ns: namespaces[0], node: names[0], datastore, bpffs, uplink: 'eth0' });
+    agents.push(agent);
+    // Something the reconcile cannot apply: a Node left behind with this node's address and a block of its own
+    // (the host route via our own address fails, issue #11). Until that is quarantined, every pass fails and
+    // the loop pauses 0.5 s before the next; SIGTERM right at the start of a pause must not wait it out.
+    const stale = `apiVersion: projectcalico.org/v3
+kind: Node
+metadata: {name: ${names[0]}-stale}
+spec: {bgp: {ipv4Address: 172.30.1.1/24}}
+---
+apiVersion: projectcalico.org/v3
+kind: BlockAffinity
+metadata: {name: ${names[0]}-stale-10-244-200-0-26}
+spec: {node: ${names[0]}-stale, cidr: 10.244.200.0/26}
+`;
+    cli([...ds, 'apply', '-f', '-'], { input: stale });
+    try {
+      const failures = () => agent.log().split('reconcile failed').length - 1;
+      const deadline = Date.now() + 5000;
+      while (failures() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      // Signal right after a failure was logged: the pause has just begun (or the reconcile never failed).
+      const seen = failures();
+      while (failures() === seen && seen > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      console.log(`reconcile failures logged before SIGTERM: ${failures()}`);
+      expect(await sigtermToExitMs(agents.pop()!, 'failing reconcile')).toBeLessThan(500);
+    } finally {
+      cli([...ds, 'delete', '-f', '-'], { input: stale });
+      cli(['unload', '--node', names[0], '--bpffs', bpffs], { ns: namespaces[0] });
     }
   });
 });

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { CLI, requireBuiltCli } from '../harness/agent.js';
 import { openDatastore } from '../../src/control/datastore/index.js';
 import type { IPPool } from '../../src/control/model/types.js';
@@ -27,6 +28,38 @@ const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'calico-vxlan-crosss
 describe('bpf-overlay CLI', () => {
   beforeAll(() => requireBuiltCli());
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('get KIND -o json|yaml is a <Kind>List for none, one and several items; get KIND NAME is the object', () => {
+    const node = (name: string, address: string) =>
+      `apiVersion: projectcalico.org/v3\nkind: Node\nmetadata: {name: ${name}}\nspec: {bgp: {ipv4Address: ${address}}}\n`;
+    const listOf = (format: 'json' | 'yaml') => {
+      const res = bpfOverlay(['get', 'nodes', '-o', format]);
+      expect(res.code, res.stderr).toBe(0);
+      return (format === 'json' ? JSON.parse(res.stdout) : parseYaml(res.stdout)) as { apiVersion: string; kind: string; items: { metadata: { name: string } }[] };
+    };
+    const names = (format: 'json' | 'yaml') => listOf(format).items.map((n) => n.metadata.name);
+    // Read commands never create the store: the first write does.
+    expect(bpfOverlay(['apply', '-f', '-'], node('shape-b', '10.9.0.2/24')).code).toBe(0);
+    for (const format of ['json', 'yaml'] as const) {
+      const none = bpfOverlay(['get', 'blockaffinities', '-o', format]).stdout;
+      expect(format === 'json' ? JSON.parse(none) : parseYaml(none)).toEqual({ apiVersion: 'projectcalico.org/v3', kind: 'BlockAffinityList', items: [] });
+    }
+    for (const format of ['json', 'yaml'] as const) {
+      expect(listOf(format).kind).toBe('NodeList');
+      expect(names(format)).toEqual(['shape-b']);
+    }
+    expect(bpfOverlay(['apply', '-f', '-'], node('shape-a', '10.9.0.1/24')).code).toBe(0);
+    for (const format of ['json', 'yaml'] as const) expect(names(format)).toEqual(['shape-a', 'shape-b']);
+    // One named object prints as itself, in both formats.
+    const one = JSON.parse(bpfOverlay(['get', 'node', 'shape-a', '-o', 'json']).stdout);
+    expect(one).toMatchObject({ apiVersion: 'projectcalico.org/v3', kind: 'Node', metadata: { name: 'shape-a' } });
+    expect(parseYaml(bpfOverlay(['get', 'node', 'shape-a', '-o', 'yaml']).stdout)).toEqual(one);
+    // What get prints, apply takes back unchanged (a List is expanded).
+    const listed = bpfOverlay(['get', 'nodes', '-o', 'yaml']).stdout;
+    expect(bpfOverlay(['apply', '-f', '-'], listed).stdout).toBe('node/shape-a configured\nnode/shape-b configured\n');
+    expect(bpfOverlay(['delete', '-f', '-'], listed).code).toBe(0);
+    expect(names('json')).toEqual([]);
+  });
 
   it('applies a Calico manifest unchanged and shows it as a table, YAML and JSON', () => {
     const applied = bpfOverlay(['apply', '-f', FIXTURE]);
@@ -118,12 +151,12 @@ metadata: {name: node3-192-168-3-0-26}
 spec: {node: node3, cidr: 192.168.3.0/26}
 `;
     expect(bpfOverlay(['apply', '-f', '-'], nodes).code).toBe(0);
-    const routes = JSON.parse(bpfOverlay(['get', 'routes', '--node', 'node1', '-o', 'json']).stdout) as {
-      cidr: string;
+    const list = JSON.parse(bpfOverlay(['get', 'routes', '--node', 'node1', '-o', 'json']).stdout) as {
       kind: string;
-      encap: string;
-      nextHop: string;
-    }[];
+      items: { cidr: string; kind: string; encap: string; nextHop: string }[];
+    };
+    expect(list.kind).toBe('RouteList');
+    const routes = list.items;
     expect(routes.find((r) => r.cidr === '192.168.3.0/26')).toMatchObject({ kind: 'remote-block', encap: 'vxlan', nextHop: '10.0.2.3' });
   });
 
@@ -155,7 +188,7 @@ describe('bpf-overlay CLI with hostile and careless input', () => {
     for (const word of ['__proto__', 'constructor', 'toString']) {
       const res = run(['get', word]);
       expect(res.code).toBe(2);
-      expect(res.stderr).toBe(`bpf-overlay get: unknown resource type '${word}' (one of ippool, node, blockaffinity, overlayconfiguration, workloadendpoint)\n`);
+      expect(res.stderr).toBe(`bpf-overlay get: unknown resource type '${word}' (one of ippool, node, blockaffinity, overlayconfiguration, workloadendpoint, bgpconfiguration, bgppeer)\n`);
     }
   });
 

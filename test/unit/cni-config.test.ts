@@ -66,6 +66,8 @@ describe('deploy/cni/10-bpf-overlay.conflist', () => {
     // The example leaves nodeName out (the plugin then uses the host name); pin it so the test does not depend on ours.
     const conf = parseNetConf({ ...entry, cniVersion: list.cniVersion, name: list.name, nodeName: 'node-1' });
     expect(conf).toMatchObject({ cniVersion: '1.0.0', name: 'k8s-pod-network', type: 'bpf-overlay', bpffs: '/sys/fs/bpf' });
+    // libcni passes runtimeConfig.ips (podman --ip, the ips capability) only to plugins that declare it.
+    expect(entry.capabilities).toEqual({ ips: true });
   });
 });
 

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { runCni } from '../../src/control/cni/main.js';
 import { addResult } from '../../src/control/cni/result.js';
+import { CniCode, CniError, looksLikeTimeout } from '../../src/control/cni/errors.js';
+import { datastoreCniError } from '../../src/control/cni/store.js';
 
 const conf = { cniVersion: '1.0.0', name: 'net', type: 'bpf-overlay', datastore: 'sqlite:///tmp/x.db', nodeName: 'node-1' };
 const delEnv = { CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'abc', CNI_IFNAME: 'eth0' };
@@ -26,6 +28,9 @@ describe('CNI process output', () => {
     const e = await errorOf(delEnv, JSON.stringify({ ...conf, cniVersion: '2.0.0' }));
     expect(e).toMatchObject({ code: 1, cniVersion: '1.1.0' });
     expect(e.msg).toContain('"2.0.0"');
+    // What to change, and the version the common runtimes take.
+    expect(e.msg).toContain('set "cniVersion" at the top of the network config list to one of 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0');
+    expect(e.msg).toContain('1.0.0 for podman 4 and containerd 1.6/1.7');
   });
 
   it('refuses CHECK before 0.4.0 and GC before 1.1.0 with code 1', async () => {
@@ -46,7 +51,7 @@ describe('CNI process output', () => {
   });
 
   it('shapes ADD results per version', () => {
-    const w = { hostIfname: 'bo0', hostMac: 'ee:ee:ee:ee:ee:ee', containerIfname: 'eth0', containerMac: '02:00:00:00:00:01', netns: '/run/netns/p', address: '10.244.0.5', mtu: 1450 };
+    const w = { hostIfname: 'bo0', hostMac: 'ee:ee:ee:ee:ee:ee', containerIfname: 'eth0', containerMac: '02:00:00:00:00:01', netns: '/run/netns/p', address: '10.244.0.5', mtu: 1450, routeDst: '0.0.0.0/0' };
     const v1 = addResult('1.0.0', w);
     expect(v1).toEqual({
       cniVersion: '1.0.0',
@@ -60,5 +65,28 @@ describe('CNI process output', () => {
     });
     expect(addResult('0.4.0', w).ips[0].version).toBe('4');
     expect(addResult('1.1.0', w).interfaces.map((i) => i.mtu)).toEqual([1450, 1450]);
+    // A further attachment in the same container routes only its pool.
+    expect(addResult('1.0.0', { ...w, containerIfname: 'eth1', routeDst: '10.245.0.0/16' }).routes).toEqual([{ dst: '10.245.0.0/16', gw: '169.254.1.1' }]);
+  });
+
+  it('maps anything that timed out to code 11 (try again later), other datastore failures to 103', () => {
+    class DatastoreTimeoutError extends Error {
+      override name = 'DatastoreTimeoutError';
+    }
+    const timeouts: unknown[] = [
+      new DatastoreTimeoutError('etcd get took longer than 10000 ms'),
+      Object.assign(new Error('connect'), { code: 'ETIMEDOUT' }),
+      Object.assign(new Error('4 DEADLINE_EXCEEDED: Deadline exceeded'), { name: 'GRPCDeadlineExceededError' }),
+      new Error('wrapped', { cause: new Error('operation timed out') }),
+      new CniError(CniCode.TryAgainLater, 'x'),
+    ];
+    for (const err of timeouts) {
+      expect(looksLikeTimeout(err), String(err)).toBe(true);
+      expect(datastoreCniError('etcd://h:2379', err).code).toBe(11);
+    }
+    for (const err of [new Error('permission denied'), new CniError(CniCode.InvalidEnvironment, 'CNI_IFNAME: bad'), undefined, 'text']) {
+      expect(looksLikeTimeout(err), String(err)).toBe(false);
+    }
+    expect(datastoreCniError('etcd://h:2379', new Error('permission denied'))).toMatchObject({ code: 103, message: 'datastore etcd://h:2379: permission denied' });
   });
 });

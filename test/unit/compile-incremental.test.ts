@@ -123,6 +123,13 @@ function randomEvent(g: Gen): CompilerEvent {
   return { type: 'put', kind: k.kind, name: resName, resource: k.make(g, resName) };
 }
 
+const LEARNED_CIDRS = ['10.0.1.0/26', '10.0.0.0/26', '10.0.0.0/25', '10.0.0.64/27', '10.3.0.0/24', '10.1.0.0/24', '10.0.0.0/16', '10.0.0.1/32', 'bad', '10.0.2.7/26'];
+const NEXT_HOPS = ['192.168.0.2', '192.168.1.3', '192.168.0.4', '192.168.0.1', '10.99.0.1'];
+
+function randomLearned(g: Gen): Array<{ cidr: string; nextHop: string }> {
+  return Array.from({ length: g.int(5) }, () => ({ cidr: g.pick(LEARNED_CIDRS), nextHop: g.pick(NEXT_HOPS) }));
+}
+
 function randomSnapshot(g: Gen): CompilerSnapshot {
   const some = <T>(n: number, make: (i: number) => T) => Array.from({ length: n }, (_, i) => make(i)).filter(() => g.chance(0.7));
   return {
@@ -166,6 +173,12 @@ describe('incremental compiler equals compile() after every event', () => {
     const inc = new IncrementalCompiler({ localNode: LOCAL, uplinkMtu: 1500 });
     expect(inc.state).toEqual(compile(inc.compileInput()));
     for (let i = 0; i < 600; i++) {
+      if (g.chance(0.05)) {
+        const before = inc.state;
+        const learned = randomLearned(g);
+        expectOracle(inc, before, inc.setLearnedRoutes(learned), `seed ${seed} learned ${i}: ${JSON.stringify(learned)}`);
+        continue;
+      }
       const ev = randomEvent(g);
       const before = inc.state;
       const expectedWorkloads = localWorkloadsTouched(inc, [ev]);

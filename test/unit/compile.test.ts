@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { compile, type CompileInput } from '../../src/control/compile/index.js';
-import { Encap, NodeFlags, RouteKind, ZERO_IP, ZERO_MAC, type RouteEntry } from '../../src/control/maps/layout.js';
+import { Encap, NodeFlags, RouteFlags, RouteKind, ZERO_IP, ZERO_MAC, type RouteEntry } from '../../src/control/maps/layout.js';
 import { overlayConfigWithDefaults } from '../../src/control/model/parse.js';
 import type { BlockAffinity, IPPool, Node, WorkloadEndpoint } from '../../src/control/model/types.js';
 import { loadManifests, requireValid } from '../../src/control/validation/index.js';
@@ -168,7 +168,8 @@ describe('compiler rules', () => {
   it('a pool without encapsulation gives plain routes and flags without NatOutgoing', () => {
     const state = compile(input([pool('p', '192.168.0.0/16')]));
     const remote = state.routes.filter((r) => r.kind === RouteKind.RemoteBlock);
-    expect(remote.map((r) => [r.encap, r.flags, r.dstMac])).toEqual([[Encap.None, 1, ZERO_MAC], [Encap.None, 1, ZERO_MAC]]);
+    // node3 (10.0.2.3) is outside node1's subnet: its plain hop follows the host FIB (the underlay's routers).
+    expect(remote.map((r) => [r.encap, r.flags, r.dstMac])).toEqual([[Encap.None, 1, ZERO_MAC], [Encap.None, 1 | RouteFlags.ViaFib, ZERO_MAC]]);
     expect(state.workloadMtu).toBe(1500);
     expect(state.encapsInUse).toEqual([]);
     // Known nodes may send either encapsulation even now: a later mode change must not drop packets in flight.
@@ -264,5 +265,30 @@ describe('MTU', () => {
     expect(state.encapsInUse).toEqual([Encap.Vxlan]);
     // routes to remote blocks exist regardless of the selector
     expect(state.routes.find((r) => r.cidr === '192.168.3.0/26')).toMatchObject({ encap: Encap.Vxlan, dstMac: MAC_NODE3 });
+  });
+});
+
+describe('routes learned over BGP', () => {
+  it('fill only prefixes of a pool that the datastore leaves open; a learned route from a node follows its pool mode', () => {
+    const learnedRoutes = [
+      { cidr: '192.168.2.0/26', nextHop: '10.0.9.9' }, // node2's block: the datastore wins
+      { cidr: '192.168.2.0/27', nextHop: '10.0.9.9' }, // inside node2's block: the datastore wins
+      { cidr: '192.168.7.0/26', nextHop: '10.0.2.3' }, // from node3 (a Calico node, say): like node3's own blocks
+      { cidr: '192.168.8.0/26', nextHop: '10.0.1.200' }, // from a speaker that is no node, on our subnet
+      { cidr: '172.16.0.0/24', nextHop: '10.0.1.200' }, // outside every pool: never in the data path
+    ];
+    const state = compile(input([pool('p', '192.168.0.0/16', { ipipMode: 'CrossSubnet' })], { learnedRoutes }));
+    const byCidr = new Map(state.routes.map((r) => [r.cidr, r]));
+    expect(byCidr.get('192.168.2.0/26')?.nextHop).toBe('10.0.1.2');
+    expect(byCidr.has('192.168.2.0/27')).toBe(false);
+    expect(byCidr.get('192.168.7.0/26')).toMatchObject({ kind: RouteKind.RemoteBlock, encap: Encap.Ipip, nextHop: '10.0.2.3' });
+    expect(byCidr.get('192.168.8.0/26')).toMatchObject({ kind: RouteKind.RemoteBlock, encap: Encap.None, nextHop: '10.0.1.200', flags: 1 });
+    expect(byCidr.has('172.16.0.0/24')).toBe(false);
+    expect(state.routeDecisions.find((d) => d.cidr === '192.168.7.0/26')?.reason).toMatch(/^learned over BGP from 10\.0\.2\.3; CrossSubnet/);
+  });
+
+  it('a learned plain route whose next hop is off our subnet goes through the host FIB', () => {
+    const state = compile(input([pool('p', '192.168.0.0/16')], { learnedRoutes: [{ cidr: '192.168.9.0/26', nextHop: '10.7.0.1' }] }));
+    expect(state.routes.find((r) => r.cidr === '192.168.9.0/26')?.flags).toBe(1 | RouteFlags.ViaFib);
   });
 });

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_DATASTORE_URL,
@@ -65,6 +66,51 @@ describe('SQLite datastore specifics', () => {
     await ds.close();
     expect(error.name).toBe('CompactedError');
     expect(error.message).toMatch(/watch position 1 was compacted/);
+  });
+
+  it('gives a store made before per-node keying its node column, filled from the records', async () => {
+    const file = path.join(dir, 'old.db');
+    const old = new Database(file);
+    old.exec(`
+      CREATE TABLE resources (kind TEXT NOT NULL, name TEXT NOT NULL, json TEXT NOT NULL, create_revision INTEGER NOT NULL,
+        mod_revision INTEGER NOT NULL, PRIMARY KEY (kind, name)) WITHOUT ROWID;
+      CREATE TABLE changes (revision INTEGER NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL,
+        json TEXT, at_ms INTEGER NOT NULL, PRIMARY KEY (revision, kind, name)) WITHOUT ROWID;
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+      INSERT INTO meta (key, value) VALUES ('revision', 2), ('compacted', 0);`);
+    const wep = (name: string, node: string) =>
+      JSON.stringify({ apiVersion: API_VERSION, kind: 'WorkloadEndpoint', metadata: { name }, spec: { node } });
+    old.prepare('INSERT INTO resources VALUES (?, ?, ?, ?, ?)').run('WorkloadEndpoint', 'w1', wep('w1', 'a'), 1, 1);
+    old.prepare('INSERT INTO resources VALUES (?, ?, ?, ?, ?)').run('WorkloadEndpoint', 'w2', wep('w2', 'b'), 2, 2);
+    old.close();
+    const ds = await openDatastore(`sqlite://${file}`);
+    expect((await ds.list('WorkloadEndpoint', { node: 'a' })).map((w) => w.metadata.name)).toEqual(['w1']);
+    expect((await ds.list('WorkloadEndpoint')).map((w) => w.metadata.name)).toEqual(['w1', 'w2']);
+    await ds.close();
+  });
+
+  it('guards a transaction by the first read of a key: a newer second read does not bless a stale write', async () => {
+    const ds = await openDatastore(`sqlite://${dir}/txn-reread.db`);
+    const cfg = (vxlanPort: number, extra: Record<string, string> = {}): OverlayConfiguration => ({
+      apiVersion: API_VERSION,
+      kind: 'OverlayConfiguration',
+      metadata: { name: 'default', annotations: extra },
+      spec: { vxlanPort },
+    });
+    await ds.create(cfg(4789));
+    let attempts = 0;
+    await ds.transact(async (tx) => {
+      attempts++;
+      const first = await tx.get('OverlayConfiguration', 'default');
+      if (attempts === 1) await ds.put(cfg(4789, { concurrent: 'yes' })); // another writer, between two reads
+      await tx.get('OverlayConfiguration', 'default');
+      tx.put({ ...first!, spec: { vxlanPort: 4790 } });
+    });
+    const after = await ds.get('OverlayConfiguration', 'default');
+    await ds.close();
+    expect(attempts).toBe(2);
+    expect(after?.metadata.annotations).toEqual({ concurrent: 'yes' });
+    expect(after?.spec.vxlanPort).toBe(4790);
   });
 
   it('rejects bad URLs naming them', async () => {

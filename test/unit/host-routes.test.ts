@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Encap, RouteFlags, RouteKind, ZERO_MAC, type RouteEntry } from '../../src/control/maps/layout.js';
-import { HOST_ROUTE_PROTO, planHostRouteCommands, planHostRoutes } from '../../src/control/reconcile/host-routes.js';
+import { HOST_ROUTE_PROTO, hostRouteMetric } from '../../src/control/host/routes.js';
+import { planHostRouteCommands, planHostRoutes } from '../../src/control/reconcile/host-routes.js';
 
 function route(cidr: string, kind: RouteKind, encap: Encap, nextHop = '0.0.0.0'): RouteEntry {
   return { cidr, kind, encap, flags: RouteFlags.InPool, ifindex: 0, nextHop, dstMac: ZERO_MAC, srcMac: ZERO_MAC };
@@ -32,12 +33,21 @@ describe('host routes', () => {
 
   it('issues no command when the kernel already matches, replaces changed routes and deletes stale ones last', () => {
     const same = { dst: '192.168.1.0/26', gateway: '10.0.1.2', dev: 'eth0' };
-    expect(planHostRouteCommands([same], [same])).toEqual([]);
+    expect(planHostRouteCommands([same], [same], 1500)).toEqual([]);
     const changed = { ...same, gateway: '10.0.1.254', src: '192.168.0.1', mtu: 1480 };
     const stale = { dst: '192.168.9.0/26', gateway: '10.0.1.9', dev: 'eth0' };
-    expect(planHostRouteCommands([same, stale], [changed])).toEqual([
-      `route replace 192.168.1.0/26 via 10.0.1.254 dev eth0 onlink proto ${HOST_ROUTE_PROTO} src 192.168.0.1 mtu lock 1480`,
-      `route del 192.168.9.0/26 proto ${HOST_ROUTE_PROTO}`,
+    expect(planHostRouteCommands([same, stale], [changed], 1500)).toEqual([
+      `route replace 192.168.1.0/26 via 10.0.1.254 dev eth0 onlink proto ${HOST_ROUTE_PROTO} metric 1500 src 192.168.0.1 mtu lock 1480`,
+      `route del 192.168.9.0/26 proto ${HOST_ROUTE_PROTO} metric 1500`,
     ]);
+  });
+
+  it("scopes each node's routes by a metric of its own, stable per node name", () => {
+    expect(hostRouteMetric('node-a')).toBe(hostRouteMetric('node-a'));
+    expect(hostRouteMetric('node-a')).not.toBe(hostRouteMetric('node-b'));
+    for (const n of ['a', 'node-a', 'x'.repeat(200)]) {
+      expect(hostRouteMetric(n)).toBeGreaterThanOrEqual(1024);
+      expect(hostRouteMetric(n)).toBeLessThan(1024 + 32768);
+    }
   });
 });

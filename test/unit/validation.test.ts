@@ -130,7 +130,7 @@ describe('document and metadata', () => {
     expect(e.value).toBe('crd.projectcalico.org/v1');
   });
   it('rejects unknown kinds', () =>
-    void expectOnlyError(doc('NetworkPolicy', 'np', {}), 'kind', 'unsupported kind; must be one of IPPool, Node, BlockAffinity, OverlayConfiguration, WorkloadEndpoint, FelixConfiguration'));
+    void expectOnlyError(doc('NetworkPolicy', 'np', {}), 'kind', 'unsupported kind; must be one of IPPool, Node, BlockAffinity, OverlayConfiguration, WorkloadEndpoint, BGPConfiguration, BGPPeer, FelixConfiguration'));
   it('requires metadata.name', () => {
     expectOnlyError(doc('IPPool', '', { cidr: '10.0.0.0/16' }), 'metadata.name', 'name must be specified');
     expectOnlyError(JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'Node', spec: {} }), 'metadata', 'metadata must be a mapping with at least a name');

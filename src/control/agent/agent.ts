@@ -1,31 +1,64 @@
 // The per-node agent: registers its Node, loads and attaches the data path, and keeps the kernel equal to what
-// the datastore says. Data flows one way: datastore -> model -> compiler -> reconciler -> kernel.
+// the datastore says. Data flows one way:
+//
+//   datastore --list once, then watch deltas--> WatchCache --> Admission (quarantine) --> IncrementalCompiler
+//     --ChangeSet (changed keys)--> steps (maps, host routes, tunnel addresses, nft, workload links, ...) --> kernel
+//
+// Work grows with the change: only the keys a change touched are written, nothing lists the datastore after
+// start (except a re-list after a lost watch), and remote WorkloadEndpoints never reach this node. Each step is
+// the only writer of its kernel objects and fails alone: it is retried with backoff while the others go on.
 import type { Server } from 'node:http';
-import { natOutgoingRuleset, nftTableName, NFT_FAMILY, type DesiredState } from '../compile/index.js';
+import { backoffDelay, DEFAULT_BACKOFF } from '../backoff.js';
+import { natOutgoingRuleset, nftTableName, NFT_FAMILY } from '../compile/index.js';
+import {
+  IncrementalCompiler,
+  type ChangeSet,
+  type CompilerEvent,
+  type CompilerKind,
+  type CompilerSnapshot,
+} from '../compile/incremental.js';
+import { BgpSyncer } from '../bgp/index.js';
 import { openDatastore } from '../datastore/index.js';
-import type { Datastore, WatchHandle } from '../datastore/types.js';
+import type { Datastore, StoredKind, StoredResource } from '../datastore/types.js';
+import { NftTable } from '../host/nft.js';
+import { hostRouteMetric, listHostRoutes, routeDeleteLine, runRouteBatch, underlayGatewayResolver } from '../host/routes.js';
+import { ensureRouterSysctls } from '../host/sysctl.js';
+import { syncTunnelAddresses } from '../host/tunnel-addresses.js';
+import { detectUplink, type UplinkInfo } from '../host/uplink.js';
 import { ensureTunnelAddress } from '../ipam/index.js';
 import type { Logger } from '../log.js';
-import { Encap, MAP_NAMES, RouteKind } from '../maps/layout.js';
-import type { IPPool, Node, OverlayConfigurationSpec } from '../model/types.js';
+import {
+  Encap,
+  encodeKnownNodeKey,
+  encodeRouteKey,
+  encodeSourceAllowKey,
+  encodeU32Key,
+  MAP_NAMES,
+  RouteKind,
+  type KnownNodeEntry,
+  type RouteEntry,
+  type SourceAllowEntry,
+} from '../maps/layout.js';
+import type { BlockAffinity, IPPool, Node, OverlayConfiguration, WorkloadEndpoint } from '../model/types.js';
+import { vtepMacOf } from '../model/vtep.js';
 import { knownNodeEntries, routeEntries, settingsEntries, sourceAllowMapEntries } from '../reconcile/encode.js';
-import { planHostRoutes, removeHostRoutes, syncHostRoutes, underlayGatewayResolver } from '../reconcile/host-routes.js';
-import { MirroredMap } from '../reconcile/map-sync.js';
-import { syncTunnelAddresses } from '../reconcile/tunnel-address.js';
-import { NftTable } from '../reconcile/nft.js';
+import { sourceAllowKey } from '../compile/source-allow.js';
+import { HostRouteSyncer } from '../reconcile/host-routes.js';
+import { indexedSource, MapSyncer } from '../reconcile/map-syncer.js';
+import { FlagStep, StepRunner } from '../reconcile/steps.js';
+import { WorkloadLinkSyncer } from '../reconcile/workload-links.js';
 import { selects } from '../selector/index.js';
-import { ensureRouterSysctls } from '../system/sysctl.js';
+import { resolveConfig } from './config.js';
 import { readCounters } from './counters.js';
-import { DatapathHandle, type DatapathConstants } from './datapath.js';
+import { XdpDecapGate } from '../datapath/xdp-support.js';
+import { DatapathHandle, type DatapathConstants, type MapCapacities } from './datapath.js';
 import { startHealthServer, type HealthState } from './health.js';
 import { AgentMetrics, startMetricsServer } from './metrics.js';
 import { PinLayout } from './pins.js';
+import { publishNodeRecord } from './publish.js';
+import { Admission, type QuarantineEntry } from './quarantine.js';
 import { registerNode } from './register.js';
-import { detectUplink, type UplinkInfo } from './uplink.js';
-import { XdpDecapGate } from '../datapath/xdp-support.js';
-import { resolveConfig } from './config.js';
-import { compileForNode } from './inputs.js';
-import { vtepMacOf } from '../model/vtep.js';
+import { WatchCache, type CacheDelta } from './watch-cache.js';
 
 export interface AgentOptions {
   node: string;
@@ -40,12 +73,43 @@ export interface AgentOptions {
   healthAddr?: string;
   metricsAddr?: string;
   logger: Logger;
-  /** Full resync period that repairs drift made behind our back (ms). */
+  /** Capacities of the routes and known-nodes maps when the agent creates them (default: the BPF objects'). */
+  capacities?: MapCapacities;
+  /** /readyz also requires every BGP session Established while BGP is on (Calico's -bird-ready). Default true. */
+  bgpReadiness?: boolean;
+  /** Period of the full resync that re-reads the kernel and repairs drift made behind our back (ms). */
   resyncMs?: number;
 }
 
 export const poolSelectsNode = (pool: IPPool, node: Node): boolean =>
   selects(pool.spec.nodeSelector, node.metadata.labels ?? {});
+
+const COMPILER_KINDS: readonly CompilerKind[] = ['IPPool', 'Node', 'BlockAffinity', 'WorkloadEndpoint', 'OverlayConfiguration'];
+/** What the cache holds: the compiler's inputs, and BIRD's (its plan also reads nodes, pools, blocks, endpoints). */
+const WATCHED_KINDS: readonly StoredKind[] = [...COMPILER_KINDS, 'BGPConfiguration', 'BGPPeer'];
+const isCompilerKind = (k: string): k is CompilerKind => (COMPILER_KINDS as readonly string[]).includes(k);
+
+/** The longest a stop waits for a step in flight (a datastore write) before letting go: exit stays fast. */
+const STOP_GRACE_MS = 150;
+
+function snapshotOf(items: readonly StoredResource[]): CompilerSnapshot {
+  const of = <R>(kind: CompilerKind) => items.filter((r) => r.kind === kind) as R[];
+  return {
+    pools: of<IPPool>('IPPool'),
+    nodes: of<Node>('Node'),
+    blockAffinities: of<BlockAffinity>('BlockAffinity'),
+    workloads: of<WorkloadEndpoint>('WorkloadEndpoint'),
+    configs: of<OverlayConfiguration>('OverlayConfiguration'),
+  };
+}
+
+const describe = (q: QuarantineEntry) => `${q.kind} ${q.name}: ${q.reason}`;
+
+/** The entry a change-set key (sourceAllowKey) names: what a delete of an entry no longer desired encodes. */
+function sourceAllowEntryOf(key: string): SourceAllowEntry {
+  const [scope, owner, cidr] = key.split(' ');
+  return scope === 'veth' ? { scope: 'veth', ifindex: Number(owner), cidr } : { scope: 'node', node: owner, cidr };
+}
 
 export class Agent {
   readonly pins: PinLayout;
@@ -54,23 +118,34 @@ export class Agent {
   private uplink!: UplinkInfo;
   private xdpGate!: XdpDecapGate;
   private datapath!: DatapathHandle;
-  private nft!: NftTable;
   private metrics!: AgentMetrics;
-  private watch?: WatchHandle;
+  private cache!: WatchCache;
+  private compiler!: IncrementalCompiler;
+  private admission!: Admission;
+  private readonly runner: StepRunner;
   private servers: Server[] = [];
   private timers: NodeJS.Timeout[] = [];
-  private dirty = false;
-  private running?: Promise<void>;
+  private retryTimer?: NodeJS.Timeout;
+  private looping = false;
   private stopped = false;
+  /** Consecutive passes that threw (a compiler bug, say): each is retried from the cache's full contents. */
+  private passFailures = 0;
   private readonly health: HealthState;
-  private lastState?: DesiredState;
-  /** The reconciler's memory of each map (one read at start, then diffs only; forgotten on every resync). */
-  private readonly mirrors = {
-    routes: new MirroredMap(() => this.datapath.maps.routes),
-    knownNodes: new MirroredMap(() => this.datapath.maps.knownNodes),
-    settings: new MirroredMap(() => this.datapath.maps.settings),
-    sourceAllow: new MirroredMap(() => this.datapath.maps.sourceAllow),
+  /** Work handed over by the cache, taken by the loop. */
+  private inbox: { reset?: readonly StoredResource[]; deltas: CacheDelta[] } = { deltas: [] };
+  /** The compiler's routes and known nodes by key, rebuilt lazily after each change (the steps look keys up). */
+  private index?: {
+    routes: Map<string, RouteEntry>;
+    knownNodes: Map<string, KnownNodeEntry>;
+    sourceAllow: Map<string, SourceAllowEntry>;
+    workloads: Map<string, WorkloadEndpoint>;
   };
+  private readonly reported = new Set<string>();
+  private steps!: ReturnType<Agent['makeSteps']>;
+  private nft!: NftTable;
+  private bgp!: BgpSyncer;
+  /** BIRD learned other routes since the last pass: the compiler takes them in the loop. */
+  private learnedChanged = false;
 
   constructor(private readonly opts: AgentOptions) {
     this.pins = new PinLayout(opts.bpffs, opts.node);
@@ -78,8 +153,27 @@ export class Agent {
     this.health = {
       lastHeartbeat: Date.now(),
       inSync: false,
-      detail: () => ({ node: opts.node, routes: this.lastState?.routes.length ?? 0 }),
+      detail: () => ({
+        node: opts.node,
+        routes: this.compiler?.state.routes.length ?? 0,
+        quarantined: this.quarantined().map(describe),
+        failing: this.runner.failing().map((f) => `${f.step}: ${f.error} (attempt ${f.attempts})`),
+      }),
+      checks: () => (opts.bgpReadiness === false ? [] : [this.bgp?.readyCheck()].flatMap((c) => (c ? [c] : []))),
     };
+    this.runner = new StepRunner({
+      onFailure: (f) => {
+        this.metrics?.stepFailures.inc({ step: f.step });
+        this.metrics?.reconcileErrors.inc();
+        this.log.error({ step: f.step, err: f.error, attempt: f.attempts, retryInMs: f.retryAt - Date.now() }, 'sync step failed; retrying with backoff');
+      },
+      onRecovered: (step, attempts) => this.log.info({ step, attempts }, 'sync step recovered'),
+      onSettled: () => this.schedule(),
+      onRan: (step, ms) => {
+        this.metrics?.stepSeconds.observe({ step }, ms / 1000);
+        if (ms >= 50) this.log.debug({ step, ms: Math.round(ms) }, 'slow step');
+      },
+    });
   }
 
   async start(): Promise<void> {
@@ -90,24 +184,46 @@ export class Agent {
     const node = await registerNode(this.ds, this.opts.node, this.uplink.address);
     const changed = ensureRouterSysctls();
     if (changed.length > 0) this.log.info({ sysctls: changed }, 'enabled forwarding');
-    this.nft = new NftTable(NFT_FAMILY, nftTableName(this.opts.node));
 
-    const config = resolveConfig(await this.ds.list('OverlayConfiguration'));
-    this.datapath = new DatapathHandle(this.pins, this.uplink, this.log);
-    this.datapath.ensure(this.constants(node, config));
+    this.compiler = new IncrementalCompiler({ localNode: this.opts.node, uplinkMtu: this.uplink.mtu });
+    this.admission = new Admission({ node: this.opts.node, address: this.uplink.address });
+    this.datapath = new DatapathHandle(this.pins, this.uplink, this.log, this.opts.capacities);
+    this.datapath.ensure(this.constants(node, resolveConfig(await this.ds.list('OverlayConfiguration'))));
     this.metrics = new AgentMetrics(this.opts.node, () => readCounters(this.datapath.maps.counters));
-
-    // Watch before the first sync, so that nothing written between the two is missed.
-    this.watch = await this.ds.watch(
-      ['IPPool', 'Node', 'BlockAffinity', 'WorkloadEndpoint', 'OverlayConfiguration'],
-      (ev) => {
-        this.log.debug({ kind: ev.kind, name: ev.name, type: ev.type, revision: ev.revision }, 'datastore change');
+    this.nft = new NftTable(NFT_FAMILY, nftTableName(this.opts.node));
+    this.bgp = new BgpSyncer({
+      node: this.opts.node,
+      logger: this.log,
+      onLearnedRoutesChanged: () => {
+        this.learnedChanged = true;
         this.schedule();
       },
-      { onError: (err) => this.log.error({ err: err.message }, 'watch failed; resyncing periodically') },
-    );
-    this.schedule();
-    await this.running;
+    });
+    this.bgp.registerMetrics(this.metrics.registry);
+    this.steps = this.makeSteps();
+    this.runner.add(...Object.values(this.steps));
+
+    this.cache = new WatchCache({
+      ds: this.ds,
+      kinds: WATCHED_KINDS,
+      filter: { node: this.opts.node },
+      log: this.log,
+      listener: {
+        onReset: (items) => {
+          this.metrics.relists.inc();
+          this.inbox = { reset: items, deltas: [] };
+          this.schedule();
+        },
+        onDeltas: (deltas) => {
+          this.metrics.events.inc(deltas.length);
+          this.inbox.deltas.push(...deltas);
+          this.schedule();
+        },
+      },
+    });
+    await this.cache.start(); // the first pass runs as the list is delivered
+    // The first pass's datastore writes (tunnel address, Node record) are part of starting.
+    await this.runner.idle(5_000);
 
     if (this.opts.healthAddr) this.servers.push(await startHealthServer(this.opts.healthAddr, this.health));
     if (this.opts.metricsAddr) this.servers.push(await startMetricsServer(this.opts.metricsAddr, this.metrics));
@@ -120,8 +236,12 @@ export class Agent {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
-    await this.watch?.close();
-    await this.running;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    await this.cache?.stop();
+    // A pass is synchronous kernel work; a datastore write in flight is waited for briefly, never for long.
+    await this.runner.idle(STOP_GRACE_MS);
+    await this.bgp?.stop({ graceful: true });
+    for (const s of this.servers) s.closeAllConnections();
     await Promise.all(this.servers.map((s) => new Promise((r) => s.close(() => r(undefined)))));
     this.datapath?.close();
     await this.ds?.close();
@@ -132,38 +252,215 @@ export class Agent {
     return this.health.inSync;
   }
 
-  /** Periodic full resync: read the kernel again, so that anything changed behind our back is repaired. */
+  /** Records held back from the compiler, workloads whose veth is missing, and entries a full map left out. */
+  quarantined(): QuarantineEntry[] {
+    const out = this.admission?.quarantined() ?? [];
+    for (const [name, reason] of this.steps?.links.missing ?? []) out.push({ kind: 'WorkloadEndpoint', name, reason });
+    for (const [, key] of this.steps?.routes.overflow ?? []) out.push({ kind: 'RouteEntry', name: key, reason: `${MAP_NAMES.routes} is full` });
+    for (const [, key] of this.steps?.knownNodes.overflow ?? []) out.push({ kind: 'KnownNodeEntry', name: key, reason: `${MAP_NAMES.knownNodes} is full` });
+    return out;
+  }
+
+  /**
+   * Periodic full resync of the kernel side only: read the kernel again, so that anything changed behind our
+   * back is repaired. The datastore is not read (the watch keeps the cache current) and IPAM is not run.
+   */
   private resync(): void {
-    for (const m of Object.values(this.mirrors)) m.invalidate();
+    const s = this.steps;
+    this.gateways = undefined;
+    for (const step of [s.routes, s.knownNodes, s.sourceAllow, s.settings, s.hostRoutes, s.links]) step.resync();
+    this.nft.forget();
+    for (const step of [s.datapath, s.tunnelAddresses, s.nft]) step.mark();
     this.schedule();
   }
 
   private schedule(): void {
     if (this.stopped) return;
-    this.dirty = true;
     this.health.inSync = false;
-    if (!this.running) this.running = this.loop().finally(() => (this.running = undefined));
-  }
-
-  private async loop(): Promise<void> {
-    while (this.dirty && !this.stopped) {
-      this.dirty = false;
-      const started = process.hrtime.bigint();
-      try {
-        await this.reconcile();
-        this.metrics?.reconciles.inc();
-        this.metrics?.reconcileSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-        if (!this.dirty) this.health.inSync = true;
-      } catch (err) {
-        this.metrics?.reconcileErrors.inc();
-        this.log.error({ err: (err as Error).message }, 'reconcile failed; retrying');
-        this.dirty = true;
-        await new Promise((r) => setTimeout(r, 500));
-      }
+    if (this.looping) return; // the running loop takes whatever arrived before it returns
+    this.looping = true;
+    try {
+      this.loop();
+    } catch (err) {
+      // Nothing the datastore holds may stop the agent: start over from the cache's contents, with backoff.
+      const delay = backoffDelay(DEFAULT_BACKOFF, this.passFailures++);
+      this.metrics.reconcileErrors.inc();
+      this.log.error({ err: (err as Error).message, retryInMs: delay }, 'reconcile pass failed; recompiling from the cache');
+      this.inbox = { reset: this.cache.items(), deltas: [] };
+      if (this.retryTimer) clearTimeout(this.retryTimer);
+      this.retryTimer = setTimeout(() => this.schedule(), delay);
+    } finally {
+      this.looping = false;
     }
   }
 
-  private constants(node: Node, config: Required<OverlayConfigurationSpec>): DatapathConstants {
+  private loop(): void {
+    while (!this.stopped) {
+      const { reset, deltas } = this.inbox;
+      this.inbox = { deltas: [] };
+      const started = process.hrtime.bigint();
+      if (reset) this.take(this.compiler.load(this.admission.reset(snapshotOf(reset))), true);
+      if (deltas.length > 0) this.applyDeltas(deltas);
+      if (this.learnedChanged) {
+        this.learnedChanged = false;
+        this.take(this.compiler.setLearnedRoutes(this.bgp.learnedRoutes), false);
+      }
+      this.passFailures = 0;
+      const compiled = process.hrtime.bigint();
+      this.runner.runDue();
+      // Steps find some records to skip too (a full map, a missing veth): noted after they ran.
+      if (this.noteQuarantine()) this.runner.runDue();
+      const ms = (from: bigint, to: bigint) => Number(to - from) / 1e6;
+      const done = process.hrtime.bigint();
+      this.log.debug({ events: deltas.length, relisted: !!reset, compileMs: ms(started, compiled), stepsMs: ms(compiled, done) }, 'pass');
+      this.metrics.reconciles.inc();
+      this.metrics.reconcileSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      this.metrics.mapEntries.set({ map: MAP_NAMES.routes }, this.steps.routes.size);
+      this.metrics.mapEntries.set({ map: MAP_NAMES.knownNodes }, this.steps.knownNodes.size);
+      if (this.inbox.reset || this.inbox.deltas.length > 0) continue;
+      const retryIn = this.runner.nextRetryIn();
+      this.health.inSync = this.cache.synced && this.runner.settled;
+      if (retryIn !== undefined) {
+        if (this.retryTimer) clearTimeout(this.retryTimer);
+        this.retryTimer = setTimeout(() => this.schedule(), retryIn);
+      }
+      return;
+    }
+  }
+
+  private applyDeltas(deltas: readonly CacheDelta[]): void {
+    const events: CompilerEvent[] = [];
+    let ipam = false;
+    let datapath = false;
+    let self = false;
+    let bgp = false;
+    for (const d of deltas) {
+      // BIRD's plan reads BGP resources, nodes (mesh, peer selectors), pools and this node's blocks and endpoints.
+      if (d.kind === 'BGPConfiguration' || d.kind === 'BGPPeer' || d.kind === 'Node' || d.kind === 'IPPool') bgp = true;
+      if (d.kind === 'WorkloadEndpoint') bgp = true;
+      if (d.kind === 'BlockAffinity' && (d.type === 'delete' || (d.resource as BlockAffinity).spec.node === this.opts.node)) bgp = true;
+      if (!isCompilerKind(d.kind)) continue;
+      events.push(
+        d.type === 'put'
+          ? { type: 'put', kind: d.kind, name: d.name, resource: d.resource as IPPool }
+          : { type: 'delete', kind: d.kind, name: d.name },
+      );
+      // IPAM and the load-time constants depend on the pools, this node's Node and the configuration only.
+      const local = d.kind === 'Node' && d.name === this.opts.node;
+      if (d.kind === 'IPPool' || local) ipam = true;
+      if (d.kind === 'OverlayConfiguration' || local) datapath = true;
+      if (local) self = true;
+    }
+    const admitted = this.admission.apply(events);
+    if (admitted.length > 0) this.take(this.compiler.applyAll(admitted), false);
+    if (ipam) this.steps.ipam.mark();
+    if (datapath) this.steps.datapath.mark();
+    if (self) this.steps.publish.mark(); // someone else may have changed or deleted what we publish
+    if (bgp) this.steps.bgp.mark();
+  }
+
+  /** Hands each step the keys a change touched. */
+  private take(c: ChangeSet, everything: boolean): void {
+    this.updateIndex(c, everything);
+    const s = this.steps;
+    if (everything) {
+      for (const step of Object.values(s)) if ('resync' in step) step.resync();
+      else step.mark();
+      return;
+    }
+    if (c.routes.size > 0) {
+      s.routes.mark(c.routes);
+      s.hostRoutes.mark(c.routes);
+      if ([...c.routes].some((k) => this.routeIndex().routes.get(k)?.kind === RouteKind.LocalHost || this.tunnelAddrs.has(k.split('/')[0]))) {
+        s.tunnelAddresses.mark();
+      }
+    }
+    if (c.knownNodes.size > 0) s.knownNodes.mark(c.knownNodes);
+    if (c.sourceAllow.size > 0) s.sourceAllow.mark(c.sourceAllow);
+    if (c.settings) {
+      s.settings.mark(['0']);
+      s.tunnelAddresses.mark();
+      s.hostRoutes.resync(); // the tunnel address is every encapsulated route's source
+    }
+    if (c.natOutgoing) s.nft.mark();
+    if (c.workloadMtu) s.publish.mark();
+    if (c.localWorkloads.size > 0) s.links.mark(c.localWorkloads);
+    if (c.datapath) s.datapath.mark();
+  }
+
+  private routeIndex(): NonNullable<Agent['index']> {
+    this.index ??= {
+      routes: new Map(this.compiler.state.routes.map((r) => [r.cidr, r])),
+      knownNodes: new Map(this.compiler.state.knownNodes.map((n) => [n.addr, n])),
+      sourceAllow: new Map(this.compiler.state.sourceAllow.map((e) => [sourceAllowKey(e), e])),
+      workloads: this.admittedWorkloads(),
+    };
+    return this.index;
+  }
+
+  /**
+   * Brings the index up to a change: only the changed keys are set or removed (one pass over the desired state
+   * without building anything), so a change to one route does not rebuild a map of twenty thousand.
+   */
+  private updateIndex(c: ChangeSet, everything: boolean): void {
+    if (!this.index || everything) {
+      this.index = undefined;
+      return;
+    }
+    const refresh = <T>(index: Map<string, T>, changed: ReadonlySet<string>, all: readonly T[], keyOf: (t: T) => string) => {
+      if (changed.size === 0) return;
+      const seen = new Set<string>();
+      for (const item of all) {
+        const k = keyOf(item);
+        if (!changed.has(k)) continue;
+        index.set(k, item);
+        seen.add(k);
+        if (seen.size === changed.size) break;
+      }
+      for (const k of changed) if (!seen.has(k)) index.delete(k);
+    };
+    const state = this.compiler.state;
+    refresh(this.index.routes, c.routes, state.routes, (r) => r.cidr);
+    refresh(this.index.knownNodes, c.knownNodes, state.knownNodes, (n) => n.addr);
+    refresh(this.index.sourceAllow, c.sourceAllow, state.sourceAllow, sourceAllowKey);
+    if (c.localWorkloads.size > 0) this.index.workloads = this.admittedWorkloads();
+  }
+
+  private tunnelAddrs = new Set<string>();
+  /**
+   * First underlay hops, from one read of the main routing table (which also holds our thousands of overlay
+   * routes, so it is not read per change): read again on every resync, so an underlay change lands within one.
+   */
+  private gateways?: (addr: string) => string;
+
+  /** Logs each newly quarantined record once, counts them by kind, has the Node record republished; true if any changed. */
+  private noteQuarantine(): boolean {
+    const now = this.quarantined();
+    const lines = new Set(now.map(describe));
+    let changed = false;
+    for (const q of now) {
+      const line = describe(q);
+      if (this.reported.has(line)) continue;
+      this.reported.add(line);
+      changed = true;
+      this.log.warn({ kind: q.kind, name: q.name, reason: q.reason }, 'record quarantined: skipped, everything else proceeds');
+    }
+    for (const line of this.reported) {
+      if (lines.has(line)) continue;
+      this.reported.delete(line);
+      changed = true;
+      this.log.info({ record: line }, 'record released from quarantine');
+    }
+    if (!changed) return false;
+    this.metrics.quarantined.reset();
+    const byKind = new Map<string, number>();
+    for (const q of now) byKind.set(q.kind, (byKind.get(q.kind) ?? 0) + 1);
+    for (const [kind, n] of byKind) this.metrics.quarantined.set({ kind }, n);
+    this.steps.publish.mark();
+    return true;
+  }
+
+  private constants(node: Node, config: ReturnType<typeof resolveConfig>): DatapathConstants {
     return {
       nodeAddr: this.uplink.address.split('/')[0],
       uplinkIfindex: this.uplink.ifindex,
@@ -174,49 +471,107 @@ export class Agent {
     };
   }
 
-  private async reconcile(): Promise<void> {
+  private makeSteps() {
     const node = this.opts.node;
-    await ensureTunnelAddress(this.ds, node, poolSelectsNode);
-    const { self, state, config, localWorkloads } = await compileForNode(this.ds, node, this.uplink.mtu);
-    // VNI, port and VTEP MAC are load-time constants: a change reloads the programs and swaps them in place.
-    this.datapath.ensure(this.constants(self, config));
-    const stats = {
-      routes: this.mirrors.routes.sync(routeEntries(state.routes)),
-      knownNodes: this.mirrors.knownNodes.sync(knownNodeEntries(state.knownNodes)),
-      settings: this.mirrors.settings.sync(settingsEntries(state.settings)),
-      sourceAllow: this.mirrors.sourceAllow.sync(sourceAllowMapEntries(state.sourceAllow)),
-    };
-    for (const [name, s] of Object.entries(stats)) {
-      this.metrics?.mapWrites.inc({ map: name, op: 'write' }, s.added + s.updated);
-      this.metrics?.mapWrites.inc({ map: name, op: 'delete' }, s.deleted);
-    }
-    this.metrics?.mapEntries.set({ map: MAP_NAMES.routes }, state.routes.length);
-    this.metrics?.mapEntries.set({ map: MAP_NAMES.knownNodes }, state.knownNodes.length);
-
-    this.nft.apply(natOutgoingRuleset(node, state.natOutgoing));
-    syncTunnelAddresses(state.routes.filter((r) => r.kind === RouteKind.LocalHost).map((r) => r.cidr.split('/')[0]));
+    const maps = () => this.datapath.maps;
+    const state = () => this.compiler.state;
+    const metric = hostRouteMetric(node);
     const tunnelMtu = (encap: Encap) => this.uplink.mtu - (encap === Encap.Vxlan ? 50 : 20);
-    syncHostRoutes(
-      planHostRoutes(state.routes, {
-        uplink: this.uplink.ifname,
-        tunnelAddr: state.settings.tunnelAddr !== '0.0.0.0' ? state.settings.tunnelAddr : undefined,
-        tunnelMtu,
-        gatewayFor: underlayGatewayResolver(),
+    const overflow = (map: string) => (keys: string[], capacity: number) =>
+      this.log.error({ map, capacity, skipped: keys.length, first: keys.slice(0, 5) }, 'map full: entries beyond its capacity are not written; the map keeps what it holds');
+    return {
+      // Load-time constants (VNI, port, VTEP MAC, XDP): a change reloads the programs and swaps them in place.
+      datapath: new FlagStep('datapath', () => {
+        const self = this.cache.get<Node>('Node', node);
+        if (self) this.datapath.ensure(this.constants(self, resolveConfig(this.cache.all<OverlayConfiguration>('OverlayConfiguration'))));
       }),
-    );
-    this.datapath.syncWorkloadLinks(localWorkloads);
-    this.lastState = state;
-    this.log.debug({ maps: stats, routes: state.routes.length }, 'reconciled');
+      // Tunnel addresses come from IPAM: only a pool or this node's Node can change them, not the data path loop.
+      ipam: new FlagStep('ipam-tunnel-address', async () => {
+        await ensureTunnelAddress(this.ds, node, poolSelectsNode);
+      }),
+      routes: new MapSyncer(
+        MAP_NAMES.routes,
+        () => maps().routes,
+        indexedSource(() => this.routeIndex().routes, (r) => routeEntries([r])[0], encodeRouteKey),
+        { onOverflow: overflow(MAP_NAMES.routes) },
+      ),
+      knownNodes: new MapSyncer(
+        MAP_NAMES.knownNodes,
+        () => maps().knownNodes,
+        indexedSource(() => this.routeIndex().knownNodes, (n) => knownNodeEntries([n])[0], encodeKnownNodeKey),
+        { onOverflow: overflow(MAP_NAMES.knownNodes) },
+      ),
+      sourceAllow: new MapSyncer(
+        MAP_NAMES.sourceAllow,
+        () => maps().sourceAllow,
+        indexedSource(() => this.routeIndex().sourceAllow, (e) => sourceAllowMapEntries([e])[0], (k) => encodeSourceAllowKey(sourceAllowEntryOf(k))),
+        { onOverflow: overflow(MAP_NAMES.sourceAllow) },
+      ),
+      settings: new MapSyncer(MAP_NAMES.settings, () => maps().settings, {
+        allKeys: () => ['0'],
+        entry: () => settingsEntries(state().settings)[0],
+        encodeKey: () => encodeU32Key(0),
+      }),
+      tunnelAddresses: new FlagStep('tunnel-addresses', () => {
+        const addrs = state().routes.filter((r) => r.kind === RouteKind.LocalHost).map((r) => r.cidr.split('/')[0]);
+        syncTunnelAddresses(node, addrs);
+        this.tunnelAddrs = new Set(addrs);
+      }),
+      hostRoutes: new HostRouteSyncer(metric, {
+        allKeys: () => this.routeIndex().routes.keys(),
+        route: (k) => this.routeIndex().routes.get(k),
+        context: () => ({
+          uplink: this.uplink.ifname,
+          tunnelAddr: state().settings.tunnelAddr !== '0.0.0.0' ? state().settings.tunnelAddr : undefined,
+          tunnelMtu,
+          gatewayFor: (this.gateways ??= underlayGatewayResolver()),
+        }),
+      }),
+      nft: new FlagStep('nft', () => {
+        this.nft.apply(natOutgoingRuleset(node, state().natOutgoing));
+      }),
+      links: new WorkloadLinkSyncer(this.datapath, {
+        allNames: () => this.routeIndex().workloads.keys(),
+        workload: (name) => this.routeIndex().workloads.get(name),
+      }),
+      // BIRD: configured from the cache (never a datastore list); it stays off while no BGPConfiguration asks.
+      bgp: new FlagStep('bgp', async () => {
+        await this.bgp.update({
+          localNode: node,
+          configs: this.cache.all('BGPConfiguration'),
+          peers: this.cache.all('BGPPeer'),
+          nodes: this.cache.all('Node'),
+          pools: this.cache.all('IPPool'),
+          blockAffinities: this.cache.all('BlockAffinity'),
+          workloads: this.cache.all<WorkloadEndpoint>('WorkloadEndpoint').filter((w) => w.spec.node === node),
+        });
+      }),
+      publish: new FlagStep('publish-node-record', async () => {
+        // A Node deleted under a running agent is registered again, as on start.
+        if (!this.cache.get<Node>('Node', node)) await registerNode(this.ds, node, this.uplink.address);
+        const record = { workloadMtu: state().workloadMtu, quarantined: this.quarantined().map(describe) };
+        if (await publishNodeRecord(this.ds, node, record)) this.log.debug(record, 'published the Node record');
+      }),
+    };
+  }
+
+  /** This node's admitted WorkloadEndpoints (the cache holds only this node's; admission may hold some back). */
+  private admittedWorkloads(): Map<string, WorkloadEndpoint> {
+    const out = new Map<string, WorkloadEndpoint>();
+    const held = new Set(this.admission.quarantined().filter((q) => q.kind === 'WorkloadEndpoint').map((q) => q.name));
+    for (const w of this.cache.all<WorkloadEndpoint>('WorkloadEndpoint')) {
+      if (w.spec.node === this.opts.node && !held.has(w.metadata.name)) out.set(w.metadata.name, w);
+    }
+    return out;
   }
 }
 
-
-
-/** Removes everything an agent put on this host: links, pins, nftables table and host routes. */
+/** Removes everything an agent put on this host: links, pins, nftables table and this node's host routes. */
 export function unloadNode(pins: PinLayout, logger: Logger): { detachedLinks: number } {
   const detachedLinks = DatapathHandle.removeAll(pins, logger);
   new NftTable(NFT_FAMILY, nftTableName(pins.node)).remove();
-  removeHostRoutes();
-  syncTunnelAddresses([]);
+  const metric = hostRouteMetric(pins.node);
+  runRouteBatch(listHostRoutes(metric).map((r) => routeDeleteLine(r.dst, metric)));
+  syncTunnelAddresses(pins.node, []);
   return { detachedLinks };
 }

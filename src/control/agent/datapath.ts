@@ -5,12 +5,12 @@
 import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { loadDatapath, type LoadedDatapath } from '../datapath/objects.js';
-import { attachTc, attachXdp, openPinnedLink } from '../kernel/index.js';
+import { attachTc, attachXdp, interfaceIndex, openPinnedLink } from '../kernel/index.js';
 import type { BpfProgram, Link } from '../kernel/types.js';
 import type { Logger } from '../log.js';
-import type { WorkloadEndpoint } from '../model/types.js';
+import { MAP_NAMES } from '../maps/layout.js';
 import type { PinLayout, ProgramHook } from './pins.js';
-import type { UplinkInfo } from './uplink.js';
+import type { UplinkInfo } from '../host/uplink.js';
 
 export interface DatapathConstants {
   nodeAddr: string;
@@ -20,6 +20,9 @@ export interface DatapathConstants {
   vtepMac: string;
   xdp: boolean;
 }
+
+/** Capacities of the maps the agent creates (a map already pinned keeps its own). */
+export type MapCapacities = Partial<Record<'routes' | 'knownNodes', number>>;
 
 function sameConstants(a: DatapathConstants | undefined, b: DatapathConstants): boolean {
   return !!a && (Object.keys(b) as (keyof DatapathConstants)[]).every((k) => a[k] === b[k]);
@@ -36,6 +39,7 @@ export class DatapathHandle {
     private readonly pins: PinLayout,
     private readonly uplink: UplinkInfo,
     private readonly log: Logger,
+    private readonly capacities: MapCapacities = {},
   ) {}
 
   get maps(): LoadedDatapath['maps'] {
@@ -49,7 +53,11 @@ export class DatapathHandle {
     mkdirSync(this.pins.progsDir, { recursive: true });
     mkdirSync(this.pins.linksDir, { recursive: true });
     const { xdp: _xdp, ...globals } = constants;
-    const next = loadDatapath({ ...globals, pinRoot: this.pins.root });
+    const next = loadDatapath({
+      ...globals,
+      pinRoot: this.pins.root,
+      maxEntries: { [MAP_NAMES.routes]: this.capacities.routes, [MAP_NAMES.knownNodes]: this.capacities.knownNodes },
+    });
     const previous = this.loaded;
     this.loaded = next;
     this.constants = constants;
@@ -75,28 +83,37 @@ export class DatapathHandle {
     this.log.info({ generation: this.generation, xdp: constants.xdp, vni: constants.vxlanVni }, 'data path loaded');
   }
 
-  /** Every local workload's host veth carries from_workload; links of workloads that are gone are removed. */
-  syncWorkloadLinks(workloads: readonly WorkloadEndpoint[]): void {
+  /**
+   * Puts from_workload on a workload's host veth (tc ingress) and pins the link; a no-op when the link is
+   * pinned and already carries the current programs. Throws when the interface does not exist.
+   */
+  ensureWorkloadLink(hostIfname: string): void {
     const program = this.loaded?.programs.fromWorkload;
     if (!program) throw new Error('data path not loaded');
-    const wanted = new Set(workloads.map((w) => `wl-${w.spec.hostInterface}`));
-    for (const w of workloads) {
-      const name = `wl-${w.spec.hostInterface}`;
-      if (this.workloadGeneration.get(name) === this.generation && existsSync(this.pins.link(name))) continue;
-      try {
-        this.ensureLink(name, program, (p) => attachTc(p, { ifname: w.spec.hostInterface }, 'ingress'));
-        this.workloadGeneration.set(name, this.generation);
-      } catch (err) {
-        // The veth may be gone before its WorkloadEndpoint (CNI DEL in flight): the next pass settles it.
-        this.log.warn({ workload: w.metadata.name, err: (err as Error).message }, 'cannot attach workload program');
-      }
+    const name = `wl-${hostIfname}`;
+    if (this.workloadGeneration.get(name) === this.generation && existsSync(this.pins.link(name))) return;
+    this.ensureLink(name, program, (p) => attachTc(p, { ifname: hostIfname }, 'ingress'));
+    this.workloadGeneration.set(name, this.generation);
+  }
+
+  removeWorkloadLink(hostIfname: string): void {
+    const name = `wl-${hostIfname}`;
+    this.removeLink(name);
+    this.workloadGeneration.delete(name);
+  }
+
+  interfaceExists(ifname: string): boolean {
+    try {
+      interfaceIndex({ ifname });
+      return true;
+    } catch {
+      return false;
     }
-    for (const name of this.pinnedLinkNames()) {
-      if (name.startsWith('wl-') && !wanted.has(name)) {
-        this.removeLink(name);
-        this.workloadGeneration.delete(name);
-      }
-    }
+  }
+
+  /** Host interfaces that have a pinned workload link. */
+  workloadLinkInterfaces(): string[] {
+    return this.pinnedLinkNames().filter((n) => n.startsWith('wl-')).map((n) => n.slice(3));
   }
 
   close(): void {
@@ -142,12 +159,20 @@ export class DatapathHandle {
     const path = this.pins.link(name);
     if (existsSync(path)) {
       const link = openPinnedLink(path);
+      let severed = false;
       try {
         link.update(program);
+      } catch (err) {
+        // The interface it was attached to is gone (a namespace deleted and made again): the pin is all that
+        // is left of it, so it goes and the program is attached anew.
+        if ((err as { code?: string }).code !== 'ENOLINK') throw err;
+        severed = true;
       } finally {
         link.close();
       }
-      return;
+      if (!severed) return;
+      this.log.warn({ link: name }, 'pinned link was severed from its interface; attaching again');
+      unlinkSync(path);
     }
     if (!attach) return;
     const link = attach(program);

@@ -7,6 +7,8 @@ export interface HealthState {
   /** True once the kernel's maps equal the compiled state of the latest datastore revision seen. */
   inSync: boolean;
   detail: () => Record<string, unknown>;
+  /** Further readiness conditions (e.g. "BGP peers established"), each named in the /readyz answer. */
+  checks?: () => { name: string; ok: boolean }[];
 }
 
 export function parseHostPort(value: string, flag: string): { host: string; port: number } {
@@ -20,12 +22,14 @@ export async function startHealthServer(addr: string, state: HealthState, staleA
   const { host, port } = parseHostPort(addr, '--health-addr');
   const server = createServer((req, res) => {
     const alive = Date.now() - state.lastHeartbeat < staleAfterMs;
+    const checks = state.checks?.() ?? [];
     let status: number;
     if (req.url === '/healthz') status = alive ? 200 : 503;
-    else if (req.url === '/readyz') status = alive && state.inSync ? 200 : 503;
+    else if (req.url === '/readyz') status = alive && state.inSync && checks.every((c) => c.ok) ? 200 : 503;
     else status = 404;
     res.writeHead(status, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ status: status === 200 ? 'ok' : 'unavailable', alive, inSync: state.inSync, ...state.detail() }) + '\n');
+    const named = checks.length > 0 ? { checks: Object.fromEntries(checks.map((c) => [c.name, c.ok])) } : {};
+    res.end(JSON.stringify({ status: status === 200 ? 'ok' : 'unavailable', alive, inSync: state.inSync, ...named, ...state.detail() }) + '\n');
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -12,6 +12,11 @@ export class AgentMetrics {
   readonly reconcileSeconds: Histogram;
   readonly mapEntries: Gauge;
   readonly mapWrites: Counter;
+  readonly quarantined: Gauge;
+  readonly stepFailures: Counter;
+  readonly relists: Counter;
+  readonly events: Counter;
+  readonly stepSeconds: Histogram;
 
   constructor(node: string, readCounters: () => CounterRow[]) {
     this.registry.setDefaultLabels({ node });
@@ -37,6 +42,35 @@ export class AgentMetrics {
       name: 'bpf_overlay_map_writes_total',
       help: 'Map entries written or deleted by the reconciler',
       labelNames: ['map', 'op'],
+      registers: [this.registry],
+    });
+    this.quarantined = new Gauge({
+      name: 'bpf_overlay_quarantined_records',
+      help: 'Records skipped because they would harm this node or others (see status warnings), by kind',
+      labelNames: ['kind'],
+      registers: [this.registry],
+    });
+    this.stepFailures = new Counter({
+      name: 'bpf_overlay_step_failures_total',
+      help: 'Failed runs of a sync step (retried with backoff while the other steps proceed)',
+      labelNames: ['step'],
+      registers: [this.registry],
+    });
+    this.relists = new Counter({
+      name: 'bpf_overlay_datastore_lists_total',
+      help: 'Full datastore lists (one at start, then only after a compaction or a failed watch)',
+      registers: [this.registry],
+    });
+    this.events = new Counter({
+      name: 'bpf_overlay_datastore_events_total',
+      help: 'Datastore changes received from the watch (only those that concern this node)',
+      registers: [this.registry],
+    });
+    this.stepSeconds = new Histogram({
+      name: 'bpf_overlay_step_duration_seconds',
+      help: 'Time of one run of a kernel sync step (maps, host routes, tunnel addresses, nft, workload links, ...)',
+      labelNames: ['step'],
+      buckets: [0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
       registers: [this.registry],
     });
     const labelNames = ['hook', 'encap', 'reason'] as const;

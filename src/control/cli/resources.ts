@@ -70,6 +70,9 @@ for (const kind of RESOURCE_KINDS) {
 for (const [alias, kind] of [['pool', 'IPPool'], ['pools', 'IPPool'], ['node', 'Node'], ['wep', 'WorkloadEndpoint'], ['weps', 'WorkloadEndpoint']] as const) {
   KIND_ALIASES.set(alias, kind);
 }
+for (const [alias, kind] of [['bgpconfig', 'BGPConfiguration'], ['bgpconfigs', 'BGPConfiguration']] as const) {
+  KIND_ALIASES.set(alias, kind);
+}
 
 /** "ippools", "IPPool", "ippool" -> IPPool. */
 export function parseKind(word: string): ResourceKind {

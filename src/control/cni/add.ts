@@ -1,12 +1,23 @@
-// CNI ADD: veth pair, an address from the node's block, container and host routing, the workload BPF program on
-// the host veth, and the WorkloadEndpoint record the agent turns into a LOCAL_WORKLOAD route.
+// CNI ADD: veth pair, an address from the node's block (or the one the runtime asked for), container and host
+// routing, the workload BPF program on the host veth, and the WorkloadEndpoint record the agent turns into a
+// LOCAL_WORKLOAD route. A container may hold several attachments: only the first takes the default route.
 import { existsSync } from 'node:fs';
 import { PinLayout } from '../agent/pins.js';
 import { AlreadyExistsError, type Datastore } from '../datastore/types.js';
-import { assignAddress, IpamError, IpamExhaustedError, releaseByHandle } from '../ipam/index.js';
+import {
+  assignAddress,
+  assignRequestedAddress,
+  IpamError,
+  IpamExhaustedError,
+  releaseByHandle,
+  RequestedAddressError,
+  type AssignRequest,
+  type Assignment,
+} from '../ipam/index.js';
+import { parseCidr } from '../model/cidr.js';
 import type { IPPool, Node } from '../model/types.js';
 import { selects } from '../selector/index.js';
-import { attachWorkloadProgram, detachWorkloadProgram } from './attach.js';
+import { waitForWorkloadAttachment } from './attach.js';
 import type { NetConf } from './config.js';
 import { podIdentity, type CniEnv } from './env.js';
 import { CniCode, CniError } from './errors.js';
@@ -16,12 +27,14 @@ import {
   addHostRoute,
   configureContainerSide,
   configureHostSide,
+  containerRouteFor,
   createVeth,
   dataplaneError,
   deleteLink,
   linkInfo,
   type LinkInfo,
 } from './netlink.js';
+import { ipsFromCniArgs, requestedAddress } from './requested.js';
 import { addResult, type CniResult } from './result.js';
 import { Rollback } from './rollback.js';
 import { withDatastore, workloadEndpoint } from './store.js';
@@ -37,6 +50,26 @@ function step<T>(what: string, fn: () => T): T {
   }
 }
 
+/** IPAM failures as the runtime should see them; anything else passes through unchanged. */
+async function allocate(ds: Datastore, req: AssignRequest, requested: string | undefined): Promise<Assignment> {
+  try {
+    if (requested) return await assignRequestedAddress(ds, { ...req, address: requested });
+    return await assignAddress(ds, req, poolSelectsNode);
+  } catch (err) {
+    if (err instanceof RequestedAddressError) throw new CniError(CniCode.AddressUnavailable, err.message);
+    if (err instanceof IpamExhaustedError) throw new CniError(CniCode.AddressExhausted, err.message);
+    if (err instanceof IpamError) throw new CniError(CniCode.DatastoreFailure, `IPAM: ${err.message}`);
+    throw err;
+  }
+}
+
+async function poolCidr(ds: Datastore, pool: string): Promise<string> {
+  const found = await ds.get('IPPool', pool);
+  if (!found) throw new CniError(CniCode.TryAgainLater, `IPPool "${pool}" vanished while its address was being assigned`);
+  // Stored CIDRs may carry host bits; ip wants the network.
+  return parseCidr(found.spec.cidr)?.network ?? found.spec.cidr;
+}
+
 function mustHave(link: LinkInfo | undefined, what: string): LinkInfo {
   if (!link) throw new CniError(CniCode.DataplaneFailure, `${what} vanished right after it was created`);
   return link;
@@ -50,6 +83,7 @@ export async function cmdAdd(env: CniEnv, conf: NetConf): Promise<CniResult> {
   const wepName = workloadEndpointName(conf.nodeName, env.containerId, env.ifname);
   const handle = ipamHandle(conf.name, env.containerId, env.ifname);
   const { pod, namespace } = podIdentity(env.args);
+  const requested = requestedAddress(ipsFromCniArgs(env.args), conf.runtimeIps);
 
   return withDatastore(conf, async (ds: Datastore) => {
     const already = `container ${env.containerId} interface ${env.ifname} is already attached`;
@@ -75,41 +109,35 @@ export async function cmdAdd(env: CniEnv, conf: NetConf): Promise<CniResult> {
       step(`create veth ${hostIfname} <-> ${env.ifname} in ${netns}`, () => createVeth(hostIfname, netns, env.ifname, mtu));
       rollback.push(`delete veth ${hostIfname}`, () => deleteLink(hostIfname));
 
-      let assignment;
-      try {
-        assignment = await assignAddress(
-          ds,
-          {
+      const assignment = await allocate(
+        ds,
+        {
+          node: conf.nodeName,
+          handle,
+          pool: conf.ipPool,
+          ...(namespace ? { namespace } : {}),
+          attributes: {
+            network: conf.name,
             node: conf.nodeName,
-            handle,
-            pool: conf.ipPool,
+            containerID: env.containerId,
+            ifname: env.ifname,
+            ...(pod ? { pod } : {}),
             ...(namespace ? { namespace } : {}),
-            attributes: {
-              network: conf.name,
-              node: conf.nodeName,
-              containerID: env.containerId,
-              ifname: env.ifname,
-              ...(pod ? { pod } : {}),
-              ...(namespace ? { namespace } : {}),
-            },
           },
-          poolSelectsNode,
-        );
-      } catch (err) {
-        if (err instanceof IpamExhaustedError) throw new CniError(CniCode.AddressExhausted, err.message);
-        if (err instanceof IpamError) throw new CniError(CniCode.DatastoreFailure, `IPAM: ${err.message}`);
-        throw err;
-      }
+        },
+        requested,
+      );
       rollback.push(`release ${assignment.address} (handle ${handle})`, () => releaseByHandle(ds, handle));
 
       step(`configure host veth ${hostIfname}`, () => configureHostSide(hostIfname));
       const host = mustHave(linkInfo(hostIfname), `host veth ${hostIfname}`);
+      const cidr = await poolCidr(ds, assignment.pool);
+      const route = step(`inspect routes in ${netns}`, () => containerRouteFor(netns, cidr));
+      const containerIfindex = mustHave(linkInfo(env.ifname, netns), `${env.ifname} in ${netns}`).ifindex;
       step(`configure ${env.ifname} in ${netns}`, () =>
-        configureContainerSide(netns, env.ifname, assignment.address, host.mac),
+        configureContainerSide(netns, env.ifname, containerIfindex, assignment.address, host.mac, route),
       );
       step(`route ${assignment.address}/32 via ${hostIfname}`, () => addHostRoute(assignment.address, hostIfname));
-      rollback.push(`unpin workload link of ${hostIfname}`, () => detachWorkloadProgram(pins, hostIfname));
-      attachWorkloadProgram(pins, hostIfname);
       const container = mustHave(linkInfo(env.ifname, netns), `${env.ifname} in ${netns}`);
 
       try {
@@ -133,6 +161,9 @@ export async function cmdAdd(env: CniEnv, conf: NetConf): Promise<CniResult> {
         if (err instanceof AlreadyExistsError) throw new CniError(CniCode.AlreadyAttached, `${already} (raced)`);
         throw err;
       }
+      rollback.push(`delete WorkloadEndpoint ${wepName}`, () => ds.delete('WorkloadEndpoint', wepName));
+      // The agent attaches the data path on the WorkloadEndpoint's arrival; the workload is ready once it has.
+      await waitForWorkloadAttachment(pins, hostIfname);
 
       return addResult(
         conf.cniVersion,
@@ -144,6 +175,7 @@ export async function cmdAdd(env: CniEnv, conf: NetConf): Promise<CniResult> {
           netns,
           address: assignment.address,
           mtu,
+          routeDst: route.kind === 'default' ? '0.0.0.0/0' : route.cidr,
         },
         conf.dns,
       );

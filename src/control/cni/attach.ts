@@ -1,12 +1,20 @@
-// Puts the agent's pinned from_workload program on a workload's host veth (tc ingress: what the workload sends)
-// and pins the link so that the attachment outlives this short-lived process.
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+// The node's agent is the only writer of BPF links: it attaches from_workload to a workload's host veth when
+// the WorkloadEndpoint appears (after checking the veth follows this plugin's naming), and ADD waits here for
+// the link pin, so that ADD returns only once the workload's traffic is handled by the data path.
+import { existsSync, rmSync } from 'node:fs';
 import type { PinLayout } from '../agent/pins.js';
-import { attachTc, openPinnedLink, openPinnedProgram } from '../kernel/index.js';
+import { openPinnedLink } from '../kernel/index.js';
 import { CniCode, CniError } from './errors.js';
-import { dataplaneError } from './netlink.js';
 
-export function attachWorkloadProgram(pins: PinLayout, hostIfname: string): void {
+export const ATTACH_TIMEOUT_MS = 5_000;
+const POLL_MS = 5;
+
+/** Resolves once the agent has pinned the workload's link; CNI error 11 (try again) if it does not in time. */
+export async function waitForWorkloadAttachment(
+  pins: PinLayout,
+  hostIfname: string,
+  timeoutMs = ATTACH_TIMEOUT_MS,
+): Promise<void> {
   const programPath = pins.program('from_workload');
   if (!existsSync(programPath)) {
     throw new CniError(
@@ -16,32 +24,16 @@ export function attachWorkloadProgram(pins: PinLayout, hostIfname: string): void
     );
   }
   const linkPath = pins.workloadLink(hostIfname);
-  // A pin left by a crashed earlier attempt names a veth that no longer exists (we just created this one).
-  rmSync(linkPath, { force: true });
-  let program;
-  try {
-    program = openPinnedProgram(programPath);
-  } catch (err) {
-    throw dataplaneError(`open pinned program ${programPath}`, err);
-  }
-  try {
-    const link = attachTc(program, { ifname: hostIfname }, 'ingress');
-    try {
-      // A cls_bpf filter (kernels without tcx) lives on the interface itself and needs no pin.
-      if (link.kind === 'tcx') {
-        mkdirSync(pins.linksDir, { recursive: true });
-        link.pin(linkPath);
-      }
-    } catch (err) {
-      link.detach();
-      throw err;
-    } finally {
-      link.close();
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(linkPath)) {
+    if (Date.now() >= deadline) {
+      throw new CniError(
+        CniCode.TryAgainLater,
+        `the bpf-overlay agent of node "${pins.node}" did not attach the workload program to ${hostIfname} within ` +
+          `${timeoutMs} ms (no link pinned at ${linkPath}; see the agent's log and "bpf-overlay status" warnings)`,
+      );
     }
-  } catch (err) {
-    throw dataplaneError(`attach ${programPath} to ${hostIfname} tc ingress`, err);
-  } finally {
-    program.close();
+    await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }
 

@@ -7,13 +7,20 @@ import type { NetConf } from './config.js';
 import type { CniEnv } from './env.js';
 import { CniCode, CniError } from './errors.js';
 import { hostVethName, ipamHandle, workloadEndpointName } from './names.js';
-import { GATEWAY, ipv4Addresses, linkInfo, permanentNeighbour, routes } from './netlink.js';
+import { GATEWAY, ipv4Addresses, linkInfo, linkNames, permanentNeighbour, routes, sourceRules, sourceTable } from './netlink.js';
 import { withDatastore } from './store.js';
 
 function prevResultAddresses(prev: Record<string, unknown>): string[] {
   const ips = prev.ips;
   if (!Array.isArray(ips)) return [];
   return ips.map((i) => (i as { address?: unknown }).address).filter((a): a is string => typeof a === 'string');
+}
+
+/** The destinations prevResult says this plugin routed through the interface. */
+function prevResultRoutes(prev: Record<string, unknown>): string[] {
+  const list = prev.routes;
+  if (!Array.isArray(list)) return [];
+  return list.map((r) => (r as { dst?: unknown }).dst).filter((d): d is string => typeof d === 'string');
 }
 
 export async function cmdCheck(env: CniEnv, conf: NetConf): Promise<void> {
@@ -66,8 +73,22 @@ export async function cmdCheck(env: CniEnv, conf: NetConf): Promise<void> {
     const addrs = ipv4Addresses(env.ifname, netns);
     for (const net of wep.spec.ipNetworks) if (!addrs.includes(net)) problems.push(`${env.ifname} lacks address ${net}`);
     const nsRoutes = routes(netns, ['dev', env.ifname]);
-    if (!nsRoutes.some((r) => r.dst === GATEWAY && r.scope === 'link')) problems.push(`route ${GATEWAY} scope link is missing`);
-    if (!nsRoutes.some((r) => r.dst === 'default' && r.gateway === GATEWAY)) problems.push(`default route via ${GATEWAY} is missing`);
+    // The first attachment routes everything through the gateway; a further one only its pool (see netlink.ts).
+    const poolRoute = prevResultRoutes(conf.prevResult!).find((dst) => dst !== '0.0.0.0/0');
+    if (poolRoute) {
+      if (!nsRoutes.some((r) => r.dst === poolRoute && r.gateway === GATEWAY)) problems.push(`route ${poolRoute} via ${GATEWAY} is missing`);
+    } else {
+      if (!nsRoutes.some((r) => r.dst === GATEWAY && r.scope === 'link')) problems.push(`route ${GATEWAY} scope link is missing`);
+      if (!nsRoutes.some((r) => r.dst === 'default' && r.gateway === GATEWAY)) problems.push(`default route via ${GATEWAY} is missing`);
+    }
+    // The source rule matters once the container has another interface (attachments made before such rules
+    // existed have none, and alone they need none).
+    const others = linkNames(netns).filter((name) => name !== 'lo' && name !== env.ifname);
+    for (const net of others.length > 0 ? wep.spec.ipNetworks : []) {
+      const address = net.split('/')[0];
+      const table = String(sourceTable(container.ifindex));
+      if (!sourceRules(netns, address).some((r) => r.table === table)) problems.push(`rule from ${address} lookup ${table} is missing`);
+    }
     const gwMac = permanentNeighbour(netns, env.ifname, GATEWAY);
     if (gwMac !== wep.spec.hostMac) {
       problems.push(`permanent neighbour ${GATEWAY} -> ${wep.spec.hostMac} is ${gwMac ? `-> ${gwMac}` : 'missing'}`);

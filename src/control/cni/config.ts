@@ -1,5 +1,6 @@
-// The network configuration the runtime writes to stdin. Only the fields bpf-overlay reads are checked; others
-// (runtimeConfig, capabilities, ipam, fields a runtime adds) are left alone, as chained plugins expect.
+// The network configuration the runtime writes to stdin. Only the fields bpf-overlay reads are checked (of
+// runtimeConfig, only the `ips` capability); others (capabilities, ipam, fields a runtime adds) are left alone,
+// as chained plugins expect.
 import { hostname } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { DEFAULT_BPFFS } from '../agent/pins.js';
@@ -32,6 +33,8 @@ export interface NetConf {
   prevResult?: Record<string, unknown>;
   /** GC only: the attachments the runtime still uses. */
   validAttachments?: Attachment[];
+  /** The `ips` capability (runtimeConfig.ips): addresses the runtime asks for, as written. */
+  runtimeIps?: string[];
 }
 
 function configError(field: string, value: unknown, problem: string): CniError {
@@ -91,6 +94,20 @@ function parseAttachments(v: unknown): Attachment[] {
   });
 }
 
+/** The `ips` capability: libcni passes runtimeConfig.ips only to plugins whose conflist entry declares it. */
+function parseRuntimeIps(runtimeConfig: unknown): string[] | undefined {
+  if (runtimeConfig === undefined || runtimeConfig === null) return undefined;
+  if (typeof runtimeConfig !== 'object' || Array.isArray(runtimeConfig)) {
+    throw configError('runtimeConfig', runtimeConfig, 'must be an object');
+  }
+  const ips = (runtimeConfig as Record<string, unknown>).ips;
+  if (ips === undefined || ips === null) return undefined;
+  if (!Array.isArray(ips) || !ips.every((ip) => typeof ip === 'string')) {
+    throw configError('runtimeConfig.ips', ips, 'must be a list of addresses such as ["10.244.1.5/32"]');
+  }
+  return ips as string[];
+}
+
 /** Network name rule of the spec: alphanumerics plus "_", "-" and ".", starting alphanumeric. */
 const NETWORK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
@@ -134,7 +151,10 @@ export function parseNetConf(raw: Record<string, unknown>, opts: { gc?: boolean 
     prevResult = raw.prevResult as Record<string, unknown>;
   }
 
+  const runtimeIps = parseRuntimeIps(raw.runtimeConfig);
+
   const conf: NetConf = { cniVersion, name, type, datastore, nodeName, ipPool, mtu, bpffs, dns, prevResult };
+  if (runtimeIps) conf.runtimeIps = runtimeIps;
   if (opts.gc) conf.validAttachments = parseAttachments(raw['cni.dev/valid-attachments']);
   return conf;
 }

@@ -6,13 +6,16 @@ import { detachWorkloadProgram } from './attach.js';
 import type { NetConf } from './config.js';
 import type { CniEnv } from './env.js';
 import { hostVethName, ipamHandle, workloadEndpointName } from './names.js';
-import { dataplaneError, deleteLink } from './netlink.js';
+import { dataplaneError, deleteLink, removeSourceRules } from './netlink.js';
 import { withDatastore } from './store.js';
 
 export async function cmdDel(env: CniEnv, conf: NetConf): Promise<void> {
   await withDatastore(conf, async (ds) => {
+    const wepName = workloadEndpointName(conf.nodeName, env.containerId, env.ifname);
+    const wep = await ds.get('WorkloadEndpoint', wepName);
     releaseAttachmentDataplane(new PinLayout(conf.bpffs, conf.nodeName), hostVethName(env.containerId, env.ifname));
-    await ds.delete('WorkloadEndpoint', workloadEndpointName(conf.nodeName, env.containerId, env.ifname));
+    if (env.netns && wep) forgetSourceRules(env.netns, wep.spec.ipNetworks);
+    await ds.delete('WorkloadEndpoint', wepName);
     await releaseByHandle(ds, ipamHandle(conf.name, env.containerId, env.ifname));
   });
 }
@@ -24,5 +27,19 @@ export function releaseAttachmentDataplane(pins: PinLayout, hostIfname: string):
     deleteLink(hostIfname);
   } catch (err) {
     throw dataplaneError(`delete host veth ${hostIfname}`, err);
+  }
+}
+
+/**
+ * The container's source rules for the attachment's addresses. Best effort: the namespace may be gone already
+ * (then so are its rules), and a rule left behind only points at an empty table, which lookups pass through.
+ */
+function forgetSourceRules(netns: string, ipNetworks: readonly string[]): void {
+  for (const net of ipNetworks) {
+    try {
+      removeSourceRules(netns, net.split('/')[0]);
+    } catch {
+      // namespace gone or not ours to enter any more
+    }
   }
 }

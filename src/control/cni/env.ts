@@ -57,11 +57,19 @@ export function checkContainerId(id: string): void {
   }
 }
 
-/** Linux interface name rules (the spec defers to them). */
+/**
+ * Interface names the kernel accepts (dev_valid_name: at most 15 bytes, not "." or "..", no "/", ":" or
+ * whitespace) that are also safe to hand to `ip`: no "#" or control characters, and no "%", which the kernel
+ * treats as a template ("eth%d" would become some other name than the one asked for).
+ */
 export function checkIfname(name: string): void {
-  if (name.length > 15) throw envError('CNI_IFNAME', `"${name}" is longer than 15 characters`);
-  if (name === '.' || name === '..' || /[\s/:]/.test(name)) {
-    throw envError('CNI_IFNAME', `"${name}" is not a valid interface name (no "/", ":" or whitespace; not "." or "..")`);
+  const bytes = Buffer.byteLength(name, 'utf8');
+  if (bytes > 15) throw envError('CNI_IFNAME', `${JSON.stringify(name)} is longer than 15 bytes`);
+  if (name === '.' || name === '..' || /[\s/:#%\p{Cc}]/u.test(name)) {
+    throw envError(
+      'CNI_IFNAME',
+      `${JSON.stringify(name)} is not a valid interface name (no "/", ":", "#", "%", whitespace or control characters; not "." or "..")`,
+    );
   }
 }
 
@@ -74,7 +82,9 @@ export function parseEnv(env: NodeJS.ProcessEnv): CniEnv {
   const containerId = env.CNI_CONTAINERID ?? '';
   const ifname = env.CNI_IFNAME ?? '';
   if (containerId) checkContainerId(containerId);
-  if (ifname) checkIfname(ifname);
+  // DEL never hands CNI_IFNAME to a tool (names derive from a hash of it), and must always be able to remove an
+  // attachment an earlier, laxer version made: only ADD and CHECK insist on a valid name.
+  if (ifname && command !== 'DEL') checkIfname(ifname);
   const netns = env.CNI_NETNS || undefined;
   if (netns !== undefined && !netns.startsWith('/')) throw envError('CNI_NETNS', `"${netns}" must be an absolute path`);
   return {
@@ -87,10 +97,26 @@ export function parseEnv(env: NodeJS.ProcessEnv): CniEnv {
   };
 }
 
-/** Kubernetes pod identity as kubelet passes it in CNI_ARGS. */
+/** Kubernetes names are DNS-1123 (at most 253 characters); anything longer is not a pod's name. */
+const MAX_POD_FIELD = 253;
+
+function podField(args: Record<string, string>, key: string): string | undefined {
+  const value = args[key];
+  if (!value) return undefined;
+  // Stored in the WorkloadEndpoint, shown in tables and logs: a control character there could forge lines.
+  const control = /[\p{Cc}\u2028\u2029]/u.exec(value);
+  if (control) {
+    const code = control[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
+    throw envError('CNI_ARGS', `${key} contains the control character U+${code} (${JSON.stringify(value)})`);
+  }
+  if (value.length > MAX_POD_FIELD) throw envError('CNI_ARGS', `${key} is longer than ${MAX_POD_FIELD} characters`);
+  return value;
+}
+
+/** Kubernetes pod identity as kubelet passes it in CNI_ARGS; control characters are refused, never stored. */
 export function podIdentity(args: Record<string, string>): { pod?: string; namespace?: string } {
   return {
-    pod: args.K8S_POD_NAME || undefined,
-    namespace: args.K8S_POD_NAMESPACE || undefined,
+    pod: podField(args, 'K8S_POD_NAME'),
+    namespace: podField(args, 'K8S_POD_NAMESPACE'),
   };
 }

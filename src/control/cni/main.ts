@@ -5,7 +5,7 @@ import { cmdCheck } from './check.js';
 import { decodeConfig, parseNetConf, type NetConf } from './config.js';
 import { cmdDel } from './del.js';
 import { parseCommand, parseEnv, type CniCommand } from './env.js';
-import { CniCode, CniError, errorJson } from './errors.js';
+import { CniCode, CniError, errorJson, looksLikeTimeout } from './errors.js';
 import { cmdGc } from './gc.js';
 import { cmdStatus } from './status.js';
 import { PLUGIN_CNI_VERSION, SUPPORTED_VERSIONS, requireCommandVersion, requireSupported } from './version.js';
@@ -70,8 +70,13 @@ export async function runCni(io: CniIo): Promise<CniOutcome> {
     });
     return { exitCode: 0, stdout: out === undefined ? '' : JSON.stringify(out) + '\n' };
   } catch (err) {
+    const message = (err as Error)?.message ?? String(err);
     const cniErr =
-      err instanceof CniError ? err : new CniError(CniCode.DataplaneFailure, `unexpected failure: ${(err as Error)?.message ?? String(err)}`, (err as Error)?.stack ?? '');
+      err instanceof CniError
+        ? err
+        : looksLikeTimeout(err)
+          ? new CniError(CniCode.TryAgainLater, `timed out, try again later: ${message}`, (err as Error)?.stack ?? '')
+          : new CniError(CniCode.DataplaneFailure, `unexpected failure: ${message}`, (err as Error)?.stack ?? '');
     return { exitCode: 1, stdout: JSON.stringify(errorJson(version, cniErr)) + '\n' };
   }
 }
@@ -97,4 +102,7 @@ export async function main(): Promise<void> {
   if (outcome.exitCode !== 0) process.stderr.write(`bpf-overlay-cni ${process.env.CNI_COMMAND ?? ''}: ${outcome.stdout}`);
   process.stdout.write(outcome.stdout);
   process.exitCode = outcome.exitCode;
+  // The answer is out (stdout to a pipe or file is written synchronously): a datastore client abandoned after a
+  // deadline may still hold sockets or retry timers, and the runtime waits for this process to exit.
+  setTimeout(() => process.exit(), 100).unref();
 }

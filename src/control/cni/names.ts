@@ -14,6 +14,11 @@ export function hostVethName(containerId: string, ifname: string): string {
   return HOST_VETH_PREFIX + attachmentHash(containerId, ifname).slice(0, 11);
 }
 
+/** Is this a name hostVethName() produces? Anything else on the host is not the plugin's to remove. */
+export function isHostVethName(ifname: string): boolean {
+  return new RegExp(`^${HOST_VETH_PREFIX}[0-9a-f]{11}$`).test(ifname);
+}
+
 /** Owner of the workload's addresses in IPAM. */
 export function ipamHandle(network: string, containerId: string, ifname: string): string {
   return `cni:${network}:${containerId}:${ifname}`;

@@ -2,7 +2,7 @@
 // in the plugin's own namespace (the node's); container-side work runs through `nsenter --net=CNI_NETNS`, which,
 // unlike `ip netns exec`, leaves /sys and the bpffs pins alone.
 import { writeFileSync } from 'node:fs';
-import { CommandError, runTool } from '../system/run.js';
+import { CommandError, runTool } from '../host/run.js';
 import { CniCode, CniError } from './errors.js';
 
 /** Calico's link-local gateway: every workload routes through it; the host answers for it via the veth MAC. */
@@ -55,6 +55,11 @@ export function linkInfo(ifname: string, netns?: string): LinkInfo | undefined {
   return { ifname: l.ifname, ifindex: l.ifindex, mac: l.address, mtu: l.mtu, up: l.flags.includes('UP') };
 }
 
+/** Names of every interface in the namespace. */
+export function linkNames(netns?: string): string[] {
+  return (JSON.parse(ip(netns, ['-j', 'link', 'show'])) as { ifname: string }[]).map((l) => l.ifname);
+}
+
 /** Creates the pair with the container end already inside the netns under its final name: one atomic step. */
 export function createVeth(hostIfname: string, netns: string, containerIfname: string, mtu: number): void {
   ip(undefined, [
@@ -88,15 +93,88 @@ export function configureHostSide(hostIfname: string): void {
   ip(undefined, ['link', 'set', 'dev', hostIfname, 'up']);
 }
 
-/** Container end: address/32, a scope-link route to the gateway, default via it, gateway pinned to the host MAC. */
-export function configureContainerSide(netns: string, ifname: string, address: string, hostMac: string): void {
+/**
+ * How the workload reaches the overlay through this interface. The first attachment owns the default route;
+ * a further one (a second bpf-overlay network, or bpf-overlay beside another plugin's eth0) only routes its own
+ * pool, so the container keeps the default route it already has. `metric` keeps two attachments of one pool
+ * from colliding on the same prefix.
+ */
+export type ContainerRoute = { kind: 'default' } | { kind: 'pool'; cidr: string; metric: number };
+
+/** Priority of the per-address source rules: before the main table (32766). */
+const SOURCE_RULE_PRIORITY = 100;
+
+/** The routing table of one attachment's source rule, named after the container-side interface. */
+export function sourceTable(containerIfindex: number): number {
+  return 1000 + containerIfindex;
+}
+
+/**
+ * Container end: address/32 and the gateway pinned to the host MAC; then either a scope-link route to the
+ * gateway and the default route via it, or (a further attachment) only its pool via the gateway `onlink`, with
+ * the interface's own address as source. Every attachment also gets a source rule: whatever leaves with its
+ * address leaves through it (a table with only a default route via its gateway). With several attachments a
+ * reply from eth0's address to a peer of eth1's pool would otherwise go out eth1, and the data path drops a
+ * workload's packet whose source is not that veth's own.
+ */
+export function configureContainerSide(
+  netns: string,
+  ifname: string,
+  containerIfindex: number,
+  address: string,
+  hostMac: string,
+  route: ContainerRoute,
+): void {
+  const table = sourceTable(containerIfindex);
+  const routing =
+    route.kind === 'default'
+      ? [`route add ${GATEWAY} dev ${ifname} scope link`, `route add default via ${GATEWAY} dev ${ifname}`]
+      : [`route add ${route.cidr} via ${GATEWAY} dev ${ifname} onlink src ${address} metric ${route.metric}`];
+  // A rule left by an earlier attachment of the same address (its interface, and its table's route, are gone).
+  removeSourceRules(netns, address);
   ipBatch(netns, [
     `link set dev ${ifname} up`,
     `addr add ${address}/32 dev ${ifname}`,
-    `route add ${GATEWAY} dev ${ifname} scope link`,
-    `route add default via ${GATEWAY} dev ${ifname}`,
+    ...routing,
+    `route add default via ${GATEWAY} dev ${ifname} onlink table ${table}`,
+    `rule add from ${address}/32 lookup ${table} priority ${SOURCE_RULE_PRIORITY}`,
     `neigh replace ${GATEWAY} lladdr ${hostMac} dev ${ifname} nud permanent`,
   ]);
+}
+
+interface RuleJson {
+  priority: number;
+  src?: string;
+  table?: string;
+}
+
+/** The source rules of an address in the container, as `ip rule` lists them. */
+export function sourceRules(netns: string, address: string): RuleJson[] {
+  return (JSON.parse(ip(netns, ['-4', '-j', 'rule', 'show', 'from', `${address}/32`])) as RuleJson[]).filter(
+    (r) => r.src === address,
+  );
+}
+
+/** Removes the address's source rules (the netns itself goes with the container; this is for reuse within it). */
+export function removeSourceRules(netns: string, address: string): void {
+  for (const r of sourceRules(netns, address)) {
+    ip(netns, ['rule', 'del', 'from', `${address}/32`, 'priority', String(r.priority)]);
+  }
+}
+
+/**
+ * Where a new attachment's route goes: the default route when the container has none yet, else its pool, at
+ * the lowest metric no other route to that pool uses.
+ */
+export function containerRouteFor(netns: string, poolCidr: string): ContainerRoute {
+  const defaults = JSON.parse(ip(netns, ['-4', '-j', 'route', 'show', 'default'])) as RouteJson[];
+  if (defaults.length === 0) return { kind: 'default' };
+  const used = new Set(
+    (JSON.parse(ip(netns, ['-4', '-j', 'route', 'show', 'exact', poolCidr])) as RouteJson[]).map((r) => r.metric ?? 0),
+  );
+  let metric = 0;
+  while (used.has(metric)) metric++;
+  return { kind: 'pool', cidr: poolCidr, metric };
 }
 
 /** Host -> local workload: /32 via the veth, tagged so that it is recognisably ours. */
@@ -110,6 +188,8 @@ export interface RouteJson {
   dev?: string;
   scope?: string;
   protocol?: string;
+  metric?: number;
+  prefsrc?: string;
 }
 
 export function routes(netns: string | undefined, args: string[] = []): RouteJson[] {

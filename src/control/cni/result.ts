@@ -34,6 +34,8 @@ export interface AttachedWorkload {
   netns: string;
   address: string;
   mtu: number;
+  /** What the workload routes through this interface: 0.0.0.0/0, or its pool's CIDR for a further attachment. */
+  routeDst: string;
 }
 
 export function addResult(cniVersion: string, w: AttachedWorkload, dns: DnsConfig = {}): CniResult {
@@ -50,7 +52,7 @@ export function addResult(cniVersion: string, w: AttachedWorkload, dns: DnsConfi
     cniVersion,
     interfaces: [host, container],
     ips: [ipEntry],
-    routes: [{ dst: '0.0.0.0/0', gw: GATEWAY }],
+    routes: [{ dst: w.routeDst, gw: GATEWAY }],
     dns,
   };
 }

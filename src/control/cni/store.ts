@@ -4,26 +4,65 @@ import { openDatastore } from '../datastore/index.js';
 import { DatastoreError, type Datastore } from '../datastore/types.js';
 import { API_VERSION, type WorkloadEndpoint, type WorkloadEndpointSpec } from '../model/types.js';
 import type { NetConf } from './config.js';
-import { CniCode, CniError, datastoreFailureCode } from './errors.js';
+import { CniCode, CniError, looksLikeTimeout } from './errors.js';
 import { NETWORK_ANNOTATION } from './names.js';
 
+/**
+ * How long the datastore may take to answer the first request. A store that accepts connections and never
+ * answers would otherwise hold the runtime's call forever; after this the runtime hears "try again later".
+ */
+export const DATASTORE_ANSWER_MS = 10_000;
+
+/** Closing must not hold the answer hostage either: a wedged client is abandoned (the process exits anyway). */
+const CLOSE_WAIT_MS = 1_000;
+
+function within<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
+async function closeQuietly(ds: Datastore): Promise<void> {
+  await within(ds.close(), CLOSE_WAIT_MS, () => new Error('close timed out')).catch(() => undefined);
+}
+
+/** A datastore failure as the runtime should see it: 11 (try again later) when it timed out, else 103. */
+export function datastoreCniError(url: string, err: unknown): CniError {
+  const message = (err as Error)?.message ?? String(err);
+  if (looksLikeTimeout(err)) return new CniError(CniCode.TryAgainLater, `datastore ${url} did not answer in time, try again later: ${message}`);
+  return new CniError(CniCode.DatastoreFailure, `datastore ${url}: ${message}`);
+}
+
 export async function withDatastore<T>(conf: NetConf, fn: (ds: Datastore) => Promise<T>): Promise<T> {
+  let opened: Datastore | undefined;
   let ds: Datastore;
   try {
-    ds = await openDatastore(conf.datastore);
-    await ds.revision();
+    ds = await within(
+      (async () => {
+        opened = await openDatastore(conf.datastore);
+        await opened.revision();
+        return opened;
+      })(),
+      DATASTORE_ANSWER_MS,
+      () => new CniError(CniCode.TryAgainLater, `datastore ${conf.datastore} did not answer within ${DATASTORE_ANSWER_MS / 1000} s; try again later`),
+    );
   } catch (err) {
-    throw new CniError(CniCode.TryAgainLater, `datastore ${conf.datastore} is not reachable: ${(err as Error).message}`);
+    if (opened) await closeQuietly(opened);
+    if (err instanceof CniError) throw err;
+    // Whatever kept the store from answering (refused, unreachable, its own call deadline) may pass: code 11.
+    const what = looksLikeTimeout(err) ? 'did not answer in time' : 'is not reachable';
+    throw new CniError(CniCode.TryAgainLater, `datastore ${conf.datastore} ${what}, try again later: ${(err as Error).message}`);
   }
   try {
     return await fn(ds);
   } catch (err) {
-    if (err instanceof DatastoreError) {
-      throw new CniError(datastoreFailureCode(err), `datastore ${conf.datastore}: ${err.message}`);
-    }
+    if (err instanceof CniError) throw err;
+    if (err instanceof DatastoreError || looksLikeTimeout(err)) throw datastoreCniError(conf.datastore, err);
     throw err;
   } finally {
-    await ds.close();
+    await closeQuietly(ds);
   }
 }
 

@@ -28,7 +28,9 @@ export function requireSupported(version: string): void {
   if (!(SUPPORTED_VERSIONS as readonly string[]).includes(version)) {
     throw new CniError(
       CniCode.IncompatibleVersion,
-      `cniVersion "${version}" is not supported (supported: ${SUPPORTED_VERSIONS.join(', ')})`,
+      `cniVersion "${version}" is not supported by bpf-overlay: set "cniVersion" at the top of the network ` +
+        `config list to one of ${SUPPORTED_VERSIONS.join(', ')} (1.0.0 for podman 4 and containerd 1.6/1.7, ` +
+        `whose libcni refuses 1.1.0 results with "unsupported CNI result version")`,
     );
   }
 }

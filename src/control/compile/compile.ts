@@ -3,7 +3,7 @@
 // output against the kernel and tests can pin every entry. It is the oracle of the incremental compiler: both
 // turn each input into claims with the resolvers of resolve.ts; this one combines them in one pass.
 import { NodeFlags, RouteKind, ZERO_IP, type KnownNodeEntry, type RouteEntry } from '../maps/layout.js';
-import { compareCidrText, compareIpText, type Cidr } from '../model/cidr.js';
+import { cidrContains, compareCidrText, compareIpText, parseCidr, type Cidr } from '../model/cidr.js';
 import type { Node } from '../model/types.js';
 import { matchesSelector } from '../selector/index.js';
 import { workloadMtu } from './mtu.js';
@@ -19,6 +19,7 @@ import {
   ignoredClaim,
   ignoredDecision,
   knownNodeEntry,
+  learnedOutcome,
   localNodeWarnings,
   nodeAddress,
   overriddenClaim,
@@ -139,7 +140,7 @@ export function compile(input: CompileInput): DesiredState {
   const localEncaps = uniqueSortedEncaps(pools.filter((p) => p.selector !== null && matchesSelector(p.selector, localLabels)).map((p) => p.encap));
   const encapsInUse = uniqueSortedEncaps(pools.map((p) => p.encap));
 
-  // Claim order: pools by name, blocks by CIDR then node, local workloads by name, tunnel addresses.
+  // Claim order: pools by name, blocks by CIDR then node, local workloads by name, tunnel addresses, learned routes.
   const routes = new RouteArbiter();
   for (const p of pools) routes.add(poolOutcome(p));
   const blockCtx = { localNode: input.localNode, localAddr, poolOf, nodeOf: (name: string) => nodeByName.get(name) };
@@ -151,6 +152,20 @@ export function compile(input: CompileInput): DesiredState {
   }
   const tunnels = tunnelOutcomes(local, input.localNode, localEncaps, flagsOf);
   for (const { outcome } of tunnels.outcomes) routes.add(outcome);
+
+  // Routes learned over BGP fill only what the datastore leaves open (the claims so far, pools aside).
+  const claimed = [...routes.routes.values()].filter((r) => r.entry.kind !== RouteKind.Pool).map((r) => parseCidr(r.entry.cidr)!);
+  const addressOfNode = new Map(nodes.flatMap((n) => (nodeAddress(n) ? [[nodeAddress(n)!.addr, n] as const] : [])));
+  const learnedCtx = {
+    localAddr,
+    poolOf,
+    nodeAt: (addr: string) => addressOfNode.get(addr),
+    overlapsClaim: (c: Cidr) => claimed.some((x) => cidrContains(x, c) || cidrContains(c, x)),
+  };
+  for (const l of sortByCidr(input.learnedRoutes ?? [], (l) => l.cidr)) {
+    const o = learnedOutcome(l, learnedCtx);
+    if (o) routes.add(o);
+  }
   warnings.push(...routes.warnings);
 
   // A known node may send either encapsulation, whatever the pools say right now: while a pool changes mode,

@@ -113,6 +113,7 @@ export class IncrementalCompiler {
     const before = this.state;
     const held = this.core.localWorkloadNames();
     const core = new Resolvers(this.opts.localNode, this.opts.uplinkMtu);
+    core.setLearned(this.core.learned);
     const put = <K extends CompilerEvent['kind']>(kind: K, rs: readonly { metadata: { name: string } }[]) =>
       rs.map((r) => ({ type: 'put' as const, kind, name: r.metadata.name, resource: r as CompilerResource }));
     // Pools and nodes first, so each block resolves once.
@@ -138,12 +139,23 @@ export class IncrementalCompiler {
   /** Applies several deltas (a burst coalesced by the agent) and reports their combined effect. */
   applyAll(events: readonly CompilerEvent[]): ChangeSet {
     for (const ev of events) checkEvent(ev);
+    return this.batch(events.length > 0, (core) => {
+      for (const ev of events) core.apply(ev);
+    });
+  }
+
+  /** Replaces the routes BIRD learned over BGP (used only where the datastore has no route) and reports what differs. */
+  setLearnedRoutes(routes: CompileInput['learnedRoutes'] = []): ChangeSet {
+    return this.batch(true, (core) => core.setLearned(routes));
+  }
+
+  private batch(changes: boolean, fn: (core: Resolvers) => void): ChangeSet {
     const core = this.core;
     const before = core.scalars;
     core.tracker.reset();
-    for (const ev of events) core.apply(ev);
+    fn(core);
     core.finishBatch();
-    if (events.length > 0) this.current = null;
+    if (changes) this.current = null;
     return this.changesSince(before);
   }
 
@@ -158,6 +170,7 @@ export class IncrementalCompiler {
       localNode: this.opts.localNode,
       config: overlayConfigWithDefaults(inputs.OverlayConfiguration.get('default')?.spec),
       uplinkMtu: this.opts.uplinkMtu,
+      learnedRoutes: [...this.core.learned],
     };
   }
 

@@ -40,6 +40,12 @@ export class NodeTable {
     return this.addrOf.get(name) ?? null;
   }
 
+  /** The last node by name at `addr` (the local node included): the one compile() maps the address to. */
+  lastNodeAt(addr: string): string | undefined {
+    const names = this.byAddr.get(addr);
+    return names?.[names.length - 1];
+  }
+
   knownNode(addr: string): KnownNodeEntry | undefined {
     return this.known.get(addr);
   }

@@ -157,13 +157,58 @@ export function blockOutcome(ba: BlockAffinity, ctx: BlockContext): Outcome {
     cidr: cidr.network,
     kind: RouteKind.RemoteBlock,
     encap,
-    flags: pool.flags,
+    flags: pool.flags | viaFibFlag(encap, ctx.localAddr, remoteAddr.addr),
     ifindex: 0,
     nextHop: remoteAddr.addr,
     dstMac: encap === Encap.Vxlan ? vtepMacOf(remote!) : ZERO_MAC,
     srcMac: ZERO_MAC,
   };
   return { cidr: cidr.network, node: nodeName, claim: { entry, owner }, reason };
+}
+
+/** A plain hop to an address outside our subnet cannot be resolved on-link: the data path asks the host FIB. */
+export function viaFibFlag(encap: Encap, local: NodeAddress | null, nextHop: string): number {
+  if (encap !== Encap.None) return 0;
+  const ip = parseIp(nextHop);
+  return local && ip && cidrContainsIp(local.subnet, ip.family, ip.value) ? 0 : RouteFlags.ViaFib;
+}
+
+export interface LearnedRoute {
+  cidr: string;
+  nextHop: string;
+}
+
+/**
+ * A route BIRD learned over BGP, or null when it is not used: it fills only what the datastore leaves open, a
+ * prefix inside a pool that no block, workload or tunnel address overlaps (`overlapsClaim`). `nodeAt` gives
+ * the node holding the next hop's address, if any.
+ */
+export function learnedOutcome(
+  l: LearnedRoute,
+  ctx: Pick<BlockContext, 'localAddr' | 'poolOf'> & { nodeAt: (addr: string) => Node | undefined; overlapsClaim: (c: Cidr) => boolean },
+): Outcome | null {
+  const cidr = parseCidr(l.cidr);
+  const pool = cidr && cidr.family === 4 ? ctx.poolOf(cidr) : undefined;
+  if (!cidr || !pool || ctx.overlapsClaim(cidr)) return null;
+  const viaNode = ctx.nodeAt(l.nextHop);
+  const remoteAddr = viaNode ? nodeAddress(viaNode) : null;
+  const { encap, reason } = remoteAddr ? resolveEncap(pool, ctx.localAddr, remoteAddr) : { encap: Encap.None, reason: 'next hop is no node -> plain' };
+  const entry: RouteEntry = {
+    cidr: cidr.network,
+    kind: RouteKind.RemoteBlock,
+    encap,
+    flags: pool.flags | viaFibFlag(encap, ctx.localAddr, l.nextHop),
+    ifindex: 0,
+    nextHop: l.nextHop,
+    dstMac: encap === Encap.Vxlan && viaNode ? vtepMacOf(viaNode) : ZERO_MAC,
+    srcMac: ZERO_MAC,
+  };
+  return {
+    cidr: cidr.network,
+    node: viaNode?.metadata.name ?? null,
+    claim: { entry, owner: `BGP route ${cidr.network} via ${l.nextHop}` },
+    reason: `learned over BGP from ${l.nextHop}; ${reason}`,
+  };
 }
 
 export function resolveEncap(pool: PoolInfo, local: NodeAddress | null, remote: NodeAddress): { encap: Encap; reason: string } {

@@ -21,6 +21,8 @@ import { workloadMtu } from './mtu.js';
 import { NodeTable, type NodeChanges } from './node-table.js';
 import {
   blockOutcome,
+  learnedOutcome,
+  type LearnedRoute,
   cidrKey,
   compareText,
   localNodeWarnings,
@@ -36,7 +38,7 @@ import {
   type NodeAddress,
   type PoolInfo,
 } from './resolve.js';
-import { RouteTable, type RouteChanges, type SourceItem } from './route-table.js';
+import { BLOCK_PHASE, LEARNED_PHASE, POOL_PHASE, RouteTable, compareClaimOrder, TUNNEL_PHASE, WORKLOAD_PHASE, type RouteChanges, type SourceItem } from './route-table.js';
 import type { DesiredState } from './types.js';
 
 /** The kinds the compiler reads. */
@@ -104,10 +106,6 @@ export interface Scalars {
   warnings: readonly string[];
 }
 
-const POOL_PHASE = 0;
-const BLOCK_PHASE = 1;
-const WORKLOAD_PHASE = 2;
-const TUNNEL_PHASE = 3;
 
 export class Resolvers {
   readonly inputs = {
@@ -134,6 +132,8 @@ export class Resolvers {
   private pools: PoolInfo[] = [];
   private readonly poolWarnings = new Map<string, string>();
   private localAddr: NodeAddress | null = null;
+  /** Routes BIRD learned over BGP, as last set. */
+  private learnedRoutes: readonly LearnedRoute[] = [];
   private blockCtx: BlockContext;
   private out: Scalars;
 
@@ -161,6 +161,18 @@ export class Resolvers {
     return this.out;
   }
 
+  get learned(): readonly LearnedRoute[] {
+    return this.learnedRoutes;
+  }
+
+  /** Replaces the learned routes; they are resolved when the batch finishes. */
+  setLearned(routes: readonly LearnedRoute[]): void {
+    this.learnedRoutes = [...routes];
+    this.learnedDirty = true;
+  }
+
+  private learnedDirty = false;
+
   /** Fills an empty instance (the block index sorts once, after the last block). */
   loadAll(events: Iterable<Parameters<Resolvers['apply']>[0]>): void {
     this.blocks.appending = true;
@@ -187,6 +199,10 @@ export class Resolvers {
 
   /** Settles what is computed per batch rather than per event (the ordered warning list). */
   finishBatch(): void {
+    // Learned routes read every datastore claim near them, pools, nodes and the local address: with few of them
+    // (a BGP peering), resolving them all per batch costs less than indexing what each reads.
+    if (this.learnedRoutes.length > 0 || this.learnedDirty) this.resolveLearned();
+    this.learnedDirty = false;
     if (!this.tracker.warnings) return;
     const warnings = this.assembleWarnings();
     const prev = this.out.warnings;
@@ -359,6 +375,25 @@ export class Resolvers {
     const items = outcomes.map(({ slot, outcome }) => ({ order: { phase: TUNNEL_PHASE, num: slot, text: '', name: '', seq: 0, sub: 0 }, outcome }));
     this.routes.setSource('tunnel', items);
     if (tunnelAddr !== this.out.tunnelAddr) this.out = { ...this.out, tunnelAddr };
+  }
+
+  private resolveLearned(): void {
+    const ctx = {
+      localAddr: this.localAddr,
+      poolOf: (c: Cidr) => poolContaining(this.pools, c),
+      nodeAt: (addr: string) => {
+        const name = this.nodes.lastNodeAt(addr);
+        return name === undefined ? undefined : this.inputs.Node.get(name);
+      },
+      overlapsClaim: (c: Cidr) => this.routes.overlapsDatastoreClaim(c),
+    };
+    const items: SourceItem[] = [];
+    this.learnedRoutes.forEach((l, seq) => {
+      const outcome = learnedOutcome(l, ctx);
+      if (outcome) items.push({ order: { phase: LEARNED_PHASE, num: cidrKey(l.cidr), text: l.cidr, name: '', seq, sub: 0 }, outcome });
+    });
+    items.sort((a, b) => compareClaimOrder(a.order, b.order));
+    this.routes.setSource('learned', items);
   }
 
   private assembleWarnings(): string[] {

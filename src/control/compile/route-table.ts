@@ -2,6 +2,8 @@
 // CIDR exactly as compile() arbitrates them (priority, then claim order), so changing one source re-arbitrates
 // only the prefixes it claimed or claims. Decisions and routes are kept sorted as compile() orders them.
 import type { RouteEntry } from '../maps/layout.js';
+import { parseCidr, type Cidr } from '../model/cidr.js';
+import { BlockIndex } from './block-index.js';
 import type { RouteDecision } from './types.js';
 import {
   PRIORITY,
@@ -34,6 +36,13 @@ export interface ClaimOrder {
 export function compareClaimOrder(a: ClaimOrder, b: ClaimOrder): number {
   return a.phase - b.phase || compareCidrKeyed(a.num, a.text, b.num, b.text) || compareText(a.name, b.name) || a.seq - b.seq || a.sub - b.sub;
 }
+
+/** Claim phases, in compile()'s order. */
+export const POOL_PHASE = 0;
+export const BLOCK_PHASE = 1;
+export const WORKLOAD_PHASE = 2;
+export const TUNNEL_PHASE = 3;
+export const LEARNED_PHASE = 4;
 
 export interface SourceItem {
   order: ClaimOrder;
@@ -99,6 +108,9 @@ export class RouteTable {
   private readonly routeList = new SortedList<RouteEntry>(compareRoutes);
   private readonly decisionList = new SortedList<DecisionItem>(compareDecisionItems);
   private decisionValues: RouteDecision[] | null = null;
+  /** Prefixes the datastore claims beside pools (blocks, workloads, tunnel addresses): learned routes avoid them. */
+  private readonly datastoreClaims = new Map<string, number>();
+  private readonly datastoreIndex = new BlockIndex();
 
   constructor(private readonly changes: RouteChanges) {}
 
@@ -115,6 +127,7 @@ export class RouteTable {
     const dirty = new Set<string>();
     for (const it of old) {
       if (!it.outcome.claim) continue;
+      this.countDatastoreClaim(it, -1);
       const list = this.claims.get(it.outcome.cidr)!;
       list.splice(list.indexOf(it), 1);
       if (list.length === 0) this.claims.delete(it.outcome.cidr);
@@ -130,6 +143,7 @@ export class RouteTable {
         this.listInsert(d);
         continue;
       }
+      this.countDatastoreClaim(it, 1);
       const list = this.claims.get(o.cidr);
       if (!list) this.claims.set(o.cidr, [it]);
       else {
@@ -142,6 +156,26 @@ export class RouteTable {
     if (skips.length > 0) this.skips.set(key, skips);
     else this.skips.delete(key);
     for (const cidr of dirty) this.arbitrate(cidr);
+  }
+
+  private countDatastoreClaim(it: SourceItem, delta: number): void {
+    if (it.order.phase < BLOCK_PHASE || it.order.phase > TUNNEL_PHASE) return;
+    const cidr = it.outcome.cidr;
+    const n = (this.datastoreClaims.get(cidr) ?? 0) + delta;
+    if (n > 0) this.datastoreClaims.set(cidr, n);
+    else this.datastoreClaims.delete(cidr);
+    if (n === 1 && delta > 0) this.datastoreIndex.set(cidr, parseCidr(cidr));
+    if (n === 0) this.datastoreIndex.delete(cidr);
+  }
+
+  /** Whether a datastore claim (pools aside) contains `c` or lies inside it. */
+  overlapsDatastoreClaim(c: Cidr): boolean {
+    const base = Number(c.addr);
+    for (let p = 0; p <= c.prefix; p++) {
+      const net = p === 0 ? 0 : (base & (0xffffffff << (32 - p))) >>> 0;
+      if (this.datastoreClaims.has(`${net >>> 24}.${(net >>> 16) & 255}.${(net >>> 8) & 255}.${net & 255}/${p}`)) return true;
+    }
+    return this.datastoreIndex.within(c).some((name) => parseCidr(name)!.prefix >= c.prefix);
   }
 
   private arbitrate(cidr: string): void {

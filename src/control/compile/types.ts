@@ -12,6 +12,8 @@ export interface CompileInput {
   config: Required<OverlayConfigurationSpec>;
   /** MTU of the uplink that carries the node address, as detected on this host. */
   uplinkMtu: number;
+  /** Routes BIRD learned from BGP peers (absent without BGP); used only where the datastore has no route. */
+  learnedRoutes?: readonly { cidr: string; nextHop: string }[];
 }
 
 /** Why a route exists (or why one does not), for `get routes` and for logs. */

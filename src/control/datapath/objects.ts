@@ -21,6 +21,11 @@ export interface DatapathConfig {
   vtepMac: string;
   /** bpffs directory where the shared maps are pinned by name (created if missing). */
   pinRoot: string;
+  /**
+   * Capacities (max_entries) by map name, for maps created by this load; a map already pinned keeps the
+   * capacity it was created with (libbpf refuses to reuse a pinned map of another size: unload first).
+   */
+  maxEntries?: Partial<Record<string, number>>;
 }
 
 /** Entry objects and the program each holds; the hook names match the counters' hooks. */
@@ -126,6 +131,7 @@ export function loadDatapath(cfg: DatapathConfig, deps: LoadDeps = defaultDeps):
       const spec = deps.openObject(deps.objectPath(file), { pinRoot: cfg.pinRoot });
       try {
         for (const [name, value] of Object.entries(globals)) spec.setVariable(name, value);
+        for (const [name, max] of Object.entries(cfg.maxEntries ?? {})) if (max !== undefined) spec.setMapMaxEntries(name, max);
         const coll = spec.load();
         collections.push(coll);
         programs[hook] = coll.program(program);

@@ -3,7 +3,7 @@
 // repository's bench, XDP decap on a veth uplink ran at 0.13x the throughput of tc decap. Virtual devices
 // without native XDP (bridge, vlan, macvlan, ...) only run generic XDP, which costs more than the tc hook it
 // replaces. On those uplinks XDP decap is declined (tc decap does the work) unless forced.
-import { runTool } from '../system/run.js';
+import { runTool } from '../host/run.js';
 
 export interface UplinkLinkFacts {
   ifname: string;

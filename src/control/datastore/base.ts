@@ -13,7 +13,9 @@ import {
   type Datastore,
   type KindGuard,
   type Precondition,
+  type NodeFilter,
   type ResourceRef,
+  type Snapshot,
   type StoredKind,
   type StoredOf,
   type StoredResource,
@@ -80,7 +82,8 @@ export function stamp<T extends StoredResource>(resource: T, revision: number, c
 export abstract class BaseDatastore implements Datastore {
   abstract readonly url: string;
   abstract get<K extends StoredKind>(kind: K, name: string): Promise<StoredOf<K> | undefined>;
-  abstract list<K extends StoredKind>(kind: K): Promise<StoredOf<K>[]>;
+  abstract list<K extends StoredKind>(kind: K, filter?: NodeFilter): Promise<StoredOf<K>[]>;
+  abstract snapshot(kinds: readonly StoredKind[], filter?: NodeFilter): Promise<Snapshot>;
   abstract watch(
     kinds: readonly StoredKind[],
     onEvent: (ev: WatchEvent) => void,
@@ -207,6 +210,9 @@ class OptimisticTxn implements Txn {
     if (pending) return pending.resource as StoredOf<K> | undefined;
     const found = await this.ds.get(kind, name);
     const version = found?.metadata.resourceVersion;
+    // The first read of a key guards the commit: a second read seeing a newer version must not bless a write
+    // built from the first (that lost concurrent updates: IPAM overwrote the agent's Node annotations).
+    if (this.guarded.has(key)) return found;
     this.observed.set(key, version);
     this.guarded.set(key, { kind, name, expect: version === undefined ? 'absent' : { resourceVersion: version } });
     return found;

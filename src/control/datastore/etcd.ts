@@ -3,7 +3,7 @@
 // compares for the preconditions, puts/deletes on success, and on failure range reads of the compared keys so
 // that the error can say which precondition failed without another round trip.
 import fs from 'node:fs';
-import { Etcd3, type IOptions } from 'etcd3';
+import { Etcd3, type IOptions, type Watcher } from 'etcd3';
 import type * as RPC from 'etcd3/lib/rpc.js';
 import { BaseDatastore, kindGuardError, preconditionError, stamp } from './base.js';
 import {
@@ -12,10 +12,13 @@ import {
   ConflictError,
   DatastoreError,
   DatastoreTimeoutError,
+  EVERY_NODE,
   type CommitRequest,
   type CommitResult,
   type KindGuard,
+  type NodeFilter,
   type Precondition,
+  type Snapshot,
   type StoredKind,
   type StoredOf,
   type StoredResource,
@@ -73,6 +76,23 @@ function keyOf(kind: string, name: string): string {
   return `${ETCD_PREFIX}${kind}/${name}`;
 }
 
+/**
+ * A second key per WorkloadEndpoint, under its node, written in the same txn as the resource (same value,
+ * same mod_revision): one node's agent lists and watches only its own prefix, so a pod on another node sends
+ * it nothing. A move to another node deletes the old node's key (a delete for that node's watchers).
+ */
+const BY_NODE_PREFIX = `${ETCD_PREFIX}.by-node/`;
+
+function nodeKeyPrefix(node: string): string {
+  return `${BY_NODE_PREFIX}${node}/WorkloadEndpoint/`;
+}
+
+/** Present once every WorkloadEndpoint has its node key (stores from before the index get it on first use). */
+const NODE_INDEX_MARKER = `${BY_NODE_PREFIX}.indexed`;
+
+/** Guarded retries of a commit whose only conflict was a concurrent move of a WorkloadEndpoint's index key. */
+const INDEX_RETRIES = 16;
+
 function decode<T extends StoredResource>(kv: RPC.IKeyValue): T {
   const resource = JSON.parse(kv.value.toString('utf8')) as T;
   resource.metadata = { ...resource.metadata, resourceVersion: kv.mod_revision };
@@ -82,6 +102,31 @@ function decode<T extends StoredResource>(kv: RPC.IKeyValue): T {
 function encode(resource: StoredResource): Buffer {
   const { resourceVersion: _omitted, ...metadata } = resource.metadata;
   return Buffer.from(JSON.stringify({ ...resource, metadata }), 'utf8');
+}
+
+/** The end of etcd's range holding every key that starts with prefix. */
+function prefixEnd(prefix: Buffer): Buffer {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i] < 0xff) {
+      end[i]++;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return Buffer.from([0]);
+}
+
+/** Where the resources of one kind live, for a node filter: WorkloadEndpoints of a node under its own prefix. */
+function rangePrefixes(kind: StoredKind, filter: NodeFilter): string[] {
+  return filter.node !== undefined && kind === 'WorkloadEndpoint'
+    ? [nodeKeyPrefix(filter.node), nodeKeyPrefix(EVERY_NODE)]
+    : [keyOf(kind, '')];
+}
+
+/** Whose index a WorkloadEndpoint is kept under: its node's, or every node's when it allows spoofed sources. */
+function nodeOfEndpoint(resource: StoredResource | undefined): string | undefined {
+  if (resource?.kind !== 'WorkloadEndpoint') return undefined;
+  return (resource.spec.allowSpoofedSourcePrefixes?.length ?? 0) > 0 ? EVERY_NODE : resource.spec.node;
 }
 
 function compareFor(pre: Precondition): RPC.ICompare {
@@ -106,6 +151,7 @@ export class EtcdDatastore extends BaseDatastore {
   private readonly caFile?: string;
   private readonly callTimeoutMs: number;
   private readonly watchers = new Set<{ cancel(): Promise<void> }>();
+  private nodeIndexReady = false;
 
   constructor(
     readonly url: string,
@@ -176,9 +222,63 @@ export class EtcdDatastore extends BaseDatastore {
     return kv ? decode<StoredOf<K>>(kv) : undefined;
   }
 
-  async list<K extends StoredKind>(kind: K): Promise<StoredOf<K>[]> {
-    const res = await this.rpc(() => this.client.getAll().prefix(keyOf(kind, '')).sort('Key', 'Ascend').exec());
-    return res.kvs.map((kv) => decode<StoredOf<K>>(kv));
+  async list<K extends StoredKind>(kind: K, filter: NodeFilter = {}): Promise<StoredOf<K>[]> {
+    const items: StoredOf<K>[] = [];
+    for (const prefix of rangePrefixes(kind, filter)) {
+      const res = await this.rpc(() => this.client.getAll().prefix(prefix).sort('Key', 'Ascend').exec());
+      items.push(...res.kvs.map((kv) => decode<StoredOf<K>>(kv)));
+    }
+    return items;
+  }
+
+  async snapshot(kinds: readonly StoredKind[], filter: NodeFilter = {}): Promise<Snapshot> {
+    if (filter.node !== undefined && kinds.includes('WorkloadEndpoint')) await this.ensureNodeIndex();
+    // One txn of range reads: every kind is read at the txn's revision.
+    const res = await this.rpc(() =>
+      this.client.kv.txn({
+        compare: [],
+        success: kinds.flatMap((kind) =>
+          rangePrefixes(kind, filter).map((prefix) => {
+            const key = Buffer.from(prefix);
+            return { request_range: { key, range_end: prefixEnd(key) } };
+          }),
+        ),
+        failure: [],
+      }),
+    );
+    const items: StoredResource[] = [];
+    for (const r of res.responses) {
+      for (const kv of r.response_range?.kvs ?? []) {
+        items.push(decode(kv));
+      }
+    }
+    return { revision: Number(res.header.revision), items };
+  }
+
+  /**
+   * A store written before the per-node index has WorkloadEndpoints without their node key: index them once
+   * (each guarded by its mod_revision, so a concurrent write wins), then mark the store as indexed.
+   */
+  private async ensureNodeIndex(): Promise<void> {
+    if (this.nodeIndexReady) return;
+    const marker = await this.rpc(() => this.client.get(NODE_INDEX_MARKER).exec());
+    if (marker.kvs.length === 0) {
+      const all = await this.rpc(() => this.client.getAll().prefix(keyOf('WorkloadEndpoint', '')).exec());
+      for (const kv of all.kvs) {
+        const node = nodeOfEndpoint(decode(kv));
+        if (node === undefined) continue;
+        const name = kv.key.toString('utf8').slice(keyOf('WorkloadEndpoint', '').length);
+        await this.rpc(() =>
+          this.client.kv.txn({
+            compare: [{ key: kv.key, target: 'Mod', result: 'Equal', mod_revision: kv.mod_revision }],
+            success: [{ request_put: { key: Buffer.from(`${nodeKeyPrefix(node)}${name}`), value: kv.value } }],
+            failure: [],
+          }),
+        );
+      }
+      await this.rpc(() => this.client.put(NODE_INDEX_MARKER).value('1').exec());
+    }
+    this.nodeIndexReady = true;
   }
 
   async revision(): Promise<number> {
@@ -195,23 +295,68 @@ export class EtcdDatastore extends BaseDatastore {
           `Split it into several applies, or raise --max-txn-ops on the etcd cluster and the maxTxnOps option.`,
       );
     }
-    const createdAt = await this.existingCreationTimes(req);
+    for (let attempt = 0; ; attempt++) {
+      const result = await this.commitOnce(req);
+      if (result) return result;
+      if (attempt >= INDEX_RETRIES) {
+        throw new ConflictError(`commit to ${this.url}: WorkloadEndpoints kept changing node while being written; try again`);
+      }
+    }
+  }
+
+  /** One txn; undefined when only the guard of a WorkloadEndpoint's node index failed (the caller retries). */
+  private async commitOnce(req: CommitRequest): Promise<CommitResult | undefined> {
+    const existing = await this.readExisting(req);
     const success: RPC.IRequestOp[] = [];
+    /** Each WorkloadEndpoint written, at the version its node index was planned from. */
+    const guards: { key: Buffer; modRevision: string | undefined }[] = [];
     const stampedWithoutVersion: StoredResource[] = [];
+    const deleteKey = (key: string) => success.push({ request_delete_range: { key: Buffer.from(key) } });
     for (const w of req.writes) {
+      const kind = w.op === 'delete' ? w.kind : w.resource.kind;
+      const name = w.op === 'delete' ? w.name : w.resource.metadata.name;
+      const key = keyOf(kind, name);
+      const before = existing.get(key);
+      if (kind === 'WorkloadEndpoint') {
+        // The node index must follow the resource: guard against a concurrent move between read and txn.
+        guards.push({ key: Buffer.from(key), modRevision: before?.metadata.resourceVersion });
+      }
+      const oldNode = nodeOfEndpoint(before);
       if (w.op === 'delete') {
-        success.push({ request_delete_range: { key: Buffer.from(keyOf(w.kind, w.name)) } });
+        deleteKey(key);
+        if (oldNode !== undefined) deleteKey(`${nodeKeyPrefix(oldNode)}${name}`);
         continue;
       }
-      const stored = stamp(w.resource, 0, createdAt.get(keyOf(w.resource.kind, w.resource.metadata.name)));
+      const stored = stamp(w.resource, 0, w.resource.metadata.creationTimestamp ? undefined : before?.metadata.creationTimestamp);
       stampedWithoutVersion.push(stored);
-      success.push({ request_put: { key: Buffer.from(keyOf(stored.kind, stored.metadata.name)), value: encode(stored) } });
+      const value = encode(stored);
+      success.push({ request_put: { key: Buffer.from(key), value } });
+      const newNode = nodeOfEndpoint(stored);
+      if (newNode !== undefined) success.push({ request_put: { key: Buffer.from(`${nodeKeyPrefix(newNode)}${name}`), value } });
+      if (oldNode !== undefined && oldNode !== newNode) deleteKey(`${nodeKeyPrefix(oldNode)}${name}`);
+    }
+    if (success.length > this.maxTxnOps) {
+      throw new BatchTooLargeError(
+        `a batch needing ${success.length} etcd operations (WorkloadEndpoints take two: the resource and its node ` +
+          `index) exceeds etcd's limit of ${this.maxTxnOps} per transaction (--max-txn-ops) at ${this.url}; nothing was applied.`,
+      );
     }
     const res = await this.rpc(() =>
       this.client.kv.txn({
-        compare: [...req.preconditions.map(compareFor), ...(req.kindGuards ?? []).map(kindCompare)],
+        compare: [
+          ...req.preconditions.map(compareFor),
+          ...(req.kindGuards ?? []).map(kindCompare),
+          ...guards.map(({ key, modRevision }): RPC.ICompare =>
+            modRevision === undefined
+              ? { key, target: 'Version', result: 'Equal', version: 0 }
+              : { key, target: 'Mod', result: 'Equal', mod_revision: modRevision },
+          ),
+        ],
         success,
-        failure: req.preconditions.map((p) => ({ request_range: { key: Buffer.from(keyOf(p.kind, p.name)) } })),
+        failure: [
+          ...req.preconditions.map((p) => ({ request_range: { key: Buffer.from(keyOf(p.kind, p.name)) } })),
+          ...guards.map(({ key }) => ({ request_range: { key } })),
+        ],
       }),
     );
     if (!res.succeeded) {
@@ -220,6 +365,12 @@ export class EtcdDatastore extends BaseDatastore {
         const err = preconditionError(pre, kv ? kv.mod_revision : undefined);
         if (err) throw err;
       });
+      // A WorkloadEndpoint changed between the read its node index was planned from and the txn: plan again.
+      const moved = guards.some(({ modRevision }, i) => {
+        const kv = res.responses[req.preconditions.length + i]?.response_range?.kvs?.[0];
+        return (kv?.mod_revision ?? undefined) !== modRevision;
+      });
+      if (moved) return undefined;
       const guard = req.kindGuards?.[0];
       throw guard ? kindGuardError(guard, this.url) : new ConflictError(`commit to ${this.url} failed its preconditions`);
     }
@@ -231,25 +382,31 @@ export class EtcdDatastore extends BaseDatastore {
     return { revision, written };
   }
 
-  /** creationTimestamp survives updates; one read when a written resource does not carry it already. */
-  private async existingCreationTimes(req: CommitRequest): Promise<Map<string, string | undefined>> {
-    const out = new Map<string, string | undefined>();
-    const missing = req.writes.filter(
-      (w): w is Extract<typeof w, { op: 'put' }> => w.op === 'put' && !w.resource.metadata.creationTimestamp,
-    );
-    if (missing.length === 0) return out;
+  /**
+   * The stored versions a commit needs, in one read: resources written without a creationTimestamp (it survives
+   * updates) and every WorkloadEndpoint written (its node index moves with it).
+   */
+  private async readExisting(req: CommitRequest): Promise<Map<string, StoredResource>> {
+    const out = new Map<string, StoredResource>();
+    const keys = new Set<string>();
+    for (const w of req.writes) {
+      if (w.op === 'delete') {
+        if (w.kind === 'WorkloadEndpoint') keys.add(keyOf(w.kind, w.name));
+      } else if (!w.resource.metadata.creationTimestamp || w.resource.kind === 'WorkloadEndpoint') {
+        keys.add(keyOf(w.resource.kind, w.resource.metadata.name));
+      }
+    }
+    if (keys.size === 0) return out;
     const res = await this.rpc(() =>
       this.client.kv.txn({
         compare: [],
-        success: missing.map((w) => ({
-          request_range: { key: Buffer.from(keyOf(w.resource.kind, w.resource.metadata.name)) },
-        })),
+        success: [...keys].map((key) => ({ request_range: { key: Buffer.from(key) } })),
         failure: [],
       }),
     );
     res.responses.forEach((r) => {
       const kv = r.response_range?.kvs?.[0];
-      if (kv) out.set(kv.key.toString('utf8'), decode(kv).metadata.creationTimestamp);
+      if (kv) out.set(kv.key.toString('utf8'), decode(kv));
     });
     return out;
   }
@@ -261,38 +418,58 @@ export class EtcdDatastore extends BaseDatastore {
   ): Promise<WatchHandle> {
     const wanted = new Set<string>(kinds);
     const after = opts.afterRevision ?? (await this.revision());
-    const builder = this.client.watch();
-    if (kinds.length === 1) builder.prefix(keyOf(kinds[0], ''));
-    else builder.prefix(ETCD_PREFIX);
-    const watcher = await this.rpc(() => builder.startRevision(String(after + 1)).create());
-    const deliver = (type: 'put' | 'delete', kv: RPC.IKeyValue): void => {
-      const rest = kv.key.toString('utf8').slice(ETCD_PREFIX.length);
+    // One watcher over the whole prefix, or, with a node filter, one per kind (WorkloadEndpoints through the
+    // node's index prefix): keys are disjoint, so each key's changes still arrive in revision order.
+    const prefixes =
+      opts.node !== undefined && wanted.has('WorkloadEndpoint')
+        ? kinds.flatMap((k) => rangePrefixes(k, opts))
+        : [kinds.length === 1 ? keyOf(kinds[0], '') : ETCD_PREFIX];
+    const parse = (key: string): { kind: string; name: string } | undefined => {
+      for (const audience of opts.node !== undefined ? [opts.node, EVERY_NODE] : []) {
+        const prefix = nodeKeyPrefix(audience);
+        if (key.startsWith(prefix)) return { kind: 'WorkloadEndpoint', name: key.slice(prefix.length) };
+      }
+      if (key.startsWith(BY_NODE_PREFIX)) return undefined;
+      const rest = key.slice(ETCD_PREFIX.length);
       const slash = rest.indexOf('/');
-      const kind = rest.slice(0, slash);
-      if (!wanted.has(kind)) return;
+      return { kind: rest.slice(0, slash), name: rest.slice(slash + 1) };
+    };
+    const deliver = (type: 'put' | 'delete', kv: RPC.IKeyValue): void => {
+      const ref = parse(kv.key.toString('utf8'));
+      if (!ref || !wanted.has(ref.kind)) return;
       onEvent({
         type,
-        kind: kind as StoredKind,
-        name: rest.slice(slash + 1),
+        kind: ref.kind as StoredKind,
+        name: ref.name,
         resource: type === 'put' ? decode(kv) : undefined,
         revision: Number(kv.mod_revision),
       });
     };
-    watcher.on('put', (kv) => deliver('put', kv));
-    watcher.on('delete', (kv) => deliver('delete', kv));
-    watcher.on('error', (err) => {
-      const compacted = /compact/i.test(String(err?.message));
-      opts.onError?.(
-        compacted
-          ? new CompactedError(`watch position ${after} was compacted in ${this.url}; re-list (${err.message})`)
-          : new DatastoreError(`watch on ${this.url} failed: ${err.message}`),
-      );
-    });
-    this.watchers.add(watcher);
+    const watchers: Watcher[] = [];
+    try {
+      for (const prefix of prefixes) {
+        const watcher = await this.rpc(() => this.client.watch().prefix(prefix).startRevision(String(after + 1)).create());
+        watchers.push(watcher);
+        watcher.on('put', (kv) => deliver('put', kv));
+        watcher.on('delete', (kv) => deliver('delete', kv));
+        watcher.on('error', (err) => {
+          const compacted = /compact/i.test(String(err?.message));
+          opts.onError?.(
+            compacted
+              ? new CompactedError(`watch position ${after} was compacted in ${this.url}; re-list (${err.message})`)
+              : new DatastoreError(`watch on ${this.url} failed: ${err.message}`),
+          );
+        });
+        this.watchers.add(watcher);
+      }
+    } catch (err) {
+      await Promise.allSettled(watchers.map((w) => w.cancel()));
+      throw err;
+    }
     return {
       close: async () => {
-        this.watchers.delete(watcher);
-        await watcher.cancel();
+        for (const w of watchers) this.watchers.delete(w);
+        await Promise.allSettled(watchers.map((w) => w.cancel()));
       },
     };
   }

@@ -11,6 +11,9 @@ import {
   DatastoreError,
   type CommitRequest,
   type CommitResult,
+  EVERY_NODE,
+  type NodeFilter,
+  type Snapshot,
   type StoredKind,
   type StoredOf,
   type StoredResource,
@@ -114,6 +117,7 @@ CREATE TABLE IF NOT EXISTS resources (
   json TEXT NOT NULL,
   create_revision INTEGER NOT NULL,
   mod_revision INTEGER NOT NULL,
+  node TEXT,
   PRIMARY KEY (kind, name)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS changes (
@@ -123,11 +127,56 @@ CREATE TABLE IF NOT EXISTS changes (
   type TEXT NOT NULL CHECK (type IN ('put', 'delete')),
   json TEXT,
   at_ms INTEGER NOT NULL,
+  node TEXT,
+  prev_node TEXT,
   PRIMARY KEY (revision, kind, name)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 INSERT OR IGNORE INTO meta (key, value) VALUES ('revision', 0), ('compacted', 0);
 `;
+
+/**
+ * WorkloadEndpoints carry their audience in a column of their own (resources.node, and changes.node/prev_node
+ * for a change of audience): their node, or EVERY_NODE for one that allows spoofed source prefixes (every node
+ * accepts those from its node), so that one node's agent lists and watches only what concerns it. Stores made
+ * before the column existed get it, filled from the JSON, the first time they are opened for writing.
+ */
+const NODE_COLUMNS = `
+CREATE INDEX IF NOT EXISTS resources_by_node ON resources (kind, node, name) WHERE node IS NOT NULL;
+`;
+
+const AUDIENCE_FROM_JSON = `CASE WHEN kind <> 'WorkloadEndpoint' THEN NULL
+  WHEN COALESCE(json_array_length(json, '$.spec.allowSpoofedSourcePrefixes'), 0) > 0 THEN '${EVERY_NODE}'
+  ELSE json_extract(json, '$.spec.node') END`;
+
+function hasColumn(db: Database.Database, table: string, column: string): boolean {
+  return (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).some((c) => c.name === column);
+}
+
+function migrateNodeColumns(db: Database.Database): void {
+  if (!hasColumn(db, 'resources', 'node')) {
+    db.exec('ALTER TABLE resources ADD COLUMN node TEXT');
+    db.exec(`UPDATE resources SET node = ${AUDIENCE_FROM_JSON} WHERE kind = 'WorkloadEndpoint'`);
+  }
+  if (!hasColumn(db, 'changes', 'node')) db.exec('ALTER TABLE changes ADD COLUMN node TEXT');
+  if (!hasColumn(db, 'changes', 'prev_node')) db.exec('ALTER TABLE changes ADD COLUMN prev_node TEXT');
+  db.exec(NODE_COLUMNS);
+}
+
+/** Who must see a stored resource under a node filter (only WorkloadEndpoints have an audience). */
+function audienceOf(resource: StoredResource): string | null {
+  if (resource.kind !== 'WorkloadEndpoint') return null;
+  return (resource.spec.allowSpoofedSourcePrefixes?.length ?? 0) > 0 ? EVERY_NODE : (resource.spec.node ?? null);
+}
+
+/** SQL condition on the change log (and its parameters) keeping only what a node filter lets through. */
+function changesOfNode(filter: NodeFilter): { sql: string; params: string[] } {
+  if (filter.node === undefined) return { sql: '1', params: [] };
+  return {
+    sql: `(kind <> 'WorkloadEndpoint' OR node IN (?, '${EVERY_NODE}') OR prev_node IN (?, '${EVERY_NODE}'))`,
+    params: [filter.node, filter.node],
+  };
+}
 
 /** Trim the change log every this many revisions (cheap: one indexed DELETE). */
 const TRIM_EVERY = 256;
@@ -138,6 +187,7 @@ interface ChangeRow {
   name: string;
   type: 'put' | 'delete';
   json: string | null;
+  node: string | null;
 }
 
 export class SqliteDatastore extends BaseDatastore {
@@ -148,14 +198,18 @@ export class SqliteDatastore extends BaseDatastore {
   private closed = false;
 
   private readonly stmts: {
-    get: Database.Statement<[string, string], { json: string; mod_revision: number; create_revision: number }>;
+    get: Database.Statement<
+      [string, string],
+      { json: string; mod_revision: number; create_revision: number; node: string | null }
+    >;
     list: Database.Statement<[string], { json: string }>;
+    listOfNode: Database.Statement<[string, string], { json: string }>;
     revision: Database.Statement<[], { value: number }>;
     compacted: Database.Statement<[], { value: number }>;
     setMeta: Database.Statement<[number, string]>;
-    upsert: Database.Statement<[string, string, string, number, number]>;
+    upsert: Database.Statement<[string, string, string, number, number, string | null]>;
     remove: Database.Statement<[string, string]>;
-    logChange: Database.Statement<[number, string, string, string, string | null, number]>;
+    logChange: Database.Statement<[number, string, string, string, string | null, number, string | null, string | null]>;
     trim: Database.Statement<[number, number]>;
     maxTrimmed: Database.Statement<[number, number], { m: number | null }>;
     kindChanged: Database.Statement<[number, string], { revision: number }>;
@@ -175,7 +229,12 @@ export class SqliteDatastore extends BaseDatastore {
       this.db.pragma('journal_mode = WAL');
       // NORMAL is durable across process crashes in WAL mode; only a power loss can drop the last commits.
       this.db.pragma('synchronous = NORMAL');
-      this.db.transaction(() => this.db.exec(SCHEMA)).immediate();
+      this.db
+        .transaction(() => {
+          this.db.exec(SCHEMA);
+          migrateNodeColumns(this.db);
+        })
+        .immediate();
     }
     this.stmts = this.prepareStatements(url, file);
   }
@@ -190,19 +249,27 @@ export class SqliteDatastore extends BaseDatastore {
   }
 
   private prepareAll(): SqliteDatastore['stmts'] {
+    // A store opened read-only is never migrated: one made before the audience column computes it instead.
+    const audience = hasColumn(this.db, 'resources', 'node') ? 'node' : AUDIENCE_FROM_JSON;
     return {
-      get: this.db.prepare('SELECT json, mod_revision, create_revision FROM resources WHERE kind = ? AND name = ?'),
+      get: this.db.prepare(
+        `SELECT json, mod_revision, create_revision, ${audience} AS node FROM resources WHERE kind = ? AND name = ?`,
+      ),
       list: this.db.prepare('SELECT json FROM resources WHERE kind = ? ORDER BY name'),
+      listOfNode: this.db.prepare(
+        `SELECT json FROM resources WHERE kind = ? AND ${audience} IN (?, '${EVERY_NODE}') ORDER BY name`,
+      ),
       revision: this.db.prepare("SELECT value FROM meta WHERE key = 'revision'"),
       compacted: this.db.prepare("SELECT value FROM meta WHERE key = 'compacted'"),
       setMeta: this.db.prepare('UPDATE meta SET value = ? WHERE key = ?'),
       upsert: this.db.prepare(
-        `INSERT INTO resources (kind, name, json, create_revision, mod_revision) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (kind, name) DO UPDATE SET json = excluded.json, mod_revision = excluded.mod_revision`,
+        `INSERT INTO resources (kind, name, json, create_revision, mod_revision, node) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (kind, name) DO UPDATE SET json = excluded.json, mod_revision = excluded.mod_revision,
+         node = excluded.node`,
       ),
       remove: this.db.prepare('DELETE FROM resources WHERE kind = ? AND name = ?'),
       logChange: this.db.prepare(
-        'INSERT INTO changes (revision, kind, name, type, json, at_ms) VALUES (?, ?, ?, ?, ?, ?)',
+        'INSERT INTO changes (revision, kind, name, type, json, at_ms, node, prev_node) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       trim: this.db.prepare('DELETE FROM changes WHERE at_ms < ? AND revision <= ?'),
       maxTrimmed: this.db.prepare('SELECT MAX(revision) AS m FROM changes WHERE at_ms < ? AND revision <= ?'),
@@ -215,8 +282,28 @@ export class SqliteDatastore extends BaseDatastore {
     return row ? (JSON.parse(row.json) as StoredOf<K>) : undefined;
   }
 
-  async list<K extends StoredKind>(kind: K): Promise<StoredOf<K>[]> {
-    return this.stmts.list.all(kind).map((r) => JSON.parse(r.json) as StoredOf<K>);
+  async list<K extends StoredKind>(kind: K, filter: NodeFilter = {}): Promise<StoredOf<K>[]> {
+    const rows =
+      filter.node !== undefined && kind === 'WorkloadEndpoint'
+        ? this.stmts.listOfNode.all(kind, filter.node)
+        : this.stmts.list.all(kind);
+    return rows.map((r) => JSON.parse(r.json) as StoredOf<K>);
+  }
+
+  async snapshot(kinds: readonly StoredKind[], filter: NodeFilter = {}): Promise<Snapshot> {
+    // One read transaction: the revision is exactly the one the rows were read at.
+    const read = this.db.transaction(() => {
+      const items: StoredResource[] = [];
+      for (const kind of kinds) {
+        const rows =
+          filter.node !== undefined && kind === 'WorkloadEndpoint'
+            ? this.stmts.listOfNode.all(kind, filter.node)
+            : this.stmts.list.all(kind);
+        for (const r of rows) items.push(JSON.parse(r.json) as StoredResource);
+      }
+      return { revision: this.stmts.revision.get()!.value, items };
+    });
+    return read.deferred();
   }
 
   async revision(): Promise<number> {
@@ -240,8 +327,9 @@ export class SqliteDatastore extends BaseDatastore {
       const written: StoredResource[] = [];
       for (const w of req.writes) {
         if (w.op === 'delete') {
+          const gone = this.stmts.get.get(w.kind, w.name);
           if (this.stmts.remove.run(w.kind, w.name).changes > 0) {
-            this.stmts.logChange.run(revision, w.kind, w.name, 'delete', null, now);
+            this.stmts.logChange.run(revision, w.kind, w.name, 'delete', null, now, gone?.node ?? null, null);
           }
           continue;
         }
@@ -250,8 +338,10 @@ export class SqliteDatastore extends BaseDatastore {
         const createdAt = existing ? (JSON.parse(existing.json) as StoredResource).metadata.creationTimestamp : undefined;
         const stored = stamp(w.resource, revision, createdAt);
         const json = JSON.stringify(stored);
-        this.stmts.upsert.run(kind, metadata.name, json, existing?.create_revision ?? revision, revision);
-        this.stmts.logChange.run(revision, kind, metadata.name, 'put', json, now);
+        const node = audienceOf(stored);
+        const previousNode = existing?.node !== undefined && existing.node !== node ? existing.node : null;
+        this.stmts.upsert.run(kind, metadata.name, json, existing?.create_revision ?? revision, revision, node);
+        this.stmts.logChange.run(revision, kind, metadata.name, 'put', json, now, node, previousNode);
         written.push(stored);
       }
       this.stmts.setMeta.run(revision, 'revision');
@@ -277,12 +367,17 @@ export class SqliteDatastore extends BaseDatastore {
   ): Promise<WatchHandle> {
     if (this.closed) throw new Error(`datastore ${this.url} is closed`);
     const placeholders = kinds.map(() => '?').join(', ');
+    const byNode = changesOfNode(opts);
     const poll = this.db.prepare<unknown[], ChangeRow>(
-      `SELECT revision, kind, name, type, json FROM changes WHERE revision > ? AND kind IN (${placeholders})
+      `SELECT revision, kind, name, type, json, node FROM changes
+       WHERE revision > ? AND kind IN (${placeholders}) AND ${byNode.sql}
        ORDER BY revision, kind, name`,
     );
     const readSnapshot = this.db
-      .transaction((after: number) => ({ rows: poll.all(after, ...kinds), revision: this.stmts.revision.get()!.value }))
+      .transaction((after: number) => ({
+        rows: poll.all(after, ...kinds, ...byNode.params),
+        revision: this.stmts.revision.get()!.value,
+      }))
       .deferred;
     let last = opts.afterRevision ?? (await this.revision());
     let timer: NodeJS.Timeout | undefined;
@@ -299,6 +394,17 @@ export class SqliteDatastore extends BaseDatastore {
         const { rows, revision } = readSnapshot(last);
         for (const row of rows) {
           last = row.revision;
+          // A WorkloadEndpoint that moved to another node is gone as far as this node is concerned.
+          const movedAway =
+            opts.node !== undefined &&
+            row.kind === 'WorkloadEndpoint' &&
+            row.type === 'put' &&
+            row.node !== opts.node &&
+            row.node !== EVERY_NODE;
+          if (movedAway) {
+            onEvent({ type: 'delete', kind: 'WorkloadEndpoint', name: row.name, revision: row.revision });
+            continue;
+          }
           onEvent({
             type: row.type,
             kind: row.kind as StoredKind,

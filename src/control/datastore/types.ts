@@ -85,7 +85,27 @@ export interface WatchEvent {
   revision: number;
 }
 
-export interface WatchOptions {
+/** Narrows reads and watches to what one node needs. */
+export interface NodeFilter {
+  /**
+   * Only the WorkloadEndpoints whose spec.node is this node, and those of any node that allow spoofed source
+   * prefixes (every node accepts those from their node); other kinds are unaffected. So a plain pod on another
+   * node never reaches this node's agent. A WorkloadEndpoint that stops concerning the node is delivered as a
+   * delete.
+   */
+  node?: string;
+}
+
+/** The audience of a WorkloadEndpoint every node must see (node names are DNS-1123: never "*"). */
+export const EVERY_NODE = '*';
+
+/** Every resource of some kinds at one store revision: a watch from `revision` continues it without a gap. */
+export interface Snapshot {
+  revision: number;
+  items: StoredResource[];
+}
+
+export interface WatchOptions extends NodeFilter {
   /** Deliver changes made after this revision (default: the store's revision when the watch starts). */
   afterRevision?: number;
   /** Called when the watch can no longer deliver every change (history compacted, connection lost for good). */
@@ -123,7 +143,9 @@ export interface Datastore {
   /** The URL the store was opened with (credentials never appear in it). */
   readonly url: string;
   get<K extends StoredKind>(kind: K, name: string): Promise<StoredOf<K> | undefined>;
-  list<K extends StoredKind>(kind: K): Promise<StoredOf<K>[]>;
+  list<K extends StoredKind>(kind: K, filter?: NodeFilter): Promise<StoredOf<K>[]>;
+  /** One consistent read of several kinds, and the revision it was taken at (the start of a watch-fed cache). */
+  snapshot(kinds: readonly StoredKind[], filter?: NodeFilter): Promise<Snapshot>;
   /** Fails with AlreadyExistsError when the resource exists. */
   create<T extends StoredResource>(resource: T): Promise<T>;
   /** Create or replace. With expectedResourceVersion: compare-and-swap, ConflictError on mismatch or absence. */

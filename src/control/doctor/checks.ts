@@ -208,6 +208,18 @@ export function runChecks(probes: KernelProbes, opts: CheckOptions = {}): CheckR
     });
   }
 
+  // BGP is optional (a VXLAN-only cluster runs no BIRD): a missing bird fails only clusters that configure BGP.
+  for (const tool of ['bird', 'birdc']) {
+    const found = findExecutable(tool);
+    rows.push({
+      name: tool,
+      required: false,
+      ok: !!found,
+      detail: found ? `${found} (BGP: BGPConfiguration / BGPPeer)` : 'not found (needed only when BGP is configured)',
+      fix: found ? undefined : 'apt-get install -y bird2',
+    });
+  }
+
   const ipipModule = existsSync('/sys/module/ipip');
   rows.push({
     name: 'ipip module',

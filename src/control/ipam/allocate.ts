@@ -22,7 +22,7 @@ export async function getNode(tx: Txn, name: string): Promise<Node> {
   return node;
 }
 
-function withAllocation(block: IPAMBlock, address: string, req: AssignRequest): IPAMBlock {
+export function withAllocation(block: IPAMBlock, address: string, req: AssignRequest): IPAMBlock {
   const entry = req.attributes ? { handle: req.handle, attributes: req.attributes } : { handle: req.handle };
   return { ...block, spec: { ...block.spec, allocations: { ...block.spec.allocations, [address]: entry } } };
 }

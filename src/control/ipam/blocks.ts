@@ -65,7 +65,7 @@ export function eligiblePools(
  * makes them work), but some stacks and middleboxes treat x.x.x.0/x.x.x.255-style addresses specially, and the
  * cost is two addresses per pool. Pools of /31 and /32 have no such addresses (RFC 3021), so nothing is reserved.
  */
-function isReserved(pool: Cidr4, ip: number): boolean {
+export function isReserved(pool: Cidr4, ip: number): boolean {
   if (pool.prefix >= 31) return false;
   return ip === pool.base || ip === pool.base + pool.size - 1;
 }
@@ -83,7 +83,7 @@ export function firstFreeAddress(block: IPAMBlock, pool: IPPool): string | undef
   return undefined;
 }
 
-function overlaps(a: Cidr4, b: Cidr4): boolean {
+export function overlaps(a: Cidr4, b: Cidr4): boolean {
   return a.base < b.base + b.size && b.base < a.base + a.size;
 }
 

@@ -7,3 +7,4 @@ export { planPoolDeletion, poolUsage, PoolInUseError, type DeletePoolResult, typ
 export { runSteps, type Step } from './steps.js';
 export { ensureTunnelAddress, ensureTunnelAddressInTxn, tunnelHandle } from './tunnel.js';
 export * from './types.js';
+export { assignRequestedAddress, RequestedAddressError } from './request.js';

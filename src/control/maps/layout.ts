@@ -29,6 +29,8 @@ export const ENCAP_COUNT = 3;
 export const RouteFlags = {
   InPool: 1 << 0,
   NatOutgoing: 1 << 1,
+  /** Plain hop to a node outside our subnet: the data path follows the host FIB (the underlay's routers). */
+  ViaFib: 1 << 2,
 } as const;
 
 export const NodeFlags = {

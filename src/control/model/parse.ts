@@ -11,6 +11,7 @@ import {
   type ResourceKind,
 } from './types.js';
 import { canonicalCidrText, canonicalIpText, parseCidr } from './cidr.js';
+import { BGP_CONFIGURATION_FIELDS, BGP_PEER_FIELDS } from './bgp.js';
 
 export interface SourceRef {
   file: string;
@@ -274,6 +275,11 @@ function ipText(text: string): string {
   return canonicalIpText(text) ?? text;
 }
 
+// BGP specs are kept as written (calicoctl shows them so); defaults are applied where they are used.
+function pickFields(spec: Record<string, unknown>, fields: readonly string[]): never {
+  return Object.fromEntries(fields.filter((f) => spec[f] !== undefined && spec[f] !== '').map((f) => [f, spec[f]])) as never;
+}
+
 function normalizeMac(mac: string): string {
   return mac.toLowerCase().replace(/-/g, ':');
 }
@@ -300,9 +306,11 @@ export function toResource(doc: RawDocument): Resource {
     case 'Node': {
       const nodeSpec: Record<string, unknown> = {};
       if (isPlainObject(spec.bgp)) {
-        const bgp: Record<string, string> = {};
+        const bgp: Record<string, string | number> = {};
         if (typeof spec.bgp.ipv4Address === 'string') bgp.ipv4Address = cidrText(spec.bgp.ipv4Address);
         if (typeof spec.bgp.ipv4IPIPTunnelAddr === 'string') bgp.ipv4IPIPTunnelAddr = ipText(spec.bgp.ipv4IPIPTunnelAddr);
+        if (typeof spec.bgp.asNumber === 'string' || typeof spec.bgp.asNumber === 'number') bgp.asNumber = spec.bgp.asNumber;
+        if (typeof spec.bgp.routeReflectorClusterID === 'string') bgp.routeReflectorClusterID = ipText(spec.bgp.routeReflectorClusterID);
         nodeSpec.bgp = bgp;
       }
       if (typeof spec.ipv4VXLANTunnelAddr === 'string') nodeSpec.ipv4VXLANTunnelAddr = ipText(spec.ipv4VXLANTunnelAddr);
@@ -325,6 +333,10 @@ export function toResource(doc: RawDocument): Resource {
       return { apiVersion: API_VERSION, kind, metadata, spec: { ...(spec as OverlayConfigurationSpec) } };
     case 'FelixConfiguration':
       return { apiVersion: API_VERSION, kind: 'OverlayConfiguration', metadata, spec: felixToOverlaySpec(spec) };
+    case 'BGPConfiguration':
+      return { apiVersion: API_VERSION, kind, metadata, spec: pickFields(spec, BGP_CONFIGURATION_FIELDS) };
+    case 'BGPPeer':
+      return { apiVersion: API_VERSION, kind, metadata, spec: pickFields(spec, BGP_PEER_FIELDS) };
     case 'WorkloadEndpoint': {
       const wep = { ...spec } as Record<string, unknown>;
       if (typeof wep.mac === 'string') wep.mac = normalizeMac(wep.mac);

@@ -44,6 +44,10 @@ export interface NodeSpec {
     /** Address with prefix length ("172.31.0.1/24"); the prefix is the node's subnet for CrossSubnet. */
     ipv4Address?: string;
     ipv4IPIPTunnelAddr?: string;
+    /** This node's AS, overriding BGPConfiguration's asNumber (a number, or Calico's dotted "A.B" text). */
+    asNumber?: number | string;
+    /** Makes the node a route reflector for this cluster ID (an IPv4 address). */
+    routeReflectorClusterID?: string;
   };
   ipv4VXLANTunnelAddr?: string;
   vxlanTunnelMACAddr?: string;
@@ -115,7 +119,51 @@ export interface WorkloadEndpoint {
   spec: WorkloadEndpointSpec;
 }
 
-export type Resource = IPPool | Node | BlockAffinity | OverlayConfiguration | WorkloadEndpoint;
+export interface ServiceIPBlock {
+  cidr: string;
+}
+
+/** Calico's BGP settings: "default" applies to every node, "node.NAME" overrides listenPort/logSeverityScreen. */
+export interface BGPConfigurationSpec {
+  asNumber?: number | string;
+  nodeToNodeMeshEnabled?: boolean;
+  listenPort?: number;
+  logSeverityScreen?: string;
+  /** Accepted and kept, not advertised (see docs/bgp.md). */
+  serviceClusterIPs?: ServiceIPBlock[];
+  serviceExternalIPs?: ServiceIPBlock[];
+  serviceLoadBalancerIPs?: ServiceIPBlock[];
+}
+
+export interface BGPConfiguration {
+  apiVersion: typeof API_VERSION;
+  kind: 'BGPConfiguration';
+  metadata: ObjectMeta;
+  spec: BGPConfigurationSpec;
+}
+
+/** A BGP peering: which nodes (node / nodeSelector / all) peer with whom (peerIP / peerSelector). */
+export interface BGPPeerSpec {
+  node?: string;
+  nodeSelector?: string;
+  /** "10.0.0.1" or "10.0.0.1:1790". */
+  peerIP?: string;
+  asNumber?: number | string;
+  peerSelector?: string;
+  sourceAddress?: 'UseNodeIP' | 'None';
+  keepOriginalNextHop?: boolean;
+  /** Graceful restart time, a duration such as "120s" or "2m". */
+  maxRestartTime?: string;
+}
+
+export interface BGPPeer {
+  apiVersion: typeof API_VERSION;
+  kind: 'BGPPeer';
+  metadata: ObjectMeta;
+  spec: BGPPeerSpec;
+}
+
+export type Resource = IPPool | Node | BlockAffinity | OverlayConfiguration | WorkloadEndpoint | BGPConfiguration | BGPPeer;
 export type ResourceKind = Resource['kind'];
 export const RESOURCE_KINDS: readonly ResourceKind[] = [
   'IPPool',
@@ -123,6 +171,8 @@ export const RESOURCE_KINDS: readonly ResourceKind[] = [
   'BlockAffinity',
   'OverlayConfiguration',
   'WorkloadEndpoint',
+  'BGPConfiguration',
+  'BGPPeer',
 ];
 
 export type ResourceOf<K extends ResourceKind> = Extract<Resource, { kind: K }>;

@@ -1,19 +1,16 @@
 // Kernel routes that let the host itself reach workloads on other nodes. Workload traffic needs none of them
 // (the BPF programs forward it), but a host process's packet must get through routing and neighbour
-// resolution before tc egress on the uplink can encapsulate it. Every route we own carries protocol
-// HOST_ROUTE_PROTO, so we can list exactly ours and leave everybody else's alone.
-import { Encap, RouteKind, type RouteEntry } from '../maps/layout.js';
-import { runTool } from '../system/run.js';
-
-export const HOST_ROUTE_PROTO = 201;
-
-export interface HostRoute {
-  dst: string;
-  gateway: string;
-  dev: string;
-  src?: string;
-  mtu?: number;
-}
+// resolution before tc egress on the uplink can encapsulate it. This step is their only writer; it touches
+// only routes of protocol HOST_ROUTE_PROTO with its node's metric (host/routes.ts).
+import {
+  listHostRoutes,
+  routeDeleteLine,
+  routeReplaceLine,
+  runRouteBatch,
+  type HostRoute,
+} from '../host/routes.js';
+import { Encap, RouteFlags, RouteKind, type RouteEntry } from '../maps/layout.js';
+import type { SyncStep } from './steps.js';
 
 export interface HostRouteContext {
   uplink: string;
@@ -25,111 +22,120 @@ export interface HostRouteContext {
   gatewayFor: (nodeAddr: string) => string;
 }
 
-/** One route per remote block: via the remote node (plain) or via the first hop toward it (encapsulated). */
-export function planHostRoutes(routes: readonly RouteEntry[], ctx: HostRouteContext): HostRoute[] {
-  const planned: HostRoute[] = [];
-  for (const r of routes) {
-    if (r.kind !== RouteKind.RemoteBlock) continue;
-    if (r.encap === Encap.None) {
-      planned.push({ dst: r.cidr, gateway: r.nextHop, dev: ctx.uplink });
-    } else {
-      planned.push({
-        dst: r.cidr,
-        gateway: ctx.gatewayFor(r.nextHop),
-        dev: ctx.uplink,
-        src: ctx.tunnelAddr,
-        mtu: ctx.tunnelMtu(r.encap),
-      });
-    }
+/** A remote block's route: via the remote node (plain) or via the first hop toward it (encapsulated). */
+export function planHostRoute(r: RouteEntry, ctx: HostRouteContext): HostRoute | undefined {
+  if (r.kind !== RouteKind.RemoteBlock) return undefined;
+  if (r.encap === Encap.None) {
+    // Off our subnet the remote node is reached through the underlay's router, which knows the block by BGP.
+    return { dst: r.cidr, gateway: r.flags & RouteFlags.ViaFib ? ctx.gatewayFor(r.nextHop) : r.nextHop, dev: ctx.uplink };
   }
-  return planned;
+  return {
+    dst: r.cidr,
+    gateway: ctx.gatewayFor(r.nextHop),
+    dev: ctx.uplink,
+    src: ctx.tunnelAddr,
+    mtu: ctx.tunnelMtu(r.encap),
+  };
 }
 
-interface IpRouteJson {
-  dst: string;
-  gateway?: string;
-  dev: string;
-  prefsrc?: string;
-  metrics?: { mtu?: number }[];
+export function planHostRoutes(routes: readonly RouteEntry[], ctx: HostRouteContext): HostRoute[] {
+  return routes.map((r) => planHostRoute(r, ctx)).filter((r): r is HostRoute => r !== undefined);
 }
 
-export function listHostRoutes(): HostRoute[] {
-  const out = runTool('ip', ['-j', '-d', 'route', 'show', 'proto', String(HOST_ROUTE_PROTO)]);
-  const parsed = JSON.parse(out || '[]') as IpRouteJson[];
-  return parsed.map((r) => ({
-    dst: r.dst.includes('/') ? r.dst : `${r.dst}/32`,
-    gateway: r.gateway ?? '',
-    dev: r.dev,
-    src: r.prefsrc,
-    mtu: r.metrics?.find((m) => m.mtu !== undefined)?.mtu,
-  }));
-}
-
-function sameRoute(a: HostRoute, b: HostRoute): boolean {
+export function sameRoute(a: HostRoute, b: HostRoute): boolean {
   return a.gateway === b.gateway && a.dev === b.dev && a.src === b.src && a.mtu === b.mtu;
 }
 
-function routeArgs(r: HostRoute): string {
-  const parts = [r.dst, 'via', r.gateway, 'dev', r.dev, 'onlink', 'proto', String(HOST_ROUTE_PROTO)];
-  if (r.src) parts.push('src', r.src);
-  if (r.mtu) parts.push('mtu', 'lock', String(r.mtu));
-  return parts.join(' ');
-}
-
-/** `ip -batch` lines turning current into desired; replaces come first, deletes last. */
-export function planHostRouteCommands(current: readonly HostRoute[], desired: readonly HostRoute[]): string[] {
+/** `ip -batch` lines turning current into desired (all of one node's metric); replaces first, deletes last. */
+export function planHostRouteCommands(current: readonly HostRoute[], desired: readonly HostRoute[], metric: number): string[] {
   const currentByDst = new Map(current.map((r) => [r.dst, r]));
   const desiredDsts = new Set(desired.map((r) => r.dst));
   const lines: string[] = [];
   for (const r of desired) {
     const existing = currentByDst.get(r.dst);
-    if (!existing || !sameRoute(existing, r)) lines.push(`route replace ${routeArgs(r)}`);
+    if (!existing || !sameRoute(existing, r)) lines.push(routeReplaceLine(r, metric));
   }
-  for (const r of current) {
-    if (!desiredDsts.has(r.dst)) lines.push(`route del ${r.dst} proto ${HOST_ROUTE_PROTO}`);
-  }
+  for (const r of current) if (!desiredDsts.has(r.dst)) lines.push(routeDeleteLine(r.dst, metric));
   return lines;
 }
 
-export function syncHostRoutes(desired: readonly HostRoute[]): number {
-  const lines = planHostRouteCommands(listHostRoutes(), desired);
-  if (lines.length > 0) runTool('ip', ['-batch', '-'], lines.join('\n') + '\n');
-  return lines.length;
+export interface HostRouteSource {
+  /** Route cidrs of the desired state (a full pass). */
+  allKeys(): Iterable<string>;
+  route(cidr: string): RouteEntry | undefined;
+  /** Built once per pass (it reads the main routing table). */
+  context(): HostRouteContext;
 }
 
-export function removeHostRoutes(): void {
-  syncHostRoutes([]);
-}
+export class HostRouteSyncer implements SyncStep {
+  readonly name = 'host-routes';
+  private mirror?: Map<string, HostRoute>;
+  private full = true;
+  private readonly dirty = new Set<string>();
 
-interface MainRouteJson {
-  dst: string;
-  gateway?: string;
-  protocol?: string;
-  type?: string;
-}
+  constructor(
+    private readonly metric: number,
+    private readonly source: HostRouteSource,
+  ) {}
 
-function ipv4ToInt(addr: string): number {
-  return addr.split('.').reduce((acc, octet) => ((acc << 8) | Number(octet)) >>> 0, 0);
-}
+  get pending(): boolean {
+    return this.full || this.dirty.size > 0;
+  }
 
-/**
- * The first underlay hop toward each node address, answered from one read of the main routing table (longest
- * prefix wins; our own overlay routes are ignored): itself when on-link, else the gateway of the best route.
- * One `ip` call per reconcile however many nodes the cluster has.
- */
-export function underlayGatewayResolver(): (addr: string) => string {
-  const routes = (JSON.parse(runTool('ip', ['-j', 'route', 'show', 'table', 'main'])) as MainRouteJson[])
-    .filter((r) => r.protocol !== String(HOST_ROUTE_PROTO) && (r.type === undefined || r.type === 'unicast'))
-    .map((r) => {
-      const [net, len] = r.dst === 'default' ? ['0.0.0.0', '0'] : r.dst.split('/');
-      const prefix = Number(len ?? 32);
-      const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-      return { net: ipv4ToInt(net) & mask, mask, prefix, gateway: r.gateway };
-    })
-    .sort((a, b) => b.prefix - a.prefix);
-  return (addr: string) => {
-    const target = ipv4ToInt(addr);
-    const best = routes.find((r) => ((target & r.mask) >>> 0) === r.net);
-    return best?.gateway ?? addr;
-  };
+  mark(cidrs: Iterable<string>): void {
+    for (const c of cidrs) this.dirty.add(c);
+  }
+
+  /** Re-plan every route (the tunnel address, MTU or uplink changed) and re-read the kernel. */
+  resync(): void {
+    this.full = true;
+  }
+
+  run(): void {
+    const full = this.full || !this.mirror;
+    const ctx = this.source.context();
+    const lines: string[] = [];
+    let current = this.mirror;
+    if (full) {
+      current = new Map();
+      const legacy: string[] = [];
+      for (const r of listHostRoutes(this.metric, { legacy: true })) {
+        if (r.metric === this.metric) current.set(r.dst, r);
+        else legacy.push(r.dst);
+      }
+      const desired = new Set<string>();
+      for (const cidr of this.source.allKeys()) {
+        const r = this.source.route(cidr);
+        if (r && planHostRoute(r, ctx)) desired.add(cidr);
+      }
+      // An older agent's routes carried no metric and would shadow ours: only those we now route are removed.
+      for (const dst of legacy) if (desired.has(dst)) lines.push(`route del ${dst} proto 201 metric 0`);
+      for (const dst of current.keys()) this.dirty.add(dst);
+      for (const cidr of desired) this.dirty.add(cidr);
+    }
+    const next = current!;
+    const replaced: HostRoute[] = [];
+    const deleted: string[] = [];
+    for (const cidr of this.dirty) {
+      const r = this.source.route(cidr);
+      const want = r ? planHostRoute(r, ctx) : undefined;
+      const have = next.get(cidr);
+      if (want && (!have || !sameRoute(have, want))) {
+        lines.push(routeReplaceLine(want, this.metric));
+        replaced.push(want);
+      } else if (!want && have) {
+        deleted.push(cidr);
+      }
+    }
+    // Replaces before deletes, as everywhere: a destination never loses its route in between.
+    for (const dst of deleted) lines.push(routeDeleteLine(dst, this.metric));
+    this.mirror = undefined;
+    this.full = true;
+    runRouteBatch(lines);
+    for (const r of replaced) next.set(r.dst, r);
+    for (const d of deleted) next.delete(d);
+    this.mirror = next;
+    this.full = false;
+    this.dirty.clear();
+  }
 }

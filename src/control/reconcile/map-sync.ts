@@ -73,7 +73,12 @@ export function readMap(map: SyncableMap): Map<string, Buffer> {
   return contentsOf(map.entries());
 }
 
-function applyPlan(map: SyncableMap, plan: ReturnType<typeof planMapSync>, batchSize: number): boolean {
+/** Writes (in batches where the map type allows it) then deletes; true when single-entry calls were needed. */
+export function applyPlan(
+  map: SyncableMap,
+  plan: { writes: MapEntry[]; deletes: { key: Buffer }[] },
+  batchSize: number,
+): boolean {
   let fellBackToSingle = false;
   for (const batch of chunks(plan.writes, batchSize)) {
     try {

@@ -24,6 +24,7 @@ import {
   validateWorkloadEndpointSpec,
   type AddressOwners,
 } from './workloadendpoint.js';
+import { validateBGPConfigurationSpec, validateBGPPeerSpec } from './bgp.js';
 
 export { formatProblem, goFieldPath, ValidationFailedError, type Problem, type Severity } from './problem.js';
 export { isDns1123Subdomain } from './common.js';
@@ -114,7 +115,7 @@ export function validateDocuments(
       seen.set(key, doc);
     }
 
-    const spec = body.spec ?? (kind === 'Node' || kind === 'OverlayConfiguration' || kind === 'FelixConfiguration' ? {} : undefined);
+    const spec = body.spec ?? (kind === 'Node' || kind === 'OverlayConfiguration' || kind === 'FelixConfiguration' || kind === 'BGPConfiguration' ? {} : undefined);
     if (!isPlainObject(spec)) {
       r.error('spec', body.spec, 'spec must be a mapping');
       continue;
@@ -143,6 +144,12 @@ export function validateDocuments(
       case 'WorkloadEndpoint':
         validateWorkloadEndpointSpec(r, spec);
         workloadDocs.push({ metadata: body.metadata, spec, reporter: r });
+        break;
+      case 'BGPConfiguration':
+        validateBGPConfigurationSpec(r, name, spec);
+        break;
+      case 'BGPPeer':
+        validateBGPPeerSpec(r, spec);
         break;
     }
     accepted.push(doc);

@@ -2,6 +2,7 @@ import { isPlainObject } from '../model/parse.js';
 import { parseCidr } from '../model/cidr.js';
 import { checkIpv4Address, checkKnownFields, checkUnicastMac } from './common.js';
 import type { Reporter } from './problem.js';
+import { validateNodeBgpFields } from './bgp.js';
 
 // Fields Calico writes on Node resources that bpf-overlay does not use; accepted so that
 // `calicoctl get node -o yaml` output applies unchanged.
@@ -37,6 +38,7 @@ export function validateNodeSpec(r: Reporter, spec: Record<string, unknown>): vo
         }
       }
       checkIpv4Address(r, 'spec.bgp.ipv4IPIPTunnelAddr', bgp.ipv4IPIPTunnelAddr);
+      validateNodeBgpFields(r, bgp);
     }
   }
   checkIpv4Address(r, 'spec.ipv4VXLANTunnelAddr', spec.ipv4VXLANTunnelAddr);

@@ -1,6 +1,6 @@
 import type { Command } from '../command.js';
 import { boolOption, stringOption } from '../command.js';
-import { detectUplink } from '../../agent/uplink.js';
+import { detectUplink } from '../../host/uplink.js';
 import { readUplinkLinkFacts } from '../../datapath/xdp-support.js';
 import { runChecks } from '../../doctor/checks.js';
 import { nativeProbes } from '../../doctor/probes.js';

@@ -1,9 +1,10 @@
 import type { Command } from '../command.js';
 import { stringOption } from '../command.js';
 import { serializeResources } from '../../model/parse.js';
-import type { BlockAffinity, IPPool, Node, Resource, WorkloadEndpoint } from '../../model/types.js';
+import { API_VERSION, type BGPConfiguration, type BGPPeer, type BlockAffinity, type IPPool, type Node, type Resource, type WorkloadEndpoint } from '../../model/types.js';
 import { vtepMacOf } from '../../model/vtep.js';
 import { compileForNode } from '../../agent/inputs.js';
+import { BirdPaths, readLearnedRoutes } from '../../bgp/index.js';
 import { encapName, routeKindName } from '../../compile/index.js';
 import { parseOutputFormat, renderStructured, renderTable, UsageError } from '../output.js';
 import { parseKind, withStoreReadOnly } from '../resources.js';
@@ -55,13 +56,41 @@ function tableOf(kind: Resource['kind'], items: Resource[]): string {
         ['NAME', 'SPEC'],
         items.map((c) => [c.metadata.name, JSON.stringify(c.spec)]),
       );
+    case 'BGPConfiguration': // the columns of `calicoctl get bgpconfig`
+      return renderTable(
+        ['NAME', 'LOGSEVERITY', 'MESHENABLED', 'ASNUMBER'],
+        (items as BGPConfiguration[]).map((c) => [
+          c.metadata.name,
+          c.spec.logSeverityScreen ?? '',
+          c.spec.nodeToNodeMeshEnabled ?? '',
+          c.spec.asNumber ?? '',
+        ]),
+      );
+    case 'BGPPeer': // the columns of `calicoctl get bgppeer`
+      return renderTable(
+        ['NAME', 'PEERIP', 'NODE', 'ASN'],
+        (items as BGPPeer[]).map((p) => [
+          p.metadata.name,
+          p.spec.peerIP ?? `(${p.spec.peerSelector})`,
+          p.spec.node ?? (p.spec.nodeSelector ? `(${p.spec.nodeSelector})` : '(global)'),
+          p.spec.asNumber ?? '',
+        ]),
+      );
   }
+}
+
+/**
+ * `get KIND` prints a `<Kind>List` whatever the number of items (none, one or many), as calicoctl does, so that
+ * scripts can always read `.items[]`; `get KIND NAME` prints the object itself.
+ */
+function listDocument(kind: string, items: unknown[]): Record<string, unknown> {
+  return { apiVersion: API_VERSION, kind: `${kind}List`, items };
 }
 
 export const getCommand: Command = {
   name: 'get',
   summary: 'show ippools, nodes, blockaffinities, workloadendpoints, or the compiled routes of a node',
-  usage: 'get ippools|nodes|blockaffinities|workloadendpoints|overlayconfigurations|routes [NAME] [-o table|yaml|json] [--node NAME]',
+  usage: 'get ippools|nodes|blockaffinities|workloadendpoints|overlayconfigurations|bgpconfigurations|bgppeers|routes [NAME] [-o table|yaml|json] [--node NAME]',
   options: { output: { type: 'string', short: 'o' }, node: { type: 'string' } },
   allowPositionals: true,
   async run(args, ctx) {
@@ -74,7 +103,7 @@ export const getCommand: Command = {
       if (!kind) {
         const node = stringOption(args, 'node');
         if (!node) throw new UsageError('get routes needs --node NAME');
-        const { state } = await compileForNode(ds, node);
+        const { state } = await compileForNode(ds, node, undefined, readLearnedRoutes(new BirdPaths(node)));
         const rows = state.routeDecisions.filter((d) => !name || d.cidr === name);
         if (format === 'table') {
           ctx.stdout(
@@ -84,12 +113,9 @@ export const getCommand: Command = {
             ),
           );
         } else {
-          ctx.stdout(
-            renderStructured(
-              rows.map((d) => ({ ...d, kind: d.kind === null ? null : routeKindName(d.kind), encap: encapName(d.encap) })),
-              format,
-            ),
-          );
+          const items = rows.map((d) => ({ ...d, kind: d.kind === null ? null : routeKindName(d.kind), encap: encapName(d.encap) }));
+          // Several decisions may share a CIDR (one kept, others skipped with a reason): a CIDR filters the list.
+          ctx.stdout(renderStructured(listDocument('Route', items), format));
         }
         return 0;
       }
@@ -100,7 +126,8 @@ export const getCommand: Command = {
       }
       items.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
       if (format === 'table') ctx.stdout(tableOf(kind, items));
-      else ctx.stdout(serializeResources(items, format));
+      else if (name) ctx.stdout(serializeResources(items, format));
+      else ctx.stdout(renderStructured(listDocument(kind, items), format));
       return 0;
     });
   },

@@ -15,11 +15,19 @@ export function checkAddressFlag(value: string | undefined): string | undefined 
   return canonicalCidrText(value)!;
 }
 
+/** A map capacity flag: a positive integer, used when the agent creates the map (a pinned map keeps its own). */
+function capacityFlag(args: Parameters<Command['run']>[0], flag: 'max-routes' | 'max-known-nodes'): number | undefined {
+  const value = stringOption(args, flag);
+  if (value === undefined) return undefined;
+  if (!/^[1-9]\d{0,8}$/.test(value)) throw new UsageError(`--${flag}: '${value}' is not a positive integer (entries)`);
+  return Number(value);
+}
+
 export const loadCommand: Command = {
   name: 'load',
   summary: 'run the node agent in the foreground: load and attach the data path, keep it in sync',
   usage:
-    'load --node NAME [--uplink IFACE] [--address A.B.C.D/N] [--xdp [--force-xdp]] [--bpffs DIR] [--health-addr HOST:PORT] [--metrics-addr HOST:PORT]',
+    'load --node NAME [--uplink IFACE] [--address A.B.C.D/N] [--xdp [--force-xdp]] [--bpffs DIR] [--health-addr HOST:PORT] [--metrics-addr HOST:PORT] [--max-routes N] [--max-known-nodes N] [--skip-bgp-readiness]',
   options: {
     node: { type: 'string' },
     uplink: { type: 'string' },
@@ -29,6 +37,9 @@ export const loadCommand: Command = {
     bpffs: { type: 'string' },
     'health-addr': { type: 'string' },
     'metrics-addr': { type: 'string' },
+    'max-routes': { type: 'string' },
+    'max-known-nodes': { type: 'string' },
+    'skip-bgp-readiness': { type: 'boolean' },
   },
   async run(args, ctx) {
     const node = stringOption(args, 'node');
@@ -44,6 +55,11 @@ export const loadCommand: Command = {
       healthAddr: stringOption(args, 'health-addr') ?? '127.0.0.1:9099',
       metricsAddr: stringOption(args, 'metrics-addr') ?? '127.0.0.1:9091',
       logger: ctx.logger,
+      capacities: {
+        routes: capacityFlag(args, 'max-routes'),
+        knownNodes: capacityFlag(args, 'max-known-nodes'),
+      },
+      bgpReadiness: !boolOption(args, 'skip-bgp-readiness'),
     });
     await agent.start();
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
@@ -52,6 +68,10 @@ export const loadCommand: Command = {
     });
     ctx.logger.info({ signal }, 'stopping');
     await agent.stop();
+    // Nothing is left to do once the agent has stopped, but a library timer can still hold the event loop: etcd3
+    // arms a watch-reconnect backoff (up to 30 s, growing while etcd is unreachable) whenever its watch stream
+    // errors or is cancelled, and its close() never clears it. Exit as soon as the loop drains, or shortly after.
+    setTimeout(() => process.exit(), 100).unref();
     return 0;
   },
 };

@@ -1,9 +1,11 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { compileForNode } from '../../agent/inputs.js';
+import { BirdPaths, bgpStatusOf, planBgp, readBgpInputs, readLearnedRoutes, readProtocols, renderBgpStatusTable } from '../../bgp/index.js';
 import { DEFAULT_BPFFS, PinLayout, UPLINK_LINKS } from '../../agent/pins.js';
 import { encapName } from '../../compile/index.js';
 import { openPinnedMap } from '../../kernel/index.js';
 import { MAP_NAMES } from '../../maps/layout.js';
+import { publishedQuarantine } from '../../model/node-record.js';
 import { knownNodeEntries, routeEntries, sourceAllowMapEntries } from '../../reconcile/encode.js';
 import { planMapSync } from '../../reconcile/map-sync.js';
 import type { MapEntry } from '../../kernel/types.js';
@@ -16,8 +18,12 @@ function pendingChanges(mapPath: string, desired: MapEntry[]): number | null {
   if (!existsSync(mapPath)) return null;
   const map = openPinnedMap(mapPath);
   try {
-    const plan = planMapSync(map.entries(), desired);
-    return plan.writes.length + plan.deletes.length;
+    const current = map.entries();
+    const plan = planMapSync(current, desired);
+    // Entries beyond the map's capacity are left out by the agent (and listed under warnings), not pending.
+    const additions = plan.writes.filter((w) => w.isNew).length;
+    const room = Math.max(0, map.maxEntries - (current.length - plan.deletes.length));
+    return plan.writes.length - additions + Math.min(additions, room) + plan.deletes.length;
   } finally {
     map.close();
   }
@@ -33,7 +39,16 @@ export const statusCommand: Command = {
     if (!node) throw new UsageError('--node NAME is required');
     const format = parseOutputFormat(stringOption(args, 'output'));
     const pins = new PinLayout(stringOption(args, 'bpffs') ?? DEFAULT_BPFFS, node);
-    const { self, state } = await withStoreReadOnly(ctx, (ds) => compileForNode(ds, node));
+    const birdPaths = new BirdPaths(node);
+    const { self, state, quarantined, bgpPlan } = await withStoreReadOnly(ctx, async (ds) => ({
+      ...(await compileForNode(ds, node, undefined, readLearnedRoutes(birdPaths))),
+      bgpPlan: planBgp(await readBgpInputs(ds, node)),
+    }));
+    const protocols = bgpPlan.enabled ? readProtocols(birdPaths) : null;
+    const bgp = bgpStatusOf(bgpPlan, protocols);
+    // Records the agent skips so that they harm nothing: what it published (it alone sees missing veths and full
+    // maps) and what the datastore shows now.
+    const skipped = new Set([...publishedQuarantine(self), ...quarantined.map((q) => `${q.kind} ${q.name}: ${q.reason}`)]);
     const links = existsSync(pins.linksDir) ? readdirSync(pins.linksDir) : [];
     const routesPending = pendingChanges(pins.map(MAP_NAMES.routes), routeEntries(state.routes));
     const nodesPending = pendingChanges(pins.map(MAP_NAMES.knownNodes), knownNodeEntries(state.knownNodes));
@@ -52,7 +67,8 @@ export const statusCommand: Command = {
       knownNodes: state.knownNodes.length,
       inSync: loaded && routesPending === 0 && nodesPending === 0 && allowPending === 0,
       pendingMapChanges: loaded ? (routesPending ?? 0) + (nodesPending ?? 0) + allowPending : null,
-      warnings: state.warnings,
+      warnings: [...[...skipped].map((q) => `quarantined: ${q}`), ...state.warnings],
+      bgp,
     };
     if (format !== 'table') {
       ctx.stdout(renderStructured(report, format));
@@ -60,9 +76,12 @@ export const statusCommand: Command = {
       ctx.stdout(
         renderTable(
           ['FIELD', 'VALUE'],
-          Object.entries(report).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)]),
+          Object.entries(report)
+            .filter(([k]) => k !== 'bgp')
+            .map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)]),
         ),
       );
+      ctx.stdout(`\n${renderBgpStatusTable(bgp, protocols, bgpPlan)}`);
     }
     return report.inSync ? 0 : 1;
   },

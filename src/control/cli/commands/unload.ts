@@ -1,4 +1,5 @@
 import { unloadNode } from '../../agent/agent.js';
+import { BirdPaths, stopStaleBird } from '../../bgp/index.js';
 import { DEFAULT_BPFFS, PinLayout } from '../../agent/pins.js';
 import type { Command } from '../command.js';
 import { stringOption } from '../command.js';
@@ -14,7 +15,8 @@ export const unloadCommand: Command = {
     if (!node) throw new UsageError('--node NAME is required');
     const pins = new PinLayout(stringOption(args, 'bpffs') ?? DEFAULT_BPFFS, node);
     const { detachedLinks } = unloadNode(pins, ctx.logger);
-    ctx.stdout(`node ${node}: ${detachedLinks} link(s) detached, ${pins.root} removed, nftables table and routes removed\n`);
+    const bird = await stopStaleBird(new BirdPaths(node));
+    ctx.stdout(`node ${node}: ${detachedLinks} link(s) detached, ${pins.root} removed, nftables table and routes removed${bird ? `, bird ${bird} stopped` : ''}\n`);
     return 0;
   },
 };

@@ -1,6 +1,6 @@
 // Applies the compiled nftables ruleset (natOutgoing) atomically and removes it on unload. The ruleset text
 // comes from the compiler; this file only talks to nft, and skips the call when nothing changed.
-import { runTool } from '../system/run.js';
+import { runTool } from './run.js';
 
 export class NftTable {
   private applied: string | undefined;
@@ -13,6 +13,11 @@ export class NftTable {
     runTool('nft', ['-f', '-'], ruleset);
     this.applied = ruleset;
     return true;
+  }
+
+  /** Forget what was applied: the next apply writes the ruleset again (repairs a table changed behind our back). */
+  forget(): void {
+    this.applied = undefined;
   }
 
   remove(): void {

@@ -1,0 +1,271 @@
+// Admission between the watch-fed cache and the compiler: a record that would make this node harm itself or
+// others is held back (quarantined) instead of compiled, and everything else flows on. A quarantined record is
+// released as soon as what made it bad goes away (the conflicting node is deleted, the endpoint is fixed).
+//
+//   Node              its address is this node's own; or another node claims it too and that node's agent
+//                     registered later (the latest agent start keeps an address; with no agent start, all lose)
+//   BlockAffinity     the block contains a node's address, or covers this node's underlay subnet
+//   WorkloadEndpoint  hostInterface is not the CNI's veth name for its container, or an address of it is a
+//                     node's underlay or tunnel address
+import { hostVethName } from '../cni/names.js';
+import type { CompilerEvent, CompilerKind, CompilerSnapshot } from '../compile/incremental.js';
+import { parseCidr4, parseIp, type Cidr4 } from '../model/cidr.js';
+import { AGENT_STARTED_ANNOTATION } from '../model/node-record.js';
+import type { BlockAffinity, IPPool, Node, OverlayConfiguration, WorkloadEndpoint } from '../model/types.js';
+
+type Resource = IPPool | Node | BlockAffinity | WorkloadEndpoint | OverlayConfiguration;
+
+export interface QuarantineEntry {
+  /** A datastore kind, or the map entry a full map left out. */
+  kind: CompilerKind | 'RouteEntry' | 'KnownNodeEntry';
+  name: string;
+  reason: string;
+}
+
+export interface LocalIdentity {
+  node: string;
+  /** The uplink address with its prefix, A.B.C.D/N. */
+  address: string;
+}
+
+const keyOf = (kind: string, name: string) => `${kind}/${name}`;
+
+function parseIPv4(text: string): number | undefined {
+  const ip = parseIp(text);
+  return ip?.family === 4 ? Number(ip.value) : undefined;
+}
+
+function nodeAddr(n: Node): string | undefined {
+  return n.spec.bgp?.ipv4Address?.split('/')[0] || undefined;
+}
+
+function tunnelAddrs(n: Node): string[] {
+  return [n.spec.bgp?.ipv4IPIPTunnelAddr, n.spec.ipv4VXLANTunnelAddr].filter((a): a is string => !!a);
+}
+
+export class Admission {
+  private readonly raw = new Map<string, Resource>();
+  /** What the compiler holds (same object as raw when admitted). */
+  private readonly admitted = new Map<string, Resource>();
+  private readonly reasons = new Map<string, QuarantineEntry>();
+  /** Node names by underlay address. */
+  private readonly byAddr = new Map<string, Set<string>>();
+  private readonly localAddr: string;
+  private readonly localSubnet?: Cidr4;
+  /** Derived from the nodes, rebuilt on first use after any node changed. */
+  private nodeIps?: { ip: number; addr: string }[];
+  /** Parsed CIDR of every block, by name: a node's address change re-checks only the blocks that hold it. */
+  private readonly blockCidrs = new Map<string, Cidr4>();
+  private hostAddrs?: Set<string>;
+
+  constructor(private readonly local: LocalIdentity) {
+    this.localAddr = local.address.split('/')[0];
+    const [, len] = local.address.split('/');
+    const ip = parseIPv4(this.localAddr);
+    if (ip !== undefined && len !== undefined) {
+      const prefix = Number(len);
+      const size = 2 ** (32 - prefix);
+      this.localSubnet = { base: ip - (ip % size), prefix, size };
+    }
+  }
+
+  /** Records held back, sorted by kind and name. */
+  quarantined(): QuarantineEntry[] {
+    return [...this.reasons.values()].sort((a, b) => a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name));
+  }
+
+  /** Replaces every input (a full list) and returns the admitted subset as the compiler's snapshot. */
+  reset(snapshot: CompilerSnapshot): CompilerSnapshot {
+    this.raw.clear();
+    this.admitted.clear();
+    this.reasons.clear();
+    this.byAddr.clear();
+    this.blockCidrs.clear();
+    const all: Resource[] = [
+      ...snapshot.pools,
+      ...snapshot.nodes,
+      ...snapshot.blockAffinities,
+      ...snapshot.workloads,
+      ...snapshot.configs,
+    ];
+    for (const r of all) this.hold(r);
+    for (const r of all) this.decide(r.kind, r.metadata.name);
+    const admittedOf = <R extends Resource>(kind: CompilerKind): R[] =>
+      [...this.admitted.values()].filter((r): r is R => r.kind === kind);
+    return {
+      pools: admittedOf<IPPool>('IPPool'),
+      nodes: admittedOf<Node>('Node'),
+      blockAffinities: admittedOf<BlockAffinity>('BlockAffinity'),
+      workloads: admittedOf<WorkloadEndpoint>('WorkloadEndpoint'),
+      configs: admittedOf<OverlayConfiguration>('OverlayConfiguration'),
+    };
+  }
+
+  /** Applies raw deltas; returns what the compiler must see (records entering or leaving quarantine included). */
+  apply(events: readonly CompilerEvent[]): CompilerEvent[] {
+    const touched = new Set<string>();
+    const touchedAddrs = new Set<string>();
+    let nodesChanged = false;
+    for (const ev of events) {
+      const key = keyOf(ev.kind, ev.name);
+      const before = this.raw.get(key);
+      if (before) this.release(before);
+      if (ev.type === 'put') this.hold(ev.resource as Resource);
+      touched.add(key);
+      if (ev.kind === 'Node') {
+        nodesChanged = true;
+        for (const n of [before, ev.type === 'put' ? ev.resource : undefined] as (Node | undefined)[]) {
+          if (!n) continue;
+          const a = nodeAddr(n);
+          if (a) touchedAddrs.add(a);
+        }
+      }
+    }
+    // Verdicts that depend on other records: nodes sharing a touched address, blocks that may contain it, and
+    // this node's endpoints (few) whenever any node changed.
+    for (const a of touchedAddrs) for (const n of this.byAddr.get(a) ?? []) touched.add(keyOf('Node', n));
+    if (touchedAddrs.size > 0) {
+      const ips = [...touchedAddrs].map(parseIPv4).filter((v): v is number => v !== undefined);
+      for (const [name, c] of this.blockCidrs) {
+        if (ips.some((ip) => ip >= c.base && ip < c.base + c.size)) touched.add(keyOf('BlockAffinity', name));
+      }
+    }
+    if (nodesChanged) for (const r of this.raw.values()) if (r.kind === 'WorkloadEndpoint') touched.add(keyOf(r.kind, r.metadata.name));
+
+    const out: CompilerEvent[] = [];
+    for (const key of touched) {
+      const slash = key.indexOf('/');
+      const kind = key.slice(0, slash) as CompilerKind;
+      const name = key.slice(slash + 1);
+      const before = this.admitted.get(key);
+      const after = this.decide(kind, name);
+      if (after === before) continue;
+      out.push(after ? { type: 'put', kind, name, resource: after } : { type: 'delete', kind, name });
+    }
+    return out;
+  }
+
+  private hold(r: Resource): void {
+    this.raw.set(keyOf(r.kind, r.metadata.name), r);
+    if (r.kind === 'BlockAffinity') {
+      const c = parseCidr4(r.spec.cidr);
+      if (c) this.blockCidrs.set(r.metadata.name, c);
+    }
+    if (r.kind === 'Node') {
+      this.nodeIps = undefined;
+      this.hostAddrs = undefined;
+      const a = nodeAddr(r);
+      if (a) {
+        let set = this.byAddr.get(a);
+        if (!set) this.byAddr.set(a, (set = new Set()));
+        set.add(r.metadata.name);
+      }
+    }
+  }
+
+  private release(r: Resource): void {
+    this.raw.delete(keyOf(r.kind, r.metadata.name));
+    if (r.kind === 'BlockAffinity') this.blockCidrs.delete(r.metadata.name);
+    if (r.kind === 'Node') {
+      this.nodeIps = undefined;
+      this.hostAddrs = undefined;
+      const a = nodeAddr(r);
+      const set = a ? this.byAddr.get(a) : undefined;
+      set?.delete(r.metadata.name);
+      if (a && set?.size === 0) this.byAddr.delete(a);
+    }
+  }
+
+  /** Decides one record's fate and records it; returns what the compiler should hold for it. */
+  private decide(kind: CompilerKind, name: string): Resource | undefined {
+    const key = keyOf(kind, name);
+    const r = this.raw.get(key);
+    const reason = r ? this.problemOf(r) : undefined;
+    if (r && reason === undefined) {
+      this.admitted.set(key, r);
+      this.reasons.delete(key);
+      return r;
+    }
+    this.admitted.delete(key);
+    if (r && reason !== undefined) this.reasons.set(key, { kind, name, reason });
+    else this.reasons.delete(key);
+    return undefined;
+  }
+
+  private problemOf(r: Resource): string | undefined {
+    switch (r.kind) {
+      case 'Node':
+        return this.nodeProblem(r);
+      case 'BlockAffinity':
+        return this.blockProblem(r);
+      case 'WorkloadEndpoint':
+        return r.spec.node === this.local.node ? this.workloadProblem(r) : undefined;
+      default:
+        return undefined;
+    }
+  }
+
+  private nodeProblem(n: Node): string | undefined {
+    if (n.metadata.name === this.local.node) return undefined;
+    const a = nodeAddr(n);
+    if (!a) return undefined;
+    if (a === this.localAddr) return `address ${a} is this node's (${this.local.node}) own address`;
+    const sharing = [...(this.byAddr.get(a) ?? [])].filter((m) => m !== n.metadata.name);
+    if (sharing.includes(this.local.node)) return `address ${a} is this node's (${this.local.node}) own address`;
+    if (sharing.length === 0) return undefined;
+    const started = (name: string) =>
+      (this.raw.get(keyOf('Node', name)) as Node | undefined)?.metadata.annotations?.[AGENT_STARTED_ANNOTATION] ?? '';
+    const claimants = [n.metadata.name, ...sharing].sort((x, y) => started(y).localeCompare(started(x)) || x.localeCompare(y));
+    const winner = claimants[0];
+    if (started(winner) === '') return `address ${a} is also claimed by Node ${sharing.join(', ')} and no agent registered it`;
+    if (winner === n.metadata.name && started(winner) !== started(claimants[1])) return undefined;
+    if (winner === n.metadata.name) return `address ${a} is also claimed by Node ${sharing.join(', ')}, whose agent started at the same time`;
+    return `address ${a} belongs to Node ${winner} (its agent registered it at ${started(winner)})`;
+  }
+
+  private blockProblem(b: BlockAffinity): string | undefined {
+    const c = parseCidr4(b.spec.cidr);
+    if (!c) return undefined; // the compiler reports what it cannot parse
+    // A block covering the whole underlay subnet would take over the node's connected route; one inside it is
+    // only harmful when it holds a node's address (below).
+    const s = this.localSubnet;
+    if (s && c.prefix <= s.prefix && c.base <= s.base && s.base < c.base + c.size) {
+      return `block ${b.spec.cidr} covers this node's underlay subnet ${this.local.address}`;
+    }
+    // Node addresses sorted: the first one at or after the block's start tells whether the block holds any.
+    this.nodeIps ??= [...this.byAddr.keys()]
+      .map((addr) => ({ ip: parseIPv4(addr), addr }))
+      .filter((e): e is { ip: number; addr: string } => e.ip !== undefined)
+      .sort((x, y) => x.ip - y.ip);
+    const ips = this.nodeIps;
+    let lo = 0;
+    let hi = ips.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (ips[mid].ip < c.base) lo = mid + 1;
+      else hi = mid;
+    }
+    const hit = ips[lo];
+    if (hit && hit.ip < c.base + c.size) {
+      return `block ${b.spec.cidr} contains the address ${hit.addr} of Node ${[...(this.byAddr.get(hit.addr) ?? [])].join(', ')}`;
+    }
+    return undefined;
+  }
+
+  private workloadProblem(w: WorkloadEndpoint): string | undefined {
+    const expected = hostVethName(w.spec.containerID ?? '', w.spec.interfaceName ?? '');
+    if (w.spec.hostInterface !== expected) {
+      return `hostInterface ${JSON.stringify(w.spec.hostInterface)} is not the CNI's veth name ${expected} for container ${w.spec.containerID} interface ${w.spec.interfaceName}`;
+    }
+    if (!this.hostAddrs) {
+      this.hostAddrs = new Set<string>([this.localAddr, ...this.byAddr.keys()]);
+      for (const r of this.raw.values()) if (r.kind === 'Node') for (const t of tunnelAddrs(r)) this.hostAddrs.add(t);
+    }
+    const hostAddrs = this.hostAddrs;
+    for (const net of w.spec.ipNetworks ?? []) {
+      const ip = net.split('/')[0];
+      if (hostAddrs.has(ip)) return `address ${ip} is a node's underlay or tunnel address`;
+    }
+    return undefined;
+  }
+}

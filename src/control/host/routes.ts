@@ -1,0 +1,95 @@
+// The host routes bpf-overlay owns: protocol HOST_ROUTE_PROTO, and a metric of the node's own, so that several
+// agents sharing one network namespace (tests, a lab) each list, replace and delete only their own routes,
+// and nobody's routes of another protocol are ever touched.
+import { createHash } from 'node:crypto';
+import { runTool } from './run.js';
+
+export const HOST_ROUTE_PROTO = 201;
+
+export interface HostRoute {
+  dst: string;
+  gateway: string;
+  dev: string;
+  src?: string;
+  mtu?: number;
+}
+
+/** The metric of one node's routes: stable per node name, 1024..33791 (clear of the kernel's usual 0..1024). */
+export function hostRouteMetric(node: string): number {
+  return 1024 + (createHash('sha256').update(node).digest().readUInt32BE(0) % 32768);
+}
+
+interface IpRouteJson {
+  dst: string;
+  gateway?: string;
+  dev: string;
+  prefsrc?: string;
+  metric?: number;
+  metrics?: { mtu?: number }[];
+}
+
+/** Our routes of one node (its metric), plus, with legacy, those an older agent wrote without a metric. */
+export function listHostRoutes(metric: number, opts: { legacy?: boolean } = {}): (HostRoute & { metric: number })[] {
+  const out = runTool('ip', ['-j', '-d', 'route', 'show', 'proto', String(HOST_ROUTE_PROTO)]);
+  return (JSON.parse(out || '[]') as IpRouteJson[])
+    .filter((r) => (r.metric ?? 0) === metric || (opts.legacy === true && (r.metric ?? 0) === 0))
+    .map((r) => ({
+      dst: r.dst.includes('/') ? r.dst : `${r.dst}/32`,
+      gateway: r.gateway ?? '',
+      dev: r.dev,
+      src: r.prefsrc,
+      mtu: r.metrics?.find((m) => m.mtu !== undefined)?.mtu,
+      metric: r.metric ?? 0,
+    }));
+}
+
+export function routeReplaceLine(r: HostRoute, metric: number): string {
+  const parts = ['route replace', r.dst, 'via', r.gateway, 'dev', r.dev, 'onlink', 'proto', String(HOST_ROUTE_PROTO), 'metric', String(metric)];
+  if (r.src) parts.push('src', r.src);
+  if (r.mtu) parts.push('mtu', 'lock', String(r.mtu));
+  return parts.join(' ');
+}
+
+export function routeDeleteLine(dst: string, metric: number): string {
+  return `route del ${dst} proto ${HOST_ROUTE_PROTO} metric ${metric}`;
+}
+
+/**
+ * Runs `ip -force -batch`: every line is tried even when one fails, so one unusable route (a gateway the
+ * kernel refuses) never keeps the others out. Throws, after the whole batch ran, naming the lines that failed.
+ */
+export function runRouteBatch(lines: readonly string[]): void {
+  if (lines.length > 0) runTool('ip', ['-force', '-batch', '-'], lines.join('\n') + '\n');
+}
+
+interface MainRouteJson {
+  dst: string;
+  gateway?: string;
+  protocol?: string;
+  type?: string;
+}
+
+function ipv4ToInt(addr: string): number {
+  return addr.split('.').reduce((acc, octet) => ((acc << 8) | Number(octet)) >>> 0, 0);
+}
+
+/**
+ * The first underlay hop toward each node address, answered from one read of the main routing table (longest
+ * prefix wins; overlay routes are ignored): itself when on-link, else the gateway of the best route.
+ */
+export function underlayGatewayResolver(): (addr: string) => string {
+  const routes = (JSON.parse(runTool('ip', ['-j', 'route', 'show', 'table', 'main'])) as MainRouteJson[])
+    .filter((r) => r.protocol !== String(HOST_ROUTE_PROTO) && (r.type === undefined || r.type === 'unicast'))
+    .map((r) => {
+      const [net, len] = r.dst === 'default' ? ['0.0.0.0', '0'] : r.dst.split('/');
+      const prefix = Number(len ?? 32);
+      const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+      return { net: ipv4ToInt(net) & mask, mask, prefix, gateway: r.gateway };
+    })
+    .sort((a, b) => b.prefix - a.prefix);
+  return (addr: string) => {
+    const target = ipv4ToInt(addr);
+    const best = routes.find((r) => ((target & r.mask) >>> 0) === r.net);
+    return best?.gateway ?? addr;
+  };
+}

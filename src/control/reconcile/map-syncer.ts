@@ -1,0 +1,127 @@
+// One BPF map's step: the only writer of that map. After one read of the kernel it keeps a mirror of what it
+// wrote, so a change costs the changed keys, not the map. Capacity is checked before any write: entries that
+// would not fit are not written (what the map holds stays as it was), reported as overflow, and retried
+// whenever a later change frees room.
+import type { MapEntry } from '../kernel/types.js';
+import { applyPlan, readMap, type SyncableMap } from './map-sync.js';
+import type { SyncStep } from './steps.js';
+
+/** Desired contents of a map, addressed by the desired state's own keys (a route's cidr, a node's address). */
+export interface MapSource {
+  allKeys(): Iterable<string>;
+  /** The encoded entry for a key; undefined when the key must not be in the map. */
+  entry(key: string): MapEntry | undefined;
+  encodeKey(key: string): Buffer;
+}
+
+/** A MapSource over an index of desired entries by key (a new map's step is one line with this). */
+export function indexedSource<T>(
+  index: () => ReadonlyMap<string, T>,
+  encode: (item: T) => MapEntry,
+  encodeKey: (key: string) => Buffer,
+): MapSource {
+  return {
+    allKeys: () => index().keys(),
+    entry: (k) => {
+      const item = index().get(k);
+      return item === undefined ? undefined : encode(item);
+    },
+    encodeKey,
+  };
+}
+
+export interface MapSyncStats {
+  added: number;
+  updated: number;
+  deleted: number;
+}
+
+type CapacityMap = SyncableMap & { readonly maxEntries?: number };
+
+export class MapSyncer implements SyncStep {
+  private mirror?: Map<string, Buffer>;
+  private full = true;
+  private readonly dirty = new Set<string>();
+  /** Desired keys not written because the map is full, by their hex key. */
+  readonly overflow = new Map<string, string>();
+  readonly totals: MapSyncStats = { added: 0, updated: 0, deleted: 0 };
+
+  constructor(
+    readonly name: string,
+    private readonly mapRef: () => CapacityMap,
+    private readonly source: MapSource,
+    private readonly opts: { batchSize?: number; onOverflow?: (keys: string[], capacity: number) => void } = {},
+  ) {}
+
+  get pending(): boolean {
+    return this.full || this.dirty.size > 0;
+  }
+
+  /** Entries the map holds (as far as this writer knows). */
+  get size(): number {
+    return this.mirror?.size ?? 0;
+  }
+
+  mark(keys: Iterable<string>): void {
+    for (const k of keys) this.dirty.add(k);
+  }
+
+  /** Forget the mirror: the next run reads the kernel again and repairs anything changed behind our back. */
+  resync(): void {
+    this.full = true;
+  }
+
+  run(): void {
+    const map = this.mapRef();
+    const full = this.full || !this.mirror;
+    const current = full ? readMap(map) : this.mirror!;
+    const wanted = new Map<string, { key: string; entry: MapEntry | undefined }>();
+    const consider = (k: string) => {
+      const entry = this.source.entry(k);
+      const hex = (entry?.key ?? this.source.encodeKey(k)).toString('hex');
+      wanted.set(hex, { key: k, entry });
+    };
+    if (full) for (const k of this.source.allKeys()) consider(k);
+    for (const k of this.dirty) consider(k);
+    for (const k of this.overflow.values()) consider(k);
+
+    const updates: (MapEntry & { hex: string })[] = [];
+    const additions: (MapEntry & { hex: string; desiredKey: string })[] = [];
+    const deletes: { key: Buffer; hex: string }[] = [];
+    for (const [hex, { key, entry }] of wanted) {
+      const existing = current.get(hex);
+      if (!entry) {
+        if (existing !== undefined) deletes.push({ key: this.source.encodeKey(key), hex });
+      } else if (existing === undefined) additions.push({ ...entry, hex, desiredKey: key });
+      else if (!existing.equals(entry.value)) updates.push({ ...entry, hex });
+    }
+    if (full) for (const hex of current.keys()) if (!wanted.has(hex)) deletes.push({ key: Buffer.from(hex, 'hex'), hex });
+
+    // Writes go before deletes (no lookup meets a moment without either entry) as far as room allows; what
+    // does not fit then goes after the deletes, and what does not fit at all is left out.
+    const capacity = map.maxEntries ?? Infinity;
+    additions.sort((a, b) => (a.hex < b.hex ? -1 : a.hex > b.hex ? 1 : 0));
+    const roomBefore = Math.max(0, capacity - current.size);
+    const early = additions.slice(0, roomBefore);
+    const roomAfter = Math.max(0, capacity - (current.size + early.length - deletes.length));
+    const late = additions.slice(roomBefore, roomBefore + roomAfter);
+    const left = additions.slice(roomBefore + roomAfter);
+
+    this.mirror = undefined; // until the writes succeeded, what the kernel holds is not known
+    this.full = true;
+    const batch = this.opts.batchSize ?? 1024;
+    applyPlan(map, { writes: [...updates, ...early], deletes }, batch);
+    if (late.length > 0) applyPlan(map, { writes: late, deletes: [] }, batch);
+    for (const w of [...updates, ...early, ...late]) current.set(w.hex, w.value);
+    for (const d of deletes) current.delete(d.hex);
+    this.mirror = current;
+    this.full = false;
+    this.dirty.clear();
+    this.overflow.clear();
+    for (const a of left) this.overflow.set(a.hex, a.desiredKey);
+    this.totals.added += early.length + late.length;
+    this.totals.updated += updates.length;
+    this.totals.deleted += deletes.length;
+    if (left.length > 0) this.opts.onOverflow?.(left.map((a) => a.desiredKey), capacity);
+  }
+}
