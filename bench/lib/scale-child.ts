@@ -160,7 +160,8 @@ async function main(): Promise<ScaleBackendResult> {
   let agent: ChildProcess | undefined;
   try {
     log('seeding');
-    const seeded = await seedCluster(ds, args.backend === 'etcd' ? 120 : 5000, args.backend === 'etcd' ? 8 : 1, log);
+    // etcd allows 128 operations per transaction; a WorkloadEndpoint takes two (the resource and its node index).
+    const seeded = await seedCluster(ds, args.backend === 'etcd' ? 60 : 5000, args.backend === 'etcd' ? 8 : 1, log);
     log(`seeded ${seeded.records} records (${(seeded.bytes / 2 ** 20).toFixed(0)} MB of JSON) in ${seeded.seconds.toFixed(1)} s`);
 
     const healthPort = 19000 + Math.floor(Math.random() * 1000);
