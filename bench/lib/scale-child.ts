@@ -180,13 +180,14 @@ async function main(): Promise<ScaleBackendResult> {
     });
     const pid = agent.pid!;
     let ready = false;
-    while (!ready && now() - t0 < READY_TIMEOUT_MS) {
-      if (agent.exitCode !== null) throw new Error(`agent exited ${agent.exitCode}: ${agentLog}`);
+    while (!ready && now() - t0 < READY_TIMEOUT_MS && agent.exitCode === null) {
       ready = (await httpStatus(`http://127.0.0.1:${healthPort}/readyz`)) === 200;
       if (!ready) await sleep(20);
     }
     const outcome = { backend: args.backend, seeded, readyTimeoutMs: READY_TIMEOUT_MS };
     if (!ready) {
+      // An agent that exits during start says why on its last stderr line.
+      if (agent.exitCode !== null) agentErrors.add(`exited ${agent.exitCode}: ${agentLog.trim().split('\n').pop()}`);
       log(`agent not ready within ${READY_TIMEOUT_MS / 1000} s; errors: ${[...agentErrors].join(' | ') || 'none logged'}`);
       return { ...outcome, measured: null, agentErrors: [...agentErrors] };
     }

@@ -148,7 +148,7 @@ export function scaleMarkdown(r: ScaleBenchResult): string[] {
     '|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|',
     ...r.results.map((r) => {
       const b = r.measured;
-      if (!b) return `| ${r.backend} | ${r.seeded.records} (${f0(r.seeded.seconds)}) | not ready within ${r.readyTimeoutMs / 1000} s: ${r.agentErrors.join('; ') || 'no error logged'} |`;
+      if (!b) return `| ${r.backend} | ${r.seeded.records} (${f0(r.seeded.seconds)}) | not ready (limit ${r.readyTimeoutMs / 1000} s): ${r.agentErrors.join('; ') || 'no error logged'} |`;
       return [
         r.backend,
         `${r.seeded.records} (${f0(r.seeded.seconds)})`,
@@ -178,7 +178,7 @@ export function scaleTargets(r: ScaleBenchResult): Array<{ target: string; value
   return r.results.flatMap((b) => {
     const m = b.measured;
     const tag = `scale ${b.backend}:`;
-    if (!m) return [{ target: `${tag} agent ready`, value: `not ready within ${b.readyTimeoutMs / 1000} s`, met: false, note: '', why: b.agentErrors.join('; ') }];
+    if (!m) return [{ target: `${tag} agent ready`, value: `not ready (limit ${b.readyTimeoutMs / 1000} s)`, met: false, note: '', why: b.agentErrors.join('; ') }];
     const row = (target: string, value: string, met: boolean, why = '') => ({ target: `${tag} ${target}`, value, met, note: '', why });
     return [
       row('start to ready <= 3 s', `${f0(m.startToReadyMs)} ms`, m.startToReadyMs <= 3000),
