@@ -153,17 +153,22 @@ export function blockOutcome(ba: BlockAffinity, ctx: BlockContext): Outcome {
   const remoteAddr = nodeAddress(remote);
   if (!remoteAddr) return skip(cidr.network, remote ? `node ${nodeName} has no spec.bgp.ipv4Address` : `node ${nodeName} has no Node resource`);
   const { encap, reason } = resolveEncap(pool, ctx.localAddr, remoteAddr);
-  const entry: RouteEntry = {
-    cidr: cidr.network,
+  const entry = remoteRoute(cidr.network, pool, encap, ctx.localAddr, remoteAddr.addr, remote);
+  return { cidr: cidr.network, node: nodeName, claim: { entry, owner }, reason };
+}
+
+/** A route to a prefix behind another host: VXLAN needs the host's VTEP MAC (when it is a known node). */
+function remoteRoute(cidr: string, pool: PoolInfo, encap: Encap, local: NodeAddress | null, nextHop: string, node: Node | undefined): RouteEntry {
+  return {
+    cidr,
     kind: RouteKind.RemoteBlock,
     encap,
-    flags: pool.flags | viaFibFlag(encap, ctx.localAddr, remoteAddr.addr),
+    flags: pool.flags | viaFibFlag(encap, local, nextHop),
     ifindex: 0,
-    nextHop: remoteAddr.addr,
-    dstMac: encap === Encap.Vxlan ? vtepMacOf(remote!) : ZERO_MAC,
+    nextHop,
+    dstMac: encap === Encap.Vxlan && node ? vtepMacOf(node) : ZERO_MAC,
     srcMac: ZERO_MAC,
   };
-  return { cidr: cidr.network, node: nodeName, claim: { entry, owner }, reason };
 }
 
 /** A plain hop to an address outside our subnet cannot be resolved on-link: the data path asks the host FIB. */
@@ -193,16 +198,7 @@ export function learnedOutcome(
   const viaNode = ctx.nodeAt(l.nextHop);
   const remoteAddr = viaNode ? nodeAddress(viaNode) : null;
   const { encap, reason } = remoteAddr ? resolveEncap(pool, ctx.localAddr, remoteAddr) : { encap: Encap.None, reason: 'next hop is no node -> plain' };
-  const entry: RouteEntry = {
-    cidr: cidr.network,
-    kind: RouteKind.RemoteBlock,
-    encap,
-    flags: pool.flags | viaFibFlag(encap, ctx.localAddr, l.nextHop),
-    ifindex: 0,
-    nextHop: l.nextHop,
-    dstMac: encap === Encap.Vxlan && viaNode ? vtepMacOf(viaNode) : ZERO_MAC,
-    srcMac: ZERO_MAC,
-  };
+  const entry = remoteRoute(cidr.network, pool, encap, ctx.localAddr, l.nextHop, viaNode);
   return {
     cidr: cidr.network,
     node: viaNode?.metadata.name ?? null,
