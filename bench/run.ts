@@ -7,7 +7,7 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Cluster } from '../test/e2e/cluster.js';
+import type { Cluster } from '../test/lab/cluster.js';
 import { helperCostMarkdown, measureHelperCosts, type HelperCostReport } from './lib/helper-cost.js';
 import { measureProgramCosts, type ProgCostReport } from './lib/prog-cost.js';
 import { BLOCKS_PER_NODE, POOLS, runChild, type ScaleResult, type SyncTiming, type WriteRates } from './lib/control-plane.js';

@@ -4,7 +4,7 @@
 // and ICMP from a "pod" namespace across a veth into a "host" namespace this script creates and deletes, and counts
 // with bpf/test/skb_hash_seen.c. Run as root: node --import ./scripts/ts-loader.mjs bench/skb-hash.ts
 import { release } from 'node:os';
-import { attachTc, openObject } from '../src/control/kernel/index.js';
+import { attachTc, openObject } from '../src/control/bpf/index.js';
 import { bpfObjectPath } from '../src/control/paths.js';
 import { Topology } from '../test/harness/netns.js';
 

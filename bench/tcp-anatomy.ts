@@ -10,7 +10,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Cluster } from '../test/e2e/cluster.js';
+import type { Cluster } from '../test/lab/cluster.js';
 import type { Netns } from '../test/harness/netns.js';
 import { bpfPaths, kernelPaths, type BenchPath } from './lib/paths.js';
 import { startServers, tcpThroughput, udpSmallPackets, waitForServers } from './lib/traffic.js';

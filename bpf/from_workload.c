@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /* tc ingress on the host side of a workload veth: everything a pod sends enters here. */
-#include "lib/common.h"
+#include "lib/ctx.h"
 #include "lib/config.h"
 #include "lib/maps.h"
-#include "lib/counters.h"
 #include "lib/parsing.h"
+#include "lib/verdict.h"
 #include "lib/routes.h"
 #include "lib/encap.h"
 #include "lib/icmp.h"
@@ -40,121 +40,110 @@ static __always_inline __be32 icmp_source(void)
 	return s && s->tunnel_addr ? s->tunnel_addr : node_addr;
 }
 
-SEC("tc")
-int from_workload(struct __sk_buff *skb)
+static __always_inline __u32 to_remote_block(struct __sk_buff *skb, const struct l3 *p, const struct route_value *rt,
+					       struct verdict *v)
 {
-	__u32 len = skb->len;
+	__u32 encap = rt->encap, mtu = 0;
 	void *data, *data_end;
-	struct route_value *rt, *src;
+
+	if (encap == ENCAP_NONE) {
+		struct bpf_redir_neigh nh = { .nh_family = AF_INET, .ipv4_nh = rt->next_hop };
+
+		ipv4_decrease_ttl(p->iph);
+		/* A next hop on another subnet (BGP told the underlay's routers): the host FIB picks the router. */
+		if (rt->flags & ROUTE_F_VIA_FIB)
+			v->action = bpf_redirect_neigh(uplink_ifindex, NULL, 0, 0);
+		else
+			v->action = bpf_redirect_neigh(uplink_ifindex, &nh, sizeof(nh), 0);
+		return REASON_FORWARD_PLAIN;
+	}
+	if (encap >= ENCAP__MAX)
+		return REASON_DROP_NO_ROUTE;
+	if (!ctx_is_gso(skb) && too_big_for_tunnel(skb, encap_overhead(encap), &mtu)) {
+		v->encap = encap;
+		data = ctx_data(skb);
+		data_end = ctx_data_end(skb);
+		if (data + ETH_HLEN + IPV4_HLEN > data_end)
+			return REASON_DROP_MALFORMED;
+		if (!(((struct iphdr *)(data + ETH_HLEN))->frag_off & bpf_htons(IP_DF)))
+			/* The stack fragments it to the block route's MTU (the agent's
+			 * "BLOCK dev UPLINK mtu TUNNEL_MTU" route); to_uplink encapsulates each fragment. */
+			return REASON_PASS;
+		/* Counted as the drop it is and as the reply (the epilogue adds MTU_EXCEEDED). */
+		v->action = reply_frag_needed(skb, p->ihl_bytes, mtu - encap_overhead(encap), icmp_source());
+		return REASON_FRAG_NEEDED;
+	}
+	return encap_and_redirect(skb, rt, p->ihl_bytes, 1, v);
+}
+
+static __always_inline __u32 from_workload_reason(struct __sk_buff *skb, __u32 len, struct verdict *v)
+{
+	void *data, *data_end;
+	struct route_value *rt, *src, rt_buf, src_buf;
 	struct l3 p;
-	int gso = skb->gso_size != 0;
 	__u32 tunnel;
+	int parsed;
 
 	/* IPv4 header with options and the UDP header: the tunnel check reads the destination port. */
-	tc_linearize(skb, ETH_HLEN + 60 + UDP_HLEN);
-	data = (void *)(long)skb->data;
-	data_end = (void *)(long)skb->data_end;
+	ctx_linearize(skb, ETH_HLEN + 60 + UDP_HLEN);
+	data = ctx_data(skb);
+	data_end = ctx_data_end(skb);
 
-	switch (parse_ipv4(data, data_end, len - ETH_HLEN, gso, &p)) {
-	case PARSE_IPV4:
-		break;
-	case PARSE_NOT_IPV4:
-		count(HOOK, ENCAP_NONE, REASON_PASS, len);
-		return TC_ACT_OK;
-	default:
-		count(HOOK, ENCAP_NONE, REASON_DROP_MALFORMED, len);
-		return TC_ACT_SHOT;
-	}
+	parsed = parse_ipv4(data, data_end, len - ETH_HLEN, ctx_is_gso(skb), &p);
+	if (parsed != PARSE_IPV4)
+		return parse_reject_reason(parsed);
 
 	/* The source must be the workload's own (bpf_redirect_* bypasses the kernel's rp_filter). At tc
 	 * ingress, ingress_ifindex is the host-side veth the packet came in on. */
-	src = route_lookup(p.iph->saddr);
-	if (!workload_source_ok(src, skb->ingress_ifindex, p.iph->saddr)) {
-		count(HOOK, ENCAP_NONE, REASON_DROP_SPOOFED_SOURCE, len);
-		return TC_ACT_SHOT;
-	}
+	src = route_lookup(p.iph->saddr, &src_buf);
+	if (!workload_source_ok(src, skb->ingress_ifindex, p.iph->saddr))
+		return REASON_DROP_SPOOFED_SOURCE;
 
 	/* A workload has no business emitting tunnel packets: sent to a node (masqueraded by natOutgoing or
 	 * not) one would be decapsulated there as if that node's peer had sent it. */
 	tunnel = workload_tunnel_packet(&p, data_end);
 	if (tunnel != ENCAP_NONE) {
-		count(HOOK, tunnel, REASON_DROP_TUNNEL_FROM_WORKLOAD, len);
-		return TC_ACT_SHOT;
+		v->encap = tunnel;
+		return REASON_DROP_TUNNEL_FROM_WORKLOAD;
 	}
 	if (p.iph->protocol == IPPROTO_IPIP_NR) {
-		count(HOOK, ENCAP_IPIP, REASON_DROP_IPIP_FROM_WORKLOAD, len);
-		return TC_ACT_SHOT;
+		v->encap = ENCAP_IPIP;
+		return REASON_DROP_IPIP_FROM_WORKLOAD;
 	}
 
-	rt = route_lookup(p.iph->daddr);
-	if (!rt) {
+	rt = route_lookup(p.iph->daddr, &rt_buf);
+	if (!rt)
 		/* Outside every pool: the stack routes it; natOutgoing is applied there by the masquerade rule
 		 * for sources in a natOutgoing pool. */
-		if (src && (src->flags & ROUTE_F_NAT_OUTGOING))
-			count(HOOK, ENCAP_NONE, REASON_NAT_OUTGOING, len);
-		else
-			count(HOOK, ENCAP_NONE, REASON_PASS, len);
-		return TC_ACT_OK;
-	}
+		return src && (src->flags & ROUTE_F_NAT_OUTGOING) ? REASON_NAT_OUTGOING : REASON_PASS;
 
 	switch (rt->kind) {
 	case ROUTE_KIND_LOCAL_WORKLOAD:
 		if (p.iph->ttl <= 1)
-			break;
-		count(HOOK, ENCAP_NONE, REASON_REDIRECT_LOCAL, len);
-		return deliver_local(p.eth, p.iph, rt);
-
-	case ROUTE_KIND_REMOTE_BLOCK: {
-		__u32 encap = rt->encap, mtu = 0;
-
+			return REASON_PASS;	/* the stack answers with ICMP time-exceeded, as a router must */
+		v->action = deliver_local(p.eth, p.iph, rt);
+		return REASON_REDIRECT_LOCAL;
+	case ROUTE_KIND_REMOTE_BLOCK:
 		if (p.iph->ttl <= 1)
-			break;
-		if (encap == ENCAP_NONE) {
-			struct bpf_redir_neigh nh = { .nh_family = AF_INET, .ipv4_nh = rt->next_hop };
-
-			ipv4_decrease_ttl(p.iph);
-			count(HOOK, ENCAP_NONE, REASON_FORWARD_PLAIN, len);
-			if (rt->flags & ROUTE_F_VIA_FIB)
-				return bpf_redirect_neigh(uplink_ifindex, NULL, 0, 0);
-			return bpf_redirect_neigh(uplink_ifindex, &nh, sizeof(nh), 0);
-		}
-		if (encap >= ENCAP__MAX) {
-			count(HOOK, ENCAP_NONE, REASON_DROP_NO_ROUTE, len);
-			return TC_ACT_SHOT;
-		}
-		if (!gso && too_big_for_tunnel(skb, encap_overhead(encap), &mtu)) {
-			int df;
-
-			data = (void *)(long)skb->data;
-			data_end = (void *)(long)skb->data_end;
-			if (data + ETH_HLEN + IPV4_HLEN > data_end)
-				return TC_ACT_SHOT;
-			df = ((struct iphdr *)(data + ETH_HLEN))->frag_off & bpf_htons(IP_DF);
-			if (!df) {
-				/* The stack fragments it to the block route's MTU (the agent's
-				 * "BLOCK dev UPLINK mtu TUNNEL_MTU" route); to_uplink encapsulates each fragment. */
-				count(HOOK, encap, REASON_PASS, len);
-				return TC_ACT_OK;
-			}
-			count(HOOK, encap, REASON_DROP_MTU_EXCEEDED, len);
-			count(HOOK, encap, REASON_FRAG_NEEDED, len);
-			return reply_frag_needed(skb, p.ihl_bytes, mtu - encap_overhead(encap), icmp_source());
-		}
-		return encap_and_redirect(skb, HOOK, rt, len, 1);
-	}
-
+			return REASON_PASS;
+		return to_remote_block(skb, &p, rt, v);
 	case ROUTE_KIND_LOCAL_HOST:
-		count(HOOK, ENCAP_NONE, REASON_PASS, len);
-		return TC_ACT_OK;
-
+		return REASON_PASS;
 	default: /* POOL, LOCAL_BLOCK: an address of the overlay that nobody holds */
-		count(HOOK, ENCAP_NONE, REASON_DROP_NO_ROUTE, len);
-		return TC_ACT_SHOT;
+		return REASON_DROP_NO_ROUTE;
 	}
+}
 
-	/* TTL exhausted: the stack answers with ICMP time-exceeded, as a router must. */
-	count(HOOK, ENCAP_NONE, REASON_PASS, len);
-	return TC_ACT_OK;
+SEC("tc")
+int from_workload(struct __sk_buff *skb)
+{
+	struct verdict v = VERDICT_INIT;
+	__u32 len = ctx_len(skb);
+	__u32 reason = from_workload_reason(skb, len, &v);
+
+	if (reason == REASON_FRAG_NEEDED)
+		count(HOOK, v.encap, REASON_DROP_MTU_EXCEEDED, len);
+	return verdict_finish(HOOK, &v, reason, len);
 }
 
 char _license[] SEC("license") = "GPL";

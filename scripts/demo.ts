@@ -3,7 +3,7 @@
 // subnet (plain, as CrossSubnet says) and across the router (VXLAN), and the live data-path counters.
 // Ctrl-C (or --duration SECONDS, default 600) ends it; everything it made is removed.
 import { parseArgs } from 'node:util';
-import { Cluster, ippool, type Workload } from '../test/e2e/cluster.js';
+import { Cluster, ippool, type Workload } from '../test/lab/cluster.js';
 
 const { values } = parseArgs({ options: { duration: { type: 'string' }, interval: { type: 'string' } } });
 const durationS = Number(values.duration ?? 600);

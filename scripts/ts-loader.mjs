@@ -2,7 +2,7 @@
 // module hooks resolve the `.js` import specifiers of TS sources to their `.ts` files and strip types with the
 // TypeScript compiler already in devDependencies (type checking is tsc's job, run first). Running the sources in
 // place keeps `import.meta.dirname`-relative paths of the shared test harness (dist/cli.js, bin/,
-// test/e2e/scripts) correct, which a copy compiled into another directory would break.
+// test/lab/scripts) correct, which a copy compiled into another directory would break.
 import { register } from 'node:module';
 
 register(new URL('./ts-hooks.mjs', import.meta.url));

@@ -7,14 +7,14 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { compile } from '../../src/control/compile/index.js';
 import { loadDatapath, type Datapath } from '../../src/control/datapath/objects.js';
-import type { BpfMap, MapEntry } from '../../src/control/kernel/types.js';
+import type { BpfMap, MapEntry } from '../../src/control/bpf/types.js';
 import { encodeKnownNodeKey, encodeKnownNodeValue, encodeRouteKey, encodeRouteValue, Encap, NodeFlags, RouteFlags, RouteKind, ZERO_IP, ZERO_MAC } from '../../src/control/maps/layout.js';
 import { overlayConfigWithDefaults } from '../../src/control/model/parse.js';
 import type { BlockAffinity, IPPool, Node } from '../../src/control/model/types.js';
 import { API_VERSION } from '../../src/control/model/types.js';
 import { knownNodeEntries, routeEntries, settingsEntries } from '../../src/control/reconcile/encode.js';
 import { MirroredMap } from '../../src/control/reconcile/map-sync.js';
-import { ippool } from '../../test/e2e/cluster.js';
+import { ippool } from '../../test/lab/cluster.js';
 import { measureIncremental, type IncrementalResult } from './incremental-compile.js';
 
 export const POOLS = 20;

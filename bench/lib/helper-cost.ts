@@ -2,8 +2,8 @@
 // helper; each is run on a fresh packet and the empty program of its type (hc_empty_tc / hc_empty_xdp) is
 // subtracted, round by round (programs alternate within a round, so host load hits both sides of a difference
 // alike), and the median over rounds is reported. The maps are filled like a node's maps (see fill()).
-import { openObject } from '../../src/control/kernel/index.js';
-import type { BpfProgram, Collection } from '../../src/control/kernel/types.js';
+import { openObject } from '../../src/control/bpf/index.js';
+import type { BpfProgram, Collection } from '../../src/control/bpf/types.js';
 import { encodeRouteKey, encodeRouteValue, Encap, RouteKind } from '../../src/control/maps/layout.js';
 import { bpfObjectPath } from '../../src/control/paths.js';
 import * as P from '../../test/harness/packets.js';

@@ -1,11 +1,11 @@
 // The pod-to-pod paths the bench compares, all across the same two-node underlay: node1 and node2 of a
-// test/e2e/cluster.ts cluster (one subnet, one bridge in the router namespace, veths with default offloads).
+// test/lab/cluster.ts cluster (one subnet, one bridge in the router namespace, veths with default offloads).
 //  - plain and kernel-vxlan share one cluster without agents; their pods are wired by hand exactly as the CNI
 //    plugin wires a workload (veth, /32, link-local gateway, proxy_arp), so only the node's forwarding differs.
 //  - each bpf-overlay path is its own cluster with one IPPool and real agents (tc or --xdp decap), pods added
 //    through the real CNI plugin. Once pod-to-pod traffic flows both ways the agents are stopped: the pinned
 //    data path keeps forwarding (that is its design) and idle agents do not steal CPU from the measurement.
-import { ippool, Cluster, type Workload } from '../../test/e2e/cluster.js';
+import { ippool, Cluster, type Workload } from '../../test/lab/cluster.js';
 import { cli } from '../../test/harness/agent.js';
 import type { Netns } from '../../test/harness/netns.js';
 import { DEFAULT_VXLAN_PORT, DEFAULT_VXLAN_VNI } from '../../src/control/model/parse.js';

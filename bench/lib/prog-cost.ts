@@ -9,9 +9,10 @@
 //  - net: fresh minus the fresh cost of a near-empty program of the same type (tc: return_config, XDP: min_xdp
 //    from bpf/test): the named path's own cost. The near-empty programs do a map lookup or a global increment
 //    themselves, so net slightly understates (by a few ns) rather than overstates.
-import { openObject } from '../../src/control/kernel/index.js';
-import type { BpfProgram, Collection } from '../../src/control/kernel/types.js';
+import { openObject } from '../../src/control/bpf/index.js';
+import type { BpfProgram, Collection } from '../../src/control/bpf/types.js';
 import { bpfObjectPath } from '../../src/control/paths.js';
+import { Encap, RouteFlags, RouteKind, ZERO_IP, encodeRouteKey, encodeRouteValue } from '../../src/control/maps/layout.js';
 import * as P from '../../test/harness/packets.js';
 import { HOST_VETH_MAC, IPIP_NODE, LOCAL_POD, LOCAL_POD2, NODE, PEER_UPLINK_MAC, UPLINK_MAC, VNI, VTEP_MAC, VXLAN_NODE, VXLAN_PORT, ingressCtx, loadFixture, type Fixture } from '../../test/harness/datapath.js';
 
@@ -120,10 +121,26 @@ export interface ProgCostReport {
   cases: ProgCost[];
 }
 
-export function measureProgramCosts(opts: { repeat: number; samples: number }): ProgCostReport {
+/** The routes_map of one node in a 256-node cluster, as bench/lib/helper-cost.ts fills its trie (where an LPM
+ * lookup costs ~80 ns instead of ~20): a /26 block of every other node in the pool and more local workloads,
+ * none of them an address the measured packets use, so every path stays the same, only the trie deeper. */
+function fillBusyNode(fx: Fixture): number {
+  const remote = encodeRouteValue({ kind: RouteKind.RemoteBlock, encap: Encap.Ipip, flags: RouteFlags.InPool, ifindex: 0, nextHop: IPIP_NODE.addr, dstMac: '00:00:00:00:00:00', srcMac: '00:00:00:00:00:00' });
+  const local = encodeRouteValue({ kind: RouteKind.LocalWorkload, encap: Encap.None, flags: RouteFlags.InPool, ifindex: 100, nextHop: ZERO_IP, dstMac: '02:00:00:00:00:01', srcMac: HOST_VETH_MAC });
+  let n = 0;
+  for (let b = 5; b < 256; b++, n++) fx.dp.maps.routes.update(encodeRouteKey(`10.244.${b}.0/26`), remote);
+  for (let w = 10; w < 64; w++, n++) fx.dp.maps.routes.update(encodeRouteKey(`10.244.1.${w}/32`), local);
+  return n;
+}
+
+/** `cacheGen`: settings.cache_gen as the agent publishes it (default 1: the lookup caches on, as an agent runs them;
+ * 0: off). `busyNode`: routes_map as deep as a node's in a 256-node cluster (fillBusyNode). */
+export function measureProgramCosts(opts: { repeat: number; samples: number; cacheGen?: number; busyNode?: boolean }): ProgCostReport {
   const fx = loadFixture();
   const base = loadBaselines();
   try {
+    fx.setCacheGen(opts.cacheGen ?? 1);
+    if (opts.busyNode) fillBusyNode(fx);
     const eth = P.ethernet({ dst: UPLINK_MAC, src: PEER_UPLINK_MAC }, P.ipv4({ src: '10.0.0.9', dst: NODE, protocol: P.PROTO_UDP }, P.udp('10.0.0.9', NODE, 1, 2, P.pattern(PAYLOAD_BYTES))));
     const baselineFreshNs = { tc: freshNs(base.tc, eth, opts.samples), xdp: freshNs(base.xdp, eth, opts.samples) };
     const cases = progCostCases(fx).map((c): ProgCost => {

@@ -19,11 +19,14 @@
 #include "maps.h"
 #include "parsing.h"
 #include "routes.h"
+#include "nodes.h"
 
 /* An underlay address of a cluster node (this one included): where a tunnel packet would be decapsulated. */
 static __always_inline int is_cluster_node(__be32 addr)
 {
-	return addr == node_addr || bpf_map_lookup_elem(&known_nodes_map, &addr) != NULL;
+	struct known_node_value buf;
+
+	return addr == node_addr || known_node_lookup(addr, &buf) != NULL;
 }
 
 /* Slow path of the source checks: an endpoint's allowSpoofedSourcePrefixes, on a local veth or on a node. */
@@ -69,11 +72,11 @@ static __always_inline __u32 workload_tunnel_packet(const struct l3 *p, void *da
  * must be a remote block. Addresses outside every pool are the underlay's business. */
 static __always_inline int uplink_source_ok(__be32 saddr)
 {
-	struct route_value *src;
+	struct route_value *src, buf;
 
 	if (saddr == node_addr)
 		return 0;
-	src = route_lookup(saddr);
+	src = route_lookup(saddr, &buf);
 	return !src || src->kind == ROUTE_KIND_REMOTE_BLOCK;
 }
 
@@ -81,11 +84,11 @@ static __always_inline int uplink_source_ok(__be32 saddr)
  * blocks, its own underlay or tunnel address, or a prefix one of its workloads may send from. */
 static __always_inline int inner_source_ok(__be32 inner_saddr, __be32 sender, const struct known_node_value *node)
 {
-	struct route_value *src;
+	struct route_value *src, buf;
 
 	if (inner_saddr == sender || (node->tunnel_addr && inner_saddr == node->tunnel_addr))
 		return 1;
-	src = route_lookup(inner_saddr);
+	src = route_lookup(inner_saddr, &buf);
 	if (src && src->kind == ROUTE_KIND_REMOTE_BLOCK && src->next_hop == sender)
 		return 1;
 	return source_allowed(SOURCE_SCOPE_NODE, sender, inner_saddr);

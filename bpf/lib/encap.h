@@ -6,8 +6,9 @@
 
 #include "common.h"
 #include "config.h"
-#include "counters.h"
 #include "csum.h"
+#include "parsing.h"
+#include "verdict.h"
 
 #define OUTER_TTL		64
 #define VXLAN_SPORT_BASE	49152	/* IANA dynamic range, as the Linux VXLAN device defaults to */
@@ -18,8 +19,55 @@ static __always_inline __u32 encap_overhead(__u32 encap)
 	return encap == ENCAP_VXLAN ? VXLAN_OVERHEAD : IPIP_OVERHEAD;
 }
 
-/* Encapsulates the IPv4 packet in `skb` (Ethernet at offset 0, IPv4 header already validated) for `rt`
- * (REMOTE_BLOCK with IPIP or VXLAN) and redirects it out of the uplink.
+/* jhash's final mix of three words (the kernel's __jhash_final): a full avalanche in ~20 ALU operations. */
+#define ROL32(x, k) (((x) << (k)) | ((x) >> (32 - (k))))
+static __always_inline __u32 jhash_3words(__u32 a, __u32 b, __u32 c)
+{
+	a += 0xdeadbeef + 12;
+	b += 0xdeadbeef + 12;
+	c += 0xdeadbeef + 12;
+	c ^= b; c -= ROL32(b, 14);
+	a ^= c; a -= ROL32(c, 11);
+	b ^= a; b -= ROL32(a, 25);
+	c ^= b; c -= ROL32(b, 16);
+	a ^= c; a -= ROL32(c, 4);
+	b ^= a; b -= ROL32(a, 14);
+	c ^= b; c -= ROL32(b, 24);
+	return c;
+}
+
+/* The inner flow's hash for the VXLAN source port: one port per flow keeps it on one underlay ECMP path and
+ * one receive queue, different flows spread. The socket's hash when the skb carries one (TCP, connected UDP:
+ * free), else addresses, protocol and, for an unfragmented TCP/UDP packet, ports, hashed inline (the flow
+ * dissector behind bpf_get_hash_recalc costs ~146 ns). Fragments hash without ports, as the dissector does,
+ * so all fragments of a datagram take the same path. */
+static __always_inline __u32 inner_flow_hash(const struct __sk_buff *skb, const struct iphdr *iph, __u32 ihl_bytes,
+					     void *data_end)
+{
+	const __be16 *ports = (const void *)iph + ihl_bytes;
+	__u32 hash = skb->hash, l4 = 0;
+
+	if (hash)
+		return hash;
+	if ((iph->protocol == IPPROTO_TCP_NR || iph->protocol == IPPROTO_UDP_NR) && !ipv4_is_fragment(iph) &&
+	    (void *)(ports + 2) <= data_end)
+		l4 = *(const __u32 *)ports;
+	return jhash_3words(iph->saddr, iph->daddr, l4 ^ iph->protocol);
+}
+
+/* Outer IP id of a packet that may be fragmented on the underlay (no DF): the inner id, which its sender keeps
+ * unique within the inner flow, offset by the inner addresses so that flows between the same two nodes do not
+ * reuse each other's ids in step. No helper: bpf_get_prandom_u32 cost ~26 ns. */
+static __always_inline __u16 outer_ip_id(const struct iphdr *iph)
+{
+	__u32 a = iph->saddr ^ iph->daddr;
+
+	return bpf_ntohs(iph->id) + (__u16)(a ^ (a >> 16));
+}
+
+/* Encapsulates the IPv4 packet in `skb` (Ethernet at offset 0, IPv4 header of `ihl_bytes` validated) for `rt`
+ * (REMOTE_BLOCK with IPIP or VXLAN) and redirects it out of the uplink. Returns the counter reason; on
+ * REASON_ENCAP v->action is the redirect.
  *
  * Outer L2: bpf_redirect_neigh without parameters makes the kernel route the OUTER destination (next_hop)
  * out of uplink_ifindex and resolve the neighbour of that route's gateway, so a next hop in another subnet
@@ -30,8 +78,8 @@ static __always_inline __u32 encap_overhead(__u32 encap)
  * BPF_F_ADJ_ROOM_FIXED_GSO keeps gso_size: the workload/route MTU already leaves room for the overhead, and
  * the ENCAP_* flags set skb->encapsulation and the inner offsets, so GSO segments and checksum offload of a
  * TCP packet still work on the inner headers (the outer UDP checksum is 0, as Calico and Linux VXLAN send). */
-static __always_inline int encap_and_redirect(struct __sk_buff *skb, __u32 hook, const struct route_value *rt,
-					      __u32 orig_len, int forwarded)
+static __always_inline __u32 encap_and_redirect(struct __sk_buff *skb, const struct route_value *rt, __u32 ihl_bytes,
+						int forwarded, struct verdict *v)
 {
 	__u32 encap = rt->encap;
 	__be32 next_hop = rt->next_hop;
@@ -43,39 +91,35 @@ static __always_inline int encap_and_redirect(struct __sk_buff *skb, __u32 hook,
 	__u16 id = 0;
 	__u8 tos;
 
+	v->encap = encap;
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	iph = data + ETH_HLEN;
+	if ((void *)(iph + 1) > data_end)
+		return REASON_DROP_MALFORMED;
 	if (encap == ENCAP_VXLAN) {
-		/* Inner flow hash, before any header moves: one source port per flow keeps it on one
-		 * underlay ECMP path and one receive queue, different flows spread. */
-		hash = bpf_get_hash_recalc(skb);
+		hash = inner_flow_hash(skb, iph, ihl_bytes, data_end);
 		room = VXLAN_OVERHEAD;
 		flags |= BPF_F_ADJ_ROOM_ENCAP_L4_UDP | BPF_F_ADJ_ROOM_ENCAP_L2_ETH |
 			 BPF_F_ADJ_ROOM_ENCAP_L2(ETH_HLEN);
 	} else {
 		room = IPIP_OVERHEAD;
 	}
-
-	data = (void *)(long)skb->data;
-	data_end = (void *)(long)skb->data_end;
-	iph = data + ETH_HLEN;
-	if ((void *)(iph + 1) > data_end)
-		goto malformed;
 	tos = iph->tos;
 	df = iph->frag_off & bpf_htons(IP_DF);
+	if (!df)
+		id = outer_ip_id(iph);
 	if (forwarded)
 		ipv4_decrease_ttl(iph);
-	if (!df)
-		id = (__u16)bpf_get_prandom_u32();
 
-	if (bpf_skb_adjust_room(skb, room, BPF_ADJ_ROOM_MAC, flags)) {
-		count(hook, encap, REASON_DROP_ADJUST_ROOM, orig_len);
-		return TC_ACT_SHOT;
-	}
+	if (bpf_skb_adjust_room(skb, room, BPF_ADJ_ROOM_MAC, flags))
+		return REASON_DROP_ADJUST_ROOM;
 
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;
 	outer = data + ETH_HLEN;
 	if ((void *)(outer + 1) > data_end)
-		goto malformed;
+		return REASON_DROP_MALFORMED;
 	outer_len = skb->len - ETH_HLEN;
 
 	*(__u8 *)outer = 0x45;	/* version 4, ihl 5 */
@@ -96,7 +140,7 @@ static __always_inline int encap_and_redirect(struct __sk_buff *skb, __u32 hook,
 		struct ethhdr *ieth = (void *)(vx + 1);
 
 		if ((void *)(ieth + 1) > data_end)
-			goto malformed;
+			return REASON_DROP_MALFORMED;
 		udp->source = bpf_htons(VXLAN_SPORT_BASE | (hash & VXLAN_SPORT_MASK));
 		udp->dest = bpf_htons(vxlan_port);
 		udp->len = bpf_htons(outer_len - IPV4_HLEN);
@@ -108,12 +152,8 @@ static __always_inline int encap_and_redirect(struct __sk_buff *skb, __u32 hook,
 		ieth->h_proto = bpf_htons(ETH_P_IP);
 	}
 
-	count(hook, encap, REASON_ENCAP, orig_len);
-	return bpf_redirect_neigh(uplink_ifindex, NULL, 0, 0);
-
-malformed:
-	count(hook, encap, REASON_DROP_MALFORMED, orig_len);
-	return TC_ACT_SHOT;
+	v->action = bpf_redirect_neigh(uplink_ifindex, NULL, 0, 0);
+	return REASON_ENCAP;
 }
 
 #endif /* BPF_OVERLAY_ENCAP_H */

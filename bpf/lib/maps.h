@@ -30,6 +30,9 @@ enum encap_type {
 #define ROUTE_F_NAT_OUTGOING	(1 << 1)
 /* Plain hop whose next hop is not on our subnet: follow the host FIB (routes the underlay learned by BGP). */
 #define ROUTE_F_VIA_FIB		(1 << 2)
+/* REMOTE_BLOCK: no cluster node's underlay address lies in the prefix (the compiler knows every node), so a
+ * destination matching it is no node and to_uplink skips its known-node lookup. Absent: look it up. */
+#define ROUTE_F_NO_CLUSTER_NODE	(1 << 3)
 
 struct route_key {
 	__u32 prefixlen;	/* LPM trie convention: bits that follow, here 0..32 */
@@ -90,7 +93,30 @@ struct settings_value {
 	__be32 tunnel_addr;	/* this node's tunnel address: source of host-originated overlay traffic */
 	__u32 uplink_mtu;	/* MTU of the uplink; 0 = ask the kernel (bpf_check_mtu) */
 	__u32 flags;		/* reserved, 0 */
-	__u32 reserved;
+	__u32 cache_gen;	/* generation of routes_map and known_nodes_map, changed by the agent after every write to
+				 * either; 0 = the programs' lookup caches are off */
+};
+
+/* ---- lookup caches: per-CPU, direct-mapped, in front of routes_map and known_nodes_map ----
+ * Private to each object (not pinned); the agent never reads them. The LPM trie costs ~20 ns per lookup with a
+ * handful of entries and ~80 ns with a node's few hundred, the known-nodes hash ~36 ns; a slot here a few. A slot
+ * answers only while its gen equals settings.cache_gen: one filled before a write carries the old generation and
+ * misses once the agent has published the new one. */
+
+#define ROUTE_CACHE_SLOTS 1024	/* powers of two: the slot is the top bits of a multiplicative hash */
+#define NODE_CACHE_SLOTS 256
+
+struct route_cache_slot {
+	__be32 addr;			/* the /32 looked up */
+	__u32 gen;			/* settings.cache_gen when filled; 0 never matches */
+	struct route_value value;	/* kind ROUTE_KIND_NONE: no entry covers addr */
+};
+
+struct node_cache_slot {
+	__be32 addr;			/* the underlay address looked up */
+	__u32 gen;			/* settings.cache_gen when filled; 0 never matches */
+	struct known_node_value value;
+	__u32 known;			/* 0: addr is no known node */
 };
 
 /* ---- counters: per-CPU packets and bytes per (hook, encapsulation, verdict or drop reason) ---- */
@@ -119,9 +145,8 @@ enum counter_reason {
 	REASON_DROP_MTU_EXCEEDED = 19,
 	REASON_DROP_NO_ROUTE = 20,
 	REASON_DROP_IPIP_FROM_WORKLOAD = 21,
-	REASON_DROP_FIB = 22,			/* no neighbour/route toward the next hop */
+	/* 22 and 24 are retired (never emitted); their slots stay unused so the others keep their numbers */
 	REASON_DROP_ADJUST_ROOM = 23,		/* the kernel refused to grow or shrink the packet */
-	REASON_DROP_NOT_FOR_US = 24,		/* tunnel packet addressed to another node */
 	REASON_DROP_SPOOFED_SOURCE = 25,	/* workload sent from an address it does not hold */
 	REASON_DROP_TUNNEL_FROM_WORKLOAD = 26,	/* workload sent IPIP / VXLAN to a cluster node's underlay address */
 	REASON_DROP_RPF = 27,			/* plain uplink packet for a workload with a source that cannot come from there */
@@ -173,6 +198,20 @@ struct {
 	__type(value, struct settings_value);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } settings_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ROUTE_CACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct route_cache_slot);
+} route_cache_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NODE_CACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct node_cache_slot);
+} node_cache_map SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

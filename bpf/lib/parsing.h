@@ -65,15 +65,4 @@ static __always_inline int ipv4_is_later_fragment(const struct iphdr *iph)
 	return (iph->frag_off & bpf_htons(IP_OFFSET)) != 0;
 }
 
-/* tc: make at least `want` bytes (or the whole packet) linear so direct access sees the headers. Packets from
- * veths and the test runner are already linear; only paged frames from real NICs pay the helper call. */
-static __always_inline void tc_linearize(struct __sk_buff *skb, __u32 want)
-{
-	__u32 len = skb->len < want ? skb->len : want;
-
-	if ((void *)(long)skb->data + len > (void *)(long)skb->data_end)
-		bpf_skb_pull_data(skb, len);
-	barrier_var(skb);
-}
-
 #endif /* BPF_OVERLAY_PARSING_H */

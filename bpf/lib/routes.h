@@ -1,16 +1,41 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The single routes_map lookup of the hot path, and local delivery into a workload. */
+/* routes_map lookups (through the per-CPU cache) and local delivery into a workload. */
 #ifndef BPF_OVERLAY_ROUTES_H
 #define BPF_OVERLAY_ROUTES_H
 
 #include "maps.h"
 #include "csum.h"
+#include "cache.h"
 
-static __always_inline struct route_value *route_lookup(__be32 addr)
+/* The route for `addr` copied into `buf` (returned), or NULL when no entry covers it. A copy, not a pointer
+ * into a map: two lookups of one program may share a cache slot. The per-CPU cache answers when it holds `addr`
+ * for the current generation; else the trie does, and its answer (a miss too) fills the slot. */
+static __always_inline struct route_value *route_lookup(__be32 addr, struct route_value *buf)
 {
 	struct route_key key = { .prefixlen = 32, .addr = addr };
+	struct route_cache_slot *slot = NULL;
+	struct route_value *rt;
+	__u32 gen = cache_gen(), idx;
 
-	return bpf_map_lookup_elem(&routes_map, &key);
+	if (gen) {
+		idx = cache_index(addr, ROUTE_CACHE_SLOTS);
+		slot = bpf_map_lookup_elem(&route_cache_map, &idx);
+		if (slot && slot->gen == gen && slot->addr == addr) {
+			*buf = slot->value;
+			return buf->kind != ROUTE_KIND_NONE ? buf : NULL;
+		}
+	}
+	rt = bpf_map_lookup_elem(&routes_map, &key);
+	if (rt)
+		*buf = *rt;
+	else
+		__builtin_memset(buf, 0, sizeof(*buf));
+	if (slot) {
+		slot->addr = addr;
+		slot->value = *buf;
+		slot->gen = gen;
+	}
+	return rt ? buf : NULL;
 }
 
 /* Rewrites the frame as the host-side veth would have sent it and hands it to the workload's namespace:

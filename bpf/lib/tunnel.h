@@ -72,7 +72,7 @@ static __always_inline int tunnel_classify(const struct l3 *p, void *data_end, s
 	__u32 ihl_bytes = p->ihl_bytes;
 	void *l4 = (void *)iph + ihl_bytes;
 	__u32 l4_len = p->tot_len - ihl_bytes;	/* parse_ipv4: ihl <= tot_len <= the packet's length */
-	struct known_node_value *node;
+	struct known_node_value *node, node_buf;
 	__u16 need_flag;
 
 	if (iph->protocol == IPPROTO_IPIP_NR) {
@@ -102,7 +102,7 @@ static __always_inline int tunnel_classify(const struct l3 *p, void *data_end, s
 		return TUNNEL_NONE;
 
 	/* Anti-spoofing first: whatever an unknown host sends, it learns nothing from our parser. */
-	node = bpf_map_lookup_elem(&known_nodes_map, &iph->saddr);
+	node = known_node_lookup(iph->saddr, &node_buf);
 	if (!node || !(node->flags & need_flag))
 		return tunnel_drop(t, REASON_DROP_UNKNOWN_SOURCE);
 	/* We never send fragmented outer packets, and without a tunnel device the stack could not use the

@@ -8,7 +8,7 @@ import { nftTableName } from '../../src/control/compile/nft.js';
 import { kernelDescribe } from '../harness/privileges.js';
 import { run, type Netns } from '../harness/netns.js';
 import { between, clusterPerFile, counterTotals, describeFlow, describePackets, expectEncap, startPacedFlow } from './checks.js';
-import { ippool, type Cluster, type ClusterNode, type Workload } from './cluster.js';
+import { ippool, type Cluster, type ClusterNode, type Workload } from '../lab/cluster.js';
 
 const POOL_CIDR = '10.244.0.0/16';
 const RATE = 1024 * 1024;

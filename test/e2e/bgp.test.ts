@@ -11,7 +11,7 @@ import { API_VERSION, type Node, type Resource } from '../../src/control/model/t
 import { cli, CLI, httpGetIn } from '../harness/agent.js';
 import { kernelDescribe } from '../harness/privileges.js';
 import { between, clusterPerFile, expectEncap, waitInSync } from './checks.js';
-import { ippool, type Cluster, type ClusterNode, type Workload } from './cluster.js';
+import { ippool, type Cluster, type ClusterNode, type Workload } from '../lab/cluster.js';
 
 const TOR_AS = 65000;
 const OCTET = 113;

@@ -11,7 +11,7 @@ import { vtepMacOf } from '../../src/control/model/vtep.js';
 import { kernelDescribe } from '../harness/privileges.js';
 import type { Netns } from '../harness/netns.js';
 import { between, clusterPerFile, describePackets, expectEncap } from './checks.js';
-import { ippool, type Cluster, type Workload } from './cluster.js';
+import { ippool, type Cluster, type Workload } from '../lab/cluster.js';
 
 const OCTET = 107;
 const CALICO_ADDR = `10.${OCTET}.1.4`;

@@ -8,9 +8,9 @@ import { DEFAULT_VXLAN_PORT, DEFAULT_VXLAN_VNI } from '../../src/control/model/p
 import { cli } from '../harness/agent.js';
 import { repoRoot } from '../harness/cni.js';
 import type { Netns } from '../harness/netns.js';
-import { Cluster, type CaptureSummary, type ClusterNode, type ClusterOptions, type DissectedPacket, type Encapsulation, type Workload } from './cluster.js';
+import { Cluster, type CaptureSummary, type ClusterNode, type ClusterOptions, type DissectedPacket, type Encapsulation, type Workload } from '../lab/cluster.js';
 
-const SCRIPTS = path.join(repoRoot, 'test', 'e2e', 'scripts');
+const SCRIPTS = path.join(repoRoot, 'test', 'lab', 'scripts');
 /** What the agents use with no OverlayConfiguration (the e2e clusters apply none). */
 export const VXLAN_PORT = DEFAULT_VXLAN_PORT;
 export const VXLAN_VNI = DEFAULT_VXLAN_VNI;

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ETCD_BINARY } from '../harness/etcd.js';
 import { kernelDescribe } from '../harness/privileges.js';
-import { Cluster, routeGet, type Workload } from './cluster.js';
+import { Cluster, routeGet, type Workload } from '../lab/cluster.js';
 
 kernelDescribe('namespace cluster harness', () => {
   let cluster: Cluster;

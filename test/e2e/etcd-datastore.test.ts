@@ -6,7 +6,7 @@ import { beforeAll, expect, it } from 'vitest';
 import { ETCD_BINARY } from '../harness/etcd.js';
 import { kernelDescribe } from '../harness/privileges.js';
 import { clusterPerFile } from './checks.js';
-import { ippool, type Cluster } from './cluster.js';
+import { ippool, type Cluster } from '../lab/cluster.js';
 import { describeMode, MODES, POOL_CIDR, POOL_NAME } from './mode-cases.js';
 
 const MODE = { ...MODES.find((m) => m.name === 'VXLAN CrossSubnet')!, bulkBytes: 16 * 1024 * 1024 };

@@ -1,5 +1,5 @@
 // Issue 10, tried as an attacker would: every forged packet below is built by the test itself (test/harness/packets.ts)
-// and sent from a pod or from the underlay by test/e2e/scripts/send-packets.py, and must be dropped and counted
+// and sent from a pod or from the underlay by test/lab/scripts/send-packets.py, and must be dropped and counted
 // under its reason, never delivered. Each case also sends one honest packet the same way and sees it arrive, so
 // "nothing arrived" means "dropped", not "the method sends nothing". Pool: VXLAN Always, natOutgoing true (the
 // setup the attacks were found on); the tunnel case repeats with natOutgoing false. The cases that reach the
@@ -13,9 +13,9 @@ import type { Netns } from '../harness/netns.js';
 import * as P from '../harness/packets.js';
 import { kernelDescribe } from '../harness/privileges.js';
 import { clusterPerFile, counterOf, waitInSync, waitNat } from './checks.js';
-import { ippool, type Cluster, type ClusterNode, type Workload } from './cluster.js';
+import { ippool, type Cluster, type ClusterNode, type Workload } from '../lab/cluster.js';
 
-const SEND = path.join(repoRoot, 'test', 'e2e', 'scripts', 'send-packets.py');
+const SEND = path.join(repoRoot, 'test', 'lab', 'scripts', 'send-packets.py');
 const POOL = (natOutgoing: boolean) => ippool('forged-pool', '10.244.0.0/16', { vxlanMode: 'Always', natOutgoing });
 const MARK_PORT = 40404; // UDP destination port of every test packet: what the captures look for
 const VNI = 4096;

@@ -5,7 +5,7 @@
 import { expect, it } from 'vitest';
 import { kernelDescribe } from '../harness/privileges.js';
 import { clusterPerFile, countByEncap, counterTotals, describeFlow, notableCounterGrowth, startPacedFlow } from './checks.js';
-import { ippool, type Cluster, type DissectedPacket, type Workload } from './cluster.js';
+import { ippool, type Cluster, type DissectedPacket, type Workload } from '../lab/cluster.js';
 
 const IPIP = ippool('live-pool', '10.244.0.0/16', { ipipMode: 'Always' });
 const VXLAN = ippool('live-pool', '10.244.0.0/16', { vxlanMode: 'Always' });

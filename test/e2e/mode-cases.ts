@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { IPPoolSpec } from '../../src/control/model/types.js';
 import { between, describePackets, expectEncap, touching, waitInSync, type CaseLog } from './checks.js';
-import { ippool, type Cluster, type Workload } from './cluster.js';
+import { ippool, type Cluster, type Workload } from '../lab/cluster.js';
 
 export const POOL_NAME = 'e2e-pool';
 export const POOL_CIDR = '10.244.0.0/16';

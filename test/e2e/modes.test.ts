@@ -4,7 +4,7 @@
 // holds final checksums) and on the router's link to node3.
 import { kernelDescribe } from '../harness/privileges.js';
 import { clusterPerFile } from './checks.js';
-import { ippool, type Cluster } from './cluster.js';
+import { ippool, type Cluster } from '../lab/cluster.js';
 import { describeMode, MODES, POOL_CIDR, POOL_NAME } from './mode-cases.js';
 
 kernelDescribe('every IPPool mode on real packets (SQLite datastore)', () => {

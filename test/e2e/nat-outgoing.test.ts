@@ -6,7 +6,7 @@
 import { expect, it } from 'vitest';
 import { kernelDescribe } from '../harness/privileges.js';
 import { between, clusterPerFile, describePackets, expectEncap, waitNat } from './checks.js';
-import { ippool, type Cluster, type Workload } from './cluster.js';
+import { ippool, type Cluster, type Workload } from '../lab/cluster.js';
 
 const POOL = (natOutgoing: boolean) => ippool('nat-pool', '10.244.0.0/16', { vxlanMode: 'CrossSubnet', natOutgoing });
 

@@ -5,7 +5,7 @@
 import { expect, it } from 'vitest';
 import { kernelDescribe } from '../harness/privileges.js';
 import { between, clusterPerFile, describePackets, expectEncap } from './checks.js';
-import { ippool, type Cluster, type Workload } from './cluster.js';
+import { ippool, type Cluster, type Workload } from '../lab/cluster.js';
 
 const IPIP_POOL = ippool('ipip-pool', '10.245.0.0/16', { ipipMode: 'Always' });
 const VXLAN_POOL = ippool('vxlan-pool', '10.246.0.0/16', { vxlanMode: 'Always' });

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openPinnedMap } from '../../src/control/kernel/index.js';
+import { openPinnedMap } from '../../src/control/bpf/index.js';
 import { sumPerCpu } from '../../src/control/maps/layout.js';
 import { run, Topology, type Netns } from './netns.js';
 

@@ -64,6 +64,8 @@ export function ingressCtx(ifindex: number, gsoSize = 0): Buffer {
   return ctx;
 }
 
+const REMOTE_FLAGS = RouteFlags.InPool | RouteFlags.NatOutgoing | RouteFlags.NoClusterNode;
+
 function route(cidr: string, kind: RouteKind, over: Partial<RouteEntry> = {}): RouteEntry {
   return {
     cidr,
@@ -84,9 +86,11 @@ export const SCENARIO_ROUTES: RouteEntry[] = [
   route(`${LOCAL_POD.ip}/32`, RouteKind.LocalWorkload, { ifindex: LOCAL_POD.ifindex, dstMac: LOCAL_POD.mac, srcMac: HOST_VETH_MAC }),
   route(`${LOCAL_POD2.ip}/32`, RouteKind.LocalWorkload, { ifindex: LOCAL_POD2.ifindex, dstMac: LOCAL_POD2.mac, srcMac: HOST_VETH_MAC }),
   route(`${TUNNEL_ADDR}/32`, RouteKind.LocalHost),
-  route(IPIP_NODE.block, RouteKind.RemoteBlock, { encap: Encap.Ipip, nextHop: IPIP_NODE.addr }),
-  route(VXLAN_NODE.block, RouteKind.RemoteBlock, { encap: Encap.Vxlan, nextHop: VXLAN_NODE.addr, dstMac: VXLAN_NODE.vtepMac }),
-  route(PLAIN_NODE.block, RouteKind.RemoteBlock, { nextHop: PLAIN_NODE.addr }),
+  // No node address lies in these blocks, so they carry the compiler's NoClusterNode flag as compile() sets it
+  // (the golden test of a block that holds a node writes its own entry without it).
+  route(IPIP_NODE.block, RouteKind.RemoteBlock, { encap: Encap.Ipip, nextHop: IPIP_NODE.addr, flags: REMOTE_FLAGS }),
+  route(VXLAN_NODE.block, RouteKind.RemoteBlock, { encap: Encap.Vxlan, nextHop: VXLAN_NODE.addr, dstMac: VXLAN_NODE.vtepMac, flags: REMOTE_FLAGS }),
+  route(PLAIN_NODE.block, RouteKind.RemoteBlock, { nextHop: PLAIN_NODE.addr, flags: REMOTE_FLAGS }),
 ];
 
 export interface Fixture {
@@ -94,6 +98,8 @@ export interface Fixture {
   pinRoot: string;
   uplinkIfindex: number;
   setMtu(mtu: number): void;
+  /** settings.cache_gen, as the agent publishes it after routes writes: nonzero turns the route cache on. */
+  setCacheGen(gen: number): void;
   counters(): Map<number, bigint>;
   close(): void;
 }
@@ -120,13 +126,22 @@ export function loadFixture(): Fixture {
     encodeKnownNodeValue({ vtepMac: ZERO_MAC, flags: NodeFlags.AllowIpip | NodeFlags.AllowVxlan, tunnelAddr: PLAIN_NODE.tunnelAddr }),
   );
   for (const allowed of [ALLOWED_SOURCE, REMOTE_ALLOWED_SOURCE]) dp.maps.sourceAllow.update(encodeSourceAllowKey(allowed), encodeSourceAllowValue());
-  const setMtu = (mtu: number) => dp.maps.settings.update(encodeU32Key(0), encodeSettingsValue({ tunnelAddr: TUNNEL_ADDR, uplinkMtu: mtu }));
-  setMtu(UPLINK_MTU);
+  // The route cache starts off (cache_gen 0): tests that write routes_map directly need no generation bump.
+  const settings = { tunnelAddr: TUNNEL_ADDR, uplinkMtu: UPLINK_MTU, cacheGen: 0 };
+  const writeSettings = () => dp.maps.settings.update(encodeU32Key(0), encodeSettingsValue(settings));
+  writeSettings();
   return {
     dp,
     pinRoot,
     uplinkIfindex,
-    setMtu,
+    setMtu(mtu: number): void {
+      settings.uplinkMtu = mtu;
+      writeSettings();
+    },
+    setCacheGen(gen: number): void {
+      settings.cacheGen = gen;
+      writeSettings();
+    },
     counters(): Map<number, bigint> {
       const out = new Map<number, bigint>();
       for (let slot = 0; slot < COUNTER_SLOTS; slot++) {

@@ -58,7 +58,8 @@ etcdDescribe('record lifecycle (etcd)', () => {
           pool: 'p',
         },
       }));
-      for (let i = 0; i < weps.length; i += 100) await ds.applyAll(weps.slice(i, i + 100));
+      // 50 per batch: a WorkloadEndpoint takes two etcd operations (the record and its per-node index key).
+      for (let i = 0; i < weps.length; i += 50) await ds.applyAll(weps.slice(i, i + 50));
       const res = runCli(etcd.url, ['--log-level', 'info', 'delete', 'node', 'big']);
       expect(res.code).toBe(0);
       expect(res.stdout).toBe('node/big deleted (released 0 address(es), 0 block(s), 0 affinity(ies), 140 endpoint(s))\n');

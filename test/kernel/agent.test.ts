@@ -4,12 +4,12 @@
 import { existsSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { openPinnedMap } from '../../src/control/kernel/index.js';
-import type { BpfMap } from '../../src/control/kernel/types.js';
-import { decodeRouteKey, decodeRouteValue, Encap, RouteKind } from '../../src/control/maps/layout.js';
+import { openPinnedMap } from '../../src/control/bpf/index.js';
+import type { BpfMap } from '../../src/control/bpf/types.js';
+import { decodeRouteKey, decodeRouteValue, decodeSettingsValue, Encap, encodeU32Key, RouteKind } from '../../src/control/maps/layout.js';
 import { cli, httpGetIn, startAgent, twoNodeLab, type AgentProcess } from '../harness/agent.js';
 import { kernelDescribe } from '../harness/privileges.js';
-import { startEtcdIn } from '../e2e/cluster.js';
+import { startEtcdIn } from '../lab/cluster.js';
 
 const POOL = (mode: string) => `apiVersion: projectcalico.org/v3
 kind: IPPool
@@ -128,6 +128,28 @@ kernelDescribe('agent: two nodes, one datastore', () => {
   it('carries host traffic through BPF VXLAN after the switch', () => {
     const peer = JSON.parse(cli([...ds, 'get', 'nodes', names[1], '-o', 'json'])) as { spec: { ipv4VXLANTunnelAddr: string } };
     expect(namespaces[0].exec('ping', ['-c', '3', '-i', '0.2', '-W', '1', peer.spec.ipv4VXLANTunnelAddr])).toMatch(/3 received/);
+  });
+
+  it('publishes a new cache generation (settings.cache_gen) after every routes change, never 0', async () => {
+    const settings = openPinnedMap(`${bpffs}/bpf-overlay/${names[0]}/settings_map`);
+    const gen = () => decodeSettingsValue(settings.lookup(encodeU32Key(0))!).cacheGen!;
+    const changed = async (from: number) => {
+      const started = Date.now();
+      while (gen() === from && Date.now() - started < 3000) await new Promise((r) => setTimeout(r, 10));
+      return gen();
+    };
+    try {
+      const first = gen();
+      expect(first).not.toBe(0); // the programs' lookup caches are on
+      // natOutgoing is a route flag: toggling it rewrites the routes, so the caches must move on, twice.
+      cli([...ds, 'apply', '-f', '-'], { input: POOL('vxlanMode: Always').replace('natOutgoing: true', 'natOutgoing: false') });
+      const second = await changed(first);
+      cli([...ds, 'apply', '-f', '-'], { input: POOL('vxlanMode: Always') });
+      const third = await changed(second);
+      expect([second !== first, third !== second, second !== 0, third !== 0]).toEqual([true, true, true, true]);
+    } finally {
+      settings.close();
+    }
   });
 
   it('keeps forwarding while agents are stopped, and a restarted agent adopts the pinned state', async () => {

@@ -37,7 +37,7 @@ import {
   type Fixture,
 } from '../harness/datapath.js';
 import { CounterHook as H, CounterReason as R, Encap, RouteFlags, RouteKind, type RouteEntry } from '../../src/control/maps/layout.js';
-import type { BpfProgram } from '../../src/control/kernel/types.js';
+import type { BpfProgram } from '../../src/control/bpf/types.js';
 import { seededRandom } from '../harness/random.js';
 
 const PACKETS_PER_PROGRAM = 100_000;
@@ -415,6 +415,7 @@ class Tally {
 const sortedDelta = (d: Map<number, bigint>): [number, bigint][] => [...d.entries()].sort((a, b) => a[0] - b[0]);
 
 let fx: Fixture;
+const CACHE_GEN = 0x5eed;
 
 function totalFor(delta: Map<number, bigint>, hook: H): bigint {
   let n = 0n;
@@ -464,13 +465,18 @@ kernelDescribe('data path fuzz (BPF_PROG_TEST_RUN, seeded)', () => {
     }
   });
 
-  for (const [name, hook, xdp] of [
-    ['from_uplink (tc)', H.FromUplinkTc, false],
-    ['from_uplink_xdp', H.FromUplinkXdp, true],
+  // Every program twice: with the lookup caches off (cache_gen 0) and on, where random addresses make lookups of
+  // one packet share cache slots and evict each other.
+  for (const [name, hook, xdp, cache] of [
+    ['from_uplink (tc)', H.FromUplinkTc, false, false],
+    ['from_uplink_xdp', H.FromUplinkXdp, true, false],
+    ['from_uplink (tc), lookup caches on', H.FromUplinkTc, false, true],
+    ['from_uplink_xdp, lookup caches on', H.FromUplinkXdp, true, true],
   ] as const) {
     it(`${name}: ${PACKETS_PER_PROGRAM} seeded random frames, decapsulation only of valid known-node tunnels`, () => {
       const prog: BpfProgram = xdp ? fx.dp.programs.fromUplinkXdp : fx.dp.programs.fromUplink;
-      const rnd = seededRandom(xdp ? 0xdeca9 : 0xdeca7);
+      const rnd = seededRandom((xdp ? 0xdeca9 : 0xdeca7) ^ (cache ? 0xc0de : 0));
+      fx.setCacheGen(cache ? CACHE_GEN : 0);
       const before = fx.counters();
       const expectDecap = [0, 0, 0];
       const kinds = { decap: 0, drop: 0, pass: 0, 'plain-local': 0, rpf: 0 };
@@ -526,13 +532,16 @@ kernelDescribe('data path fuzz (BPF_PROG_TEST_RUN, seeded)', () => {
     });
   }
 
-  for (const [name, hook, hostEgress] of [
-    ['from_workload', H.FromWorkload, false],
-    ['to_uplink', H.ToUplink, true],
+  for (const [name, hook, hostEgress, cache] of [
+    ['from_workload', H.FromWorkload, false, false],
+    ['to_uplink', H.ToUplink, true, false],
+    ['from_workload, lookup caches on', H.FromWorkload, false, true],
+    ['to_uplink, lookup caches on', H.ToUplink, true, true],
   ] as const) {
     it(`${name}: ${PACKETS_PER_PROGRAM} seeded random frames, verdicts and outputs as specified`, () => {
       const prog: BpfProgram = hostEgress ? fx.dp.programs.toUplink : fx.dp.programs.fromWorkload;
-      const rnd = seededRandom(hostEgress ? 0xe9e55 : 0x3e11);
+      const rnd = seededRandom((hostEgress ? 0xe9e55 : 0x3e11) ^ (cache ? 0xc0de : 0));
+      fx.setCacheGen(cache ? CACHE_GEN : 0);
       const before = fx.counters();
       const kinds: Record<string, number> = {};
       let icmps = 0;

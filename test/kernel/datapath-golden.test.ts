@@ -48,12 +48,16 @@ import {
   SETTINGS_VALUE_SIZE,
   SOURCE_ALLOW_KEY_SIZE,
   SOURCE_ALLOW_VALUE_SIZE,
+  NodeFlags,
   RouteKind,
+  ZERO_IP,
   ZERO_MAC,
+  encodeKnownNodeKey,
+  encodeKnownNodeValue,
   encodeRouteKey,
   encodeRouteValue,
 } from '../../src/control/maps/layout.js';
-import type { BpfProgram } from '../../src/control/kernel/types.js';
+import type { BpfProgram } from '../../src/control/bpf/types.js';
 
 let fx: Fixture;
 /** Largest frame BPF_PROG_TEST_RUN takes for an skb: one page minus headroom and skb_shared_info. */
@@ -750,6 +754,58 @@ kernelDescribe('data path golden packets (BPF_PROG_TEST_RUN)', () => {
     const honest = ipipFrame(IPIP_NODE.addr, P.ipv4({ src: IPIP_NODE.pod, dst: TUNNEL_ADDR, protocol: P.PROTO_TCP }, P.tcp(IPIP_NODE.pod, TUNNEL_ADDR, 1, 2, P.pattern(100))), { totalLength: 0 });
     r = run(fx.dp.programs.fromUplink, honest, 0, 1400);
     expectCounted(r, H.FromUplinkTc, Encap.Ipip, R.DropAdjustRoom);
+  });
+
+  it('route cache: on, a slot answers until the cache generation changes; a new generation sees the new route', () => {
+    // 10.244.5.0/26 is in the pool but in no block: no route, until a remote block appears for it.
+    const key = encodeRouteKey('10.244.5.0/26');
+    const frame = fromPod({ src: LOCAL_POD.ip, dst: '10.244.5.9', protocol: P.PROTO_UDP }, P.udp(LOCAL_POD.ip, '10.244.5.9', 1, 2, P.pattern(20)));
+    fx.setCacheGen(7);
+    try {
+      expectCounted(run(fx.dp.programs.fromWorkload, frame), H.FromWorkload, Encap.None, R.DropNoRoute);
+      fx.dp.maps.routes.update(key, encodeRouteValue({ kind: RouteKind.RemoteBlock, encap: Encap.Ipip, flags: 1, ifindex: 0, nextHop: IPIP_NODE.addr, dstMac: ZERO_MAC, srcMac: ZERO_MAC }));
+      // Written behind the generation's back (the agent never does): the cached answer still stands.
+      expectCounted(run(fx.dp.programs.fromWorkload, frame), H.FromWorkload, Encap.None, R.DropNoRoute);
+      fx.setCacheGen(8);
+      let r = run(fx.dp.programs.fromWorkload, frame);
+      expect(r.retval).toBe(TC_ACT_REDIRECT);
+      expectCounted(r, H.FromWorkload, Encap.Ipip, R.Encap);
+      fx.dp.maps.routes.delete(key);
+      fx.setCacheGen(9);
+      expectCounted(run(fx.dp.programs.fromWorkload, frame), H.FromWorkload, Encap.None, R.DropNoRoute);
+      // Off (generation 0): the trie answers every lookup.
+      fx.setCacheGen(0);
+      fx.dp.maps.routes.update(key, encodeRouteValue({ kind: RouteKind.RemoteBlock, encap: Encap.Ipip, flags: 1, ifindex: 0, nextHop: IPIP_NODE.addr, dstMac: ZERO_MAC, srcMac: ZERO_MAC }));
+      r = run(fx.dp.programs.fromWorkload, frame);
+      expectCounted(r, H.FromWorkload, Encap.Ipip, R.Encap);
+    } finally {
+      fx.dp.maps.routes.delete(key);
+      fx.setCacheGen(0);
+    }
+  });
+
+  it('node cache: on, an unknown sender stays unknown until the generation changes, and a removed node goes with it', () => {
+    // The inner source is the sender's own underlay address: valid for any known node.
+    const frame = ipipFrame(UNKNOWN_HOST, P.ipv4({ src: UNKNOWN_HOST, dst: LOCAL_POD.ip, protocol: P.PROTO_UDP, ttl: 63 }, P.udp(UNKNOWN_HOST, LOCAL_POD.ip, 1, 2, P.pattern(20))));
+    const key = encodeKnownNodeKey(UNKNOWN_HOST);
+    const both = (encap: Encap, reason: R) => {
+      expectCounted(run(fx.dp.programs.fromUplink, frame), H.FromUplinkTc, encap, reason);
+      expectCounted(run(fx.dp.programs.fromUplinkXdp, frame), H.FromUplinkXdp, encap, reason);
+    };
+    fx.setCacheGen(7);
+    try {
+      both(Encap.Ipip, R.DropUnknownSource);
+      fx.dp.maps.knownNodes.update(key, encodeKnownNodeValue({ vtepMac: ZERO_MAC, flags: NodeFlags.AllowIpip, tunnelAddr: ZERO_IP }));
+      both(Encap.Ipip, R.DropUnknownSource); // written behind the generation's back: the cached miss stands
+      fx.setCacheGen(8);
+      both(Encap.Ipip, R.Decap);
+      fx.dp.maps.knownNodes.delete(key);
+      fx.setCacheGen(9);
+      both(Encap.Ipip, R.DropUnknownSource);
+    } finally {
+      if (fx.dp.maps.knownNodes.lookup(key)) fx.dp.maps.knownNodes.delete(key);
+      fx.setCacheGen(0);
+    }
   });
 
   it('to_uplink: a destination that is a cluster node is never encapsulated, even inside a remote block', () => {

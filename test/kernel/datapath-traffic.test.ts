@@ -5,15 +5,15 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { kernelDescribe } from '../harness/privileges.js';
-import { dissect } from '../e2e/cluster.js';
+import { dissect } from '../lab/cluster.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Topology, type Netns } from '../harness/netns.js';
 import { loadDatapath, type Datapath } from '../../src/control/datapath/objects.js';
 import { attachUplink, attachWorkload } from '../../src/control/datapath/attach.js';
-import { attachXdp } from '../../src/control/kernel/index.js';
-import type { Link } from '../../src/control/kernel/types.js';
+import { attachXdp } from '../../src/control/bpf/index.js';
+import type { Link } from '../../src/control/bpf/types.js';
 import {
   CounterHook,
   CounterReason,

@@ -18,7 +18,7 @@ import {
   type BpfMap,
   type Collection,
   type Link,
-} from '../../src/control/kernel/index.js';
+} from '../../src/control/bpf/index.js';
 import { Topology, type Netns } from '../harness/netns.js';
 import { kernelDescribe } from '../harness/privileges.js';
 import { ensureBpfObjects, objectPath, SLOT_TC, SLOT_TC_ALT, SLOT_XDP, sumCounts, u32 } from './loader-fixtures.js';

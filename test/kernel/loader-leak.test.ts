@@ -1,7 +1,7 @@
 // Resource hygiene of the loader: repeated open/load/use/close cycles must not grow the process's fds or RSS.
 import { readdirSync } from 'node:fs';
 import { beforeAll, expect, it } from 'vitest';
-import { openObject, VerifierError } from '../../src/control/kernel/index.js';
+import { openObject, VerifierError } from '../../src/control/bpf/index.js';
 import { kernelDescribe } from '../harness/privileges.js';
 import { ensureBpfObjects, objectPath, u32, u64 } from './loader-fixtures.js';
 

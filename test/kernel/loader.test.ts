@@ -1,7 +1,7 @@
 // The loader against the real kernel: object specs, globals, map kinds, batch operations, test runs and
 // verifier rejections, using bpf/test/loader_test.c and bpf/test/verifier_reject.c.
 import { afterEach, beforeAll, expect, it } from 'vitest';
-import { BpfError, openObject, VerifierError, type Collection } from '../../src/control/kernel/index.js';
+import { BpfError, openObject, VerifierError, type Collection } from '../../src/control/bpf/index.js';
 import { kernelDescribe } from '../harness/privileges.js';
 import { ensureBpfObjects, lpmKey, objectPath, u32, u64, udpFrame } from './loader-fixtures.js';
 

@@ -3,7 +3,7 @@
 // in `status` and counted in /metrics, and no host route via a node's own address is ever attempted. Then a
 // known-nodes map made smaller than the cluster: what fits is written, the agent stays ready and says so.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { openPinnedMap } from '../../src/control/kernel/index.js';
+import { openPinnedMap } from '../../src/control/bpf/index.js';
 import { decodeRouteKey, MAP_NAMES } from '../../src/control/maps/layout.js';
 import { cli, httpGetIn, startAgent, twoNodeLab } from '../harness/agent.js';
 import { kernelDescribe } from '../harness/privileges.js';

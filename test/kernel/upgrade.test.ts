@@ -5,7 +5,7 @@
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { openPinnedMap } from '../../src/control/kernel/index.js';
+import { openPinnedMap } from '../../src/control/bpf/index.js';
 import { decodeRouteValue, Encap, RouteKind } from '../../src/control/maps/layout.js';
 import { cli, REPO_ROOT, startAgent, twoNodeLab } from '../harness/agent.js';
 import { run } from '../harness/netns.js';

@@ -9,6 +9,8 @@ import { loadManifests, requireValid } from '../../src/control/validation/index.
 
 const V3 = 'projectcalico.org/v3' as const;
 const IN_POOL_NAT = 3; // RouteFlags.InPool | RouteFlags.NatOutgoing
+// A remote block that holds no node's underlay address (every block here): to_uplink skips its node lookup.
+const REMOTE_NAT = IN_POOL_NAT | RouteFlags.NoClusterNode;
 const MAC_NODE2 = '66:2d:bf:44:a6:8b'; // 0x66 + sha1("node2")[0:5]
 const MAC_NODE3 = '66:a4:6f:e0:c4:da';
 
@@ -65,8 +67,8 @@ function expectedRoutes(tunnelAddr: string, toNode2: [Encap, string], toNode3: [
     { cidr: '192.168.1.0/26', kind: RouteKind.LocalBlock, encap: Encap.None, flags: IN_POOL_NAT, ...empty },
     { cidr: `${tunnelAddr}/32`, kind: RouteKind.LocalHost, encap: Encap.None, flags: IN_POOL_NAT, ...empty },
     { cidr: '192.168.1.5/32', kind: RouteKind.LocalWorkload, encap: Encap.None, flags: IN_POOL_NAT, ifindex: 7, nextHop: ZERO_IP, dstMac: '0a:58:c0:a8:01:05', srcMac: 'ee:ee:ee:ee:ee:ee' },
-    { cidr: '192.168.2.0/26', kind: RouteKind.RemoteBlock, encap: toNode2[0], flags: IN_POOL_NAT, ifindex: 0, nextHop: '10.0.1.2', dstMac: toNode2[1], srcMac: ZERO_MAC },
-    { cidr: '192.168.3.0/26', kind: RouteKind.RemoteBlock, encap: toNode3[0], flags: IN_POOL_NAT, ifindex: 0, nextHop: '10.0.2.3', dstMac: toNode3[1], srcMac: ZERO_MAC },
+    { cidr: '192.168.2.0/26', kind: RouteKind.RemoteBlock, encap: toNode2[0], flags: REMOTE_NAT, ifindex: 0, nextHop: '10.0.1.2', dstMac: toNode2[1], srcMac: ZERO_MAC },
+    { cidr: '192.168.3.0/26', kind: RouteKind.RemoteBlock, encap: toNode3[0], flags: REMOTE_NAT, ifindex: 0, nextHop: '10.0.2.3', dstMac: toNode3[1], srcMac: ZERO_MAC },
   ];
 }
 
@@ -161,7 +163,7 @@ describe('determinism', () => {
 describe('compiler rules', () => {
   it('routes blocks of a disabled pool and keeps its flags; natOutgoing follows the pool', () => {
     const state = compile(input([pool('p', '192.168.0.0/16', { ipipMode: 'Always', disabled: true, natOutgoing: true })]));
-    expect(state.routes.find((r) => r.cidr === '192.168.3.0/26')).toMatchObject({ kind: RouteKind.RemoteBlock, encap: Encap.Ipip, flags: IN_POOL_NAT });
+    expect(state.routes.find((r) => r.cidr === '192.168.3.0/26')).toMatchObject({ kind: RouteKind.RemoteBlock, encap: Encap.Ipip, flags: REMOTE_NAT });
     expect(state.natOutgoing.natPools).toEqual(['192.168.0.0/16']);
   });
 
@@ -169,7 +171,8 @@ describe('compiler rules', () => {
     const state = compile(input([pool('p', '192.168.0.0/16')]));
     const remote = state.routes.filter((r) => r.kind === RouteKind.RemoteBlock);
     // node3 (10.0.2.3) is outside node1's subnet: its plain hop follows the host FIB (the underlay's routers).
-    expect(remote.map((r) => [r.encap, r.flags, r.dstMac])).toEqual([[Encap.None, 1, ZERO_MAC], [Encap.None, 1 | RouteFlags.ViaFib, ZERO_MAC]]);
+    const flags = RouteFlags.InPool | RouteFlags.NoClusterNode;
+    expect(remote.map((r) => [r.encap, r.flags, r.dstMac])).toEqual([[Encap.None, flags, ZERO_MAC], [Encap.None, flags | RouteFlags.ViaFib, ZERO_MAC]]);
     expect(state.workloadMtu).toBe(1500);
     expect(state.encapsInUse).toEqual([]);
     // Known nodes may send either encapsulation even now: a later mode change must not drop packets in flight.
@@ -191,6 +194,20 @@ describe('compiler rules', () => {
     expect(reasons['192.168.3.0/26']).toBe('node node3 has no spec.bgp.ipv4Address');
     expect(reasons['192.168.9.0/26']).toBe('node ghost has no Node resource');
     expect(reasons['10.99.0.0/26']).toBe('no IPPool contains this block');
+  });
+
+  it('a remote block holding a node\'s underlay address (a pool overlapping the underlay) is not marked node-free', () => {
+    const state = compile(
+      input([pool('p', '10.0.0.0/8', { ipipMode: 'Always' })], {
+        blockAffinities: [block('node1', '10.200.1.0/26'), block('node2', '10.0.1.0/26'), block('node3', '10.200.3.0/26')],
+      }),
+    );
+    const remote = state.routes.filter((r) => r.kind === RouteKind.RemoteBlock);
+    // 10.0.1.0/26 holds node2's own 10.0.1.2 (and node1's 10.0.1.1); 10.200.3.0/26 holds no node.
+    expect(remote.map((r) => [r.cidr, (r.flags & RouteFlags.NoClusterNode) !== 0])).toEqual([
+      ['10.0.1.0/26', false],
+      ['10.200.3.0/26', true],
+    ]);
   });
 
   it('ignores deleted affinities and IPv6 pools, with reasons', () => {
@@ -282,13 +299,13 @@ describe('routes learned over BGP', () => {
     expect(byCidr.get('192.168.2.0/26')?.nextHop).toBe('10.0.1.2');
     expect(byCidr.has('192.168.2.0/27')).toBe(false);
     expect(byCidr.get('192.168.7.0/26')).toMatchObject({ kind: RouteKind.RemoteBlock, encap: Encap.Ipip, nextHop: '10.0.2.3' });
-    expect(byCidr.get('192.168.8.0/26')).toMatchObject({ kind: RouteKind.RemoteBlock, encap: Encap.None, nextHop: '10.0.1.200', flags: 1 });
+    expect(byCidr.get('192.168.8.0/26')).toMatchObject({ kind: RouteKind.RemoteBlock, encap: Encap.None, nextHop: '10.0.1.200', flags: RouteFlags.InPool | RouteFlags.NoClusterNode });
     expect(byCidr.has('172.16.0.0/24')).toBe(false);
     expect(state.routeDecisions.find((d) => d.cidr === '192.168.7.0/26')?.reason).toMatch(/^learned over BGP from 10\.0\.2\.3; CrossSubnet/);
   });
 
   it('a learned plain route whose next hop is off our subnet goes through the host FIB', () => {
     const state = compile(input([pool('p', '192.168.0.0/16')], { learnedRoutes: [{ cidr: '192.168.9.0/26', nextHop: '10.7.0.1' }] }));
-    expect(state.routes.find((r) => r.cidr === '192.168.9.0/26')?.flags).toBe(1 | RouteFlags.ViaFib);
+    expect(state.routes.find((r) => r.cidr === '192.168.9.0/26')?.flags).toBe(RouteFlags.InPool | RouteFlags.ViaFib | RouteFlags.NoClusterNode);
   });
 });

@@ -1,8 +1,8 @@
 // The TS half of the native addon's errors: raw {message, errno, log} become named BpfErrors or VerifierErrors.
 import { describe, expect, it } from 'vitest';
-import { errnoName, errnoText } from '../../src/control/kernel/errno.js';
-import { BpfError, fromNative, isNotSupported, VerifierError } from '../../src/control/kernel/errors.js';
-import { libbpfTail, parseVerifierRejection } from '../../src/control/kernel/verifier-log.js';
+import { errnoName, errnoText } from '../../src/control/bpf/errno.js';
+import { BpfError, fromNative, isNotSupported, VerifierError } from '../../src/control/bpf/errors.js';
+import { libbpfTail, parseVerifierRejection } from '../../src/control/bpf/verifier-log.js';
 
 const rejectedLoad = [
   "libbpf: prog 'read_past_end': BPF program load failed: Permission denied",

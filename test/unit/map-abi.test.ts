@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATAPATH_OBJECTS } from '../../src/control/datapath/objects.js';
-import { openObject } from '../../src/control/kernel/index.js';
+import { openObject } from '../../src/control/bpf/index.js';
 import {
   C_MIRRORS,
   encodeKnownNodeKey,
@@ -194,7 +194,7 @@ describe('map ABI: bpf/lib/maps.h as compiled (BTF) against src/control/maps/lay
       ],
       ['known_node_key', encodeKnownNodeKey('1.2.3.4'), { addr: ip('1.2.3.4') }],
       ['known_node_value', encodeKnownNodeValue({ vtepMac: '31:32:33:34:35:36', flags: 0x0203, tunnelAddr: '5.6.7.8' }), { vtep_mac: mac('31:32:33:34:35:36'), flags: le(0x0203, 2), tunnel_addr: ip('5.6.7.8') }],
-      ['settings_value', encodeSettingsValue({ tunnelAddr: '9.9.9.1', uplinkMtu: 0x2328 }), { tunnel_addr: ip('9.9.9.1'), uplink_mtu: le(0x2328, 4), flags: le(0, 4), reserved: le(0, 4) }],
+      ['settings_value', encodeSettingsValue({ tunnelAddr: '9.9.9.1', uplinkMtu: 0x2328, cacheGen: 0x0a0b0c0d }), { tunnel_addr: ip('9.9.9.1'), uplink_mtu: le(0x2328, 4), flags: le(0, 4), cache_gen: le(0x0a0b0c0d, 4) }],
     ];
     for (const [struct, encoded, expected] of cases) {
       const layout = STRUCT_LAYOUTS[struct];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { MapEntry, UpdateFlag } from '../../src/control/kernel/types.js';
+import type { MapEntry, UpdateFlag } from '../../src/control/bpf/types.js';
 import { Encap, RouteFlags, RouteKind, ZERO_MAC, decodeRouteValue, type RouteEntry } from '../../src/control/maps/layout.js';
 import { routeEntries } from '../../src/control/reconcile/encode.js';
 import { MirroredMap, planMapSync, syncMap, type SyncableMap } from '../../src/control/reconcile/map-sync.js';

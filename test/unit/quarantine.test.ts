@@ -1,7 +1,7 @@
 // Admission between the cache and the compiler: records that would harm this node or others are held back with
 // a reason naming them, everything else flows on, and a record is released when its conflict goes away.
 import { describe, expect, it } from 'vitest';
-import { Admission } from '../../src/control/agent/quarantine.js';
+import { Admission } from '../../src/control/node/quarantine.js';
 import { hostVethName } from '../../src/control/cni/names.js';
 import type { CompilerEvent, CompilerSnapshot } from '../../src/control/compile/incremental.js';
 import { AGENT_STARTED_ANNOTATION } from '../../src/control/model/node-record.js';

@@ -1,7 +1,7 @@
 // The agent's steps fail alone: a failing step is retried with exponential backoff while the others proceed;
 // a map step writes only the keys it is handed and never beyond the map's capacity.
 import { describe, expect, it } from 'vitest';
-import type { MapEntry, UpdateFlag } from '../../src/control/kernel/types.js';
+import type { MapEntry, UpdateFlag } from '../../src/control/bpf/types.js';
 import { MapSyncer } from '../../src/control/reconcile/map-syncer.js';
 import type { SyncableMap } from '../../src/control/reconcile/map-sync.js';
 import { FlagStep, StepRunner } from '../../src/control/reconcile/steps.js';

@@ -46,17 +46,18 @@ import { sourceAllowKey } from '../compile/source-allow.js';
 import { HostRouteSyncer } from '../reconcile/host-routes.js';
 import { indexedSource, MapSyncer } from '../reconcile/map-syncer.js';
 import { FlagStep, StepRunner } from '../reconcile/steps.js';
+import { lookupCachesSafe, nextCacheGen } from '../reconcile/cache-gen.js';
 import { WorkloadLinkSyncer } from '../reconcile/workload-links.js';
 import { selects } from '../selector/index.js';
-import { resolveConfig } from './config.js';
-import { readCounters } from './counters.js';
+import { resolveConfig } from '../node/config.js';
+import { readCounters } from '../node/counters.js';
 import { XdpDecapGate } from '../datapath/xdp-support.js';
 import { DatapathHandle, type DatapathConstants, type MapCapacities } from './datapath.js';
 import { startHealthServer, type HealthState } from './health.js';
 import { AgentMetrics, startMetricsServer } from './metrics.js';
-import { PinLayout } from './pins.js';
+import { PinLayout } from '../node/pins.js';
 import { publishNodeRecord } from './publish.js';
-import { Admission, type QuarantineEntry } from './quarantine.js';
+import { Admission, type QuarantineEntry } from '../node/quarantine.js';
 import { registerNode } from './register.js';
 import { WatchCache, type CacheDelta } from './watch-cache.js';
 
@@ -131,6 +132,9 @@ export class Agent {
   /** Consecutive passes that threw (a compiler bug, say): each is retried from the cache's full contents. */
   private passFailures = 0;
   private readonly health: HealthState;
+  /** settings.cache_gen: random at start, so that no cache slot of an earlier agent's generation can match; 0
+   * (caches off) for good where the slots are not safe (PREEMPT_RT). */
+  private cacheGen = lookupCachesSafe() ? nextCacheGen(0) : 0;
   /** Work handed over by the cache, taken by the loop. */
   private inbox: { reset?: readonly StoredResource[]; deltas: CacheDelta[] } = { deltas: [] };
   /** The compiler's routes and known nodes by key, rebuilt lazily after each change (the steps look keys up). */
@@ -493,13 +497,13 @@ export class Agent {
         MAP_NAMES.routes,
         () => maps().routes,
         indexedSource(() => this.routeIndex().routes, (r) => routeEntries([r])[0], encodeRouteKey),
-        { onOverflow: overflow(MAP_NAMES.routes) },
+        { onOverflow: overflow(MAP_NAMES.routes), onWritten: () => this.newCacheGeneration() },
       ),
       knownNodes: new MapSyncer(
         MAP_NAMES.knownNodes,
         () => maps().knownNodes,
         indexedSource(() => this.routeIndex().knownNodes, (n) => knownNodeEntries([n])[0], encodeKnownNodeKey),
-        { onOverflow: overflow(MAP_NAMES.knownNodes) },
+        { onOverflow: overflow(MAP_NAMES.knownNodes), onWritten: () => this.newCacheGeneration() },
       ),
       sourceAllow: new MapSyncer(
         MAP_NAMES.sourceAllow,
@@ -509,7 +513,7 @@ export class Agent {
       ),
       settings: new MapSyncer(MAP_NAMES.settings, () => maps().settings, {
         allKeys: () => ['0'],
-        entry: () => settingsEntries(state().settings)[0],
+        entry: () => settingsEntries({ ...state().settings, cacheGen: this.cacheGen })[0],
         encodeKey: () => encodeU32Key(0),
       }),
       tunnelAddresses: new FlagStep('tunnel-addresses', () => {
@@ -553,6 +557,17 @@ export class Agent {
         if (await publishNodeRecord(this.ds, node, record)) this.log.debug(record, 'published the Node record');
       }),
     };
+  }
+
+  /**
+   * The programs cache routes_map and known_nodes_map lookups per CPU, valid for one generation: after a write
+   * to either (or a failed one, which may have written part), a new generation goes out with the settings step,
+   * which runs after the map steps in the same pass, so slots filled before the write miss from then on.
+   */
+  private newCacheGeneration(): void {
+    if (this.cacheGen === 0) return;
+    this.cacheGen = nextCacheGen(this.cacheGen);
+    this.steps.settings.mark(['0']);
   }
 
   /** This node's admitted WorkloadEndpoints (the cache holds only this node's; admission may hold some back). */

@@ -5,11 +5,11 @@
 import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { loadDatapath, type LoadedDatapath } from '../datapath/objects.js';
-import { attachTc, attachXdp, interfaceIndex, openPinnedLink } from '../kernel/index.js';
-import type { BpfProgram, Link } from '../kernel/types.js';
+import { attachTc, attachXdp, interfaceIndex, openPinnedLink } from '../bpf/index.js';
+import type { BpfProgram, Link } from '../bpf/types.js';
 import type { Logger } from '../log.js';
 import { MAP_NAMES } from '../maps/layout.js';
-import type { PinLayout, ProgramHook } from './pins.js';
+import type { PinLayout, ProgramHook } from '../node/pins.js';
 import type { UplinkInfo } from '../host/uplink.js';
 
 export interface DatapathConstants {

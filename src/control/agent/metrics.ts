@@ -3,7 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { parseHostPort } from './health.js';
-import type { CounterRow } from './counters.js';
+import type { CounterRow } from '../node/counters.js';
 
 export class AgentMetrics {
   readonly registry = new Registry();

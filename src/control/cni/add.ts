@@ -2,7 +2,7 @@
 // routing, the workload BPF program on the host veth, and the WorkloadEndpoint record the agent turns into a
 // LOCAL_WORKLOAD route. A container may hold several attachments: only the first takes the default route.
 import { existsSync } from 'node:fs';
-import { PinLayout } from '../agent/pins.js';
+import { PinLayout } from '../node/pins.js';
 import { AlreadyExistsError, type Datastore } from '../datastore/types.js';
 import {
   assignAddress,

@@ -2,8 +2,8 @@
 // the WorkloadEndpoint appears (after checking the veth follows this plugin's naming), and ADD waits here for
 // the link pin, so that ADD returns only once the workload's traffic is handled by the data path.
 import { existsSync, rmSync } from 'node:fs';
-import type { PinLayout } from '../agent/pins.js';
-import { openPinnedLink } from '../kernel/index.js';
+import type { PinLayout } from '../node/pins.js';
+import { openPinnedLink } from '../bpf/index.js';
 import { CniCode, CniError } from './errors.js';
 
 export const ATTACH_TIMEOUT_MS = 5_000;

@@ -1,6 +1,6 @@
 // CNI CHECK: the attachment still looks the way ADD left it, both as recorded and as the runtime remembers it
 // (prevResult). Every mismatch found is reported, not just the first.
-import { PinLayout } from '../agent/pins.js';
+import { PinLayout } from '../node/pins.js';
 import { addressesOfHandle } from '../ipam/index.js';
 import { workloadLinkPinned } from './attach.js';
 import type { NetConf } from './config.js';

@@ -3,7 +3,7 @@
 // as chained plugins expect.
 import { hostname } from 'node:os';
 import { isAbsolute } from 'node:path';
-import { DEFAULT_BPFFS } from '../agent/pins.js';
+import { DEFAULT_BPFFS } from '../node/pins.js';
 import { isDns1123Subdomain } from '../validation/common.js';
 import { CniCode, CniError } from './errors.js';
 

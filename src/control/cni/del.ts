@@ -1,6 +1,6 @@
 // CNI DEL: undo everything ADD made. Idempotent: an unknown container, a vanished netns or a half-removed
 // attachment all end in the same clean state, and only an unreachable datastore asks the runtime to retry.
-import { PinLayout } from '../agent/pins.js';
+import { PinLayout } from '../node/pins.js';
 import { releaseByHandle } from '../ipam/index.js';
 import { detachWorkloadProgram } from './attach.js';
 import type { NetConf } from './config.js';

@@ -1,7 +1,7 @@
 // CNI GC: the runtime lists the attachments it still uses (cni.dev/valid-attachments); everything this network
 // made on this node for any other attachment is released: addresses, WorkloadEndpoints, veths and link pins.
 import { readdirSync } from 'node:fs';
-import { PinLayout } from '../agent/pins.js';
+import { PinLayout } from '../node/pins.js';
 import { releaseByHandle } from '../ipam/index.js';
 import type { NetConf } from './config.js';
 import { releaseAttachmentDataplane } from './del.js';

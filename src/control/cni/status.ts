@@ -1,7 +1,7 @@
 // CNI STATUS (1.1.0): can this plugin add workloads right now? It can when the datastore answers and the
 // node's agent has pinned the workload program.
 import { existsSync } from 'node:fs';
-import { PinLayout } from '../agent/pins.js';
+import { PinLayout } from '../node/pins.js';
 import type { NetConf } from './config.js';
 import { CniCode, CniError } from './errors.js';
 import { withDatastore } from './store.js';

@@ -2,8 +2,8 @@
 // inputs for this node. Pure and deterministic (input order never matters), so the reconciler can diff its
 // output against the kernel and tests can pin every entry. It is the oracle of the incremental compiler: both
 // turn each input into claims with the resolvers of resolve.ts; this one combines them in one pass.
-import { NodeFlags, RouteKind, ZERO_IP, type KnownNodeEntry, type RouteEntry } from '../maps/layout.js';
-import { cidrContains, compareCidrText, compareIpText, parseCidr, type Cidr } from '../model/cidr.js';
+import { NodeFlags, RouteFlags, RouteKind, ZERO_IP, type KnownNodeEntry, type RouteEntry } from '../maps/layout.js';
+import { cidrContains, cidrContainsIp, compareCidrText, compareIpText, parseCidr, parseIp, type Cidr } from '../model/cidr.js';
 import type { Node } from '../model/types.js';
 import { matchesSelector } from '../selector/index.js';
 import { workloadMtu } from './mtu.js';
@@ -172,6 +172,15 @@ export function compile(input: CompileInput): DesiredState {
   // the nodes switch one after the other, and packets already in flight (or sent by a node whose agent has not
   // caught up) must still be accepted. The guard against injection is the sender being a cluster node.
   const { knownNodes, clusterHosts } = knownNodesPass(nodes, input.localNode, warnings);
+
+  // to_uplink looks a destination up among the nodes only where one can be: a remote block holding no node's
+  // address says so (a pool overlapping the underlay is the exception this guards).
+  const hostIps = [...clusterHosts].map((a) => parseIp(a)!);
+  for (const { entry } of routes.routes.values()) {
+    if (entry.kind !== RouteKind.RemoteBlock) continue;
+    const c = parseCidr(entry.cidr)!;
+    if (!hostIps.some((ip) => cidrContainsIp(c, ip.family, ip.value))) entry.flags |= RouteFlags.NoClusterNode;
+  }
 
   const sortedPools = [...pools].sort((a, b) => compareCidrText(a.cidr.network, b.cidr.network));
   const decisions = routes.decisions.map((d) => ({ d, k: cidrKey(d.cidr) }));

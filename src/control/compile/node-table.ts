@@ -34,6 +34,8 @@ export class NodeTable {
     private readonly localNode: string,
     private readonly nodeOf: (name: string) => Node | undefined,
     private readonly changes: NodeChanges,
+    /** Called when an address becomes or stops being a cluster host. */
+    private readonly onHost: (addr: string, present: boolean) => void = () => {},
   ) {}
 
   address(name: string): NodeAddress | null {
@@ -83,6 +85,7 @@ export class NodeTable {
       else this.hosts.delete(addr);
       if (present) this.hostList.insert(addr);
       else this.hostList.remove(addr);
+      this.onHost(addr, present);
     }
     const others = names.filter((n) => n !== this.localNode);
     const owner = others[0];

@@ -10,7 +10,7 @@
 //                       node's address;
 //   configuration    -> workload MTU.
 // Claims meet in the route table, which arbitrates only the prefixes that changed.
-import { Encap, ZERO_IP, type KnownNodeEntry, type RouteEntry } from '../maps/layout.js';
+import { Encap, RouteFlags, RouteKind, ZERO_IP, type KnownNodeEntry, type RouteEntry } from '../maps/layout.js';
 import { compareCidrText, parseCidr, type Cidr } from '../model/cidr.js';
 import { overlayConfigWithDefaults } from '../model/parse.js';
 import type { BlockAffinity, IPPool, Node, OverlayConfiguration, WorkloadEndpoint } from '../model/types.js';
@@ -116,7 +116,11 @@ export class Resolvers {
     OverlayConfiguration: new Map<string, OverlayConfiguration>(),
   };
   readonly tracker = new ChangeTracker();
-  readonly routes = new RouteTable(this.tracker);
+  /** Cluster hosts by address: a remote route holding none of them is flagged NoClusterNode. */
+  private readonly hostIndex = new BlockIndex();
+  readonly routes = new RouteTable(this.tracker, (w) =>
+    w.kind === RouteKind.RemoteBlock && !this.holdsClusterHost(w.cidr) ? { ...w, flags: w.flags | RouteFlags.NoClusterNode } : w,
+  );
   readonly nodes: NodeTable;
   private readonly allow: AllowTable;
   /** Other nodes' workloads that allow spoofed sources, by node: their entries read the node's address. */
@@ -141,7 +145,7 @@ export class Resolvers {
     readonly localNode: string,
     readonly uplinkMtu: number,
   ) {
-    this.nodes = new NodeTable(localNode, (n) => this.inputs.Node.get(n), this.tracker);
+    this.nodes = new NodeTable(localNode, (n) => this.inputs.Node.get(n), this.tracker, (addr, present) => this.onClusterHost(addr, present));
     this.allow = new AllowTable(localNode, (n) => this.nodes.address(n)?.addr ?? null, this.tracker);
     this.blockCtx = this.makeBlockCtx();
     this.out = {
@@ -375,6 +379,22 @@ export class Resolvers {
     const items = outcomes.map(({ slot, outcome }) => ({ order: { phase: TUNNEL_PHASE, num: slot, text: '', name: '', seq: 0, sub: 0 }, outcome }));
     this.routes.setSource('tunnel', items);
     if (tunnelAddr !== this.out.tunnelAddr) this.out = { ...this.out, tunnelAddr };
+  }
+
+  private holdsClusterHost(cidr: string): boolean {
+    return this.hostIndex.within(parseCidr(cidr)!).length > 0;
+  }
+
+  /** A host address came or went: the remote routes whose prefix holds it change their NoClusterNode flag. */
+  private onClusterHost(addr: string, present: boolean): void {
+    const host = parseCidr(`${addr}/32`)!;
+    if (present) this.hostIndex.set(addr, host);
+    else this.hostIndex.delete(addr);
+    const ip = Number(host.addr);
+    for (let p = 0; p <= 32; p++) {
+      const net = p === 0 ? 0 : (ip & (0xffffffff << (32 - p))) >>> 0;
+      this.routes.refresh(`${net >>> 24}.${(net >>> 16) & 255}.${(net >>> 8) & 255}.${net & 255}/${p}`);
+    }
   }
 
   private resolveLearned(): void {

@@ -112,7 +112,16 @@ export class RouteTable {
   private readonly datastoreClaims = new Map<string, number>();
   private readonly datastoreIndex = new BlockIndex();
 
-  constructor(private readonly changes: RouteChanges) {}
+  /** `finalize` turns a prefix's winning claim into its map entry (flags that read more than the claim). */
+  constructor(
+    private readonly changes: RouteChanges,
+    private readonly finalize: (winner: RouteEntry) => RouteEntry = (w) => w,
+  ) {}
+
+  /** Re-arbitrates `cidr` if it holds claims (something its winner's finalization reads changed). */
+  refresh(cidr: string): void {
+    if (this.claims.has(cidr)) this.arbitrate(cidr);
+  }
 
   route(cidr: string): RouteEntry | undefined {
     return this.routes.get(cidr);
@@ -196,7 +205,7 @@ export class RouteTable {
       held = claim;
       next.decisions.push({ d: placedDecision(outcome, claim.entry), key, order });
     }
-    next.winner = held?.entry;
+    next.winner = held ? this.finalize(held.entry) : undefined;
     for (const d of next.decisions) this.listInsert(d);
     if (next.decisions.length > 0) this.arbitrations.set(cidr, next);
     else this.arbitrations.delete(cidr);

@@ -1,7 +1,7 @@
 // Attaches the loaded data path to interfaces: tc ingress on the host side of each workload veth, tc ingress and
 // egress on the uplink, optionally XDP on the uplink in front of tc ingress.
-import { attachTc, attachXdp } from '../kernel/index.js';
-import type { InterfaceRef, Link, XdpMode } from '../kernel/types.js';
+import { attachTc, attachXdp } from '../bpf/index.js';
+import type { InterfaceRef, Link, XdpMode } from '../bpf/types.js';
 import type { Datapath } from './objects.js';
 
 export interface UplinkLinks {

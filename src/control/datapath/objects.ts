@@ -2,8 +2,8 @@
 // maps pinned by name under the caller's pin root, and returns typed handles.
 import { mkdirSync } from 'node:fs';
 import ipaddr from 'ipaddr.js';
-import { openObject } from '../kernel/index.js';
-import type { BpfMap, BpfProgram, Collection, ObjectSpec, OpenOptions } from '../kernel/types.js';
+import { openObject } from '../bpf/index.js';
+import type { BpfMap, BpfProgram, Collection, ObjectSpec, OpenOptions } from '../bpf/types.js';
 import { MAP_NAMES } from '../maps/layout.js';
 import { DEFAULT_VXLAN_PORT, DEFAULT_VXLAN_VNI } from '../model/parse.js';
 import { bpfObjectPath } from '../paths.js';

@@ -1,6 +1,6 @@
 // Kernel probes for `doctor`, through our own loader: loading the probe object proves the BPF syscall, the
 // privileges and the program types at once; tcx support is asked of the kernel without attaching anything.
-import { kernelSupportsTcx, kernelSupportsXdpFrags, openObject } from '../kernel/index.js';
+import { kernelSupportsTcx, kernelSupportsXdpFrags, openObject } from '../bpf/index.js';
 import { bpfObjectPath } from '../paths.js';
 import type { KernelProbes } from './checks.js';
 

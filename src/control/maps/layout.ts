@@ -9,6 +9,10 @@ export const MAP_NAMES = {
   settings: 'settings_map',
   counters: 'counters_map',
   sourceAllow: 'source_allow_map',
+  /** Per-CPU caches of routes_map and known_nodes_map lookups, private to each object (not pinned): the agent
+   * never reads them, it only publishes settings.cache_gen. */
+  routeCache: 'route_cache_map',
+  nodeCache: 'node_cache_map',
 } as const;
 
 export enum RouteKind {
@@ -31,6 +35,8 @@ export const RouteFlags = {
   NatOutgoing: 1 << 1,
   /** Plain hop to a node outside our subnet: the data path follows the host FIB (the underlay's routers). */
   ViaFib: 1 << 2,
+  /** REMOTE_BLOCK only: no cluster node's underlay address lies in the prefix (to_uplink skips a lookup). */
+  NoClusterNode: 1 << 3,
 } as const;
 
 export const NodeFlags = {
@@ -60,9 +66,8 @@ export enum CounterReason {
   DropMtuExceeded = 19,
   DropNoRoute = 20,
   DropIpipFromWorkload = 21,
-  DropFib = 22,
+  // 22 and 24 are retired (never emitted); the other reasons keep their numbers.
   DropAdjustRoom = 23,
-  DropNotForUs = 24,
   DropSpoofedSource = 25,
   DropTunnelFromWorkload = 26,
   DropRpf = 27,
@@ -70,6 +75,8 @@ export enum CounterReason {
 }
 export const REASON_COUNT = 32;
 export const COUNTER_SLOTS = HOOK_COUNT * ENCAP_COUNT * REASON_COUNT;
+export const ROUTE_CACHE_SLOTS = 1024;
+export const NODE_CACHE_SLOTS = 256;
 
 export function counterSlot(hook: CounterHook, encap: Encap, reason: CounterReason): number {
   return (hook * ENCAP_COUNT + encap) * REASON_COUNT + reason;
@@ -104,6 +111,9 @@ export const SourceAllowScope = { Veth: 1, Node: 2 } as const;
 export interface SettingsEntry {
   tunnelAddr: string;
   uplinkMtu: number;
+  /** Generation of routes_map's and known_nodes_map's contents: the programs' lookup caches answer only for the
+   * current one; the agent changes it after every write to either. 0 (or absent) turns the caches off. */
+  cacheGen?: number;
 }
 
 export interface CounterValue {
@@ -125,7 +135,9 @@ export const STRUCT_LAYOUTS = {
   known_node_value: { size: 12, fields: { vtep_mac: [0, 6], flags: [6, 2], tunnel_addr: [8, 4] } },
   source_allow_key: { size: 16, fields: { prefixlen: [0, 4], scope: [4, 4], owner: [8, 4], addr: [12, 4] } },
   source_allow_value: { size: 4, fields: { reserved: [0, 4] } },
-  settings_value: { size: 16, fields: { tunnel_addr: [0, 4], uplink_mtu: [4, 4], flags: [8, 4], reserved: [12, 4] } },
+  settings_value: { size: 16, fields: { tunnel_addr: [0, 4], uplink_mtu: [4, 4], flags: [8, 4], cache_gen: [12, 4] } },
+  route_cache_slot: { size: 32, fields: { addr: [0, 4], gen: [4, 4], value: [8, 24] } },
+  node_cache_slot: { size: 24, fields: { addr: [0, 4], gen: [4, 4], value: [8, 12], known: [20, 4] } },
   counter_value: { size: 16, fields: { packets: [0, 8], bytes: [8, 8] } },
 } as const satisfies Record<string, { size: number; fields: Record<string, readonly [number, number]> }>;
 
@@ -145,6 +157,8 @@ export const MAP_MAX_ENTRIES = {
   [MAP_NAMES.sourceAllow]: 16384,
   [MAP_NAMES.settings]: 1,
   [MAP_NAMES.counters]: COUNTER_SLOTS,
+  [MAP_NAMES.routeCache]: ROUTE_CACHE_SLOTS,
+  [MAP_NAMES.nodeCache]: NODE_CACHE_SLOTS,
 } as const;
 
 /**
@@ -161,6 +175,8 @@ export const C_MIRRORS: { cName: string; prefix: string; mirror: Record<string, 
   { cName: 'NODE_F_* flags', prefix: 'NODE_F_', mirror: NodeFlags },
   { cName: 'enum source_allow_scope', prefix: 'SOURCE_SCOPE_', mirror: SourceAllowScope },
   { cName: 'COUNTER_SLOTS', prefix: '', mirror: { COUNTER_SLOTS } },
+  { cName: 'ROUTE_CACHE_SLOTS', prefix: '', mirror: { ROUTE_CACHE_SLOTS } },
+  { cName: 'NODE_CACHE_SLOTS', prefix: '', mirror: { NODE_CACHE_SLOTS } },
 ];
 
 /** Writes a dotted-quad IPv4 address at `offset` in network order (the reconciler encodes every entry). */
@@ -295,11 +311,12 @@ export function encodeSettingsValue(e: SettingsEntry): Buffer {
   const buf = Buffer.alloc(SETTINGS_VALUE_SIZE);
   writeIpv4(buf, 0, e.tunnelAddr);
   buf.writeUInt32LE(e.uplinkMtu, 4);
+  buf.writeUInt32LE(e.cacheGen ?? 0, 12);
   return buf;
 }
 
 export function decodeSettingsValue(buf: Buffer): SettingsEntry {
-  return { tunnelAddr: ipv4String(buf, 0), uplinkMtu: buf.readUInt32LE(4) };
+  return { tunnelAddr: ipv4String(buf, 0), uplinkMtu: buf.readUInt32LE(4), cacheGen: buf.readUInt32LE(12) };
 }
 
 export function decodeCounterValue(buf: Buffer): CounterValue {

@@ -1,5 +1,5 @@
 // The desired state of each map in the kernel's byte layout (layout.ts codecs), ready for syncMap.
-import type { MapEntry } from '../kernel/types.js';
+import type { MapEntry } from '../bpf/types.js';
 import {
   encodeKnownNodeKey,
   encodeKnownNodeValue,

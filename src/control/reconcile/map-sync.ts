@@ -2,7 +2,7 @@
 // write only what differs, and delete only what is no longer wanted. Writes (inserts and in-place updates) go
 // before deletes, so that a lookup never meets a moment where neither the old nor the new entry exists: a
 // route that changes encapsulation is overwritten in place, never deleted and added again.
-import type { BpfMap, MapEntry } from '../kernel/types.js';
+import type { BpfMap, MapEntry } from '../bpf/types.js';
 
 export interface SyncStats {
   added: number;

@@ -2,7 +2,7 @@
 // wrote, so a change costs the changed keys, not the map. Capacity is checked before any write: entries that
 // would not fit are not written (what the map holds stays as it was), reported as overflow, and retried
 // whenever a later change frees room.
-import type { MapEntry } from '../kernel/types.js';
+import type { MapEntry } from '../bpf/types.js';
 import { applyPlan, readMap, type SyncableMap } from './map-sync.js';
 import type { SyncStep } from './steps.js';
 
@@ -50,7 +50,12 @@ export class MapSyncer implements SyncStep {
     readonly name: string,
     private readonly mapRef: () => CapacityMap,
     private readonly source: MapSource,
-    private readonly opts: { batchSize?: number; onOverflow?: (keys: string[], capacity: number) => void } = {},
+    private readonly opts: {
+      batchSize?: number;
+      onOverflow?: (keys: string[], capacity: number) => void;
+      /** Called after a run that changed the map, or failed while changing it (the map may hold part of it). */
+      onWritten?: () => void;
+    } = {},
   ) {}
 
   get pending(): boolean {
@@ -110,8 +115,12 @@ export class MapSyncer implements SyncStep {
     this.mirror = undefined; // until the writes succeeded, what the kernel holds is not known
     this.full = true;
     const batch = this.opts.batchSize ?? 1024;
-    applyPlan(map, { writes: [...updates, ...early], deletes }, batch);
-    if (late.length > 0) applyPlan(map, { writes: late, deletes: [] }, batch);
+    try {
+      applyPlan(map, { writes: [...updates, ...early], deletes }, batch);
+      if (late.length > 0) applyPlan(map, { writes: late, deletes: [] }, batch);
+    } finally {
+      if (updates.length + early.length + late.length + deletes.length > 0) this.opts.onWritten?.();
+    }
     for (const w of [...updates, ...early, ...late]) current.set(w.hex, w.value);
     for (const d of deletes) current.delete(d.hex);
     this.mirror = current;

@@ -1,7 +1,7 @@
 // Connects to HOST:PORT and sends random bytes for DURATION_MS at about RATE bytes/s (honouring back-pressure),
 // printing {"t","bytes"} every 200 ms so that a test can see whether the flow ever stalled, then, once the peer
 // closed its side, {"bytes","sha256","ms"} of everything it sent. Any socket error (a reset) is printed and
-// exits non-zero. Pairs with test/e2e/scripts/tcp-sink.mjs.
+// exits non-zero. Pairs with test/lab/scripts/tcp-sink.mjs.
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 

@@ -1,6 +1,6 @@
-import { readCounters, type CounterRow } from '../../agent/counters.js';
-import { DEFAULT_BPFFS, PinLayout } from '../../agent/pins.js';
-import { openPinnedMap } from '../../kernel/index.js';
+import { readCounters, type CounterRow } from '../../node/counters.js';
+import { DEFAULT_BPFFS, PinLayout } from '../../node/pins.js';
+import { openPinnedMap } from '../../bpf/index.js';
 import { MAP_NAMES } from '../../maps/layout.js';
 import type { Command } from '../command.js';
 import { boolOption, stringOption } from '../command.js';

@@ -3,7 +3,7 @@ import { stringOption } from '../command.js';
 import { serializeResources } from '../../model/parse.js';
 import { API_VERSION, type BGPConfiguration, type BGPPeer, type BlockAffinity, type IPPool, type Node, type Resource, type WorkloadEndpoint } from '../../model/types.js';
 import { vtepMacOf } from '../../model/vtep.js';
-import { compileForNode } from '../../agent/inputs.js';
+import { compileForNode } from '../../node/inputs.js';
 import { BirdPaths, readLearnedRoutes } from '../../bgp/index.js';
 import { encapName, routeKindName } from '../../compile/index.js';
 import { parseOutputFormat, renderStructured, renderTable, UsageError } from '../output.js';

@@ -1,5 +1,5 @@
 import { Agent } from '../../agent/agent.js';
-import { DEFAULT_BPFFS } from '../../agent/pins.js';
+import { DEFAULT_BPFFS } from '../../node/pins.js';
 import type { Command } from '../command.js';
 import { boolOption, stringOption } from '../command.js';
 import { UsageError } from '../output.js';

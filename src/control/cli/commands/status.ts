@@ -1,14 +1,14 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { compileForNode } from '../../agent/inputs.js';
+import { compileForNode } from '../../node/inputs.js';
 import { BirdPaths, bgpStatusOf, planBgp, readBgpInputs, readLearnedRoutes, readProtocols, renderBgpStatusTable } from '../../bgp/index.js';
-import { DEFAULT_BPFFS, PinLayout, UPLINK_LINKS } from '../../agent/pins.js';
+import { DEFAULT_BPFFS, PinLayout, UPLINK_LINKS } from '../../node/pins.js';
 import { encapName } from '../../compile/index.js';
-import { openPinnedMap } from '../../kernel/index.js';
+import { openPinnedMap } from '../../bpf/index.js';
 import { MAP_NAMES } from '../../maps/layout.js';
 import { publishedQuarantine } from '../../model/node-record.js';
 import { knownNodeEntries, routeEntries, sourceAllowMapEntries } from '../../reconcile/encode.js';
 import { planMapSync } from '../../reconcile/map-sync.js';
-import type { MapEntry } from '../../kernel/types.js';
+import type { MapEntry } from '../../bpf/types.js';
 import type { Command } from '../command.js';
 import { stringOption } from '../command.js';
 import { parseOutputFormat, renderStructured, renderTable, UsageError } from '../output.js';

@@ -1,6 +1,6 @@
 import { unloadNode } from '../../agent/agent.js';
 import { BirdPaths, stopStaleBird } from '../../bgp/index.js';
-import { DEFAULT_BPFFS, PinLayout } from '../../agent/pins.js';
+import { DEFAULT_BPFFS, PinLayout } from '../../node/pins.js';
 import type { Command } from '../command.js';
 import { stringOption } from '../command.js';
 import { UsageError } from '../output.js';

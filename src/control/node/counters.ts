@@ -1,5 +1,5 @@
 // Reads the data path's per-CPU counters and names every non-zero slot.
-import type { BpfMap } from '../kernel/types.js';
+import type { BpfMap } from '../bpf/types.js';
 import {
   COUNTER_SLOTS,
   CounterHook,

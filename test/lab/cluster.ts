@@ -1,4 +1,5 @@
-// A small cluster built from network namespaces, for e2e tests and benchmarks:
+// The namespace-cluster lab, shared by the e2e tests (test/e2e), the benchmarks (bench/) and the demo
+// (scripts/demo.ts): one place builds it, so all three measure and show the same network.
 //
 //   subnet A 10.X.1.0/24: node1 .2, node2 .3 ─ bridge brA ─┐
 //                                                           router (.1 on each subnet, ip_forward, NO pool routes)
@@ -13,7 +14,7 @@ import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PinLayout } from '../../src/control/agent/pins.js';
+import { PinLayout } from '../../src/control/node/pins.js';
 import { BirdPaths, killBirdNow } from '../../src/control/bgp/index.js';
 import type { IPPoolSpec, Resource } from '../../src/control/model/types.js';
 import { API_VERSION } from '../../src/control/model/types.js';
@@ -23,7 +24,7 @@ import { ETCD_BINARY } from '../harness/etcd.js';
 import { run, Topology, type Netns } from '../harness/netns.js';
 
 export const CNI_NETWORK = 'bo-e2e';
-const SCRIPTS = path.join(repoRoot, 'test', 'e2e', 'scripts');
+const SCRIPTS = path.join(repoRoot, 'test', 'lab', 'scripts');
 
 export interface ClusterOptions {
   /** Namespace name tag (a random suffix is added). Default "boe". */
