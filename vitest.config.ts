@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import { defineConfig } from 'vitest/config';
 
 // Kernel tests share one machine's network stack and bpffs: run test files one at a time so that

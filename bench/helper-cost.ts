@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Cost of each helper the data path calls, per packet, under BPF_PROG_TEST_RUN (see bench/lib/helper-cost.ts).
 // Run as root:  npx vitest run --config bench/vitest.config.ts bench/helper-cost.ts   (writes bench/results/helper-cost-DATE.json)
 // (`npm run bench` reports the same table; docs/datapath-costs.md explains the figures.)

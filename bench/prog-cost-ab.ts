@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The per-program costs of bench/prog-cost.ts for two or more builds of the objects, alternated round by round
 // in one session so that host load hits every build alike (a before/after figure from two separate sessions
 // on a shared host differs by more than most changes save). Run as root:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Cost of each data-path program per packet, as BPF_PROG_TEST_RUN measures it inside the kernel (the time of
 // the program runs only, no syscall or JS overhead). Run as root:
 //   npx vitest run --config bench/vitest.config.ts bench/prog-cost.ts

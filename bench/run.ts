@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `npm run bench [-- --quick]`: data-path and control-plane benchmarks of bpf-overlay (root only; never part of
 // `npm test`). Writes bench/results/<date>.{json,md,svg} (ignored by git) and copies them to bench/results/latest.*,
 // the one result kept in the repository.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Does a packet reach from_workload's hook (tc ingress of a workload's host-side veth) with a flow hash already in
 // skb->hash? If so, the VXLAN source port can reuse it (0.4 ns) instead of bpf_get_hash_recalc running the flow
 // dissector (~146 ns on a packet without one, docs/datapath-costs.md). Sends TCP, connected UDP, unconnected UDP

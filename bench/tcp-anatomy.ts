@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Why a multi-stream TCP path costs what it costs: runs iperf3 -P N on plain routing and on bpf-overlay IPIP
 // (tc decap) and records, per run, what the packets look like at each hop and where the CPU went:
 //  - average bytes per skb at the client pod's eth0 (tx), the sending node's uplink (tx), the receiving node's

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* tc ingress on the uplink: decapsulates IPIP / VXLAN from known nodes and delivers straight into the
  * workload; plain traffic for a local workload (Never / CrossSubnet within the subnet) is delivered too.
  * When from_uplink_xdp runs in front, tunnel packets arrive here already decapsulated (and counted there),

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* XDP on the uplink: the same routine as from_uplink (lib/uplink.h), run before an skb exists. A valid tunnel
  * packet is decapsulated here and passed up; from_uplink (tc ingress, also attached) then delivers it.
  * Rejected packets never cost an skb. */

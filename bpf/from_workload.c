@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* tc ingress on the host side of a workload veth: everything a pod sends enters here. */
 #include "lib/ctx.h"
 #include "lib/config.h"

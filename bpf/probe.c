@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* The smallest programs of each type the data path uses, with no maps: `bpf-overlay doctor` loads them to prove
  * that this kernel, these privileges and our loader can load sched_cls and XDP programs at all. */
 #include "vmlinux.h"
@@ -16,4 +16,4 @@ int probe_xdp(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
-char LICENSE[] SEC("license") = "Apache-2.0";
+char LICENSE[] SEC("license") = "GPL";

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* tc egress on the uplink: host-originated (or kernel-forwarded) traffic to remote workloads. The agent's
  * route "BLOCK dev UPLINK src TUNNEL_ADDR mtu TUNNEL_MTU" brings it here sized for the tunnel; we wrap it
  * and re-resolve L2 for the outer destination (the L2 header the kernel built is for the inner one). */

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds the bpf-overlay node image with podman from deploy/Dockerfile, on a machine that can reach Debian's
 # package archive but no container registry: the base image is made with debootstrap from Debian's archive and
 # imported as a local image, and the Dockerfile's FROM is pointed at it. With registry access, plain

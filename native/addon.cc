@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Module init: the native classes and the few free functions of bpf_overlay_native.
 #include <bpf/libbpf.h>
 #include <napi.h>

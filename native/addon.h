@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Per-environment constructors, so that one native class can hand out instances of another
 // (a loaded object returns maps and programs; opening a pin returns a map, program or link).
 #pragma once

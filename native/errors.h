@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // JS errors carrying errno: every native failure surfaces as an Error whose message names the operation and
 // its object, with a positive `errno` (and, for loads, the raw `log` libbpf printed). Naming the errno, wording
 // it and classifying it (verifier rejection, "not supported") is the TS layer's job (src/control/kernel/errors.ts).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The one rule for fd-holding native objects: close() is explicit and idempotent, the finalizer closes what is
 // left, and any use after close throws an error naming the object.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Attachments of programs to interfaces: bpf_links (tcx, XDP: kernel objects, pinnable, atomically updatable)
 // and the legacy clsact/cls_bpf filter used where tcx is missing. Every attach resolves the interface, and
 // attaches, inside the interface's network namespace. Attach types, flags and link types are the caller's

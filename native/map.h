@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A loaded BPF map, by fd: element operations, iteration, batch operations, pinning.
 // Values are raw bytes; per-CPU maps use the kernel layout (one 8-byte-rounded slot per possible CPU).
 #pragma once

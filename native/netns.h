@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Runs a piece of code inside another network namespace (given as a path such as /run/netns/NAME) on the
 // calling thread, and always switches back, also when the code throws.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // An opened BPF object file (bpf_object): its spec (maps, programs, global variables from BTF datasecs),
 // adjustments before load (variables, map sizes, map reuse) and the load itself, which hands out
 // independent NativeMap/NativeProgram objects and releases the bpf_object.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libbpf option structs must be fully zeroed (padding included) with sz set; LIBBPF_OPTS relies on C-only syntax.
 #pragma once
 #include <string.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A loaded BPF program, by fd: BPF_PROG_TEST_RUN and pinning.
 #pragma once
 #include <napi.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds every BPF entry object (bpf/*.c, bpf/test/*.c) into build/bpf/*.o.
 # vmlinux.h is generated from the running kernel's BTF: the installed UAPI headers (6.1) lack flags such as
 # BPF_F_ADJ_ROOM_DECAP_L3_IPV4 that the data path uses, and CO-RE wants the kernel's own types anyway.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The quick-start demo: a three-node cluster in network namespaces on the embedded default datastore (SQLite),
 // the README's IPPool (VXLAN CrossSubnet, natOutgoing), pods attached through the CNI plugin, pings within a
 // subnet (plain, as CrossSubnet says) and across the router (VXLAN), and the live data-path counters.

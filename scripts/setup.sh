@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # One-time (idempotent) machine set-up for building and testing bpf-overlay, as root on Debian:
 # system packages, bpffs, npm dependencies and the build.
 set -euo pipefail

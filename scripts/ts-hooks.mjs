@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Module hooks for scripts/ts-loader.mjs (they run on Node's loader thread). Transpiled output is cached under
 // build/bench-cache by source path, size and mtime, so the per-size child processes start quickly.
 import { createHash } from 'node:crypto';

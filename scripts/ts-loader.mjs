@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Runs the repository's TypeScript tools (bench/run.ts, scripts/demo.ts) directly under Node 20, which cannot:
 // module hooks resolve the `.js` import specifiers of TS sources to their `.ts` files and strip types with the
 // TypeScript compiler already in devDependencies (type checking is tsc's job, run first). Running the sources in

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// SPDX-License-Identifier: Apache-2.0
 import { main } from './control/cli/main.js';
 
 main(process.argv.slice(2)).then(

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One control-plane measurement per process (see control-plane.ts): argv = pinRoot, "scale" N REPEATS | "writes" N B.
 import { measureScale, measureWriteRates } from './control-plane.js';
 

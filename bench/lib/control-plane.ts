@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Control-plane cost at cluster scale: the real compile() and syncMap() into real BPF maps (the data path
 // objects loaded under a private pin root, never attached). One child process per cluster size, so that the
 // peak RSS it reports belongs to that size alone. Also the raw map write rates, single versus batch.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Cost of each helper the data path calls, under BPF_PROG_TEST_RUN: bpf/test/helper_cost.c holds one program per
 // helper; each is run on a fresh packet and the empty program of its type (hc_empty_tc / hc_empty_xdp) is
 // subtracted, round by round (programs alternate within a round, so host load hits both sides of a difference

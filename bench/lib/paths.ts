@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The pod-to-pod paths the bench compares, all across the same two-node underlay: node1 and node2 of a
 // test/lab/cluster.ts cluster (one subnet, one bridge in the router namespace, veths with default offloads).
 //  - plain and kernel-vxlan share one cluster without agents; their pods are wired by hand exactly as the CNI

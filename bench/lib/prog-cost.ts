@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Per-packet cost of each data-path program through BPF_PROG_TEST_RUN: the packet cases (shared with the vitest
 // entry bench/prog-cost.ts) and the three figures the bench reports per case.
 //  - repeat: one test run repeating the program `repeat` times on the SAME buffer (the kernel's own average).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Turns the raw results into the Markdown table (every figure as a ratio to plain and to kernel-vxlan) and a
 // hand-written SVG bar chart of the throughput and latency ratios.
 import type { Spread } from './stats.js';

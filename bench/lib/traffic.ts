@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Traffic tools run between two pod namespaces: iperf3 (TCP throughput, UDP small-packet rate, CPU) and sockperf
 // (TCP ping-pong latency). Servers run for the whole bench inside the server pod; every client run is bounded.
 import { spawnSync, type ChildProcess } from 'node:child_process';

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* Who may send what: the source checks that keep forged packets out of workloads. Each costs at most one map
  * lookup on its hot path; the allow-list is read only when the ordinary check has already failed.
  *

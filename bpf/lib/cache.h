@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* What the lookup caches (maps.h) share: the generation they are valid for, and the slot of an address.
  * A slot is read and written without a lock: that relies on no two runs of one object's program interleaving on
  * one CPU, which holds where tc and XDP run with preemption off (softirq, or BH disabled). A PREEMPT_RT kernel

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* Constants and wire structs that vmlinux.h lacks (it carries types, not UAPI #defines). */
 #ifndef BPF_OVERLAY_COMMON_H
 #define BPF_OVERLAY_COMMON_H

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* Read-only globals: the loader writes them into .rodata before load (objects.ts), so the verifier sees them
  * as constants and dead branches disappear. Defaults are what an unconfigured object uses in tests. */
 #ifndef BPF_OVERLAY_CONFIG_H

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* One per-CPU slot per (hook, encap, reason): no atomics needed, the control plane sums the CPUs. */
 #ifndef BPF_OVERLAY_COUNTERS_H
 #define BPF_OVERLAY_COUNTERS_H

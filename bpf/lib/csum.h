@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* Internet checksums without helper calls: a fixed 20-byte header sum and the TTL-decrement update. */
 #ifndef BPF_OVERLAY_CSUM_H
 #define BPF_OVERLAY_CSUM_H

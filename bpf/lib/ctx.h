@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* One packet context for tc and XDP, as Cilium's __ctx_buff: an entry file defines CTX_XDP before its first
  * include when it is an XDP program, and every routine written against `struct ctx_buff` then compiles for
  * that hook. What differs between the hooks (the window, the length, the verdicts, how headers are stripped)

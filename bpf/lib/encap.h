@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* In-place IPIP / VXLAN encapsulation of an skb and its hand-off toward the remote node. Used by the workload
  * ingress (forwarded traffic) and the uplink egress (host-originated traffic). */
 #ifndef BPF_OVERLAY_ENCAP_H

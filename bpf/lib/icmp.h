@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* ICMP "fragmentation needed" (type 3 code 4) built from the offending packet itself, so path-MTU discovery in
  * the workload learns the tunnel MTU instead of its packets vanishing (Calico issues 8953, 7651). */
 #ifndef BPF_OVERLAY_ICMP_H

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* Map layouts shared by every bpf-overlay program. The control plane mirrors each struct byte for byte in
  * src/control/maps/layout.ts: change both together, and keep every struct free of implicit padding. */
 #ifndef BPF_OVERLAY_MAPS_H

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* known_nodes_map lookups through the per-CPU node cache (maps.h, cache.h). */
 #ifndef BPF_OVERLAY_NODES_H
 #define BPF_OVERLAY_NODES_H

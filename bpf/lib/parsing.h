@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* Ethernet + IPv4 parsing on a [data, data_end) window, shared by tc and XDP programs. */
 #ifndef BPF_OVERLAY_PARSING_H
 #define BPF_OVERLAY_PARSING_H

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* routes_map lookups (through the per-CPU cache) and local delivery into a workload. */
 #ifndef BPF_OVERLAY_ROUTES_H
 #define BPF_OVERLAY_ROUTES_H

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* Recognising and validating IPIP / VXLAN packets on the uplink, shared by the tc and the XDP decapsulators.
  * Works on a [data, data_end) window so both hooks run the very same checks. */
 #ifndef BPF_OVERLAY_TUNNEL_H

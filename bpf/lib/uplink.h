@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* Everything that arrives on the uplink, for both hooks (lib/ctx.h): validation, the known-node and
  * inner-source checks (tunnel.h), decapsulation, and for tc the plain packets for a local workload.
  * XDP decapsulates and passes up; tc ingress (attached too) then sees a plain packet for a local workload and

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* How a program ends: its routines return a counter reason (and, for a verdict, the action to return); the
  * program's single epilogue counts that reason once and returns. A drop reason always returns CTX_DROP: every
  * drop is counted, and no drop reason lets a packet through. */

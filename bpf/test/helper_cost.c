@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
 // One program per helper (or per way of doing one thing) that the data path's hot paths use, each doing that
 // one thing on the packet it is given and returning a fixed verdict; hc_empty_tc / hc_empty_xdp do nothing.
 // bench/lib/helper-cost.ts runs each under BPF_PROG_TEST_RUN on a fresh packet and subtracts the empty program

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
 // An XDP program declared multi-buffer aware (SEC("xdp.frags"): libbpf loads it with BPF_F_XDP_HAS_FRAGS), for
 // the loader's test of frags-aware loading and of unpin apart from detach. It counts the packets it sees.
 #include "vmlinux.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
 // The smallest complete object for the loader's leak test: a map, a .rodata constant, a program using both.
 // It touches no kernel struct fields, so libbpf needs no CO-RE (and no parse of the kernel's BTF) per load,
 // which keeps 10,000 load cycles fast enough to run on every test run.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
 // A map pinned by name: libbpf pins it under the object's pin root on first load and reuses the pin afterwards.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
 // Test object for the loader: one map of each kind the control plane uses, globals in .rodata/.data/.bss,
 // and small programs whose effects (counters, return values, rewritten bytes) the kernel tests observe.
 #include "vmlinux.h"

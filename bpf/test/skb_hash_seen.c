@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
 // Counts, per IP protocol, the packets that arrive with and without a flow hash in skb->hash (and whether it is an
 // L4 hash). bench/skb-hash.ts attaches it where from_workload runs (tc ingress of a workload's host-side veth) to
 // find out how often the VXLAN source port could reuse skb->hash instead of calling bpf_get_hash_recalc.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
 // Deliberately invalid: reads packet memory without checking it against data_end, so the verifier rejects it.
 // The loader tests use it to check that a rejection surfaces as a VerifierError carrying the verifier's log.
 #include "vmlinux.h"

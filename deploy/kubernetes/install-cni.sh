@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Installs the bpf-overlay CNI plugin on the host; the DaemonSet's init container runs it from the image.
 # The plugin is Node.js code, and the host need not have Node.js (or libbpf) at all: the package is copied to
 # INSTALL_DIR together with the image's node binary, its shared libraries and the dynamic loader, and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Exponential backoff shared by everything that retries (a re-list after a lost watch, a failing sync step).
 
 export interface Backoff {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One logger for the whole control plane: JSON lines by default (what a DaemonSet's log collector wants),
 // human-readable when a person watches a terminal.
 import { destination as pinoDestination, pino, type Level, type Logger } from 'pino';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Where the package's own files are, whether running from src/ (vitest) or dist/ (built).
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';

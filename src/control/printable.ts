@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Text that reaches a terminal or a log line: values from manifests, CNI_ARGS (K8S_POD_NAME) or the datastore
 // may carry control characters (ESC sequences that rewrite the screen, a CR that hides what precedes it) and
 // URLs may carry datastore credentials. Every message and table cell goes through these before it is printed.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The agent's life on every node: a `kill -9` and a restart leave an established TCP flow running (the data
 // path lives in the kernel, pinned) and the data-path counters continue where they were; then `unload` on every
 // node leaves no program, pin, nftables table, route or interface of bpf-overlay behind.

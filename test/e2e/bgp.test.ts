@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // BGP with real BIRD in the namespace cluster. The router runs BIRD as a top-of-rack speaker (AS 65000) and
 // installs what it learns into its kernel table; the nodes peer with it through BGPPeer resources selected by
 // rack labels, and with each other in the node-to-node mesh. Before any BGP resource exists the cluster is

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A node whose overlay is the Linux VXLAN device configured like Calico's `vxlan.calico` (no agent: static FDB and
 // neighbour entries, block routes `via <tunnel address> dev vxlan.calico onlink`, a pod behind a /32 route with
 // proxy ARP as Calico sets it up) shares a VXLAN Always pool with the bpf-overlay nodes. It is declared with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the e2e cases share: waiting for every agent to apply a datastore change, picking a flow's packets out
 // of a capture, asserting and describing their encapsulation in one line, long paced TCP flows with progress
 // (stalls, retransmits), and the data-path counters of a node.

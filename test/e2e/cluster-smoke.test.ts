@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The namespace cluster itself: the underlay topology routes what it should and nothing more, the agents come
 // up, and workloads added through the CNI plugin get addresses from the node's block.
 import { existsSync } from 'node:fs';

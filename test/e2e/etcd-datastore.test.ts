@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The etcd datastore variant of the mode cases: etcd served from the router namespace on its subnet-A address,
 // so agents and the CNI plugin reach it over the underlay as in a real cluster. VXLAN CrossSubnet, the mode the
 // README recommends.

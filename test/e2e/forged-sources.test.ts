@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Issue 10, tried as an attacker would: every forged packet below is built by the test itself (test/harness/packets.ts)
 // and sent from a pod or from the underlay by test/lab/scripts/send-packets.py, and must be dropped and counted
 // under its reason, never delivered. Each case also sends one honest packet the same way and sees it arrive, so

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A pool's encapsulation changed under a running TCP flow: IPIP Always -> VXLAN Always -> IPIP Always, pod on
 // node1 -> pod on node3 (across the router, so the flow lives only while it is encapsulated). The agents keep
 // running (same processes); the capture on the node1 underlay timestamps every packet of the flow, so the test

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The per-mode cases (same node, same subnet, across subnets, host -> pod, bulk TCP), shared by the SQLite mode
 // matrix and the etcd variant. Each case captures on the node1 underlay (and, for the unroutable case, on the
 // router), asserts on the dissected packets and logs one line of what the capture saw.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Every IPPool encapsulation mode on real packets: IPIP and VXLAN, each Always and CrossSubnet, and Never. One
 // cluster; the pool is re-applied between modes (measured faster than a cluster per mode, and it exercises the
 // in-place mode change every user makes). Captures on the node1 underlay (checksum offload off, so the capture

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // natOutgoing on real packets, captured at the ext host (outside every pool) and on the node1 underlay:
 // `true` makes ext see the node's address and the reply return; `false` makes ext see the pod's address, and the
 // reply cannot return because the router has no route to the pool. Traffic between pods is never NATed.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Two pools at once, one IP-in-IP and one VXLAN (both Always); the CNI config's ipPool picks the pool per
 // workload. Each workload's traffic between nodes is encapsulated by the rule of the pool its destination
 // belongs to (Calico programs one route per remote block, with that block's pool's encapsulation), which the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Runs `bpf-overlay load` the way an operator would, inside a test's network namespace, and waits for it to
 // be ready. The built CLI (dist/) is used: tests exercise exactly what ships.
 import { spawn, type ChildProcess } from 'node:child_process';

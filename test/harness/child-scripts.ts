@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Runs TypeScript helper scripts as real, separate Node processes (separate datastore connections, separate
 // event loops), which is what concurrency and cross-process watch tests need. Scripts are bundled with rolldown
 // (vitest's own bundler) into node_modules/.cache so that their bare imports resolve against node_modules.

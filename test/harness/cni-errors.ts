@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The CNI error a synchronous step throws, as code and message, for tests that check what the runtime would see.
 import { expect } from 'vitest';
 import { CniError } from '../../src/control/cni/errors.js';

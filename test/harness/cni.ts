@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Calls the CNI plugin the way a container runtime does: the real shim (bin/bpf-overlay-cni) as a separate
 // process, CNI_* in its environment, the network config on stdin, run inside the node's network namespace.
 import { execFileSync, spawnSync } from 'node:child_process';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A loaded data path with a fixed, documented scenario in its maps, for BPF_PROG_TEST_RUN tests and benches.
 // This node is 10.0.0.1 (tunnel address 10.244.1.1) in pool 10.244.0.0/16 (natOutgoing).
 import { randomBytes } from 'node:crypto';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The datastore contract, written once and run against every backend (SQLite in test/unit, etcd in
 // test/integration). Names carry a per-run random suffix so that a shared etcd never mixes runs.
 import { randomBytes } from 'node:crypto';

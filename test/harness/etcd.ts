@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Starts a throwaway etcd for tests: loopback only, random free ports, its own data dir, removed on stop.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';

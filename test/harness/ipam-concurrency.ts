@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Several real processes allocating from one store at the same moment: the uniqueness check behind the IPAM
 // tests of both backends.
 import { childJson, runChildScript } from './child-scripts.js';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Shared IPAM fixtures: nodes, and a stand-in for the selector engine that understands the two forms the IPAM
 // tests use (all() and key == "value"); the real matcher is injected the same way in production.
 import type { Datastore } from '../../src/control/datastore/index.js';

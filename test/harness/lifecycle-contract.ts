@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Record lifecycle and IPAM safety, written once and run against every backend (SQLite in test/unit, etcd in
 // test/integration): no block claimed over a live one, apply races, pool and node deletion, ipam check.
 // Each test gets an empty store from freshStore(); the CLI runs as the built dist/cli.js, as it ships.

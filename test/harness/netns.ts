@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Network namespaces and veths for kernel tests. Everything a Topology creates it deletes again in destroy(),
 // and, as a last resort, when the process exits: a failed test must not leave namespaces behind.
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';

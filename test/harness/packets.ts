@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // An independent packet builder and dissector for the data-path tests: Ethernet, IPv4 (options, fragments),
 // TCP, UDP, ICMP, IPIP and VXLAN, with its own Internet checksum. It shares no code with the BPF programs or
 // the control plane, so that a bug cannot hide on both sides of an assertion.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import { describe } from 'vitest';
 
 /** True when kernel-level tests can run: root (CAP_BPF/CAP_NET_ADMIN) on this machine. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /** mulberry32: a small seeded generator, so that a failing randomized test can be replayed from its seed. */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;

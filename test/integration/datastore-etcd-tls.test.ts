@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The etcd backend over TLS with client certificates, against a real etcd started with --client-cert-auth and
 // certificates this file makes with openssl: a CA, a server certificate for 127.0.0.1, a client certificate;
 // and, to be refused, a client certificate from another CA and no client certificate at all.

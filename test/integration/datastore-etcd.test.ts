@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The datastore contract and IPAM concurrency against a real etcd started for this file (loopback, random ports,
 // temp data dir removed afterwards).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

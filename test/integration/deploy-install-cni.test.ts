@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // deploy/kubernetes/install-cni.sh, the DaemonSet's init step, run against temp directories standing in for the
 // host's /opt/cni/bin, /etc/cni/net.d and /var/lib/bpf-overlay: the installed plugin must answer a runtime that
 // calls it with an empty environment (no PATH, no node on it), the conflist must name this node and a datastore

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Record lifecycle and IPAM safety against a real etcd started for this file (loopback, random ports, temp data
 // dir removed afterwards). Every test starts from an empty store: the previous test's keys are deleted first.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

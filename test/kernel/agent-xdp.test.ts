@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The agent asked for XDP decap (--xdp) on a veth uplink declines it with a warning and decapsulates in tc;
 // with --force-xdp it attaches XDP anyway (what the e2e and bench clusters, all veth, do deliberately).
 import { afterAll, beforeAll, expect, it } from 'vitest';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Two agents on one machine, each in its own network namespace, sharing an embedded datastore: a pool applied
 // with the CLI lands in both agents' maps within a second, a mode switch updates the entries in place, the
 // agents stop and restart without disturbing the data path, and unload leaves nothing behind.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IPPool.namespaceSelector through the real CNI plugin: the namespace comes from K8S_POD_NAMESPACE in CNI_ARGS,
 // and a pool whose selector rejects it is never used (the ADD fails with a one-line reason and leaves nothing).
 import { mkdtempSync, rmSync } from 'node:fs';

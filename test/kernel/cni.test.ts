@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The CNI plugin end to end, as a container runtime drives it: the real shim, run inside a node namespace the
 // test creates, against a SQLite datastore in a temp dir, beside the node's real agent (the only writer of BPF
 // links: it attaches each workload on its WorkloadEndpoint, and ADD waits for that).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Crash safety of the reconcile: a node with 2,000 remote nodes (one block each) is killed with SIGKILL at
 // seeded random points of its sync, 50 times, while the datastore flips the pool between IPIP and VXLAN every
 // few rounds. After every kill each pinned map entry must be either the old or the new compiled value (per-entry

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Malformed and random input through every program. Each verdict and output is checked against an independent
 // TS oracle of the specification (written from the spec, not from the C), and the counters must account for
 // every packet exactly once. Only well-formed tunnel packets from known nodes may ever come out decapsulated.

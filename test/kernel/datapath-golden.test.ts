@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Golden packets through BPF_PROG_TEST_RUN: every program, every route kind and encapsulation, checked byte by
 // byte against packets built independently in test/harness/packets.ts, with verdicts and counters.
 import { afterAll, beforeAll, expect, it } from 'vitest';

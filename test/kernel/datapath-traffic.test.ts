@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Real traffic through the data path: two "hosts" (namespaces) on a veth underlay, one workload namespace each,
 // no kernel tunnel device and no kernel route to the pool. Ping and a TCP transfer for IPIP, VXLAN and plain.
 // Every packet stays inside the namespaces this test creates; all of them are deleted in afterAll.

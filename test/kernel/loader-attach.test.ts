@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Attaching through the loader to a veth between two namespaces this file creates, with real (bounded) ping
 // traffic between them: tcx ingress/egress, XDP generic/native, atomic link update, forced cls_bpf, pins.
 import { once } from 'node:events';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Shared by the loader kernel tests: the compiled test objects, and packet/key builders.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Resource hygiene of the loader: repeated open/load/use/close cycles must not grow the process's fds or RSS.
 import { readdirSync } from 'node:fs';
 import { beforeAll, expect, it } from 'vitest';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The loader against the real kernel: object specs, globals, map kinds, batch operations, test runs and
 // verifier rejections, using bpf/test/loader_test.c and bpf/test/verifier_reject.c.
 import { afterEach, beforeAll, expect, it } from 'vitest';

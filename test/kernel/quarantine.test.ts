@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One bad record never stalls a node (issue #11). A stale Node left behind with a live node's address (cloud
 // address reuse) and a block of its own: both agents stay ready, traffic keeps flowing, the stale node is named
 // in `status` and counted in /metrics, and no host route via a node's own address is ever attempted. Then a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Never touch what is not ours (issue #11): in one network namespace shared by two nodes' agents (as tests and
 // labs do), `unload --node A` removes A's overlay routes and tunnel addresses only; B's (protocol 201 with B's
 // metric, lo addresses with B's label) and anybody's routes of another protocol stay.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Upgrade without disruption: two nodes run the agent with one build of the data path; a checksummed TCP flow
 // runs between their tunnel addresses (host-to-host through BPF IP-in-IP) while both agents are stopped and
 // restarted with a second, different build (BPF_OVERLAY_BPF_DIR). The new agent adopts the pinned maps and
@@ -21,7 +22,7 @@ spec:
 `;
 const FLOW_MS = 10_000;
 const FLOW_RATE = 20 * 1024 * 1024; // bytes/s: enough to see a stall, little enough to leave CPU for the agents
-const SINK = join(REPO_ROOT, 'test', 'e2e', 'scripts', 'tcp-sink.mjs');
+const SINK = join(REPO_ROOT, 'test', 'lab', 'scripts', 'tcp-sink.mjs');
 const SOURCE = join(REPO_ROOT, 'test', 'harness', 'scripts', 'tcp-timed-source.mjs');
 
 interface Attachment {

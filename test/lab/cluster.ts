@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The namespace-cluster lab, shared by the e2e tests (test/e2e), the benchmarks (bench/) and the demo
 // (scripts/demo.ts): one place builds it, so all three measure and show the same network.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // BGP: value formats, validation of Calico's BGP resources, the plan (which sessions, what is advertised), the
 // BIRD configuration rendered from it (checked by BIRD's own parser when bird is installed), and birdc parsing.
 import { spawnSync } from 'node:child_process';

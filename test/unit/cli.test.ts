@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The CLI as scripts and people use it: the built dist/cli.js against a throwaway SQLite datastore. Bad input
 // gets a one-line reason and a non-zero exit, and changes nothing.
 import { spawnSync } from 'node:child_process';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { decodeConfig, parseNetConf } from '../../src/control/cni/config.js';

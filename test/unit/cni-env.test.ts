@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import { describe, expect, it } from 'vitest';
 import { checkIfname, parseCniArgs, parseEnv, podIdentity } from '../../src/control/cni/env.js';
 import { CniCode } from '../../src/control/cni/errors.js';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import { describe, expect, it } from 'vitest';
 import { runCni } from '../../src/control/cni/main.js';
 import { addResult } from '../../src/control/cni/result.js';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The address a runtime asks for, as podman and the CNI `ips` capability pass it: parsed before anything is
 // created, and every mistake named with its source.
 import { describe, expect, it } from 'vitest';

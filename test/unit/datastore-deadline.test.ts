@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Deadlines: an etcd endpoint that accepts TCP connections and never answers (a tiny silent server on
 // 127.0.0.1, nothing leaves the host) must fail every caller in bounded time, naming the endpoint; the CNI
 // plugin reports it as "try again later" (code 11).

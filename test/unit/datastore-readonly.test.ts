@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Stores: read commands never create anything and can read a store they may not write; a store and its
 // directory are created private (0600/0700).
 import { spawnSync } from 'node:child_process';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Kubernetes manifests in deploy/kubernetes: every object validates against the official Kubernetes OpenAPI
 // schemas (kubernetes-models compiles them into validators), the Calico-form resources validate with our own
 // validator, and the DaemonSet holds together: the probes reach the agent, the references resolve, the scripts it

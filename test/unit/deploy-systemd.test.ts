@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // deploy/systemd: systemd itself verifies the unit (any message counts as a failure: systemd only warns about
 // a directive it cannot parse), the unit and its EnvironmentFile agree, the flags it passes are flags of
 // `bpf-overlay load`, nothing unloads the data path on stop, and its ExecStartPre really mounts bpffs.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import { describe, expect, it } from 'vitest';
 import { Encap, RouteFlags, RouteKind, ZERO_MAC, type RouteEntry } from '../../src/control/maps/layout.js';
 import { HOST_ROUTE_PROTO, hostRouteMetric } from '../../src/control/host/routes.js';

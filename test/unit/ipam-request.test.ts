@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Requested addresses (podman --ip, CNI_ARGS IP=, runtimeConfig.ips): exactly that address from the pool that
 // contains it, in the node's own block; every refusal names the address and why, and changes nothing.
 import fs from 'node:fs';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The TS half of the native addon's errors: raw {message, errno, log} become named BpfErrors or VerifierErrors.
 import { describe, expect, it } from 'vitest';
 import { errnoName, errnoText } from '../../src/control/bpf/errno.js';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Record lifecycle and IPAM safety on SQLite: one fresh store file per test.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

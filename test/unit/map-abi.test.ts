@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The map ABI as the compiler lays it out, against its TS mirror (src/control/maps/layout.ts). Every struct,
 // enum and valued #define of bpf/lib/maps.h is pulled into BTF by a generated anchor object (BTF carries only
 // referenced types), compiled with the build's clang, and read back with `bpftool btf dump -j`: so whatever a

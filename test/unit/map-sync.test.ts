@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import { describe, expect, it } from 'vitest';
 import type { MapEntry, UpdateFlag } from '../../src/control/bpf/types.js';
 import { Encap, RouteFlags, RouteKind, ZERO_MAC, decodeRouteValue, type RouteEntry } from '../../src/control/maps/layout.js';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import { describe, expect, it } from 'vitest';
 import { natOutgoingRuleset, natOutgoingTeardown, nftTableName } from '../../src/control/compile/index.js';
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Messages and table cells: control characters escaped, datastore credentials redacted, values bounded.
 import { describe, expect, it } from 'vitest';
 import { CniCode, CniError, errorJson } from '../../src/control/cni/errors.js';

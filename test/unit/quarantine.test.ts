@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Admission between the cache and the compiler: records that would harm this node or others are held back with
 // a reason naming them, everything else flows on, and a record is released when its conflict goes away.
 import { describe, expect, it } from 'vitest';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // WorkloadEndpoint spec.allowSpoofedSourcePrefixes -> source_allow_map: the compiler's entries, the change set
 // the incremental compiler reports, and the key bytes from_workload looks up.
 import { describe, expect, it } from 'vitest';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The agent's steps fail alone: a failing step is retried with exponential backoff while the others proceed;
 // a map step writes only the keys it is handed and never beyond the map's capacity.
 import { describe, expect, it } from 'vitest';

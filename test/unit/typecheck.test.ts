@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Vitest strips types without checking them: the whole repository (sources, tests, bench, scripts) must also
 // pass the strict compiler, so that a test cannot drift from the code it exercises.
 import { execFileSync } from 'node:child_process';

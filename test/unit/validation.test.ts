@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import { describe, expect, it } from 'vitest';
 import { addressOwners, formatProblem, loadManifests, requireValid, ValidationFailedError, workloadEndpointProblems } from '../../src/control/validation/index.js';
 import type { IPPool, Node, WorkloadEndpoint } from '../../src/control/model/types.js';

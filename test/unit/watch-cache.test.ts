@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The agent's watch-fed cache against a real SQLite store: one list, then deltas by revision; a failed watch
 // or a compaction makes it list again (with backoff while listing fails); other nodes' pods never arrive.
 import fs from 'node:fs';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The agent's XDP decap decision: declined on a veth (and generic-XDP-only) uplink with a warning, forced with
 // --force-xdp, never attached unless asked for; the gate warns once per change of decision.
 import { describe, expect, it } from 'vitest';

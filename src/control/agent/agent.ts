@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The per-node agent: registers its Node, loads and attaches the data path, and keeps the kernel equal to what
 // the datastore says. Data flows one way:
 //

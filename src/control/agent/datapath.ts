@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The agent's hold on the data path: loads the programs (sharing the pinned maps), pins them where the CNI
 // plugin finds them, and keeps every attachment pointing at the current programs. A reload (new version, or a
 // changed load-time constant) swaps programs under existing links with an atomic link update, so traffic

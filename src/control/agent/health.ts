@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // /healthz: the reconcile loop is alive. /readyz: the maps hold what the datastore says (kubelet probes both).
 import { createServer, type Server } from 'node:http';
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Prometheus metrics: the data path's counters (read from the kernel at scrape time) and the reconciler's
 // own health, on a registry of our own so nothing global leaks between agents in one process (tests).
 import { createServer, type Server } from 'node:http';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What this node's agent publishes in its own Node (model/node-record.ts): the workload MTU the CNI gives new
 // workloads, the VTEP MAC (spec.vxlanTunnelMACAddr, as Calico nodes do) and the records it quarantined, for
 // `status` on any host. Written only when something differs, in a transaction that leaves every other field

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The agent's own Node: created on first start, its underlay address kept current and its start time recorded
 // on every start (among nodes claiming one address, the latest agent start keeps it), everything else on it
 // (labels, declared VTEP MAC, tunnel addresses written by IPAM) left as it is.

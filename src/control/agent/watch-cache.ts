@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The agent's copy of the datastore: one consistent list, then the watch's deltas applied by revision. The
 // datastore is listed again only when the watch can no longer deliver every change (history compacted,
 // connection lost), with exponential backoff between attempts, so a reconcile never lists anything.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Talking to a running BIRD through its control socket with `birdc`, and reading its answers: the protocol
 // table (session states for status, readiness and metrics) and the routes learned over BGP.
 import { spawnSync } from 'node:child_process';

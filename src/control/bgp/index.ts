@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 export { BirdPaths, DEFAULT_STATE_DIR } from './paths.js';
 export { bgpEnabledFor, peerSelectsNode, planBgp, type BgpInputs, type BgpPlan, type PeerPlan, type PeerType } from './plan.js';
 export { ORIGIN_PROTOCOL, renderBirdConfig } from './render.js';

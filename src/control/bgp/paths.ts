@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Where one node's BIRD keeps its files: the rendered configuration, the control socket and the pid file, in a
 // per-node directory of the agent's state directory, so that several agents (one per network namespace) can
 // share a machine, and `status` and `unload` find the socket from the node name alone.

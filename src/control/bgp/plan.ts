@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What BGP should look like on one node, decided from the datastore alone (pure): is BGP on, which AS and
 // router id, which sessions (mesh, global and node-specific BGPPeers, route-reflector clients) and which
 // prefixes are advertised. The BIRD text is rendered from this plan, and `status` labels live sessions with it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The BIRD 2 configuration of one node, as a pure function of its BGP plan. Same plan, same text: the syncer
 // reconfigures BIRD only when this text changes.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // BGP status of a node: the plan (which sessions should exist, their type and AS) joined with what BIRD says
 // about them. `status --node` prints it; the agent's readiness and metrics read the same rows.
 import { existsSync } from 'node:fs';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // BIRD as a supervised child of the agent: started in the agent's network namespace (children inherit it) with
 // its own control socket, restarted when it dies, stopped on request. A BIRD left behind by an agent that was
 // killed outright is found through its pid file and stopped before a new one starts (or by `unload`).

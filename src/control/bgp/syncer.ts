@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The BGP syncer of one node: datastore resources -> plan -> BIRD configuration -> a running, supervised BIRD.
 // BIRD runs only while the plan says BGP is on; it is reconfigured (`birdc configure`) only when the rendered
 // text changes, so unrelated datastore edits never touch the sessions. A poll reads session states (readiness,

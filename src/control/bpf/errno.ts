@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Names and texts of the Linux errnos the BPF syscalls, netlink and bpffs return (the native addon reports bare
 // numbers). The generic numbering (x86, arm64); ENOTSUPP is the kernel-internal 524 that BPF leaks to user space.
 const ERRNOS: Record<number, [string, string]> = {

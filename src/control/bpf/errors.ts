@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Errors of the kernel layer. The native addon throws plain Errors with the operation as message, a bare errno
 // and, for loads, what libbpf printed; here they become BpfError (errno named and worded) or, when the verifier
 // rejected a program, VerifierError with the whole verifier log.

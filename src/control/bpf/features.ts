@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What this kernel supports, asked of the kernel once per process with the smallest programs of bpf/probe.c:
 // tcx decides how attachTc attaches (tcx or cls_bpf); XDP frags (BPF_F_XDP_HAS_FRAGS) is what SEC("xdp.frags")
 // programs need, reported by doctor.

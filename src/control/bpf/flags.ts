@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Values of the kernel's BPF_ANY / BPF_NOEXIST / BPF_EXIST element flags.
 import type { UpdateFlag } from './types.js';
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The kernel layer: load BPF objects, use their maps and programs, attach programs to interfaces.
 export type * from './types.js';
 export { BpfError, VerifierError, isNotSupported } from './errors.js';

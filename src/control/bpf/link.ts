@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Attaching programs to interfaces: tcx (preferred), clsact/cls_bpf where tcx is missing, and XDP links.
 import { unlinkSync } from 'node:fs';
 import { BpfError, callNative, closedError, errnoError, isNotSupported } from './errors.js';

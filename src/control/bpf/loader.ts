@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Opening BPF object files into specs, adjusting them, and loading them into collections.
 import { BpfError, callNative } from './errors.js';
 import { KernelMap } from './map.js';

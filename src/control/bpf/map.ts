@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A loaded BPF map (BpfMap of types.ts) over the native map: byte-level element and batch operations, with
 // per-CPU values split into one Buffer per possible CPU.
 import { ENOENT } from './errno.js';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Loads the native addon (build/Release/bpf_overlay_native.node, under the package root) and types its surface.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';

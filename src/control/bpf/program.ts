@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A loaded BPF program (BpfProgram of types.ts): BPF_PROG_TEST_RUN and pinning.
 import { callNative, closedError } from './errors.js';
 import { nativeAddon, type NativeProgram, type NativeProgramInfo } from './native.js';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The typed surface of the native loader (native/, libbpf underneath), modelled on cilium/ebpf:
 // open an object file into a spec, adjust it, load it into a collection of maps and programs, attach
 // programs through links. Every object that holds a file descriptor has close(); finalizers are a safety net.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Numbers of the kernel's BPF UAPI the loader passes through the native addon. The installed UAPI headers
 // (6.1) predate tcx, so these are the kernel's values (include/uapi/linux/bpf.h, if_link.h).
 

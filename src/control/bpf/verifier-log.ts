@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What libbpf printed during a failed object load, taken apart: whether the verifier rejected a program, which
 // one, its whole log, and the verifier's own complaint for a one-line message.
 const BEGIN = '-- BEGIN PROG LOAD LOG --\n';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The shape every CLI command has. Each command lives in its own file under commands/ and is registered in
 // registry.ts; main.ts parses global flags and dispatches.
 import type { ParseArgsConfig } from 'node:util';

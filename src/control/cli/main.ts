@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Entry of `bpf-overlay`: global flags, dispatch to one command, one-line errors and exit codes.
 import { parseArgs } from 'node:util';
 import { createLogger } from '../log.js';

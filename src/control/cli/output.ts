@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Output for people (aligned tables) and for scripts (JSON, YAML): one place decides the format.
 import { stringify as toYaml } from 'yaml';
 import { printable } from '../printable.js';

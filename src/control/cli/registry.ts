@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Every command, loaded on demand: a CLI call (or a CNI-driven one) pays only for the modules its own command
 // needs, not for the agent's, the kernel's or etcd's.
 import type { Command } from './command.js';

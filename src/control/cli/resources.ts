@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the resource commands share: reading manifests from a file or stdin, opening the datastore, naming
 // kinds the way users type them, and listing everything validation must see.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';

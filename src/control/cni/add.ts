@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CNI ADD: veth pair, an address from the node's block (or the one the runtime asked for), container and host
 // routing, the workload BPF program on the host veth, and the WorkloadEndpoint record the agent turns into a
 // LOCAL_WORKLOAD route. A container may hold several attachments: only the first takes the default route.

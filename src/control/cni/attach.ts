@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The node's agent is the only writer of BPF links: it attaches from_workload to a workload's host veth when
 // the WorkloadEndpoint appears (after checking the veth follows this plugin's naming), and ADD waits here for
 // the link pin, so that ADD returns only once the workload's traffic is handled by the data path.

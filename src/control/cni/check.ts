@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CNI CHECK: the attachment still looks the way ADD left it, both as recorded and as the runtime remembers it
 // (prevResult). Every mismatch found is reported, not just the first.
 import { PinLayout } from '../node/pins.js';

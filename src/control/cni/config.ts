@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The network configuration the runtime writes to stdin. Only the fields bpf-overlay reads are checked (of
 // runtimeConfig, only the `ips` capability); others (capabilities, ipam, fields a runtime adds) are left alone,
 // as chained plugins expect.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CNI DEL: undo everything ADD made. Idempotent: an unknown container, a vanished netns or a half-removed
 // attachment all end in the same clean state, and only an unreachable datastore asks the runtime to retry.
 import { PinLayout } from '../node/pins.js';

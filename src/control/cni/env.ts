@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The CNI_* environment a runtime passes, checked per command as the spec requires: which variables are
 // mandatory depends on the command (DEL may come without a netns; VERSION and GC need no container at all).
 import { CniCode, CniError } from './errors.js';

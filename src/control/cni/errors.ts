@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CNI error results. Codes 1-99 are the spec's own (CNI SPEC "Error" section); 100+ are ours. The runtime shows
 // `msg` to the user, so every message names the variable, field or object at fault.
 import { DatastoreTimeoutError, type DatastoreError } from '../datastore/types.js';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CNI GC: the runtime lists the attachments it still uses (cni.dev/valid-attachments); everything this network
 // made on this node for any other attachment is released: addresses, WorkloadEndpoints, veths and link pins.
 import { readdirSync } from 'node:fs';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The plugin process: read CNI_* and the network config, run one command, print its result (or the spec's
 // error object) on stdout, exit non-zero on error. Diagnostics go to stderr, which runtimes log.
 import { cmdAdd } from './add.js';

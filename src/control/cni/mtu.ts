@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The workload MTU when the network config does not fix it: the node's agent computes it (an
 // OverlayConfiguration mtu wins, else the uplink MTU minus the largest overhead among the encapsulations of
 // the pools selecting this node) and publishes it in its Node, so ADD reads one small record.

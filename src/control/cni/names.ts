@@ -1,6 +1,8 @@
+// SPDX-License-Identifier: Apache-2.0
 // Names derived from (container ID, interface): deterministic, so DEL and GC find what ADD made without any
 // local state, even after the record in the datastore is gone.
 import { createHash } from 'node:crypto';
+import { boundedName, RESOURCE_NAME_MAX } from '../model/names.js';
 
 /** Prefix of every host-side veth the plugin creates (Calico uses "cali"). */
 export const HOST_VETH_PREFIX = 'bo';
@@ -26,7 +28,7 @@ export function ipamHandle(network: string, containerId: string, ifname: string)
 
 /** WorkloadEndpoint names are DNS-1123 subdomains; the container ID may be any case, so hash it. */
 export function workloadEndpointName(node: string, containerId: string, ifname: string): string {
-  return `${node}.wl-${attachmentHash(containerId, ifname).slice(0, 20)}`;
+  return boundedName(node, `.wl-${attachmentHash(containerId, ifname).slice(0, 20)}`, RESOURCE_NAME_MAX, '.');
 }
 
 /** Annotations recording which CNI network made an endpoint, so GC of one network leaves others alone. */

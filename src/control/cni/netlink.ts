@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The kernel-side plumbing of one workload: veth pair, addresses, routes, neighbour, sysctls. Host-side work runs
 // in the plugin's own namespace (the node's); container-side work runs through `nsenter --net=CNI_NETNS`, which,
 // unlike `ip netns exec`, leaves /sys and the bpffs pins alone.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The address a runtime asks for: `IP=` in CNI_ARGS (podman --ip, Calico's form) and the `ips` capability
 // (runtimeConfig.ips, from the CNI conventions). Both name the same thing when a runtime sends both (podman
 // does), so they must agree. One IPv4 address per interface: that is what an attachment carries here.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The ADD result in the shape the requested spec version defines: 0.3.x/0.4.0 tag each IP with "version",
 // 1.0.0 dropped that, 1.1.0 added interface "mtu".
 import type { DnsConfig } from './config.js';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Undo steps for a multi-step ADD: each step that made something registers how to unmake it, and a failure
 // unwinds them newest first, so a failed ADD leaves neither an interface nor an address behind.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CNI STATUS (1.1.0): can this plugin add workloads right now? It can when the datastore answers and the
 // node's agent has pinned the workload program.
 import { existsSync } from 'node:fs';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The plugin's side of the datastore: connect (unreachable means "try again later"), and the WorkloadEndpoint
 // record that tells the node's agent a workload exists.
 import { openDatastore } from '../datastore/index.js';

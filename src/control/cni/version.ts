@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CNI spec versions this plugin speaks and how a version string compares. Result shapes differ only in details
 // between 0.3.0 and 1.1.0 (see result.ts), so one implementation serves all of them.
 import { CniCode, CniError } from './errors.js';

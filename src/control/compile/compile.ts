@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The compiler: datastore resources + this node's identity -> the exact BPF map contents and nftables
 // inputs for this node. Pure and deterministic (input order never matters), so the reconciler can diff its
 // output against the kernel and tests can pin every entry. It is the oracle of the incremental compiler: both

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The incremental compiler's contract: the agent feeds it datastore deltas and gets back the keys of desired
 // state that changed, so each syncer touches only those. `compile()` stays the oracle: after any sequence of
 // events, `state` deep-equals `compile()` of the same inputs (test/unit/compile-incremental.test.ts).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import { Encap } from '../maps/layout.js';
 
 /** Bytes each encapsulation adds to an IPv4 packet: outer IPv4 (20); VXLAN adds UDP 8 + VXLAN 8 + Ethernet 14. */

@@ -1,6 +1,8 @@
+// SPDX-License-Identifier: Apache-2.0
 // The natOutgoing ruleset, as nft script text. Calico masquerades traffic from a natOutgoing pool to any
 // destination outside every pool; the BPF program passes such packets to the stack, where this rule SNATs
 // them. One table per node name keeps several agents on one machine (tests, kind-like setups) apart.
+import { boundedName, NFT_NAME_MAX } from '../model/names.js';
 import { createHash } from 'node:crypto';
 import type { NatOutgoingState } from './types.js';
 
@@ -12,9 +14,9 @@ export const NFT_FAMILY = 'ip';
  */
 export function nftTableName(nodeName: string): string {
   const sanitized = nodeName.replace(/[^A-Za-z0-9_]/g, '_');
-  if (sanitized === nodeName) return `bpf_overlay_${sanitized}`;
+  if (sanitized === nodeName) return boundedName(`bpf_overlay_${sanitized}`, '', NFT_NAME_MAX, '_');
   const digest = createHash('sha1').update(nodeName, 'utf8').digest('hex').slice(0, 8);
-  return `bpf_overlay_${sanitized}_${digest}`;
+  return boundedName(`bpf_overlay_${sanitized}`, `_${digest}`, NFT_NAME_MAX, '_');
 }
 
 export interface NftOptions {

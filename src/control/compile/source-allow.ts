@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The source allow-list: WorkloadEndpoint spec.allowSpoofedSourcePrefixes (Calico's field). A local workload
 // may send from the prefixes on its host veth (from_workload); a workload on another node may, and its node's
 // tunnel packets may carry them as inner source (the check after decapsulation).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import type { Encap, KnownNodeEntry, RouteEntry, RouteKind, SettingsEntry, SourceAllowEntry } from '../maps/layout.js';
 import type { BlockAffinity, IPPool, Node, OverlayConfigurationSpec, WorkloadEndpoint } from '../model/types.js';
 

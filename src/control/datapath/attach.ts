@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Attaches the loaded data path to interfaces: tc ingress on the host side of each workload veth, tc ingress and
 // egress on the uplink, optionally XDP on the uplink in front of tc ingress.
 import { attachTc, attachXdp } from '../bpf/index.js';

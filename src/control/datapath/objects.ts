@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Loads the data-path entry objects (build/bpf/*.o) with their read-only globals set, all sharing one set of
 // maps pinned by name under the caller's pin root, and returns typed handles.
 import { mkdirSync } from 'node:fs';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Whether XDP decapsulation helps on an uplink. On a veth, attaching any XDP program makes the peer drop its
 // GSO features (the kernel's veth_xdp_set), so every TCP segment crosses the link alone: measured on this
 // repository's bench, XDP decap on a veth uplink ran at 0.13x the throughput of tc decap. Virtual devices

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Behaviour shared by every backend, expressed through the one primitive a backend provides: commit().
 // Keeping create/put/delete/applyAll/transact here means both backends honour exactly the same contract.
 import { RESOURCE_KINDS } from '../model/types.js';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // etcd facts the rest of the code may need without loading the etcd client itself.
 
 export const ETCD_PREFIX = '/bpf-overlay/';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // etcd v3 backend. Every resource is one key, /bpf-overlay/<kind>/<name>, holding its JSON; the key's
 // mod_revision is the resourceVersion (so it is not stored inside the JSON). A commit is one etcd txn:
 // compares for the preconditions, puts/deletes on success, and on failure range reads of the compared keys so

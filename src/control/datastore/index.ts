@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // openDatastore(url): the single entry point the agent, CNI plugin and CLI use to reach the store.
 //   sqlite:///abs/path.db                       one machine, several processes
 //   etcd://host:port[,host:port]                etcd v3 cluster, plaintext

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SQLite backend: one file shared by every process on a machine (agent, CNI invocations, CLI).
 // WAL lets readers run beside the single writer; BEGIN IMMEDIATE takes the write lock up front so that the
 // precondition check and the writes of a commit cannot interleave with another process's commit.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The datastore contract: one interface, two backends (SQLite on one machine, etcd v3 for a cluster).
 // Everything above it (agent, CNI, CLI, IPAM) is written once against this interface.
 import type { ObjectMeta, Resource, ResourceKind } from '../model/types.js';

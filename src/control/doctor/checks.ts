@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the data path needs from this machine, checked one row at a time. Each failed row says how to fix it.
 import { accessSync, constants, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { release } from 'node:os';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Kernel probes for `doctor`, through our own loader: loading the probe object proves the BPF syscall, the
 // privileges and the program types at once; tcx support is asked of the kernel without attaching anything.
 import { kernelSupportsTcx, kernelSupportsXdpFrags, openObject } from '../bpf/index.js';

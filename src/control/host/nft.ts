@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Applies the compiled nftables ruleset (natOutgoing) atomically and removes it on unload. The ruleset text
 // comes from the compiler; this file only talks to nft, and skips the call when nothing changed.
 import { runTool } from './run.js';

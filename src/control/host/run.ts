@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Runs the system tools the control plane drives (ip, nft). A failure carries the tool's own message.
 import { execFileSync } from 'node:child_process';
 

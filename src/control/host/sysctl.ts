@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Kernel settings the node needs as a router for its workloads. /proc/sys/net is per network namespace: the
 // values written are those of the namespace the agent runs in.
 import { readFileSync, writeFileSync } from 'node:fs';

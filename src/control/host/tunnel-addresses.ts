@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The node's tunnel addresses live on the loopback device under a label of the node's own. Calico puts them on
 // its tunnel device; bpf-overlay has none, but the host must own the address so that host-originated overlay
 // traffic can use it as source (`ip route ... src`) and replies decapsulated by BPF are delivered locally.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Finds the uplink (the interface toward other nodes) and this node's underlay address when the user did not
 // name them: the interface of the default route, else the only interface with a global IPv4 address.
 import { runTool } from './run.js';

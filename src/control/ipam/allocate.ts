@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Workload address allocation and release. Each function has a Txn form (composable: the tunnel logic runs
 // release + allocate + Node update in one transaction) and a Datastore form that wraps it in transact().
 // Uniqueness comes from the store: every allocation rewrites its block record guarded by the version it read,

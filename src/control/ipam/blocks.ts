@@ -1,5 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 // Block carving: which pools a node may use, which blocks of a pool are still unclaimed, which addresses of a
 // block are free, and the records (IPAMBlock + BlockAffinity) that claim a block for a node.
+import { boundedName, RESOURCE_NAME_MAX } from '../model/names.js';
 import type { IPAMBlock, Txn } from '../datastore/types.js';
 import { API_VERSION, type BlockAffinity, type IPPool, type Node } from '../model/types.js';
 import { cidr4ContainsIp, formatCidr4, formatIPv4, parseCidr4, type Cidr4 } from '../model/cidr.js';
@@ -11,7 +13,7 @@ export function blockName(cidr: string): string {
 }
 
 export function affinityName(node: string, cidr: string): string {
-  return `${node}-${blockName(cidr)}`;
+  return boundedName(node, `-${blockName(cidr)}`, RESOURCE_NAME_MAX, '.');
 }
 
 function poolCidr(pool: IPPool): Cidr4 | undefined {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `ipam check`, after calicoctl's: addresses nobody holds any more (leaked) and addresses held twice (one address
 // in two blocks, or under two handles), and blocks that overlap (the state double allocation starts from).
 import type { IPAMBlock } from '../datastore/types.js';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Deleting a Node releases everything recorded for it, as Calico does: its WorkloadEndpoints, the addresses of
 // its workloads and tunnels, its blocks and their affinities, then the Node itself (last, so that an interrupted
 // run leaves a Node to re-run `delete node` on). This IPAM never lends a node's block to another node, so every

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Deleting an IPPool. Addresses still held in its blocks belong to running workloads and node tunnels: deleting
 // the pool under them needs --force, and even then their blocks stay (claimed, so no new pool can hand those
 // addresses out again) until the addresses are released. The pool's empty blocks go with it.

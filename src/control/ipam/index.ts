@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IPAM entry points for the agent, the CNI plugin and the CLI.
 export { addressesOfHandle, assignAddress, assignInTxn, releaseByHandle, releaseInTxn } from './allocate.js';
 export { affinityName, blockName } from './blocks.js';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Who holds an IPAM handle: a node's tunnel (tunnel:<node>:<encap>) or a workload's WorkloadEndpoint (the CNI's
 // handle cni:<network>:<containerID>:<ifname>). What node deletion releases and `ipam check` calls leaked.
 import { ipamHandle, NETWORK_ANNOTATION } from '../cni/names.js';

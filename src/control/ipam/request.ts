@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A specific address asked for by the runtime (podman --ip, CNI_ARGS IP=, runtimeConfig.ips), allocated in one
 // transaction from the pool that contains it. The address goes into the node's own block, which is claimed when
 // nobody holds it yet; an address in another node's block is refused, because the overlay routes that block

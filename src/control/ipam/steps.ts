@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Multi-record changes (deleting a pool's empty blocks, a node's records): one transaction where the backend
 // can commit it atomically, else the same steps one transaction each, in an order where every intermediate state
 // is safe and a re-run finishes the job (etcd refuses transactions over --max-txn-ops).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tunnel addresses: each node gets one address per encapsulation (VXLAN, IPIP) from a pool that selects it and
 // encapsulates that way, recorded on its Node the way Calico does (spec.ipv4VXLANTunnelAddr,
 // spec.bgp.ipv4IPIPTunnelAddr). One transaction releases a stale address, allocates a new one and updates the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IPAM's public types: what the agent and the CNI plugin pass in and get back.
 import type { IPPool, Node } from '../model/types.js';
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // TypeScript mirror of bpf/lib/maps.h: the enums, the logical entry types the compiler produces, and the
 // codecs that turn them into the exact bytes the kernel stores. Change both files together:
 // test/unit/map-abi.test.ts compares every struct field, enum value, #define and max_entries of maps.h, as the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Value formats of Calico's BGP resources, shared by validation (is it well formed?) and the BGP syncer (what
 // does it mean?): AS numbers, "ip[:port]" peers, durations, and the defaults of BGPConfiguration.
 import { parseIp } from './cidr.js';

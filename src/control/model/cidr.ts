@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The one CIDR and address parser of bpf-overlay, shared by validation, IPAM and the compiler: every component
 // reads "10.5.0.0/016" the same way (as 10.5.0.0/16) and stores only the canonical text. Addresses are held as
 // bigints so that IPv4 and IPv6 use one code path for containment and overlap; IPAM's IPv4 arithmetic uses the

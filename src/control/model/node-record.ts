@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What a node's agent publishes about itself in its own Node, beside what users and IPAM write there:
 // annotations small enough that the CNI reads one record per ADD, and `status` (on any host) reads the agent's
 // view. spec.vxlanTunnelMACAddr is published too, as Calico nodes do.

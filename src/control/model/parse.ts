@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reading manifests: YAML or JSON text, one or many documents, `kind: List`/`<Kind>List` wrappers expanded.
 // Every document remembers where it came from so that validation can point at it. This module only shapes
 // data; the rules live in src/control/validation/.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The resources bpf-overlay understands. IPPool, Node and BlockAffinity keep Calico's projectcalico.org/v3
 // shape so that users apply Calico's own manifests unchanged.
 

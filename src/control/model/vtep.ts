@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A node's VXLAN VTEP MAC. Felix (felix/calc/vxlan_resolver.go, vtepMACForHost) uses the Node's
 // vxlanTunnelMACAddr when set, else derives one from the node name: the byte 'f' (0x66, a locally
 // administered unicast prefix) followed by the first five bytes of SHA-1(node name). Computing it the same way

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Which OverlayConfiguration applies: the one named "default" (like Calico's FelixConfiguration "default"),
 // with defaults for every field it leaves out.
 import { overlayConfigWithDefaults } from '../model/parse.js';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reads the data path's per-CPU counters and names every non-zero slot.
 import type { BpfMap } from '../bpf/types.js';
 import {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Everything the compiler needs about one node, read from the datastore in one place for the CLI's
 // `get routes` / `status`: the same admission (quarantine) as the agent, then the pure compiler, so both see
 // exactly the same desired state. The agent itself never lists: it runs on a watch-fed cache.

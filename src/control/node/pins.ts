@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Where one agent keeps its kernel objects on bpffs. Several agents share a machine (one per node name), and
 // the CNI plugin finds the workload program here to attach it to each new workload veth.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Admission between the watch-fed cache and the compiler: a record that would make this node harm itself or
 // others is held back (quarantined) instead of compiled, and everything else flows on. A quarantined record is
 // released as soon as what made it bad goes away (the conflicting node is deleted, the endpoint is fixed).

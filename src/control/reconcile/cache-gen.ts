@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The cache generation the agent publishes in settings.cache_gen (bpf/lib/maps.h): each program's per-CPU
 // lookup caches (routes, known nodes) answer only for slots filled under the current generation, so a new one
 // after every routes_map or known_nodes_map write makes every slot filled before it miss. 0 turns the caches off

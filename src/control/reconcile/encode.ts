@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The desired state of each map in the kernel's byte layout (layout.ts codecs), ready for syncMap.
 import type { MapEntry } from '../bpf/types.js';
 import {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Kernel routes that let the host itself reach workloads on other nodes. Workload traffic needs none of them
 // (the BPF programs forward it), but a host process's packet must get through routing and neighbour
 // resolution before tc egress on the uplink can encapsulate it. This step is their only writer; it touches

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Brings one BPF map to a desired set of entries with the fewest writes: read the kernel's current entries,
 // write only what differs, and delete only what is no longer wanted. Writes (inserts and in-place updates) go
 // before deletes, so that a lookup never meets a moment where neither the old nor the new entry exists: a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One BPF map's step: the only writer of that map. After one read of the kernel it keeps a mirror of what it
 // wrote, so a change costs the changed keys, not the map. Capacity is checked before any write: entries that
 // would not fit are not written (what the map holds stays as it was), reported as overflow, and retried

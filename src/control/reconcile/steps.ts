@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The agent's kernel work split into independent steps (maps, host routes, tunnel addresses, nft, workload
 // links, ...), each the only writer of its objects. A step that fails keeps its pending work and is retried
 // with exponential backoff while the others go on: one bad route never holds back a map write.

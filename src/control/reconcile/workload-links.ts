@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The workload attachments: from_workload on the host veth of each local WorkloadEndpoint that admission let
 // through (its hostInterface is the CNI's veth name for its container). This step is their only writer; the
 // CNI waits for the link pin it makes.

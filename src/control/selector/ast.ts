@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Calico label selector syntax tree (the subset of Calico's selector language that IPPool.nodeSelector uses).
 
 export type SelectorNode =

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 export { SelectorError, type SelectorNode } from './ast.js';
 export { parseSelector } from './parser.js';
 export { matchesSelector, selects, type Labels } from './matcher.js';

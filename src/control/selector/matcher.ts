@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Evaluates a parsed selector against a label set, with Calico's semantics: a missing label is never equal
 // to anything, so `k != 'v'` and `k not in {...}` are true when k is absent.
 import type { SelectorNode } from './ast.js';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IPPool.namespaceSelector as the CNI plugin can honour it. The plugin knows the pod's namespace from CNI_ARGS
 // (K8S_POD_NAMESPACE) but does not ask the Kubernetes API server for the namespace's labels. It matches the
 // selector against the labels every Kubernetes namespace carries by definition:

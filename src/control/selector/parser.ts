@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Recursive-descent parser for Calico selectors. Precedence, loosest first: `||`, `&&`, unary `!`.
 import { SelectorError, type SelectorNode } from './ast.js';
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // BGPConfiguration and BGPPeer: Calico's fields and rules. Calico fields bpf-overlay does not implement are
 // named as such (an error when ignoring them would change what the user asked for, a warning otherwise).
 import { parseCidr } from '../model/cidr.js';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import { isStrictlyMasked, parseCidr } from '../model/cidr.js';
 import { checkBoolean, checkKnownFields, isDns1123Subdomain } from './common.js';
 import type { Reporter } from './problem.js';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Which of many CIDRs contain a given address or CIDR, in one lookup per distinct prefix length instead of one
 // comparison per CIDR: validation of a manifest with thousands of pools and nodes stays linear.
 import { maskedValue, networkOf, type Cidr, type IpFamily } from '../model/cidr.js';

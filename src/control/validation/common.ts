@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Checks shared by several kinds: document shape, metadata, unknown fields, scalar types.
 import { isPlainObject } from '../model/parse.js';
 import { parseIp } from '../model/cidr.js';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Validation of a batch of manifest documents: every problem of every document is collected, each naming
 // kind, name, field, value and source, so that one run shows everything to fix.
 import {

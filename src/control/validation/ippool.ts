@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IPPool rules, following Calico's clientv3 and validator (texts copied from Calico so that users searching
 // an error find Calico's documentation too). Every rule runs even when an earlier one failed, as Calico's
 // validator does, so that one run lists everything to fix.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import { isPlainObject } from '../model/parse.js';
 import { parseCidr } from '../model/cidr.js';
 import { checkIpv4Address, checkKnownFields, checkUnicastMac } from './common.js';

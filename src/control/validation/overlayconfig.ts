@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import { FELIX_MAPPED_FIELDS } from '../model/parse.js';
 import { checkIntRange, checkKnownFields } from './common.js';
 import type { Reporter } from './problem.js';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A validation finding, shaped after calicoctl's `error with field X = 'v' (reason)` and extended with the
 // resource and the manifest position so that a batch of many documents can be fixed in one pass.
 import { describeSource, type SourceRef } from '../model/parse.js';

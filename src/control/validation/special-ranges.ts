@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Address ranges no pool may cover: handing them to workloads breaks the host or the network (loopback,
 // multicast, broadcast, "this network"), or they are link-local (Calico's own rule, with Calico's text).
 import { cidrsOverlap, parseCidr, type Cidr } from '../model/cidr.js';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import type { IPAMBlock } from '../datastore/types.js';
 import { hostVethName, ipamHandle, NETWORK_ANNOTATION } from '../cni/names.js';
 import { parseCidr, parseIp } from '../model/cidr.js';

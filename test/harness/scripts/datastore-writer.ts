@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Child process: opens the store at argv[2], waits until wall-clock argv[4] (ms), creates an
 // OverlayConfiguration named argv[3] and prints when the write was issued and when the commit returned.
 import { openDatastore } from '../../../src/control/datastore/index.js';

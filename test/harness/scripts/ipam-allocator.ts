@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Child process: allocates argv[5] workload addresses on node argv[3] (handles "<argv[4]>-<i>") from the store at
 // argv[2], starting at wall-clock argv[6] so that all workers contend at once; every pool selects every node.
 import { openDatastore } from '../../../src/control/datastore/index.js';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Connects to HOST:PORT and sends random bytes for DURATION_MS at about RATE bytes/s (honouring back-pressure),
 // printing {"t","bytes"} every 200 ms so that a test can see whether the flow ever stalled, then, once the peer
 // closed its side, {"bytes","sha256","ms"} of everything it sent. Any socket error (a reset) is printed and

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 # Sends packets an e2e test built itself, from inside the namespace it runs in (the test starts it with nsenter):
 #   raw HEX...               each HEX an IPv4 packet, sent as is through an IPPROTO_RAW socket (the header, its
 #                            source address included, leaves unchanged; the kernel adds the link layer)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Like tcp-sink.mjs, and also records when data arrived: prints {"bytes","sha256","ms","maxGapMs","gapAtMs",
 // "firstByteAt","perSecond"} on end of stream, where maxGapMs is the longest time without any new byte after the
 // first one (a stall) and perSecond the bytes received in each second of the flow.

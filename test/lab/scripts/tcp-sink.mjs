@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Accepts one TCP connection on HOST:PORT, hashes every byte it receives, prints {"bytes","sha256","ms"} on
 // end of stream. Prints "listening" first so the harness knows when to start the sender. Exits after TIMEOUT_MS.
 import { createHash } from 'node:crypto';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Connects to HOST:PORT, sends BYTES random bytes (in 64 KiB writes, honouring back-pressure), prints
 // {"bytes","sha256","ms"} of what it sent once the peer closed its side. With RATE (bytes/s) the writes are
 // paced (16 KiB on a timer), so that a flow lasts long enough to outlive an event (a pool mode change, an agent

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import type { Command } from '../command.js';
 import { stringOption } from '../command.js';
 import type { StoredResource, Txn } from '../../datastore/types.js';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import { readCounters, type CounterRow } from '../../node/counters.js';
 import { DEFAULT_BPFFS, PinLayout } from '../../node/pins.js';
 import { openPinnedMap } from '../../bpf/index.js';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import type { Command } from '../command.js';
 import { boolOption, stringOption } from '../command.js';
 import { parseManifests } from '../../model/parse.js';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import { Agent } from '../../agent/agent.js';
 import { DEFAULT_BPFFS } from '../../node/pins.js';
 import type { Command } from '../command.js';

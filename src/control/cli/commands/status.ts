@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import { existsSync, readdirSync } from 'node:fs';
 import { compileForNode } from '../../node/inputs.js';
 import { BirdPaths, bgpStatusOf, planBgp, readBgpInputs, readLearnedRoutes, readProtocols, renderBgpStatusTable } from '../../bgp/index.js';

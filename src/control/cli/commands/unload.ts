@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import { unloadNode } from '../../agent/agent.js';
 import { BirdPaths, stopStaleBird } from '../../bgp/index.js';
 import { DEFAULT_BPFFS, PinLayout } from '../../node/pins.js';
