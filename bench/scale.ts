@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The issue #12 scale bench on its own: `node --import ./scripts/ts-loader.mjs bench/scale.ts [--quick]
 // [--backends=sqlite,etcd]` (root). Writes bench/results/<date>-scale.{json,md} and latest-scale.*.
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';

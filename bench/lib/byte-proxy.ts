@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A TCP proxy on 127.0.0.1 that counts the bytes each way, put between an agent and etcd so that the bench
 // can tell how much the agent read from the datastore for one change.
 import net from 'node:net';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The incremental compiler's cost per event at cluster scale: one remote block or node change, or one pool
 // mode change, through IncrementalCompiler.apply on a compiler loaded with the whole cluster. No kernel work:
 // the map writes of the changed keys are measured by the mirrored-sync figures next to it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What /proc says about one process: CPU time (utime + stime, in clock ticks), resident memory and bytes read.
 import { readFileSync } from 'node:fs';
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One backend of the issue #12 scale bench, run INSIDE the measured node's network namespace (bench/scale.ts
 // puts it there), so that etcd, the byte-counting proxy, the agent and the CNI calls all talk over that
 // namespace's loopback and nothing leaves it. Prints progress on stderr and one JSON result line on stdout.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The datastore of the issue #12 scale bench: 5,000 nodes (node-0 is the measured agent's), 20 pools, 4 blocks
 // per node (BlockAffinity + IPAMBlock), 100,000 WorkloadEndpoints spread over the other nodes, each with its
 // address allocated in its node's block. Written in batches (one transaction each), a few batches in flight.

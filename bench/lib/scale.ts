@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The issue #12 scale bench: a real agent (dist/cli.js load) on node-0 of a datastore holding 5,000 nodes,
 // 20,000 blocks and 100,000 WorkloadEndpoints, once with SQLite and once with etcd. Each backend runs in a
 // child process inside a fresh network namespace (scale-child.ts); this side builds and removes the namespaces

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Property test of the incremental compiler against the oracle: seeded random event sequences over a small
 // universe of names and CIDRs (so that duplicates, overlaps and conflicts are frequent); after every event the
 // incremental state equals compile() of the same inputs and the reported changes equal the diff of the states.

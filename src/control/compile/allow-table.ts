@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The source allow-list of the incremental compiler: each workload's entries (compileSourceAllow of that one
 // workload, the oracle's own function), counted per key because two workloads may allow the same prefix from
 // the same node. A workload change recomputes its own entries; a node's address change those of its workloads.

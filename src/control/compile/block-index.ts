@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Block affinities indexed by IPv4 network number, so a pool change finds the blocks inside its CIDR (the only
 // ones whose owning pool can change) without walking every block of the cluster.
 import { networkOf, type Cidr } from '../model/cidr.js';

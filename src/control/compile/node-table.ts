@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Known nodes and cluster hosts of the incremental compiler, indexed by underlay address: a node change
 // recomputes only the addresses it had and has (owner = first node by name, the others warned about).
 import { NodeFlags, type KnownNodeEntry } from '../maps/layout.js';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pure per-input resolvers shared by the full compiler (the oracle) and the incremental one: each turns one
 // input (a pool, a block affinity, a workload, the local node's tunnel addresses, a node) into what it claims.
 // Both compilers differ only in how they combine these claims, so the property test checks the combination.

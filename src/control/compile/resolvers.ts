@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The incremental compiler's passes, each keyed by what it reads:
 //   pools            -> pool routes, pool warnings, encapsInUse, localEncaps, natOutgoing, and the blocks inside
 //                       the pool's old and new CIDR (block index) whose owning pool may change;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The routes of the incremental compiler: every input (a "source") states its outcomes; claims compete per
 // CIDR exactly as compile() arbitrates them (priority, then claim order), so changing one source re-arbitrates
 // only the prefixes it claimed or claims. Decisions and routes are kept sorted as compile() orders them.

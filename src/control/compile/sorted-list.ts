@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // An array kept in order under inserts and removals, so a desired-state list of 20,000 entries is handed out
 // by copying, never re-sorted per event. Changes wait until the list is read: a few are spliced in by binary
 // search; many (a load, a pool change touching thousands of blocks) are merged in one pass.
