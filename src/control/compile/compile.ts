@@ -4,7 +4,7 @@
 // output against the kernel and tests can pin every entry. It is the oracle of the incremental compiler: both
 // turn each input into claims with the resolvers of resolve.ts; this one combines them in one pass.
 import { NodeFlags, RouteFlags, RouteKind, ZERO_IP, type KnownNodeEntry, type RouteEntry } from '../maps/layout.js';
-import { cidrContains, cidrContainsIp, compareCidrText, compareIpText, parseCidr, parseIp, type Cidr } from '../model/cidr.js';
+import { cidrContains, compareCidrText, compareIpText, networkOf, parseCidr, parseIp, type Cidr } from '../model/cidr.js';
 import type { Node } from '../model/types.js';
 import { matchesSelector } from '../selector/index.js';
 import { workloadMtu } from './mtu.js';
@@ -176,11 +176,19 @@ export function compile(input: CompileInput): DesiredState {
 
   // to_uplink looks a destination up among the nodes only where one can be: a remote block holding no node's
   // address says so (a pool overlapping the underlay is the exception this guards).
-  const hostIps = [...clusterHosts].map((a) => parseIp(a)!);
+  // clusterHosts is sorted by address: one binary search per route instead of a scan of every host.
+  const hosts = clusterHosts.map((a) => Number(parseIp(a)!.value));
   for (const { entry } of routes.routes.values()) {
     if (entry.kind !== RouteKind.RemoteBlock) continue;
     const c = parseCidr(entry.cidr)!;
-    if (!hostIps.some((ip) => cidrContainsIp(c, ip.family, ip.value))) entry.flags |= RouteFlags.NoClusterNode;
+    const lo = Number(networkOf(c));
+    let i = 0;
+    for (let hi = hosts.length; i < hi; ) {
+      const mid = (i + hi) >>> 1;
+      if (hosts[mid] < lo) i = mid + 1;
+      else hi = mid;
+    }
+    if (!(i < hosts.length && hosts[i] <= lo + 2 ** (32 - c.prefix) - 1)) entry.flags |= RouteFlags.NoClusterNode;
   }
 
   const sortedPools = [...pools].sort((a, b) => compareCidrText(a.cidr.network, b.cidr.network));
