@@ -12,6 +12,8 @@ import type { Cluster } from '../test/lab/cluster.js';
 import { helperCostMarkdown, measureHelperCosts, type HelperCostReport } from './lib/helper-cost.js';
 import { measureProgramCosts, type ProgCostReport } from './lib/prog-cost.js';
 import { BLOCKS_PER_NODE, POOLS, runChild, type ScaleResult, type SyncTiming, type WriteRates } from './lib/control-plane.js';
+import { incrementalMarkdown, incrementalTargets } from './lib/incremental-compile.js';
+import { runScaleBench, scaleMarkdown, scaleSettings, scaleTargets, type ScaleBenchResult } from './lib/scale.js';
 import { PATH_NAMES, PATH_SETUPS, type BenchPath, type PathName } from './lib/paths.js';
 import { METRICS, ratioSvg, trafficMarkdown, type TrafficTable } from './lib/report.js';
 import { spread } from './lib/stats.js';
@@ -237,6 +239,7 @@ function targets(table: TrafficTable | undefined, prog: ProgCostReport | undefin
       note: '',
       why: s5.peakRssMB < 300 ? '' : `${s5.rssAfterFullMB.toFixed(0)} MB after the full sync; the peak is garbage of the repeated full recompiles`,
     });
+    out.push(...incrementalTargets(s5.incremental));
   }
   return out;
 }
@@ -270,6 +273,21 @@ async function main(): Promise<void> {
     writes = await runChild<WriteRates>(['writes', '10000', '1024'], trackChild, 120_000);
   }
 
+  let scaleBench: ScaleBenchResult | undefined;
+  if (want('scale')) {
+    log('scale: one real agent against 5,000 nodes / 20,000 blocks / 100,000 WorkloadEndpoints (SQLite, etcd)');
+    scaleBench = await runScaleBench({
+      backends: ['sqlite', 'etcd'],
+      ...scaleSettings(quick),
+      log,
+      track: (kill) => {
+        const token = {};
+        children.set(token, kill);
+        return () => children.delete(token);
+      },
+    });
+  }
+
   let data: Awaited<ReturnType<typeof traffic>> | undefined;
   if (want('traffic')) {
     try {
@@ -282,6 +300,7 @@ async function main(): Promise<void> {
 
   const date = new Date().toISOString().replace(/:/g, '-').replace(/\..*/, '');
   const tg = targets(data?.table, prog, scale);
+  if (scaleBench) tg.push(...scaleTargets(scaleBench));
   const result = {
     date,
     mode: quick ? 'quick' : 'full',
@@ -298,13 +317,14 @@ async function main(): Promise<void> {
     programs: prog,
     helpers,
     controlPlane: scale ? { scale, writes } : undefined,
+    scaleBench,
     targets: tg,
     durationSeconds: (Date.now() - started) / 1000,
   };
   mkdirSync(RESULTS, { recursive: true });
   const base = path.join(RESULTS, date);
   writeFileSync(`${base}.json`, JSON.stringify(result, null, 2) + '\n');
-  writeFileSync(`${base}.md`, markdown(result, data?.table, data?.paths.map((p) => p.name) ?? [], prog, scale, writes, tg));
+  writeFileSync(`${base}.md`, markdown(result, data?.table, data?.paths.map((p) => p.name) ?? [], prog, scale, writes, tg) + (scaleBench ? scaleMarkdown(scaleBench).join('\n') : ''));
   const names = PATH_NAMES.filter((n) => data?.table[n]);
   writeFileSync(`${base}.svg`, ratioSvg(names, data?.table ?? {}, `bpf-overlay pod-to-pod, ${date} (${result.mode}, median of ${MODE.rounds} rounds)`));
   for (const ext of ['json', 'md', 'svg']) copyFileSync(`${base}.${ext}`, path.join(RESULTS, `latest.${ext}`));
@@ -376,6 +396,7 @@ function markdown(
       `Incremental = the agent's real path: full compile of the changed input, then the mirrored sync (diff against the reconciler's memory of each map, which read the kernel once on the full sync; write only the 5 changed entries). Map sizes: routes max ${scale[0]?.routesMapMaxEntries}, known nodes max ${scale[0]?.knownNodesMapMaxEntries} (large enough for 10,000 nodes, no resize needed). ${MODE.repeats} add/remove pairs per size.`,
       '',
     );
+    L.push(...incrementalMarkdown(scale));
   }
   if (writes) {
     L.push(

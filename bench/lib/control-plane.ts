@@ -16,6 +16,7 @@ import { API_VERSION } from '../../src/control/model/types.js';
 import { knownNodeEntries, routeEntries, settingsEntries } from '../../src/control/reconcile/encode.js';
 import { MirroredMap } from '../../src/control/reconcile/map-sync.js';
 import { ippool } from '../../test/lab/cluster.js';
+import { measureIncremental, type IncrementalResult } from './incremental-compile.js';
 
 export const POOLS = 20;
 export const BLOCKS_PER_NODE = 4;
@@ -42,6 +43,8 @@ export interface ScaleResult {
   peakRssMB: number;
   routesMapMaxEntries: number;
   knownNodesMapMaxEntries: number;
+  /** The same cluster through IncrementalCompiler.apply: one event at a time (no kernel work). */
+  incremental: IncrementalResult;
 }
 
 export interface WriteRates {
@@ -186,7 +189,9 @@ export function measureScale(nodeCount: number, repeats: number, pinRoot: string
         throw new Error(`incremental sync touched ${s.writes} writes + ${s.deletes} deletes, expected 5`);
       }
     }
+    const incremental = measureIncremental({ pools, nodes, blocks, node: syntheticNode, blocksOf: syntheticBlocks }, Math.max(21, repeats));
     return {
+      incremental,
       nodes: nodeCount,
       blocks: blocks.length,
       pools: pools.length,

@@ -1,24 +1,22 @@
 // SPDX-License-Identifier: Apache-2.0
 // The incremental compiler's contract: the agent feeds it datastore deltas and gets back the keys of desired
 // state that changed, so each syncer touches only those. `compile()` stays the oracle: after any sequence of
-// events, `state` deep-equals `compile()` of the same inputs.
+// events, `state` deep-equals `compile()` of the same inputs (test/unit/compile-incremental.test.ts).
 //
-// This baseline recompiles everything on each event and diffs the result; it is correct but costs a full
-// compile per event. Resolver passes keyed by the resources they read replace its internals, not its API.
-import { compile } from './compile.js';
-import { sourceAllowKey } from './source-allow.js';
+// The work per event is that of the resolvers the event concerns (resolvers.ts): a remote block touches its
+// own prefix, a remote node its address and its blocks, a pool the blocks inside it; only a change of the
+// local node's address revisits every block (each CrossSubnet decision reads it).
+import { checkUplinkMtu } from './compile.js';
 import { overlayConfigWithDefaults } from '../model/parse.js';
+import type { KnownNodeEntry, RouteEntry } from '../maps/layout.js';
 import type { CompileInput, DesiredState } from './types.js';
 import type { BlockAffinity, IPPool, Node, OverlayConfiguration, WorkloadEndpoint } from '../model/types.js';
+import { sameKnownNode } from './node-table.js';
+import { sameRoute } from './route-table.js';
+import { sourceAllowKey } from './source-allow.js';
+import { Resolvers, type CompilerEvent, type CompilerResource, type Scalars } from './resolvers.js';
 
-/** The kinds the compiler reads. */
-export type CompilerKind = 'IPPool' | 'Node' | 'BlockAffinity' | 'WorkloadEndpoint' | 'OverlayConfiguration';
-
-type CompilerResource = IPPool | Node | BlockAffinity | WorkloadEndpoint | OverlayConfiguration;
-
-export type CompilerEvent =
-  | { type: 'put'; kind: CompilerKind; name: string; resource: CompilerResource }
-  | { type: 'delete'; kind: CompilerKind; name: string };
+export type { CompilerEvent, CompilerKind, CompilerResource } from './resolvers.js';
 
 /** What one event (or a batch of them) changed in the desired state. Empty sets and false mean "untouched". */
 export interface ChangeSet {
@@ -71,14 +69,6 @@ export interface IncrementalCompilerOptions {
   uplinkMtu: number;
 }
 
-/** The workloads the compiler reads: this node's, and other nodes' that allow spoofed sources (source-allow.ts). */
-function compilerReads(w: WorkloadEndpoint, localNode: string): boolean {
-  return w.spec.node === localNode || (w.spec.allowSpoofedSourcePrefixes?.length ?? 0) > 0;
-}
-
-const isLocalWorkload = (r: CompilerResource | undefined, localNode: string): boolean =>
-  r?.kind === 'WorkloadEndpoint' && r.spec.node === localNode;
-
 export interface CompilerSnapshot {
   pools: readonly IPPool[];
   nodes: readonly Node[];
@@ -89,35 +79,56 @@ export interface CompilerSnapshot {
 }
 
 export class IncrementalCompiler {
-  private readonly inputs = {
-    IPPool: new Map<string, IPPool>(),
-    Node: new Map<string, Node>(),
-    BlockAffinity: new Map<string, BlockAffinity>(),
-    WorkloadEndpoint: new Map<string, WorkloadEndpoint>(),
-    OverlayConfiguration: new Map<string, OverlayConfiguration>(),
-  };
-  private current: DesiredState;
-  private learnedRoutes: NonNullable<CompileInput['learnedRoutes']> = [];
+  private core: Resolvers;
+  private current: DesiredState | null = null;
 
   constructor(private readonly opts: IncrementalCompilerOptions) {
-    this.current = compile(this.compileInput());
+    checkUplinkMtu(opts.uplinkMtu);
+    this.core = new Resolvers(opts.localNode, opts.uplinkMtu);
   }
 
-  /** The desired state for the inputs seen so far; equal to compile() of them. */
+  /**
+   * The desired state for the inputs seen so far; equal to compile() of them. Built on read from the kept
+   * sorted lists (a copy of a list that changed, the same array for one that did not): treat it as read-only.
+   */
   get state(): DesiredState {
+    this.current ??= this.core.materialize();
     return this.current;
   }
 
-  /** Replaces every input (start-up, or a re-list after a lost watch) and reports what differs. */
+  /** The route at `cidr` now, without building `state`. */
+  route(cidr: string): RouteEntry | undefined {
+    return this.core.routes.route(cidr);
+  }
+
+  /** The known node at underlay address `addr` now, without building `state`. */
+  knownNode(addr: string): KnownNodeEntry | undefined {
+    return this.core.nodes.knownNode(addr);
+  }
+
+  /**
+   * Replaces every input (start-up, or a re-list after a lost watch) and reports what differs. localWorkloads
+   * holds the local workloads before and after: one that vanished in the re-list needs detaching too.
+   */
   load(snapshot: CompilerSnapshot): ChangeSet {
-    for (const m of Object.values(this.inputs)) m.clear();
-    for (const r of snapshot.pools) this.inputs.IPPool.set(r.metadata.name, r);
-    for (const r of snapshot.nodes) this.inputs.Node.set(r.metadata.name, r);
-    for (const r of snapshot.blockAffinities) this.inputs.BlockAffinity.set(r.metadata.name, r);
-    for (const r of snapshot.workloads) if (compilerReads(r, this.opts.localNode)) this.inputs.WorkloadEndpoint.set(r.metadata.name, r);
-    for (const r of snapshot.configs) this.inputs.OverlayConfiguration.set(r.metadata.name, r);
-    const changes = this.recompile();
-    for (const [name, w] of this.inputs.WorkloadEndpoint) if (isLocalWorkload(w, this.opts.localNode)) changes.localWorkloads.add(name);
+    const before = this.state;
+    const held = this.core.localWorkloadNames();
+    const core = new Resolvers(this.opts.localNode, this.opts.uplinkMtu);
+    core.setLearned(this.core.learned);
+    const put = <K extends CompilerEvent['kind']>(kind: K, rs: readonly { metadata: { name: string } }[]) =>
+      rs.map((r) => ({ type: 'put' as const, kind, name: r.metadata.name, resource: r as CompilerResource }));
+    // Pools and nodes first, so each block resolves once.
+    core.loadAll([
+      ...put('IPPool', snapshot.pools),
+      ...put('Node', snapshot.nodes),
+      ...put('BlockAffinity', snapshot.blockAffinities),
+      ...put('WorkloadEndpoint', snapshot.workloads),
+      ...put('OverlayConfiguration', snapshot.configs),
+    ]);
+    this.core = core;
+    this.current = null;
+    const changes = diffStates(before, this.state);
+    for (const name of [...held, ...core.localWorkloadNames()]) changes.localWorkloads.add(name);
     return changes;
   }
 
@@ -128,47 +139,80 @@ export class IncrementalCompiler {
 
   /** Applies several deltas (a burst coalesced by the agent) and reports their combined effect. */
   applyAll(events: readonly CompilerEvent[]): ChangeSet {
-    const workloads = new Set<string>();
-    for (const ev of events) {
-      const m = this.inputs[ev.kind] as Map<string, CompilerResource>;
-      const held = m.get(ev.name);
-      const put = ev.type === 'put' ? ev.resource : undefined;
-      const keep = put !== undefined && (ev.kind !== 'WorkloadEndpoint' || compilerReads(put as WorkloadEndpoint, this.opts.localNode));
-      if (keep) m.set(ev.name, put);
-      else m.delete(ev.name);
-      if (isLocalWorkload(held, this.opts.localNode) || isLocalWorkload(put, this.opts.localNode)) workloads.add(ev.name);
-    }
-    const changes = this.recompile();
-    for (const w of workloads) changes.localWorkloads.add(w);
-    return changes;
+    for (const ev of events) checkEvent(ev);
+    return this.batch(events.length > 0, (core) => {
+      for (const ev of events) core.apply(ev);
+    });
   }
 
   /** Replaces the routes BIRD learned over BGP (used only where the datastore has no route) and reports what differs. */
   setLearnedRoutes(routes: CompileInput['learnedRoutes'] = []): ChangeSet {
-    this.learnedRoutes = [...routes];
-    return this.recompile();
+    return this.batch(true, (core) => core.setLearned(routes));
+  }
+
+  private batch(changes: boolean, fn: (core: Resolvers) => void): ChangeSet {
+    const core = this.core;
+    const before = core.scalars;
+    core.tracker.reset();
+    fn(core);
+    core.finishBatch();
+    if (changes) this.current = null;
+    return this.changesSince(before);
   }
 
   /** The inputs as compile() takes them, for the oracle comparison in tests. */
   compileInput(): CompileInput {
+    const inputs = this.core.inputs;
     return {
-      pools: [...this.inputs.IPPool.values()],
-      nodes: [...this.inputs.Node.values()],
-      blockAffinities: [...this.inputs.BlockAffinity.values()],
-      workloads: [...this.inputs.WorkloadEndpoint.values()],
+      pools: [...inputs.IPPool.values()],
+      nodes: [...inputs.Node.values()],
+      blockAffinities: [...inputs.BlockAffinity.values()],
+      workloads: [...inputs.WorkloadEndpoint.values()],
       localNode: this.opts.localNode,
-      config: overlayConfigWithDefaults(this.inputs.OverlayConfiguration.get('default')?.spec),
+      config: overlayConfigWithDefaults(inputs.OverlayConfiguration.get('default')?.spec),
       uplinkMtu: this.opts.uplinkMtu,
-      learnedRoutes: this.learnedRoutes,
+      learnedRoutes: [...this.core.learned],
     };
   }
 
-  private recompile(): ChangeSet {
-    const before = this.current;
-    const after = compile(this.compileInput());
-    this.current = after;
-    return diffStates(before, after);
+  private changesSince(before: Scalars): ChangeSet {
+    const { tracker, routes, nodes, scalars: after } = this.core;
+    const c = emptyChangeSet();
+    for (const [cidr, was] of tracker.routes) if (!sameRoute(was, routes.route(cidr))) c.routes.add(cidr);
+    for (const [addr, was] of tracker.knownNodes) if (!sameKnownNode(was, nodes.knownNode(addr))) c.knownNodes.add(addr);
+    for (const w of tracker.localWorkloads) c.localWorkloads.add(w);
+    for (const [key, was] of tracker.sourceAllow) if (was !== this.core.hasSourceAllow(key)) c.sourceAllow.add(key);
+    const hostsChanged = [...tracker.clusterHosts].some(([addr, was]) => was !== nodes.hasClusterHost(addr));
+    c.settings = before.tunnelAddr !== after.tunnelAddr;
+    c.natOutgoing = hostsChanged || !sameList(before.natPools, after.natPools) || !sameList(before.allPools, after.allPools);
+    c.workloadMtu = before.workloadMtu !== after.workloadMtu;
+    c.datapath = datapathDiffers(before, after);
+    c.warnings = !sameList(before.warnings, after.warnings);
+    return c;
   }
+}
+
+interface DatapathInputs {
+  encapsInUse: readonly number[];
+  localEncaps: readonly number[];
+  localNodeAddress: string | null;
+}
+
+/** Load-time constants or the hook choice may differ. */
+function datapathDiffers(before: DatapathInputs, after: DatapathInputs): boolean {
+  return !sameList(before.encapsInUse, after.encapsInUse) || !sameList(before.localEncaps, after.localEncaps) || before.localNodeAddress !== after.localNodeAddress;
+}
+
+/** A put must carry a resource of its kind and name: the batch is refused before any of it is applied. */
+function checkEvent(ev: CompilerEvent): void {
+  if (ev.type !== 'put') return;
+  const r = ev.resource as { kind?: unknown; metadata?: { name?: unknown } } | undefined;
+  if (r?.kind !== ev.kind) throw new TypeError(`${ev.kind} ${ev.name}: put event carries a resource of kind ${String(r?.kind)}`);
+  if (r.metadata?.name !== ev.name) throw new TypeError(`${ev.kind} ${ev.name}: put event carries metadata.name ${JSON.stringify(r.metadata?.name)}`);
+}
+
+function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a === b || (a.length === b.length && a.every((x, i) => x === b[i]));
 }
 
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
@@ -193,10 +237,7 @@ export function diffStates(before: DesiredState, after: DesiredState): ChangeSet
   diffKeyed(before.sourceAllow, after.sourceAllow, sourceAllowKey, c.sourceAllow);
   c.natOutgoing = !same(before.natOutgoing, after.natOutgoing);
   c.workloadMtu = before.workloadMtu !== after.workloadMtu;
-  c.datapath =
-    !same(before.encapsInUse, after.encapsInUse) ||
-    !same(before.localEncaps, after.localEncaps) ||
-    before.localNodeAddress !== after.localNodeAddress;
+  c.datapath = datapathDiffers(before, after);
   c.warnings = !same(before.warnings, after.warnings);
   return c;
 }

@@ -11,7 +11,7 @@ export function sourceAllowKey(e: SourceAllowEntry): string {
   return e.scope === 'veth' ? `veth ${e.ifindex} ${e.cidr}` : `node ${e.node} ${e.cidr}`;
 }
 
-function compareEntries(a: SourceAllowEntry, b: SourceAllowEntry): number {
+export function compareEntries(a: SourceAllowEntry, b: SourceAllowEntry): number {
   if (a.scope !== b.scope) return a.scope === 'veth' ? -1 : 1;
   const owner = a.scope === 'veth' ? a.ifindex - (b as typeof a).ifindex : compareIpText(a.node, (b as typeof a).node);
   return owner || compareCidrText(a.cidr, b.cidr);

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: Apache-2.0
+// Block affinities indexed by IPv4 network number, so a pool change finds the blocks inside its CIDR (the only
+// ones whose owning pool can change) without walking every block of the cluster.
+import { networkOf, type Cidr } from '../model/cidr.js';
+
+export class BlockIndex {
+  private nets: number[] = [];
+  /** While true, inserts append and the next query sorts (a bulk load). */
+  appending = false;
+  private sorted = true;
+  private readonly names = new Map<number, Set<string>>();
+  private readonly netOf = new Map<string, number>();
+
+  /** Indexes affinity `name` at `cidr` (IPv4 only; others are never inside a pool). */
+  set(name: string, cidr: Cidr | null): void {
+    this.delete(name);
+    if (!cidr || cidr.family !== 4) return;
+    const net = Number(networkOf(cidr));
+    this.netOf.set(name, net);
+    let set = this.names.get(net);
+    if (!set) {
+      set = new Set();
+      this.names.set(net, set);
+      if (this.appending) {
+        // A bulk load appends and sorts once, on the next query.
+        this.nets.push(net);
+        this.sorted = false;
+      } else {
+        this.ensureSorted();
+        this.nets.splice(this.lowerBound(net), 0, net);
+      }
+    }
+    set.add(name);
+  }
+
+  delete(name: string): void {
+    const net = this.netOf.get(name);
+    if (net === undefined) return;
+    this.netOf.delete(name);
+    const set = this.names.get(net)!;
+    set.delete(name);
+    if (set.size > 0) return;
+    this.names.delete(net);
+    this.ensureSorted();
+    this.nets.splice(this.lowerBound(net), 1);
+  }
+
+  /** Names of the affinities whose network lies in `outer` (prefix not checked: the caller resolves them). */
+  within(outer: Cidr): string[] {
+    if (outer.family !== 4) return [];
+    this.ensureSorted();
+    const lo = Number(networkOf(outer));
+    const hi = lo + 2 ** (32 - outer.prefix) - 1;
+    const out: string[] = [];
+    for (let i = this.lowerBound(lo); i < this.nets.length && this.nets[i] <= hi; i++) out.push(...this.names.get(this.nets[i])!);
+    return out;
+  }
+
+  private ensureSorted(): void {
+    if (this.sorted) return;
+    this.nets.sort((a, b) => a - b);
+    this.sorted = true;
+  }
+
+  private lowerBound(x: number): number {
+    let lo = 0;
+    let hi = this.nets.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.nets[mid] < x) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}

@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: Apache-2.0
+// The routes of the incremental compiler: every input (a "source") states its outcomes; claims compete per
+// CIDR exactly as compile() arbitrates them (priority, then claim order), so changing one source re-arbitrates
+// only the prefixes it claimed or claims. Decisions and routes are kept sorted as compile() orders them.
+import type { RouteEntry } from '../maps/layout.js';
+import { parseCidr, type Cidr } from '../model/cidr.js';
+import { BlockIndex } from './block-index.js';
+import type { RouteDecision } from './types.js';
+import {
+  PRIORITY,
+  cidrKey,
+  compareCidrKeyed,
+  compareDecisions,
+  compareText,
+  ignoredClaim,
+  ignoredDecision,
+  overriddenClaim,
+  placedDecision,
+  skipDecision,
+  type Outcome,
+} from './resolve.js';
+import { SortedList } from './sorted-list.js';
+
+/**
+ * Where an outcome stands in compile()'s claim order: phase (pools, blocks, workloads, tunnel addresses),
+ * then the phase's own sort (CIDR key and text, name, insertion sequence), then the index within the source.
+ */
+export interface ClaimOrder {
+  phase: number;
+  num: number;
+  text: string;
+  name: string;
+  seq: number;
+  sub: number;
+}
+
+export function compareClaimOrder(a: ClaimOrder, b: ClaimOrder): number {
+  return a.phase - b.phase || compareCidrKeyed(a.num, a.text, b.num, b.text) || compareText(a.name, b.name) || a.seq - b.seq || a.sub - b.sub;
+}
+
+/** Claim phases, in compile()'s order. */
+export const POOL_PHASE = 0;
+export const BLOCK_PHASE = 1;
+export const WORKLOAD_PHASE = 2;
+export const TUNNEL_PHASE = 3;
+export const LEARNED_PHASE = 4;
+
+export interface SourceItem {
+  order: ClaimOrder;
+  outcome: Outcome;
+}
+
+interface DecisionItem {
+  d: RouteDecision;
+  key: number;
+  order: ClaimOrder;
+}
+
+interface Arbitration {
+  winner: RouteEntry | undefined;
+  decisions: DecisionItem[];
+  warnings: Array<{ order: ClaimOrder; text: string }>;
+}
+
+export function sameRoute(a: RouteEntry | undefined, b: RouteEntry | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b) return false;
+  return (
+    a.cidr === b.cidr &&
+    a.kind === b.kind &&
+    a.encap === b.encap &&
+    a.flags === b.flags &&
+    a.ifindex === b.ifindex &&
+    a.nextHop === b.nextHop &&
+    a.dstMac === b.dstMac &&
+    a.srcMac === b.srcMac
+  );
+}
+
+function sameItem(a: SourceItem, b: SourceItem): boolean {
+  const x = a.outcome;
+  const y = b.outcome;
+  return (
+    compareClaimOrder(a.order, b.order) === 0 &&
+    a.order.text === b.order.text &&
+    x.cidr === y.cidr &&
+    x.node === y.node &&
+    x.reason === y.reason &&
+    (x.claim === null ? y.claim === null : y.claim !== null && x.claim.owner === y.claim.owner && sameRoute(x.claim.entry, y.claim.entry))
+  );
+}
+
+const compareDecisionItems = (a: DecisionItem, b: DecisionItem) => compareDecisions(a.d, b.d, a.key, b.key) || compareClaimOrder(a.order, b.order);
+const compareRoutes = (a: RouteEntry, b: RouteEntry) => cidrKey(a.cidr) - cidrKey(b.cidr);
+
+export interface RouteChanges {
+  /** First value seen for each touched cidr in this batch (undefined: absent). */
+  noteRoute(cidr: string, before: RouteEntry | undefined): void;
+  noteWarnings(): void;
+}
+
+export class RouteTable {
+  private readonly sources = new Map<string, SourceItem[]>();
+  private readonly claims = new Map<string, SourceItem[]>();
+  private readonly arbitrations = new Map<string, Arbitration>();
+  private readonly skips = new Map<string, DecisionItem[]>();
+  private readonly routes = new Map<string, RouteEntry>();
+  private readonly contested = new Set<string>();
+  private readonly routeList = new SortedList<RouteEntry>(compareRoutes);
+  private readonly decisionList = new SortedList<DecisionItem>(compareDecisionItems);
+  private decisionValues: RouteDecision[] | null = null;
+  /** Prefixes the datastore claims beside pools (blocks, workloads, tunnel addresses): learned routes avoid them. */
+  private readonly datastoreClaims = new Map<string, number>();
+  private readonly datastoreIndex = new BlockIndex();
+
+  /** `finalize` turns a prefix's winning claim into its map entry (flags that read more than the claim). */
+  constructor(
+    private readonly changes: RouteChanges,
+    private readonly finalize: (winner: RouteEntry) => RouteEntry = (w) => w,
+  ) {}
+
+  /** Re-arbitrates `cidr` if it holds claims (something its winner's finalization reads changed). */
+  refresh(cidr: string): void {
+    if (this.claims.has(cidr)) this.arbitrate(cidr);
+  }
+
+  route(cidr: string): RouteEntry | undefined {
+    return this.routes.get(cidr);
+  }
+
+  /** Replaces what source `key` (e.g. "ba:<name>") states; re-arbitrates the prefixes it claimed or claims. */
+  setSource(key: string, items: SourceItem[]): void {
+    const old = this.sources.get(key) ?? [];
+    if (old.length === items.length && old.every((o, i) => sameItem(o, items[i]))) return;
+    if (items.length > 0) this.sources.set(key, items);
+    else this.sources.delete(key);
+    const dirty = new Set<string>();
+    for (const it of old) {
+      if (!it.outcome.claim) continue;
+      this.countDatastoreClaim(it, -1);
+      const list = this.claims.get(it.outcome.cidr)!;
+      list.splice(list.indexOf(it), 1);
+      if (list.length === 0) this.claims.delete(it.outcome.cidr);
+      dirty.add(it.outcome.cidr);
+    }
+    for (const d of this.skips.get(key) ?? []) this.listRemove(d);
+    const skips: DecisionItem[] = [];
+    for (const it of items) {
+      const o = it.outcome;
+      if (!o.claim) {
+        const d = { d: skipDecision(o), key: cidrKey(o.cidr), order: it.order };
+        skips.push(d);
+        this.listInsert(d);
+        continue;
+      }
+      this.countDatastoreClaim(it, 1);
+      const list = this.claims.get(o.cidr);
+      if (!list) this.claims.set(o.cidr, [it]);
+      else {
+        let i = list.length;
+        while (i > 0 && compareClaimOrder(list[i - 1].order, it.order) > 0) i--;
+        list.splice(i, 0, it);
+      }
+      dirty.add(o.cidr);
+    }
+    if (skips.length > 0) this.skips.set(key, skips);
+    else this.skips.delete(key);
+    for (const cidr of dirty) this.arbitrate(cidr);
+  }
+
+  private countDatastoreClaim(it: SourceItem, delta: number): void {
+    if (it.order.phase < BLOCK_PHASE || it.order.phase > TUNNEL_PHASE) return;
+    const cidr = it.outcome.cidr;
+    const n = (this.datastoreClaims.get(cidr) ?? 0) + delta;
+    if (n > 0) this.datastoreClaims.set(cidr, n);
+    else this.datastoreClaims.delete(cidr);
+    if (n === 1 && delta > 0) this.datastoreIndex.set(cidr, parseCidr(cidr));
+    if (n === 0) this.datastoreIndex.delete(cidr);
+  }
+
+  /** Whether a datastore claim (pools aside) contains `c` or lies inside it. */
+  overlapsDatastoreClaim(c: Cidr): boolean {
+    const base = Number(c.addr);
+    for (let p = 0; p <= c.prefix; p++) {
+      const net = p === 0 ? 0 : (base & (0xffffffff << (32 - p))) >>> 0;
+      if (this.datastoreClaims.has(`${net >>> 24}.${(net >>> 16) & 255}.${(net >>> 8) & 255}.${net & 255}/${p}`)) return true;
+    }
+    return this.datastoreIndex.within(c).some((name) => parseCidr(name)!.prefix >= c.prefix);
+  }
+
+  private arbitrate(cidr: string): void {
+    const prev = this.arbitrations.get(cidr);
+    for (const d of prev?.decisions ?? []) this.listRemove(d);
+    const next: Arbitration = { winner: undefined, decisions: [], warnings: [] };
+    let held: { entry: RouteEntry; owner: string } | undefined;
+    const key = cidrKey(cidr);
+    for (const { order, outcome } of this.claims.get(cidr) ?? []) {
+      const claim = outcome.claim!;
+      if (held && PRIORITY[held.entry.kind] >= PRIORITY[claim.entry.kind]) {
+        const reason = ignoredClaim(cidr, held.owner, claim.owner);
+        next.warnings.push({ order, text: reason });
+        next.decisions.push({ d: ignoredDecision(outcome, claim.entry, reason), key, order });
+        continue;
+      }
+      if (held) next.warnings.push({ order, text: overriddenClaim(cidr, held.owner, claim.owner) });
+      held = claim;
+      next.decisions.push({ d: placedDecision(outcome, claim.entry), key, order });
+    }
+    next.winner = held ? this.finalize(held.entry) : undefined;
+    for (const d of next.decisions) this.listInsert(d);
+    if (next.decisions.length > 0) this.arbitrations.set(cidr, next);
+    else this.arbitrations.delete(cidr);
+
+    const before = this.routes.get(cidr);
+    if (!sameRoute(before, next.winner)) {
+      this.changes.noteRoute(cidr, before);
+      if (before) this.routeList.remove(before);
+      if (next.winner) {
+        this.routes.set(cidr, next.winner);
+        this.routeList.insert(next.winner);
+      } else this.routes.delete(cidr);
+    }
+    const prevWarnings = prev?.warnings ?? [];
+    if (prevWarnings.length !== next.warnings.length || prevWarnings.some((w, i) => w.text !== next.warnings[i].text || compareClaimOrder(w.order, next.warnings[i].order) !== 0)) {
+      this.changes.noteWarnings();
+    }
+    if (next.warnings.length > 0) this.contested.add(cidr);
+    else this.contested.delete(cidr);
+  }
+
+  private listInsert(d: DecisionItem): void {
+    this.decisionValues = null;
+    this.decisionList.insert(d);
+  }
+
+  private listRemove(d: DecisionItem): void {
+    this.decisionValues = null;
+    this.decisionList.remove(d);
+  }
+
+  /** Conflict warnings in claim order (as compile() emits them while claiming). */
+  conflictWarnings(): string[] {
+    const all: Array<{ order: ClaimOrder; text: string }> = [];
+    for (const cidr of this.contested) all.push(...this.arbitrations.get(cidr)!.warnings);
+    return all.sort((a, b) => compareClaimOrder(a.order, b.order)).map((w) => w.text);
+  }
+
+  routeValues(): readonly RouteEntry[] {
+    return this.routeList.values();
+  }
+
+  decisions(): readonly RouteDecision[] {
+    this.decisionValues ??= this.decisionList.values().map((x) => x.d);
+    return this.decisionValues;
+  }
+}
