@@ -2,7 +2,8 @@
 // SQLite backend: one file shared by every process on a machine (agent, CNI invocations, CLI).
 // WAL lets readers run beside the single writer; BEGIN IMMEDIATE takes the write lock up front so that the
 // precondition check and the writes of a commit cannot interleave with another process's commit.
-// Other processes learn about changes by polling the `changes` log, which is cheap (indexed range scan).
+// Other processes learn about changes from the `changes` log (an indexed range scan): read when the write-ahead
+// log file changes (inotify through fs.watch), and polled as well, for storage where fs.watch says nothing.
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -24,7 +25,10 @@ import {
 } from './types.js';
 
 export interface SqliteOptions {
-  /** How often watchers look for changes made by other processes (default 50 ms). */
+  /**
+   * How often watchers look for changes made by other processes when nothing woke them (default 50 ms). A write
+   * to the store's write-ahead log wakes them at once where the file system reports changes (fs.watch).
+   */
   pollIntervalMs?: number;
   /** How long a writer waits for another process's write lock before failing (default 10 s). */
   busyTimeoutMs?: number;
@@ -179,6 +183,24 @@ function changesOfNode(filter: NodeFilter): { sql: string; params: string[] } {
   };
 }
 
+/**
+ * Calls `onChange` whenever the store's write-ahead log is written (another process committed). The directory is
+ * watched, not the file: SQLite may delete and re-create the log. Undefined where the file system cannot report
+ * changes (or inotify watches ran out): the watcher's poll alone then finds the changes.
+ */
+function watchWriteAheadLog(file: string, onChange: () => void): fs.FSWatcher | undefined {
+  const wal = `${path.basename(file)}-wal`;
+  try {
+    const watcher = fs.watch(path.dirname(file), { persistent: false }, (_event, name) => {
+      if (name === null || name === wal) onChange();
+    });
+    watcher.on('error', () => watcher.close());
+    return watcher;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Trim the change log every this many revisions (cheap: one indexed DELETE). */
 const TRIM_EVERY = 256;
 
@@ -195,7 +217,7 @@ export class SqliteDatastore extends BaseDatastore {
   private readonly db: Database.Database;
   private readonly pollIntervalMs: number;
   private readonly retentionMs: number;
-  private readonly watches = new Set<{ stop(): void }>();
+  private readonly watches = new Set<{ stop(): void; wake(): void }>();
   private closed = false;
 
   private readonly stmts: {
@@ -349,7 +371,10 @@ export class SqliteDatastore extends BaseDatastore {
       if (revision % TRIM_EVERY === 0) this.trimChanges(now, revision);
       return { revision, written };
     });
-    return run.immediate();
+    const result = run.immediate();
+    // This process's own watchers need no file-system event to learn of its commits.
+    for (const w of this.watches) w.wake();
+    return result;
   }
 
   private trimChanges(now: number, revision: number): void {
@@ -383,8 +408,12 @@ export class SqliteDatastore extends BaseDatastore {
     let last = opts.afterRevision ?? (await this.revision());
     let timer: NodeJS.Timeout | undefined;
     let stopped = false;
+    let woken = false;
     const tick = (): void => {
+      woken = false;
       if (stopped) return;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
       try {
         if (last < this.stmts.compacted.get()!.value) {
           throw new CompactedError(`watch position ${last} was compacted from the change log of ${this.url}; re-list`);
@@ -416,17 +445,26 @@ export class SqliteDatastore extends BaseDatastore {
         }
         last = Math.max(last, revision);
       } catch (err) {
-        stopped = true;
+        handle.stop();
         opts.onError?.(err as Error);
         return;
       }
-      timer = setTimeout(tick, this.pollIntervalMs);
+      if (!stopped) timer = setTimeout(tick, this.pollIntervalMs);
     };
+    // A burst of writes (several pages per commit) wakes one read, not one per file-system event.
+    const wake = (): void => {
+      if (stopped || woken) return;
+      woken = true;
+      setImmediate(tick);
+    };
+    const walWatcher = watchWriteAheadLog(this.file, wake);
     const handle = {
       stop: () => {
         stopped = true;
+        walWatcher?.close();
         if (timer) clearTimeout(timer);
       },
+      wake,
     };
     this.watches.add(handle);
     timer = setTimeout(tick, 0);
