@@ -202,6 +202,13 @@ class OptimisticTxn implements Txn {
   private readonly guarded = new Map<string, Precondition>();
   private readonly kindGuards = new Map<StoredKind, number>();
   private readonly writes = new Map<string, { write: CommitRequest['writes'][number]; resource?: StoredResource }>();
+  /**
+   * Each kind is read from the store once per attempt: later lists of it in the same transaction see that same
+   * read (plus the transaction's own writes). IPAM lists every block several times in one transaction (release,
+   * then assign, per encapsulation), which at 20,000 blocks cost seconds; the commit's preconditions are those
+   * of the first read either way.
+   */
+  private readonly listed = new Map<StoredKind, readonly StoredResource[]>();
 
   constructor(private readonly ds: Datastore) {}
 
@@ -220,11 +227,17 @@ class OptimisticTxn implements Txn {
   }
 
   async list<K extends StoredKind>(kind: K, opts: { guardKind?: boolean } = {}): Promise<StoredOf<K>[]> {
+    let items = this.listed.get(kind) as StoredOf<K>[] | undefined;
     if (opts.guardKind && !this.kindGuards.has(kind)) {
-      // The revision before the read: a change between it and the read only costs a needless re-run.
+      // The revision before the read: a change between it and the read only costs a needless re-run. A read
+      // made before the guard is not covered by it, so the kind is read again.
       this.kindGuards.set(kind, await this.ds.revision());
+      items = undefined;
     }
-    const items = await this.ds.list(kind);
+    if (!items) {
+      items = await this.ds.list(kind);
+      this.listed.set(kind, items);
+    }
     const byKey = new Map<string, StoredOf<K> | undefined>();
     for (const item of items) {
       const key = refKey(refOf(item));
