@@ -214,8 +214,11 @@ export class Agent {
       filter: { node: this.opts.node },
       log: this.log,
       listener: {
-        onReset: (items) => {
+        onReset: (items, revision) => {
           this.metrics.relists.inc();
+          // A list at the very revision start ensured the tunnel address at needs no IPAM run: nothing changed.
+          this.tunnelAddressCurrent = this.tunnelAddressAt === revision;
+          this.tunnelAddressAt = undefined;
           this.inbox = { reset: items, deltas: [] };
           this.schedule();
         },
@@ -226,6 +229,9 @@ export class Agent {
         },
       },
     });
+    // The tunnel address is the source of every encapsulated host route: taken before the first list, the first
+    // pass writes each of those routes once, rather than all of them again when the address arrives later.
+    this.tunnelAddressAt = await this.ensureTunnelAddressBeforeList(node.metadata.name);
     await this.cache.start(); // the first pass runs as the list is delivered
     // The first pass's datastore writes (tunnel address, Node record) are part of starting.
     await this.runner.idle(5_000);
@@ -235,6 +241,24 @@ export class Agent {
     this.timers.push(setInterval(() => (this.health.lastHeartbeat = Date.now()), 1000));
     this.timers.push(setInterval(() => this.resync(), this.opts.resyncMs ?? 30_000));
     this.log.info({ pins: this.pins.root }, 'agent started');
+  }
+
+  /**
+   * Ensures the tunnel address; returns the revision after it when nothing but this (its Node write) happened
+   * meanwhile, so that a list at that revision needs no IPAM run. Undefined when that is not known for sure.
+   */
+  private async ensureTunnelAddressBeforeList(node: string): Promise<number | undefined> {
+    try {
+      const before = await this.ds.revision();
+      await ensureTunnelAddress(this.ds, node, poolSelectsNode);
+      const after = await this.ds.revision();
+      if (after === before) return after;
+      const self = after === before + 1 ? await this.ds.get('Node', node) : undefined;
+      return self?.metadata.resourceVersion === String(after) ? after : undefined;
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'tunnel address not taken before the first pass; the IPAM step retries');
+      return undefined;
+    }
   }
 
   /** Stops reconciling and lets go of file descriptors; the pinned data path keeps forwarding. */
@@ -358,7 +382,10 @@ export class Agent {
     }
     const admitted = this.admission.apply(events);
     if (admitted.length > 0) this.take(this.compiler.applyAll(admitted), false);
-    if (ipam) this.steps.ipam.mark();
+    if (ipam) {
+      this.tunnelAddressCurrent = false;
+      this.steps.ipam.mark();
+    }
     if (datapath) this.steps.datapath.mark();
     if (self) this.steps.publish.mark(); // someone else may have changed or deleted what we publish
     if (bgp) this.steps.bgp.mark();
@@ -432,6 +459,10 @@ export class Agent {
   }
 
   private tunnelAddrs = new Set<string>();
+  /** Datastore revision right after start ensured the tunnel address (until the first full pass). */
+  private tunnelAddressAt?: number;
+  /** Nothing IPAM depends on changed since start ensured the tunnel address: the IPAM step may skip once. */
+  private tunnelAddressCurrent = false;
   /**
    * First underlay hops, from one read of the main routing table (which also holds our thousands of overlay
    * routes, so it is not read per change): read again on every resync, so an underlay change lands within one.
@@ -492,7 +523,9 @@ export class Agent {
       }),
       // Tunnel addresses come from IPAM: only a pool or this node's Node can change them, not the data path loop.
       ipam: new FlagStep('ipam-tunnel-address', async () => {
-        await ensureTunnelAddress(this.ds, node, poolSelectsNode);
+        const current = this.tunnelAddressCurrent;
+        this.tunnelAddressCurrent = false;
+        if (!current) await ensureTunnelAddress(this.ds, node, poolSelectsNode);
       }),
       routes: new MapSyncer(
         MAP_NAMES.routes,
