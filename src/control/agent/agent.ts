@@ -233,6 +233,9 @@ export class Agent {
     // pass writes each of those routes once, rather than all of them again when the address arrives later.
     this.tunnelAddressAt = await this.ensureTunnelAddressBeforeList(node.metadata.name);
     await this.cache.start(); // the first pass runs as the list is delivered
+    // That pass ran before the watch was established (not yet in sync): readiness is decided again now, or it
+    // would wait for whatever happens to run the next pass.
+    this.schedule();
     // The first pass's datastore writes (tunnel address, Node record) are part of starting.
     await this.runner.idle(5_000);
 
