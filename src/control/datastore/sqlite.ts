@@ -201,6 +201,10 @@ function watchWriteAheadLog(file: string, onChange: () => void): fs.FSWatcher | 
   }
 }
 
+/** After a wake-up that found no commit yet, look again this many times, this far apart (ms). */
+const WAKE_RECHECKS = 5;
+const WAKE_RECHECK_MS = 2;
+
 /** Trim the change log every this many revisions (cheap: one indexed DELETE). */
 const TRIM_EVERY = 256;
 
@@ -414,6 +418,7 @@ export class SqliteDatastore extends BaseDatastore {
       if (stopped) return;
       if (timer) clearTimeout(timer);
       timer = undefined;
+      let found = 0;
       try {
         if (last < this.stmts.compacted.get()!.value) {
           throw new CompactedError(`watch position ${last} was compacted from the change log of ${this.url}; re-list`);
@@ -422,6 +427,7 @@ export class SqliteDatastore extends BaseDatastore {
         // nobody here watches without skipping any that land meanwhile (a quiet kind must not look compacted).
         // Unbounded on purpose: a LIMIT could cut one revision's batch in half.
         const { rows, revision } = readSnapshot(last);
+        found = revision - last;
         for (const row of rows) {
           last = row.revision;
           // A WorkloadEndpoint that moved to another node is gone as far as this node is concerned.
@@ -449,10 +455,17 @@ export class SqliteDatastore extends BaseDatastore {
         opts.onError?.(err as Error);
         return;
       }
-      if (!stopped) timer = setTimeout(tick, this.pollIntervalMs);
+      if (stopped) return;
+      // A write to the log file comes before its commit is visible (the commit ends in the shared-memory index,
+      // which no file-system event reports): a wake that found nothing looks again shortly, a few times.
+      const recheck = found <= 0 && recheckAfterWake > 0;
+      if (recheck) recheckAfterWake--;
+      timer = setTimeout(tick, recheck ? WAKE_RECHECK_MS : this.pollIntervalMs);
     };
+    let recheckAfterWake = 0;
     // A burst of writes (several pages per commit) wakes one read, not one per file-system event.
     const wake = (): void => {
+      recheckAfterWake = WAKE_RECHECKS;
       if (stopped || woken) return;
       woken = true;
       setImmediate(tick);
