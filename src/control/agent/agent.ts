@@ -86,6 +86,12 @@ export interface AgentOptions {
 export const poolSelectsNode = (pool: IPPool, node: Node): boolean =>
   selects(pool.spec.nodeSelector, node.metadata.labels ?? {});
 
+/** What of a Node its tunnel address depends on or records; undefined for no Node. */
+function ipamInputOf(node: Node | undefined): string | undefined {
+  if (!node) return undefined;
+  return JSON.stringify([node.metadata.labels ?? {}, node.spec.ipv4VXLANTunnelAddr, node.spec.bgp?.ipv4IPIPTunnelAddr]);
+}
+
 const COMPILER_KINDS: readonly CompilerKind[] = ['IPPool', 'Node', 'BlockAffinity', 'WorkloadEndpoint', 'OverlayConfiguration'];
 /** What the cache holds: the compiler's inputs, and BIRD's (its plan also reads nodes, pools, blocks, endpoints). */
 const WATCHED_KINDS: readonly StoredKind[] = [...COMPILER_KINDS, 'BGPConfiguration', 'BGPPeer'];
@@ -219,6 +225,7 @@ export class Agent {
           // A list at the very revision start ensured the tunnel address at needs no IPAM run: nothing changed.
           this.tunnelAddressCurrent = this.tunnelAddressAt === revision;
           this.tunnelAddressAt = undefined;
+          this.ipamInputOfSelf = ipamInputOf(items.find((r): r is Node => r.kind === 'Node' && r.metadata.name === this.opts.node));
           this.inbox = { reset: items, deltas: [] };
           this.schedule();
         },
@@ -379,7 +386,7 @@ export class Agent {
       );
       // IPAM and the load-time constants depend on the pools, this node's Node and the configuration only.
       const local = d.kind === 'Node' && d.name === this.opts.node;
-      if (d.kind === 'IPPool' || local) ipam = true;
+      if (d.kind === 'IPPool' || (local && this.ipamInputChanged(d))) ipam = true;
       if (d.kind === 'OverlayConfiguration' || local) datapath = true;
       if (local) self = true;
     }
@@ -392,6 +399,18 @@ export class Agent {
     if (datapath) this.steps.datapath.mark();
     if (self) this.steps.publish.mark(); // someone else may have changed or deleted what we publish
     if (bgp) this.steps.bgp.mark();
+  }
+
+  /**
+   * Whether a change of this node's Node touches what its tunnel address depends on (labels, for the pools'
+   * node selectors) or records (the tunnel addresses): its own Node record writes (annotations) do not, and
+   * re-running IPAM for them costs a read of every block.
+   */
+  private ipamInputChanged(d: CacheDelta): boolean {
+    const input = ipamInputOf(d.type === 'put' ? (d.resource as Node) : undefined);
+    const changed = input === undefined || input !== this.ipamInputOfSelf;
+    this.ipamInputOfSelf = input;
+    return changed;
   }
 
   /** Hands each step the keys a change touched. */
@@ -464,6 +483,8 @@ export class Agent {
   private tunnelAddrs = new Set<string>();
   /** Datastore revision right after start ensured the tunnel address (until the first full pass). */
   private tunnelAddressAt?: number;
+  /** This node's Node as IPAM reads it, as of the last delta (see ipamInputChanged). */
+  private ipamInputOfSelf?: string;
   /** Nothing IPAM depends on changed since start ensured the tunnel address: the IPAM step may skip once. */
   private tunnelAddressCurrent = false;
   /**
