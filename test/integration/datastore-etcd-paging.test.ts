@@ -134,6 +134,31 @@ etcdDescribe('etcd datastore: paged reads of a store over the 4 MiB message limi
     }
   });
 
+  it('marks a store whose endpoints all have their node key as indexed without reading any key', async () => {
+    const raw = new Etcd3({ hosts: etcd.clientUrl });
+    const reader = await openDatastore(etcd.url);
+    const kv = kvOf(reader);
+    const original = kv.range.bind(kv);
+    const keysOnlyReads: RPC.IRangeRequest[] = [];
+    kv.range = async (req) => {
+      if (req.keys_only) keysOnlyReads.push(req);
+      return original(req);
+    };
+    try {
+      await raw.delete().key('/bpf-overlay/.by-node/.indexed');
+      const before = await reader.revision();
+      const snap = await reader.snapshot(['WorkloadEndpoint'], { node: nodeB });
+      expect(snap.items).toHaveLength(ON_B);
+      expect(keysOnlyReads).toEqual([]);
+      expect(snap.revision).toBe(before + 1); // the marker
+      expect(await raw.get('/bpf-overlay/.by-node/.indexed').string()).toBe('1');
+    } finally {
+      kv.range = original;
+      await reader.close();
+      raw.close();
+    }
+  });
+
   it('indexes only the endpoints that lack a node key when the store has no index marker', async () => {
     const raw = new Etcd3({ hosts: etcd.clientUrl });
     const reader = await openDatastore(etcd.url);

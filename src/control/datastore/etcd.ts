@@ -307,7 +307,7 @@ export class EtcdDatastore extends BaseDatastore {
   private async ensureNodeIndex(): Promise<void> {
     if (this.nodeIndexReady) return;
     const marker = await this.rpc(() => this.client.get(NODE_INDEX_MARKER).exec());
-    if (marker.kvs.length === 0) {
+    if (marker.kvs.length === 0 && !(await this.everyEndpointHasOneNodeKey())) {
       const resourcePrefix = keyOf('WorkloadEndpoint', '');
       // Both key sets at one revision: an endpoint written meanwhile is either in both or in neither.
       const { kvs: keys } = await this.readPrefixes([BY_NODE_PREFIX, resourcePrefix], { keysOnly: true });
@@ -322,9 +322,25 @@ export class EtcdDatastore extends BaseDatastore {
       for (let i = 0; i < missing.length; i += this.maxTxnOps) {
         await this.indexEndpoints(missing.slice(i, i + this.maxTxnOps).map((kv) => kv.key));
       }
-      await this.rpc(() => this.client.put(NODE_INDEX_MARKER).value('1').exec());
     }
+    if (marker.kvs.length === 0) await this.rpc(() => this.client.put(NODE_INDEX_MARKER).value('1').exec());
     this.nodeIndexReady = true;
+  }
+
+  /**
+   * As many node keys as WorkloadEndpoints, counted at one revision (etcd sends counts, not keys): a store
+   * every write of which went through the index (each endpoint has exactly one node key) needs no key diff.
+   */
+  private async everyEndpointHasOneNodeKey(): Promise<boolean> {
+    const count = (prefix: string): RPC.IRequestOp => {
+      const key = Buffer.from(prefix);
+      return { request_range: { key, range_end: prefixEnd(key), count_only: true } };
+    };
+    const res = await this.rpc(() =>
+      this.client.kv.txn({ compare: [], success: [count(keyOf('WorkloadEndpoint', '')), count(BY_NODE_PREFIX)], failure: [] }),
+    );
+    const [resources, nodeKeys] = res.responses.map((r) => Number(r.response_range?.count ?? 0));
+    return resources === nodeKeys;
   }
 
   /** Writes the node keys of up to maxTxnOps WorkloadEndpoints, each only if unchanged since read. */
