@@ -177,6 +177,35 @@ etcdDescribe('etcd datastore: paged reads of a store over the 4 MiB message limi
     }
   });
 
+  it('starts a read over at the newest revision when its revision is compacted between pages', async () => {
+    const raw = new Etcd3({ hosts: etcd.clientUrl });
+    const kv = kvOf(ds);
+    const original = kv.range.bind(kv);
+    let pages = 0;
+    let compactedAt = 0;
+    kv.range = async (req) => {
+      const res = await original(req);
+      if (req.keys_only || !req.key?.toString('utf8').includes(`/${nodeB}/`)) return res;
+      if (++pages === 1) {
+        // A write and a compaction past the first page's revision: the next page at that revision is refused.
+        await raw.put(`/bpf-overlay/.paging-test/${uniqueName('bump')}`).value('1');
+        compactedAt = await ds.revision();
+        await raw.kv.compact({ revision: compactedAt, physical: true });
+      }
+      return res;
+    };
+    try {
+      const snap = await ds.snapshot(['WorkloadEndpoint'], { node: nodeB });
+      expect(snap.items).toHaveLength(ON_B);
+      expect(snap.revision).toBeGreaterThanOrEqual(compactedAt);
+      // The refused page, then the whole read again.
+      expect(pages).toBeGreaterThan(3);
+    } finally {
+      kv.range = original;
+      raw.close();
+    }
+  });
+
   it('gives every page its own deadline: a page that never answers fails the read with DatastoreTimeoutError', async () => {
     const port = new URL(etcd.clientUrl).port;
     const slow = new EtcdDatastore(etcd.url, [`127.0.0.1:${port}`], { callTimeoutMs: 400 });
