@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The issue #12 scale bench on its own: `node --import ./scripts/ts-loader.mjs bench/scale.ts [--quick]
-// [--backends=sqlite,etcd]` (root). Writes bench/results/<date>-scale.{json,md} and latest-scale.*.
+// [--backends=sqlite,etcd] [--cni-only]` (root); --cni-only skips the remote pod, block and node phases. Writes bench/results/<date>-scale.{json,md} and latest-scale.*.
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runScaleBench, scaleMarkdown, scaleSettings, scaleTargets } from './lib/scale.js';
@@ -21,6 +21,7 @@ if (process.getuid?.() !== 0) throw new Error('the scale bench needs root (names
 const result = await runScaleBench({
   backends,
   ...scaleSettings(quick),
+  cniOnly: process.argv.includes('--cni-only'),
   log,
   track: (k) => {
     kills.add(k);
