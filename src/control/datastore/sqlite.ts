@@ -14,6 +14,7 @@ import {
   type CommitResult,
   EVERY_NODE,
   type NodeFilter,
+  type NodeOwnedKind,
   type Snapshot,
   type StoredKind,
   type StoredOf,
@@ -164,8 +165,31 @@ function migrateNodeColumns(db: Database.Database): void {
   db.exec(NODE_COLUMNS);
 }
 
-/** Who must see a stored resource under a node filter (only WorkloadEndpoints have an audience). */
+/**
+ * IPAMBlocks and BlockAffinities carry their owner (spec.node) in the same column, so that an allocation reads its
+ * node's blocks through the index instead of the cluster's. Stores whose records predate this get the column
+ * filled once, the first time they are opened for writing (meta 'owners_indexed' says it was done).
+ */
+const OWNERS_INDEXED = 'owners_indexed';
+
+function migrateOwnerColumn(db: Database.Database): void {
+  db.prepare(`INSERT OR IGNORE INTO meta (key, value) VALUES ('${OWNERS_INDEXED}', 0)`).run();
+  if ((db.prepare(`SELECT value FROM meta WHERE key = '${OWNERS_INDEXED}'`).get() as { value: number }).value === 1) return;
+  db.exec(`UPDATE resources SET node = json_extract(json, '$.spec.node') WHERE kind IN ('IPAMBlock', 'BlockAffinity')`);
+  db.exec(`UPDATE meta SET value = 1 WHERE key = '${OWNERS_INDEXED}'`);
+}
+
+function ownersIndexed(db: Database.Database): boolean {
+  const row = db.prepare(`SELECT value FROM meta WHERE key = '${OWNERS_INDEXED}'`).get() as { value: number } | undefined;
+  return row?.value === 1;
+}
+
+/**
+ * The node column of a stored resource: for a WorkloadEndpoint, who must see it under a node filter; for a
+ * node-owned kind, its owner; nothing for the other kinds.
+ */
 function audienceOf(resource: StoredResource): string | null {
+  if (resource.kind === 'IPAMBlock' || resource.kind === 'BlockAffinity') return resource.spec.node ?? null;
   if (resource.kind !== 'WorkloadEndpoint') return null;
   return (resource.spec.allowSpoofedSourcePrefixes?.length ?? 0) > 0 ? EVERY_NODE : (resource.spec.node ?? null);
 }
@@ -205,6 +229,7 @@ export class SqliteDatastore extends BaseDatastore {
     >;
     list: Database.Statement<[string], { json: string }>;
     listOfNode: Database.Statement<[string, string], { json: string }>;
+    listOwned: Database.Statement<[string, string], { json: string }>;
     revision: Database.Statement<[], { value: number }>;
     compacted: Database.Statement<[], { value: number }>;
     setMeta: Database.Statement<[number, string]>;
@@ -234,6 +259,7 @@ export class SqliteDatastore extends BaseDatastore {
         .transaction(() => {
           this.db.exec(SCHEMA);
           migrateNodeColumns(this.db);
+          migrateOwnerColumn(this.db);
         })
         .immediate();
     }
@@ -252,6 +278,7 @@ export class SqliteDatastore extends BaseDatastore {
   private prepareAll(): SqliteDatastore['stmts'] {
     // A store opened read-only is never migrated: one made before the audience column computes it instead.
     const audience = hasColumn(this.db, 'resources', 'node') ? 'node' : AUDIENCE_FROM_JSON;
+    const owner = ownersIndexed(this.db) ? 'node' : "json_extract(json, '$.spec.node')";
     return {
       get: this.db.prepare(
         `SELECT json, mod_revision, create_revision, ${audience} AS node FROM resources WHERE kind = ? AND name = ?`,
@@ -260,6 +287,7 @@ export class SqliteDatastore extends BaseDatastore {
       listOfNode: this.db.prepare(
         `SELECT json FROM resources WHERE kind = ? AND ${audience} IN (?, '${EVERY_NODE}') ORDER BY name`,
       ),
+      listOwned: this.db.prepare(`SELECT json FROM resources WHERE kind = ? AND ${owner} = ? ORDER BY name`),
       revision: this.db.prepare("SELECT value FROM meta WHERE key = 'revision'"),
       compacted: this.db.prepare("SELECT value FROM meta WHERE key = 'compacted'"),
       setMeta: this.db.prepare('UPDATE meta SET value = ? WHERE key = ?'),
@@ -289,6 +317,10 @@ export class SqliteDatastore extends BaseDatastore {
         ? this.stmts.listOfNode.all(kind, filter.node)
         : this.stmts.list.all(kind);
     return rows.map((r) => JSON.parse(r.json) as StoredOf<K>);
+  }
+
+  override async listOwnedBy<K extends NodeOwnedKind>(kind: K, node: string): Promise<StoredOf<K>[]> {
+    return this.stmts.listOwned.all(kind, node).map((r) => JSON.parse(r.json) as StoredOf<K>);
   }
 
   async snapshot(kinds: readonly StoredKind[], filter: NodeFilter = {}): Promise<Snapshot> {
