@@ -184,6 +184,16 @@ function ownersIndexed(db: Database.Database): boolean {
   return row?.value === 1;
 }
 
+/** Schema, node columns and owner column are in place (the owner column is the last step of the set-up). */
+function setUpByThisVersion(db: Database.Database): boolean {
+  try {
+    return ownersIndexed(db);
+  } catch {
+    // No meta table yet: a new store.
+    return false;
+  }
+}
+
 /**
  * The node column of a stored resource: for a WorkloadEndpoint, who must see it under a node filter; for a
  * node-owned kind, its owner; nothing for the other kinds.
@@ -255,13 +265,17 @@ export class SqliteDatastore extends BaseDatastore {
       this.db.pragma('journal_mode = WAL');
       // NORMAL is durable across process crashes in WAL mode; only a power loss can drop the last commits.
       this.db.pragma('synchronous = NORMAL');
-      this.db
-        .transaction(() => {
-          this.db.exec(SCHEMA);
-          migrateNodeColumns(this.db);
-          migrateOwnerColumn(this.db);
-        })
-        .immediate();
+      // A store this version already set up is only read here: the write lock is taken only to create or migrate,
+      // so that fifty CNI ADDs starting at once do not queue for it just to open the store.
+      if (!setUpByThisVersion(this.db)) {
+        this.db
+          .transaction(() => {
+            this.db.exec(SCHEMA);
+            migrateNodeColumns(this.db);
+            migrateOwnerColumn(this.db);
+          })
+          .immediate();
+      }
     }
     this.stmts = this.prepareStatements(url, file);
   }
