@@ -19,6 +19,8 @@ import {
   type StoredKind,
   type StoredOf,
   type StoredResource,
+  type TransactOptions,
+  type Txn,
   type WatchEvent,
   type WatchHandle,
   type WatchOptions,
@@ -231,6 +233,7 @@ export class SqliteDatastore extends BaseDatastore {
   private readonly retentionMs: number;
   private readonly watches = new Set<{ stop(): void }>();
   private closed = false;
+  private readonly readOnly: boolean;
 
   private readonly stmts: {
     get: Database.Statement<
@@ -259,6 +262,7 @@ export class SqliteDatastore extends BaseDatastore {
     super();
     this.pollIntervalMs = opts.pollIntervalMs ?? 50;
     this.retentionMs = opts.changeRetentionMs ?? 10 * 60_000;
+    this.readOnly = opts.readOnly ?? false;
     this.db = opts.readOnly ? openReadOnly(url, file) : openForWriting(file);
     this.db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 10_000}`);
     if (!opts.readOnly) {
@@ -396,6 +400,27 @@ export class SqliteDatastore extends BaseDatastore {
       return { revision, written };
     });
     return run.immediate();
+  }
+
+  override async transact<T>(fn: (tx: Txn) => Promise<T>, opts: TransactOptions = {}): Promise<T> {
+    if (!opts.holdWriteLock || this.readOnly || this.db.inTransaction) return super.transact(fn, opts);
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+    } catch (err) {
+      // Not had within the busy timeout: the optimistic way still gets there, only with re-runs.
+      if (String((err as { code?: unknown }).code ?? '').startsWith('SQLITE_BUSY')) return super.transact(fn, opts);
+      throw err;
+    }
+    // The reads and the commit (a savepoint inside this transaction) see one state nobody else can change, so the
+    // commit's preconditions hold and fn runs once.
+    try {
+      const result = await super.transact(fn, opts);
+      this.db.exec('COMMIT');
+      return result;
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw err;
+    }
   }
 
   private trimChanges(now: number, revision: number): void {

@@ -133,7 +133,8 @@ export async function releaseInTxn(tx: Txn, handle: string, keep?: (a: Assignmen
 
 export function assignAddress(ds: Datastore, req: AssignRequest, selects: PoolSelectsNode): Promise<Assignment> {
   if (!req.handle) throw new IpamError('assign: handle must be a non-empty string');
-  return ds.transact((tx) => assignInTxn(tx, req, selects));
+  // Every ADD on a node rewrites the same block record: queue on the store's lock rather than conflict.
+  return ds.transact((tx) => assignInTxn(tx, req, selects), { holdWriteLock: true });
 }
 
 export function releaseByHandle(ds: Datastore, handle: string): Promise<Assignment[]> {
