@@ -3,6 +3,7 @@
 // WAL lets readers run beside the single writer; BEGIN IMMEDIATE takes the write lock up front so that the
 // precondition check and the writes of a commit cannot interleave with another process's commit.
 // Other processes learn about changes by polling the `changes` log, which is cheap (indexed range scan).
+import { AsyncLocalStorage } from 'node:async_hooks';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -234,6 +235,9 @@ export class SqliteDatastore extends BaseDatastore {
   private readonly watches = new Set<{ stop(): void }>();
   private closed = false;
   private readonly readOnly: boolean;
+  /** Settles when this process's locked transaction ends; its own commits run inside `lockHolder`. */
+  private locked: Promise<void> | undefined;
+  private readonly lockHolder = new AsyncLocalStorage<true>();
 
   private readonly stmts: {
     get: Database.Statement<
@@ -362,6 +366,9 @@ export class SqliteDatastore extends BaseDatastore {
   }
 
   protected async commitChecked(req: CommitRequest): Promise<CommitResult> {
+    // Another write of this process waits while a locked transaction is open (it would join it). What follows the
+    // loop runs without yielding, so nothing can open one in between.
+    while (this.locked && !this.lockHolder.getStore()) await this.locked;
     const run = this.db.transaction((): CommitResult => {
       for (const pre of req.preconditions) {
         const row = this.stmts.get.get(pre.kind, pre.name);
@@ -403,7 +410,9 @@ export class SqliteDatastore extends BaseDatastore {
   }
 
   override async transact<T>(fn: (tx: Txn) => Promise<T>, opts: TransactOptions = {}): Promise<T> {
-    if (!opts.holdWriteLock || this.readOnly || this.db.inTransaction) return super.transact(fn, opts);
+    if (!opts.holdWriteLock || this.readOnly || this.lockHolder.getStore()) return super.transact(fn, opts);
+    // One locked transaction per process at a time; the check and BEGIN run without yielding in between.
+    while (this.locked) await this.locked;
     try {
       this.db.exec('BEGIN IMMEDIATE');
     } catch (err) {
@@ -411,15 +420,20 @@ export class SqliteDatastore extends BaseDatastore {
       if (String((err as { code?: unknown }).code ?? '').startsWith('SQLITE_BUSY')) return super.transact(fn, opts);
       throw err;
     }
-    // The reads and the commit (a savepoint inside this transaction) see one state nobody else can change, so the
-    // commit's preconditions hold and fn runs once.
+    let release!: () => void;
+    this.locked = new Promise((r) => (release = r));
+    // The reads and the commit (a savepoint inside this transaction) see one state no other process can change,
+    // so the commit's preconditions hold and fn runs once.
     try {
-      const result = await super.transact(fn, opts);
+      const result = await this.lockHolder.run(true, () => super.transact(fn, opts));
       this.db.exec('COMMIT');
       return result;
     } catch (err) {
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
       throw err;
+    } finally {
+      this.locked = undefined;
+      release();
     }
   }
 
