@@ -105,9 +105,13 @@ export async function assignInTxn(
 }
 
 /** Free every address held by the handle; returns what was freed (empty when nothing was held: idempotent). */
-export async function releaseInTxn(tx: Txn, handle: string, keep?: (a: Assignment) => boolean): Promise<Assignment[]> {
+/**
+ * Releases what `handle` holds. With `node`, only that node's blocks are read: a handle allocated for a node lives
+ * in its own blocks (blocks are never lent to another node), so a workload's or tunnel's release stays O(node).
+ */
+export async function releaseInTxn(tx: Txn, handle: string, keep?: (a: Assignment) => boolean, node?: string): Promise<Assignment[]> {
   const released: Assignment[] = [];
-  for (const block of await tx.list('IPAMBlock')) {
+  for (const block of await (node ? tx.listOwnedBy('IPAMBlock', node) : tx.list('IPAMBlock'))) {
     const remaining = { ...block.spec.allocations };
     let changed = false;
     for (const [address, a] of Object.entries(block.spec.allocations)) {
@@ -137,10 +141,10 @@ export function assignAddress(ds: Datastore, req: AssignRequest, selects: PoolSe
   return ds.transact((tx) => assignInTxn(tx, req, selects), { holdWriteLock: true });
 }
 
-export function releaseByHandle(ds: Datastore, handle: string): Promise<Assignment[]> {
-  return ds.transact((tx) => releaseInTxn(tx, handle));
+export function releaseByHandle(ds: Datastore, handle: string, node?: string): Promise<Assignment[]> {
+  return ds.transact((tx) => releaseInTxn(tx, handle, undefined, node));
 }
 
-export async function addressesOfHandle(ds: Datastore, handle: string): Promise<Assignment[]> {
-  return findHandle(await ds.list('IPAMBlock'), handle);
+export async function addressesOfHandle(ds: Datastore, handle: string, node?: string): Promise<Assignment[]> {
+  return findHandle(await (node ? ds.listOwnedBy('IPAMBlock', node) : ds.list('IPAMBlock')), handle);
 }
