@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 // The issue #12 scale bench on its own: `node --import ./scripts/ts-loader.mjs bench/scale.ts [--quick]
-// [--backends=sqlite,etcd]` (root). Writes bench/results/<date>-scale.{json,md} and latest-scale.*.
+// [--backends=sqlite,etcd] [--cni-only] [--cni-adds=N]` (root); --cni-only skips the remote pod, block and node
+// phases, --cni-adds sets how many ADDs run at once (default 50). Writes bench/results/<date>-scale.{json,md} and latest-scale.*.
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runScaleBench, scaleMarkdown, scaleSettings, scaleTargets } from './lib/scale.js';
 
 const quick = process.argv.includes('--quick');
 const backends = (process.argv.find((a) => a.startsWith('--backends='))?.slice(11).split(',') ?? ['sqlite', 'etcd']) as Array<'sqlite' | 'etcd'>;
+const cniAdds = process.argv.find((a) => a.startsWith('--cni-adds='))?.slice(11);
+if (cniAdds !== undefined && !/^[1-9][0-9]*$/.test(cniAdds)) throw new Error(`--cni-adds=${cniAdds}: expected a positive whole number`);
 const started = Date.now();
 const log = (m: string) => console.log(`[scale +${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${m}`);
 const kills = new Set<() => void>();
@@ -21,6 +24,8 @@ if (process.getuid?.() !== 0) throw new Error('the scale bench needs root (names
 const result = await runScaleBench({
   backends,
   ...scaleSettings(quick),
+  ...(cniAdds ? { cniAdds: Number(cniAdds) } : {}),
+  cniOnly: process.argv.includes('--cni-only'),
   log,
   track: (k) => {
     kills.add(k);

@@ -40,6 +40,8 @@ export interface ScaleChildArgs {
   cniTimeoutMs: number;
   /** Each measured phase stops taking samples after this long (an agent that re-lists takes seconds per event). */
   phaseBudgetMs: number;
+  /** Skip the remote pod, block and node phases: seed, start the agent, run only the concurrent CNI ADDs. */
+  cniOnly?: boolean;
 }
 
 export interface Latency {
@@ -208,11 +210,12 @@ async function main(): Promise<ScaleBackendResult> {
     const idleRcharPerMs = (idle1.rchar - idle0.rchar) / (idle1.at - idle0.at);
     const idleProxyPerMs = (idle1.proxy - idle0.proxy) / (idle1.at - idle0.at);
 
-    log(`${args.podEvents} remote pod creates and deletes`);
+    const podEventCount = args.cniOnly ? 0 : args.podEvents;
+    log(`${podEventCount} remote pod creates and deletes`);
     const poolOf = (cidr: string) => `pool-${Math.floor(Number(cidr.split('.')[1]) / 8)}`;
     const p0 = counters();
     let podEvents = 0;
-    for (let k = 0; k < args.podEvents && (k < 2 || now() - p0.at < args.phaseBudgetMs); k++, podEvents++) {
+    for (let k = 0; k < podEventCount && (k < 2 || now() - p0.at < args.phaseBudgetMs); k++, podEvents++) {
       const w = syntheticWorkload(1 + (k % 100), 40 + k, poolOf);
       if (k % 2 === 0) await ds.put(w);
       else await ds.delete('WorkloadEndpoint', syntheticWorkload(1 + ((k - 1) % 100), 40 + k - 1, poolOf).metadata.name);
@@ -220,9 +223,10 @@ async function main(): Promise<ScaleBackendResult> {
     }
     const p1 = counters();
     const span = p1.at - p0.at;
-    const podCpu = Math.max(0, p1.cpu - p0.cpu - idleCpuPerMs * span) / podEvents;
-    const podRchar = Math.max(0, p1.rchar - p0.rchar - idleRcharPerMs * span) / podEvents;
-    const podProxy = proxy ? Math.max(0, p1.proxy - p0.proxy - idleProxyPerMs * span) / podEvents : null;
+    const perEvent = (x: number) => (podEvents === 0 ? 0 : Math.max(0, x) / podEvents);
+    const podCpu = perEvent(p1.cpu - p0.cpu - idleCpuPerMs * span);
+    const podRchar = perEvent(p1.rchar - p0.rchar - idleRcharPerMs * span);
+    const podProxy = proxy ? perEvent(p1.proxy - p0.proxy - idleProxyPerMs * span) : null;
     log(`remote pod event: ${podCpu.toFixed(1)} ms CPU, ${(podRchar / 1024).toFixed(0)} KiB read`);
 
     const pins = new PinLayout(args.bpffs, LOCAL_NODE);
@@ -232,6 +236,7 @@ async function main(): Promise<ScaleBackendResult> {
       const lat: number[] = [];
       const proxyBytes: number[] = [];
       const rchar: number[] = [];
+      if (args.cniOnly) return { p50Ms: 0, p99Ms: 0, maxMs: 0, samples: 0, proxyBytesMedian: null, rcharBytesMedian: 0 };
       const started = now();
       for (let r = 0; r < n && (r < 3 || now() - started < args.phaseBudgetMs); r++) {
         const c0 = counters();

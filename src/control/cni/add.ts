@@ -128,7 +128,7 @@ export async function cmdAdd(env: CniEnv, conf: NetConf): Promise<CniResult> {
         },
         requested,
       );
-      rollback.push(`release ${assignment.address} (handle ${handle})`, () => releaseByHandle(ds, handle));
+      rollback.push(`release ${assignment.address} (handle ${handle})`, () => releaseByHandle(ds, handle, conf.nodeName));
 
       step(`configure host veth ${hostIfname}`, () => configureHostSide(hostIfname));
       const host = mustHave(linkInfo(hostIfname), `host veth ${hostIfname}`);

@@ -39,7 +39,7 @@ export async function cmdCheck(env: CniEnv, conf: NetConf): Promise<void> {
       problems.push(`WorkloadEndpoint ${wepName} is not in the datastore`);
       return;
     }
-    const held = (await addressesOfHandle(ds, ipamHandle(conf.name, env.containerId, env.ifname))).map((a) => `${a.address}/32`);
+    const held = (await addressesOfHandle(ds, ipamHandle(conf.name, env.containerId, env.ifname), conf.nodeName)).map((a) => `${a.address}/32`);
     for (const net of wep.spec.ipNetworks) {
       if (!held.includes(net)) problems.push(`IPAM does not hold ${net} for this container`);
     }

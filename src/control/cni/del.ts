@@ -17,7 +17,7 @@ export async function cmdDel(env: CniEnv, conf: NetConf): Promise<void> {
     releaseAttachmentDataplane(new PinLayout(conf.bpffs, conf.nodeName), hostVethName(env.containerId, env.ifname));
     if (env.netns && wep) forgetSourceRules(env.netns, wep.spec.ipNetworks);
     await ds.delete('WorkloadEndpoint', wepName);
-    await releaseByHandle(ds, ipamHandle(conf.name, env.containerId, env.ifname));
+    await releaseByHandle(ds, ipamHandle(conf.name, env.containerId, env.ifname), conf.nodeName);
   });
 }
 

@@ -63,7 +63,7 @@ export async function cmdGc(conf: NetConf): Promise<GcSummary> {
       }
     }
     for (const handle of stale) {
-      await releaseByHandle(ds, handle);
+      await releaseByHandle(ds, handle, conf.nodeName);
       summary.handles.push(handle);
     }
   });

@@ -13,6 +13,7 @@ import {
   type CommitResult,
   type Datastore,
   type KindGuard,
+  type NodeOwnedKind,
   type Precondition,
   type NodeFilter,
   type ResourceRef,
@@ -85,6 +86,12 @@ export abstract class BaseDatastore implements Datastore {
   abstract get<K extends StoredKind>(kind: K, name: string): Promise<StoredOf<K> | undefined>;
   abstract list<K extends StoredKind>(kind: K, filter?: NodeFilter): Promise<StoredOf<K>[]>;
   abstract snapshot(kinds: readonly StoredKind[], filter?: NodeFilter): Promise<Snapshot>;
+
+  /** A backend without an index of owners filters the whole kind; SQLite overrides this with an indexed read. */
+  async listOwnedBy<K extends NodeOwnedKind>(kind: K, node: string): Promise<StoredOf<K>[]> {
+    return (await this.list(kind)).filter((r) => (r as StoredOf<NodeOwnedKind>).spec.node === node);
+  }
+
   abstract watch(
     kinds: readonly StoredKind[],
     onEvent: (ev: WatchEvent) => void,
@@ -238,6 +245,15 @@ class OptimisticTxn implements Txn {
       items = await this.ds.list(kind);
       this.listed.set(kind, items);
     }
+    return this.observe(kind, items, () => true);
+  }
+
+  async listOwnedBy<K extends NodeOwnedKind>(kind: K, node: string): Promise<StoredOf<K>[]> {
+    return this.observe(kind, await this.ds.listOwnedBy(kind, node), (r) => (r as StoredOf<NodeOwnedKind>).spec.node === node);
+  }
+
+  /** Records the versions read and overlays this transaction's own pending writes that `within` admits. */
+  private observe<K extends StoredKind>(kind: K, items: StoredOf<K>[], within: (r: StoredOf<K>) => boolean): StoredOf<K>[] {
     const byKey = new Map<string, StoredOf<K> | undefined>();
     for (const item of items) {
       const key = refKey(refOf(item));
@@ -247,7 +263,8 @@ class OptimisticTxn implements Txn {
     // Reads see this transaction's own writes.
     for (const [key, pending] of this.writes) {
       if (!key.startsWith(`${kind}\u0000`)) continue;
-      byKey.set(key, pending.resource as StoredOf<K> | undefined);
+      const resource = pending.resource as StoredOf<K> | undefined;
+      byKey.set(key, resource && within(resource) ? resource : undefined);
     }
     return [...byKey.values()].filter((v): v is StoredOf<K> => v !== undefined);
   }

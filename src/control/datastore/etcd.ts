@@ -94,6 +94,19 @@ const NODE_INDEX_MARKER = `${BY_NODE_PREFIX}.indexed`;
 /** Guarded retries of a commit whose only conflict was a concurrent move of a WorkloadEndpoint's index key. */
 const INDEX_RETRIES = 16;
 
+/**
+ * Range reads are paged so that no response nears gRPC's 4 MiB receive limit whatever the cluster size: each
+ * page asks for as many keys as fit this many bytes at the largest key-value seen so far in the read.
+ */
+const PAGE_TARGET_BYTES = 1 << 20;
+/** Keys of the first page of a read (nothing is known yet of the sizes), and the most any page asks for. */
+const FIRST_PAGE_KEYS = 64;
+const MAX_PAGE_KEYS = 10_000;
+/** Headroom over the paging target for a page of unexpectedly large values (etcd caps a value at 1.5 MiB). */
+const MAX_RECEIVE_BYTES = 16 << 20;
+/** A paged read whose revision was compacted while paging starts again at the newest revision this often. */
+const COMPACTED_READ_RETRIES = 3;
+
 function decode<T extends StoredResource>(kv: RPC.IKeyValue): T {
   const resource = JSON.parse(kv.value.toString('utf8')) as T;
   resource.metadata = { ...resource.metadata, resourceVersion: kv.mod_revision };
@@ -115,6 +128,10 @@ function prefixEnd(prefix: Buffer): Buffer {
     }
   }
   return Buffer.from([0]);
+}
+
+function isCompactedError(err: unknown): boolean {
+  return /compacted/i.test((err as Error)?.message ?? '');
 }
 
 /** Where the resources of one kind live, for a node filter: WorkloadEndpoints of a node under its own prefix. */
@@ -169,6 +186,7 @@ export class EtcdDatastore extends BaseDatastore {
       dialTimeout: opts.dialTimeoutMs ?? 5_000,
       // gRPC's own deadline on every unary call (streams such as watches live on); rpc() bounds retries too.
       defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + this.callTimeoutMs }),
+      grpcOptions: { 'grpc.max_receive_message_length': MAX_RECEIVE_BYTES },
     };
     if (opts.caFile) {
       if (!!opts.certFile !== !!opts.keyFile) {
@@ -224,62 +242,133 @@ export class EtcdDatastore extends BaseDatastore {
   }
 
   async list<K extends StoredKind>(kind: K, filter: NodeFilter = {}): Promise<StoredOf<K>[]> {
-    const items: StoredOf<K>[] = [];
-    for (const prefix of rangePrefixes(kind, filter)) {
-      const res = await this.rpc(() => this.client.getAll().prefix(prefix).sort('Key', 'Ascend').exec());
-      items.push(...res.kvs.map((kv) => decode<StoredOf<K>>(kv)));
-    }
-    return items;
+    return (await this.snapshot([kind], filter)).items as StoredOf<K>[];
   }
 
   async snapshot(kinds: readonly StoredKind[], filter: NodeFilter = {}): Promise<Snapshot> {
     if (filter.node !== undefined && kinds.includes('WorkloadEndpoint')) await this.ensureNodeIndex();
-    // One txn of range reads: every kind is read at the txn's revision.
-    const res = await this.rpc(() =>
-      this.client.kv.txn({
-        compare: [],
-        success: kinds.flatMap((kind) =>
-          rangePrefixes(kind, filter).map((prefix) => {
-            const key = Buffer.from(prefix);
-            return { request_range: { key, range_end: prefixEnd(key) } };
-          }),
-        ),
-        failure: [],
-      }),
-    );
-    const items: StoredResource[] = [];
-    for (const r of res.responses) {
-      for (const kv of r.response_range?.kvs ?? []) {
-        items.push(decode(kv));
+    const prefixes = kinds.flatMap((kind) => rangePrefixes(kind, filter));
+    const { revision, kvs } = await this.readPrefixes(prefixes);
+    return { revision, items: kvs.map((kv) => decode(kv)) };
+  }
+
+  /**
+   * Every key under the prefixes, in pages, all read at one revision (the first page's): the result is a
+   * consistent snapshot a watch can continue from. Each page is one call with its own deadline. A revision
+   * compacted while paging restarts the read at the newest revision.
+   */
+  private async readPrefixes(prefixes: readonly string[], opts: { keysOnly?: boolean } = {}): Promise<{ revision: number; kvs: RPC.IKeyValue[] }> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.readPrefixesOnce(prefixes, opts);
+      } catch (err) {
+        if (!isCompactedError(err)) throw err;
+        if (attempt >= COMPACTED_READ_RETRIES) {
+          throw new CompactedError(`${this.url}: every read of ${prefixes.join(', ')} was compacted while paging (${(err as Error).message})`);
+        }
       }
     }
-    return { revision: Number(res.header.revision), items };
+  }
+
+  private async readPrefixesOnce(prefixes: readonly string[], opts: { keysOnly?: boolean }): Promise<{ revision: number; kvs: RPC.IKeyValue[] }> {
+    const kvs: RPC.IKeyValue[] = [];
+    let revision: string | undefined;
+    let limit = FIRST_PAGE_KEYS;
+    let largest = 1;
+    for (const prefix of prefixes) {
+      const end = prefixEnd(Buffer.from(prefix));
+      let key = Buffer.from(prefix);
+      for (;;) {
+        const from = key;
+        const res = await this.rpc(() =>
+          this.client.kv.range({ key: from, range_end: end, limit, revision, keys_only: opts.keysOnly === true }),
+        );
+        revision ??= res.header.revision;
+        for (const kv of res.kvs) {
+          kvs.push(kv);
+          largest = Math.max(largest, kv.key.length + kv.value.length);
+        }
+        limit = Math.max(1, Math.min(MAX_PAGE_KEYS, Math.floor(PAGE_TARGET_BYTES / largest)));
+        const last = res.kvs[res.kvs.length - 1];
+        if (!res.more || !last) break;
+        // The next page starts just after the last key read.
+        key = Buffer.concat([last.key, Buffer.from([0])]);
+      }
+    }
+    if (revision === undefined) revision = String(await this.revision());
+    return { revision: Number(revision), kvs };
   }
 
   /**
    * A store written before the per-node index has WorkloadEndpoints without their node key: index them once
-   * (each guarded by its mod_revision, so a concurrent write wins), then mark the store as indexed.
+   * (each guarded by its mod_revision, so a concurrent write wins), then mark the store as indexed. Which ones
+   * lack a key is found from key-only reads; only those are read whole and written.
    */
   private async ensureNodeIndex(): Promise<void> {
     if (this.nodeIndexReady) return;
     const marker = await this.rpc(() => this.client.get(NODE_INDEX_MARKER).exec());
-    if (marker.kvs.length === 0) {
-      const all = await this.rpc(() => this.client.getAll().prefix(keyOf('WorkloadEndpoint', '')).exec());
-      for (const kv of all.kvs) {
-        const node = nodeOfEndpoint(decode(kv));
-        if (node === undefined) continue;
-        const name = kv.key.toString('utf8').slice(keyOf('WorkloadEndpoint', '').length);
-        await this.rpc(() =>
-          this.client.kv.txn({
-            compare: [{ key: kv.key, target: 'Mod', result: 'Equal', mod_revision: kv.mod_revision }],
-            success: [{ request_put: { key: Buffer.from(`${nodeKeyPrefix(node)}${name}`), value: kv.value } }],
-            failure: [],
-          }),
-        );
+    if (marker.kvs.length === 0 && !(await this.everyEndpointHasOneNodeKey())) {
+      const resourcePrefix = keyOf('WorkloadEndpoint', '');
+      // Both key sets at one revision: an endpoint written meanwhile is either in both or in neither.
+      const { kvs: keys } = await this.readPrefixes([BY_NODE_PREFIX, resourcePrefix], { keysOnly: true });
+      const indexed = new Set<string>();
+      const resourceKeys: RPC.IKeyValue[] = [];
+      for (const kv of keys) {
+        const key = kv.key.toString('utf8');
+        if (key.startsWith(resourcePrefix)) resourceKeys.push(kv);
+        else indexed.add(key.slice(key.lastIndexOf('/') + 1));
       }
-      await this.rpc(() => this.client.put(NODE_INDEX_MARKER).value('1').exec());
+      const missing = resourceKeys.filter((kv) => !indexed.has(kv.key.toString('utf8').slice(resourcePrefix.length)));
+      for (let i = 0; i < missing.length; i += this.maxTxnOps) {
+        await this.indexEndpoints(missing.slice(i, i + this.maxTxnOps).map((kv) => kv.key));
+      }
     }
+    if (marker.kvs.length === 0) await this.rpc(() => this.client.put(NODE_INDEX_MARKER).value('1').exec());
     this.nodeIndexReady = true;
+  }
+
+  /**
+   * As many node keys as WorkloadEndpoints, counted at one revision (etcd sends counts, not keys): a store
+   * every write of which went through the index (each endpoint has exactly one node key) needs no key diff.
+   */
+  private async everyEndpointHasOneNodeKey(): Promise<boolean> {
+    const count = (prefix: string): RPC.IRequestOp => {
+      const key = Buffer.from(prefix);
+      return { request_range: { key, range_end: prefixEnd(key), count_only: true } };
+    };
+    const res = await this.rpc(() =>
+      this.client.kv.txn({ compare: [], success: [count(keyOf('WorkloadEndpoint', '')), count(BY_NODE_PREFIX)], failure: [] }),
+    );
+    const [resources, nodeKeys] = res.responses.map((r) => Number(r.response_range?.count ?? 0));
+    return resources === nodeKeys;
+  }
+
+  /** Writes the node keys of up to maxTxnOps WorkloadEndpoints, each only if unchanged since read. */
+  private async indexEndpoints(keys: Buffer[]): Promise<void> {
+    const read = await this.rpc(() =>
+      this.client.kv.txn({ compare: [], success: keys.map((key) => ({ request_range: { key } })), failure: [] }),
+    );
+    const planned: { compare: RPC.ICompare; put: RPC.IRequestOp }[] = [];
+    for (const r of read.responses) {
+      const kv = r.response_range?.kvs?.[0];
+      if (!kv) continue; // deleted since the key-only read
+      const node = nodeOfEndpoint(decode(kv));
+      if (node === undefined) continue;
+      const name = kv.key.toString('utf8').slice(keyOf('WorkloadEndpoint', '').length);
+      planned.push({
+        compare: { key: kv.key, target: 'Mod', result: 'Equal', mod_revision: kv.mod_revision },
+        put: { request_put: { key: Buffer.from(`${nodeKeyPrefix(node)}${name}`), value: kv.value } },
+      });
+    }
+    if (planned.length === 0) return;
+    const all = await this.rpc(() =>
+      this.client.kv.txn({ compare: planned.map((p) => p.compare), success: planned.map((p) => p.put), failure: [] }),
+    );
+    if (all.succeeded) return;
+    // Some endpoint was written meanwhile (its writer indexed it): index the others one by one.
+    for (const p of planned) {
+      await this.rpc(() => this.client.kv.txn({ compare: [p.compare], success: [p.put], failure: [] }));
+    }
   }
 
   async revision(): Promise<number> {

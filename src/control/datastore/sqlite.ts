@@ -4,6 +4,7 @@
 // precondition check and the writes of a commit cannot interleave with another process's commit.
 // Other processes learn about changes from the `changes` log (an indexed range scan): read when the write-ahead
 // log file changes (inotify through fs.watch), and polled as well, for storage where fs.watch says nothing.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -15,10 +16,13 @@ import {
   type CommitResult,
   EVERY_NODE,
   type NodeFilter,
+  type NodeOwnedKind,
   type Snapshot,
   type StoredKind,
   type StoredOf,
   type StoredResource,
+  type TransactOptions,
+  type Txn,
   type WatchEvent,
   type WatchHandle,
   type WatchOptions,
@@ -168,8 +172,41 @@ function migrateNodeColumns(db: Database.Database): void {
   db.exec(NODE_COLUMNS);
 }
 
-/** Who must see a stored resource under a node filter (only WorkloadEndpoints have an audience). */
+/**
+ * IPAMBlocks and BlockAffinities carry their owner (spec.node) in the same column, so that an allocation reads its
+ * node's blocks through the index instead of the cluster's. Stores whose records predate this get the column
+ * filled once, the first time they are opened for writing (meta 'owners_indexed' says it was done).
+ */
+const OWNERS_INDEXED = 'owners_indexed';
+
+function migrateOwnerColumn(db: Database.Database): void {
+  db.prepare(`INSERT OR IGNORE INTO meta (key, value) VALUES ('${OWNERS_INDEXED}', 0)`).run();
+  if ((db.prepare(`SELECT value FROM meta WHERE key = '${OWNERS_INDEXED}'`).get() as { value: number }).value === 1) return;
+  db.exec(`UPDATE resources SET node = json_extract(json, '$.spec.node') WHERE kind IN ('IPAMBlock', 'BlockAffinity')`);
+  db.exec(`UPDATE meta SET value = 1 WHERE key = '${OWNERS_INDEXED}'`);
+}
+
+function ownersIndexed(db: Database.Database): boolean {
+  const row = db.prepare(`SELECT value FROM meta WHERE key = '${OWNERS_INDEXED}'`).get() as { value: number } | undefined;
+  return row?.value === 1;
+}
+
+/** Schema, node columns and owner column are in place (the owner column is the last step of the set-up). */
+function setUpByThisVersion(db: Database.Database): boolean {
+  try {
+    return ownersIndexed(db);
+  } catch {
+    // No meta table yet: a new store.
+    return false;
+  }
+}
+
+/**
+ * The node column of a stored resource: for a WorkloadEndpoint, who must see it under a node filter; for a
+ * node-owned kind, its owner; nothing for the other kinds.
+ */
 function audienceOf(resource: StoredResource): string | null {
+  if (resource.kind === 'IPAMBlock' || resource.kind === 'BlockAffinity') return resource.spec.node ?? null;
   if (resource.kind !== 'WorkloadEndpoint') return null;
   return (resource.spec.allowSpoofedSourcePrefixes?.length ?? 0) > 0 ? EVERY_NODE : (resource.spec.node ?? null);
 }
@@ -223,6 +260,10 @@ export class SqliteDatastore extends BaseDatastore {
   private readonly retentionMs: number;
   private readonly watches = new Set<{ stop(): void; wake(): void }>();
   private closed = false;
+  private readonly readOnly: boolean;
+  /** Settles when this process's locked transaction ends; its own commits run inside `lockHolder`. */
+  private locked: Promise<void> | undefined;
+  private readonly lockHolder = new AsyncLocalStorage<true>();
 
   private readonly stmts: {
     get: Database.Statement<
@@ -231,6 +272,7 @@ export class SqliteDatastore extends BaseDatastore {
     >;
     list: Database.Statement<[string], { json: string }>;
     listOfNode: Database.Statement<[string, string], { json: string }>;
+    listOwned: Database.Statement<[string, string], { json: string }>;
     revision: Database.Statement<[], { value: number }>;
     compacted: Database.Statement<[], { value: number }>;
     setMeta: Database.Statement<[number, string]>;
@@ -250,18 +292,24 @@ export class SqliteDatastore extends BaseDatastore {
     super();
     this.pollIntervalMs = opts.pollIntervalMs ?? 50;
     this.retentionMs = opts.changeRetentionMs ?? 10 * 60_000;
+    this.readOnly = opts.readOnly ?? false;
     this.db = opts.readOnly ? openReadOnly(url, file) : openForWriting(file);
     this.db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 10_000}`);
     if (!opts.readOnly) {
       this.db.pragma('journal_mode = WAL');
       // NORMAL is durable across process crashes in WAL mode; only a power loss can drop the last commits.
       this.db.pragma('synchronous = NORMAL');
-      this.db
-        .transaction(() => {
-          this.db.exec(SCHEMA);
-          migrateNodeColumns(this.db);
-        })
-        .immediate();
+      // A store this version already set up is only read here: the write lock is taken only to create or migrate,
+      // so that fifty CNI ADDs starting at once do not queue for it just to open the store.
+      if (!setUpByThisVersion(this.db)) {
+        this.db
+          .transaction(() => {
+            this.db.exec(SCHEMA);
+            migrateNodeColumns(this.db);
+            migrateOwnerColumn(this.db);
+          })
+          .immediate();
+      }
     }
     this.stmts = this.prepareStatements(url, file);
   }
@@ -278,6 +326,7 @@ export class SqliteDatastore extends BaseDatastore {
   private prepareAll(): SqliteDatastore['stmts'] {
     // A store opened read-only is never migrated: one made before the audience column computes it instead.
     const audience = hasColumn(this.db, 'resources', 'node') ? 'node' : AUDIENCE_FROM_JSON;
+    const owner = ownersIndexed(this.db) ? 'node' : "json_extract(json, '$.spec.node')";
     return {
       get: this.db.prepare(
         `SELECT json, mod_revision, create_revision, ${audience} AS node FROM resources WHERE kind = ? AND name = ?`,
@@ -286,6 +335,7 @@ export class SqliteDatastore extends BaseDatastore {
       listOfNode: this.db.prepare(
         `SELECT json FROM resources WHERE kind = ? AND ${audience} IN (?, '${EVERY_NODE}') ORDER BY name`,
       ),
+      listOwned: this.db.prepare(`SELECT json FROM resources WHERE kind = ? AND ${owner} = ? ORDER BY name`),
       revision: this.db.prepare("SELECT value FROM meta WHERE key = 'revision'"),
       compacted: this.db.prepare("SELECT value FROM meta WHERE key = 'compacted'"),
       setMeta: this.db.prepare('UPDATE meta SET value = ? WHERE key = ?'),
@@ -317,6 +367,10 @@ export class SqliteDatastore extends BaseDatastore {
     return rows.map((r) => JSON.parse(r.json) as StoredOf<K>);
   }
 
+  override async listOwnedBy<K extends NodeOwnedKind>(kind: K, node: string): Promise<StoredOf<K>[]> {
+    return this.stmts.listOwned.all(kind, node).map((r) => JSON.parse(r.json) as StoredOf<K>);
+  }
+
   async snapshot(kinds: readonly StoredKind[], filter: NodeFilter = {}): Promise<Snapshot> {
     // One read transaction: the revision is exactly the one the rows were read at.
     const read = this.db.transaction(() => {
@@ -338,6 +392,9 @@ export class SqliteDatastore extends BaseDatastore {
   }
 
   protected async commitChecked(req: CommitRequest): Promise<CommitResult> {
+    // Another write of this process waits while a locked transaction is open (it would join it). What follows the
+    // loop runs without yielding, so nothing can open one in between.
+    while (this.locked && !this.lockHolder.getStore()) await this.locked;
     const run = this.db.transaction((): CommitResult => {
       for (const pre of req.preconditions) {
         const row = this.stmts.get.get(pre.kind, pre.name);
@@ -379,6 +436,34 @@ export class SqliteDatastore extends BaseDatastore {
     // This process's own watchers need no file-system event to learn of its commits.
     for (const w of this.watches) w.wake();
     return result;
+  }
+
+  override async transact<T>(fn: (tx: Txn) => Promise<T>, opts: TransactOptions = {}): Promise<T> {
+    if (!opts.holdWriteLock || this.readOnly || this.lockHolder.getStore()) return super.transact(fn, opts);
+    // One locked transaction per process at a time; the check and BEGIN run without yielding in between.
+    while (this.locked) await this.locked;
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+    } catch (err) {
+      // Not had within the busy timeout: the optimistic way still gets there, only with re-runs.
+      if (String((err as { code?: unknown }).code ?? '').startsWith('SQLITE_BUSY')) return super.transact(fn, opts);
+      throw err;
+    }
+    let release!: () => void;
+    this.locked = new Promise((r) => (release = r));
+    // The reads and the commit (a savepoint inside this transaction) see one state no other process can change,
+    // so the commit's preconditions hold and fn runs once.
+    try {
+      const result = await this.lockHolder.run(true, () => super.transact(fn, opts));
+      this.db.exec('COMMIT');
+      return result;
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw err;
+    } finally {
+      this.locked = undefined;
+      release();
+    }
   }
 
   private trimChanges(now: number, revision: number): void {

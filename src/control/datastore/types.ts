@@ -97,6 +97,12 @@ export interface NodeFilter {
   node?: string;
 }
 
+/**
+ * Kinds whose every record belongs to one node (spec.node): IPAM reads the node's own blocks and affinities
+ * without listing the cluster's (an ADD on a node with room in its blocks must not read 20,000 blocks).
+ */
+export type NodeOwnedKind = 'IPAMBlock' | 'BlockAffinity';
+
 /** The audience of a WorkloadEndpoint every node must see (node names are DNS-1123: never "*"). */
 export const EVERY_NODE = '*';
 
@@ -126,6 +132,8 @@ export interface Txn {
    * guardKind, the commit also fails (and re-runs) if any item of the kind changed meanwhile (KindGuard).
    */
   list<K extends StoredKind>(kind: K, opts?: { guardKind?: boolean }): Promise<StoredOf<K>[]>;
+  /** Read of the records of a node-owned kind whose spec.node is `node`; guarded like list() without guardKind. */
+  listOwnedBy<K extends NodeOwnedKind>(kind: K, node: string): Promise<StoredOf<K>[]>;
   /** Guard a key at the version this transaction listed or got it at, without reading it again. */
   guard(kind: StoredKind, name: string): void;
   /** Fails the commit if the key exists at commit time. */
@@ -138,6 +146,13 @@ export interface Txn {
 export interface TransactOptions {
   /** Attempts before giving up with the last conflict (default 64). */
   maxAttempts?: number;
+  /**
+   * Where the backend has one store-wide writer lock (SQLite), hold it from the first read to the commit, so that
+   * many processes rewriting one record (fifty ADDs allocating from one IPAM block) queue once instead of
+   * conflicting and re-running again and again. Only for fn that waits on nothing but this datastore. Backends
+   * without such a lock (etcd), or a lock not had within the busy timeout, run optimistically as usual.
+   */
+  holdWriteLock?: boolean;
 }
 
 export interface Datastore {
@@ -145,6 +160,8 @@ export interface Datastore {
   readonly url: string;
   get<K extends StoredKind>(kind: K, name: string): Promise<StoredOf<K> | undefined>;
   list<K extends StoredKind>(kind: K, filter?: NodeFilter): Promise<StoredOf<K>[]>;
+  /** The records of a node-owned kind whose spec.node is `node`, in name order. */
+  listOwnedBy<K extends NodeOwnedKind>(kind: K, node: string): Promise<StoredOf<K>[]>;
   /** One consistent read of several kinds, and the revision it was taken at (the start of a watch-fed cache). */
   snapshot(kinds: readonly StoredKind[], filter?: NodeFilter): Promise<Snapshot>;
   /** Fails with AlreadyExistsError when the resource exists. */

@@ -65,14 +65,16 @@ export async function assignInTxn(
     const ns = req.namespace === undefined ? '' : ` and admits namespace "${req.namespace}"`;
     throw new IpamError(`no enabled IPv4 IPPool for ${use} addresses selects node "${req.node}"${ns}`);
   }
-  const blocks = await tx.list('IPAMBlock');
+  // Only the node's own blocks: this IPAM never lends a block to another node, so every address the node's
+  // handles hold is in them, and an ADD with room in them reads O(node's blocks), not the cluster's.
+  const ownBlocks = await tx.listOwnedBy('IPAMBlock', req.node);
   // A retried CNI ADD for the same container gets the address it already has.
-  const held = findHandle(blocks, req.handle).find((a) => pools.some((p) => p.metadata.name === a.pool));
+  const held = findHandle(ownBlocks, req.handle).find((a) => pools.some((p) => p.metadata.name === a.pool));
   if (held) return held;
 
   for (const pool of pools) {
-    const own = blocks
-      .filter((b) => b.spec.node === req.node && blockInPool(b, pool))
+    const own = ownBlocks
+      .filter((b) => blockInPool(b, pool))
       .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
     for (const block of own) {
       const address = firstFreeAddress(block, pool);
@@ -82,7 +84,8 @@ export async function assignInTxn(
       }
     }
   }
-  const taken = await takenBlocks(tx, blocks);
+  // Claiming a new block must steer clear of every claimed range: only here is the whole cluster read.
+  const taken = await takenBlocks(tx, await tx.list('IPAMBlock'));
   for (const pool of pools) {
     for (let cidr = firstUnclaimedBlock(pool, taken); cidr; cidr = firstUnclaimedBlock(pool, taken)) {
       const block = claimBlock(tx, pool, req.node, cidr);
@@ -102,9 +105,13 @@ export async function assignInTxn(
 }
 
 /** Free every address held by the handle; returns what was freed (empty when nothing was held: idempotent). */
-export async function releaseInTxn(tx: Txn, handle: string, keep?: (a: Assignment) => boolean): Promise<Assignment[]> {
+/**
+ * Releases what `handle` holds. With `node`, only that node's blocks are read: a handle allocated for a node lives
+ * in its own blocks (blocks are never lent to another node), so a workload's or tunnel's release stays O(node).
+ */
+export async function releaseInTxn(tx: Txn, handle: string, keep?: (a: Assignment) => boolean, node?: string): Promise<Assignment[]> {
   const released: Assignment[] = [];
-  for (const block of await tx.list('IPAMBlock')) {
+  for (const block of await (node ? tx.listOwnedBy('IPAMBlock', node) : tx.list('IPAMBlock'))) {
     const remaining = { ...block.spec.allocations };
     let changed = false;
     for (const [address, a] of Object.entries(block.spec.allocations)) {
@@ -130,13 +137,14 @@ export async function releaseInTxn(tx: Txn, handle: string, keep?: (a: Assignmen
 
 export function assignAddress(ds: Datastore, req: AssignRequest, selects: PoolSelectsNode): Promise<Assignment> {
   if (!req.handle) throw new IpamError('assign: handle must be a non-empty string');
-  return ds.transact((tx) => assignInTxn(tx, req, selects));
+  // Every ADD on a node rewrites the same block record: queue on the store's lock rather than conflict.
+  return ds.transact((tx) => assignInTxn(tx, req, selects), { holdWriteLock: true });
 }
 
-export function releaseByHandle(ds: Datastore, handle: string): Promise<Assignment[]> {
-  return ds.transact((tx) => releaseInTxn(tx, handle));
+export function releaseByHandle(ds: Datastore, handle: string, node?: string): Promise<Assignment[]> {
+  return ds.transact((tx) => releaseInTxn(tx, handle, undefined, node));
 }
 
-export async function addressesOfHandle(ds: Datastore, handle: string): Promise<Assignment[]> {
-  return findHandle(await ds.list('IPAMBlock'), handle);
+export async function addressesOfHandle(ds: Datastore, handle: string, node?: string): Promise<Assignment[]> {
+  return findHandle(await (node ? ds.listOwnedBy('IPAMBlock', node) : ds.list('IPAMBlock')), handle);
 }

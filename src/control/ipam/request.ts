@@ -120,5 +120,5 @@ export async function assignRequestedInTxn(tx: Txn, req: RequestedAssignRequest,
 /** Allocates exactly the requested address for the handle, or fails with a RequestedAddressError saying why. */
 export function assignRequestedAddress(ds: Datastore, req: RequestedAssignRequest): Promise<Assignment> {
   if (!req.handle) throw new IpamError('assign: handle must be a non-empty string');
-  return ds.transact((tx) => assignRequestedInTxn(tx, req));
+  return ds.transact((tx) => assignRequestedInTxn(tx, req), { holdWriteLock: true });
 }

@@ -52,10 +52,11 @@ export async function ensureTunnelAddressInTxn(
   for (const encap of ['vxlan', 'ipip'] as const) {
     const handle = tunnelHandle(nodeName, encap);
     const wanted = new Set(tunnelPools.filter((p) => encapsulates(p, encap)).map((p) => p.metadata.name));
-    const held = findHandle(await tx.list('IPAMBlock'), handle);
+    // A tunnel address lives in one of the node's own blocks: read those, not the cluster's.
+    const held = findHandle(await tx.listOwnedBy('IPAMBlock', nodeName), handle);
     // Keep one address that still comes from a wanted pool; everything else the handle holds goes back.
     const keep = held.find((a) => wanted.has(a.pool));
-    await releaseInTxn(tx, handle, (a) => a.address === keep?.address);
+    await releaseInTxn(tx, handle, (a) => a.address === keep?.address, nodeName);
     let address = keep?.address;
     if (!address && wanted.size > 0) {
       const assigned = await assignInTxn(tx, { node: nodeName, handle, attributes: { node: nodeName, type: `${encap}-tunnel` } }, selects, 'Tunnel', (name) =>
