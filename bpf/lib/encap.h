@@ -9,6 +9,7 @@
 #include "csum.h"
 #include "parsing.h"
 #include "verdict.h"
+#include "nexthop.h"
 
 #define OUTER_TTL		64
 #define VXLAN_SPORT_BASE	49152	/* IANA dynamic range, as the Linux VXLAN device defaults to */
@@ -69,7 +70,8 @@ static __always_inline __u16 outer_ip_id(const struct iphdr *iph)
  * (REMOTE_BLOCK with IPIP or VXLAN) and redirects it out of the uplink. Returns the counter reason; on
  * REASON_ENCAP v->action is the redirect.
  *
- * Outer L2: bpf_redirect_neigh without parameters makes the kernel route the OUTER destination (next_hop)
+ * Outer L2 (redirect_to_node, nexthop.h): the next hop's MAC when the agent pre-resolved it, else
+ * bpf_redirect_neigh without parameters, which makes the kernel route the OUTER destination (next_hop)
  * out of uplink_ifindex and resolve the neighbour of that route's gateway, so a next hop in another subnet
  * goes through the subnet's router, exactly as a bpf_fib_lookup + bpf_redirect_neigh(&nh) pair would, with
  * one helper call less on the hot path, and without making test runs depend on the host's routing table.
@@ -152,7 +154,7 @@ static __always_inline __u32 encap_and_redirect(struct __sk_buff *skb, const str
 		ieth->h_proto = bpf_htons(ETH_P_IP);
 	}
 
-	v->action = bpf_redirect_neigh(uplink_ifindex, NULL, 0, 0);
+	v->action = redirect_to_node(skb, next_hop);
 	return REASON_ENCAP;
 }
 

@@ -64,6 +64,29 @@ struct known_node_value {
 	__be32 tunnel_addr;	/* the node's tunnel address, 0 when it has none */
 };
 
+/* ---- next hops: the uplink's L2 header toward a node, pre-resolved from the kernel's neighbour table ----
+ * Keyed by a node's underlay address (the outer destination of our tunnel packets). The agent follows the
+ * neighbour table of the uplink (src/control/reconcile/next-hops.ts) and writes an entry while the neighbour of
+ * that node's first hop (the node itself on-link, else the gateway the host's route names) is in a usable state;
+ * the encapsulating programs then write the Ethernet header and bpf_redirect, skipping the kernel's route and
+ * neighbour lookups of bpf_redirect_neigh. No entry, or NEXT_HOP_F_VERIFY: bpf_redirect_neigh as before. */
+
+/* The kernel's entry is STALE: our bpf_redirect never counts as a use of it, so without a packet through
+ * bpf_redirect_neigh the kernel would never re-verify it (DELAY, probe) and would garbage-collect it. Packets to
+ * such a next hop take bpf_redirect_neigh until the kernel moves the entry on (DELAY, then REACHABLE). */
+#define NEXT_HOP_F_VERIFY	(1 << 0)
+
+struct next_hop_key {
+	__be32 addr;		/* a node's underlay address */
+};
+
+struct next_hop_value {
+	__u8 dst_mac[6];	/* the first hop's MAC (the node itself on-link, else its gateway) */
+	__u8 src_mac[6];	/* the uplink's MAC */
+	__u32 ifindex;		/* the uplink, where that neighbour lives */
+	__u32 flags;		/* NEXT_HOP_F_* */
+};
+
 /* ---- source allow-list: prefixes a workload may send from besides its own addresses ----
  * WorkloadEndpoint spec.allowSpoofedSourcePrefixes (Calico's field). For a local workload, per host-side veth
  * (from_workload's source check); for a workload on another node, per that node's underlay address (the
@@ -181,6 +204,14 @@ struct {
 	__type(value, struct known_node_value);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } known_nodes_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct next_hop_key);
+	__type(value, struct next_hop_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} next_hop_map SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);

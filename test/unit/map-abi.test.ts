@@ -15,6 +15,8 @@ import {
   C_MIRRORS,
   encodeKnownNodeKey,
   encodeKnownNodeValue,
+  encodeNextHopKey,
+  encodeNextHopValue,
   encodeRouteKey,
   encodeRouteValue,
   encodeSettingsValue,
@@ -195,6 +197,12 @@ describe('map ABI: bpf/lib/maps.h as compiled (BTF) against src/control/maps/lay
       ],
       ['known_node_key', encodeKnownNodeKey('1.2.3.4'), { addr: ip('1.2.3.4') }],
       ['known_node_value', encodeKnownNodeValue({ vtepMac: '31:32:33:34:35:36', flags: 0x0203, tunnelAddr: '5.6.7.8' }), { vtep_mac: mac('31:32:33:34:35:36'), flags: le(0x0203, 2), tunnel_addr: ip('5.6.7.8') }],
+      ['next_hop_key', encodeNextHopKey('2.3.4.5'), { addr: ip('2.3.4.5') }],
+      [
+        'next_hop_value',
+        encodeNextHopValue({ dstMac: '41:42:43:44:45:46', srcMac: '51:52:53:54:55:56', ifindex: 0x06070809, flags: 0x0a0b0c0d }),
+        { dst_mac: mac('41:42:43:44:45:46'), src_mac: mac('51:52:53:54:55:56'), ifindex: le(0x06070809, 4), flags: le(0x0a0b0c0d, 4) },
+      ],
       ['settings_value', encodeSettingsValue({ tunnelAddr: '9.9.9.1', uplinkMtu: 0x2328, cacheGen: 0x0a0b0c0d }), { tunnel_addr: ip('9.9.9.1'), uplink_mtu: le(0x2328, 4), flags: le(0, 4), cache_gen: le(0x0a0b0c0d, 4) }],
     ];
     for (const [struct, encoded, expected] of cases) {

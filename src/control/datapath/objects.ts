@@ -46,6 +46,7 @@ export interface DatapathMaps {
   settings: BpfMap;
   counters: BpfMap;
   sourceAllow: BpfMap;
+  nextHops: BpfMap;
 }
 
 export interface Datapath {
@@ -148,6 +149,7 @@ export function loadDatapath(cfg: DatapathConfig, deps: LoadDeps = defaultDeps):
       settings: first.map(MAP_NAMES.settings),
       counters: first.map(MAP_NAMES.counters),
       sourceAllow: first.map(MAP_NAMES.sourceAllow),
+      nextHops: first.map(MAP_NAMES.nextHops),
     };
     return {
       programs: {

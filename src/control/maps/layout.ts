@@ -10,6 +10,8 @@ export const MAP_NAMES = {
   settings: 'settings_map',
   counters: 'counters_map',
   sourceAllow: 'source_allow_map',
+  /** Pre-resolved L2 header toward each node (the agent's next-hops step follows the kernel's neighbour table). */
+  nextHops: 'next_hop_map',
   /** Per-CPU caches of routes_map and known_nodes_map lookups, private to each object (not pinned): the agent
    * never reads them, it only publishes settings.cache_gen. */
   routeCache: 'route_cache_map',
@@ -43,6 +45,11 @@ export const RouteFlags = {
 export const NodeFlags = {
   AllowIpip: 1 << 0,
   AllowVxlan: 1 << 1,
+} as const;
+
+export const NextHopFlags = {
+  /** The kernel's neighbour entry is STALE: packets take bpf_redirect_neigh so the kernel re-verifies it. */
+  Verify: 1 << 0,
 } as const;
 
 export enum CounterHook {
@@ -109,6 +116,15 @@ export type SourceAllowEntry = { scope: 'veth'; ifindex: number; cidr: string } 
 
 export const SourceAllowScope = { Veth: 1, Node: 2 } as const;
 
+/** A next_hop_map entry: how to reach the node at underlay address `node` (the key) on the uplink. */
+export interface NextHopEntry {
+  node: string;
+  dstMac: string;
+  srcMac: string;
+  ifindex: number;
+  flags: number;
+}
+
 export interface SettingsEntry {
   tunnelAddr: string;
   uplinkMtu: number;
@@ -136,6 +152,8 @@ export const STRUCT_LAYOUTS = {
   known_node_value: { size: 12, fields: { vtep_mac: [0, 6], flags: [6, 2], tunnel_addr: [8, 4] } },
   source_allow_key: { size: 16, fields: { prefixlen: [0, 4], scope: [4, 4], owner: [8, 4], addr: [12, 4] } },
   source_allow_value: { size: 4, fields: { reserved: [0, 4] } },
+  next_hop_key: { size: 4, fields: { addr: [0, 4] } },
+  next_hop_value: { size: 20, fields: { dst_mac: [0, 6], src_mac: [6, 6], ifindex: [12, 4], flags: [16, 4] } },
   settings_value: { size: 16, fields: { tunnel_addr: [0, 4], uplink_mtu: [4, 4], flags: [8, 4], cache_gen: [12, 4] } },
   route_cache_slot: { size: 32, fields: { addr: [0, 4], gen: [4, 4], value: [8, 24] } },
   node_cache_slot: { size: 24, fields: { addr: [0, 4], gen: [4, 4], value: [8, 12], known: [20, 4] } },
@@ -150,12 +168,15 @@ export const SETTINGS_VALUE_SIZE = STRUCT_LAYOUTS.settings_value.size;
 export const SOURCE_ALLOW_KEY_SIZE = STRUCT_LAYOUTS.source_allow_key.size;
 export const SOURCE_ALLOW_VALUE_SIZE = STRUCT_LAYOUTS.source_allow_value.size;
 export const COUNTER_VALUE_SIZE = STRUCT_LAYOUTS.counter_value.size;
+export const NEXT_HOP_KEY_SIZE = STRUCT_LAYOUTS.next_hop_key.size;
+export const NEXT_HOP_VALUE_SIZE = STRUCT_LAYOUTS.next_hop_value.size;
 
 /** max_entries of each map as maps.h declares it (routes and known nodes bound what one node can hold). */
 export const MAP_MAX_ENTRIES = {
   [MAP_NAMES.routes]: 65536,
   [MAP_NAMES.knownNodes]: 16384,
   [MAP_NAMES.sourceAllow]: 16384,
+  [MAP_NAMES.nextHops]: 16384,
   [MAP_NAMES.settings]: 1,
   [MAP_NAMES.counters]: COUNTER_SLOTS,
   [MAP_NAMES.routeCache]: ROUTE_CACHE_SLOTS,
@@ -174,6 +195,7 @@ export const C_MIRRORS: { cName: string; prefix: string; mirror: Record<string, 
   { cName: 'enum counter_reason', prefix: 'REASON_', mirror: CounterReason, count: REASON_COUNT },
   { cName: 'ROUTE_F_* flags', prefix: 'ROUTE_F_', mirror: RouteFlags },
   { cName: 'NODE_F_* flags', prefix: 'NODE_F_', mirror: NodeFlags },
+  { cName: 'NEXT_HOP_F_* flags', prefix: 'NEXT_HOP_F_', mirror: NextHopFlags },
   { cName: 'enum source_allow_scope', prefix: 'SOURCE_SCOPE_', mirror: SourceAllowScope },
   { cName: 'COUNTER_SLOTS', prefix: '', mirror: { COUNTER_SLOTS } },
   { cName: 'ROUTE_CACHE_SLOTS', prefix: '', mirror: { ROUTE_CACHE_SLOTS } },
@@ -300,6 +322,30 @@ export function decodeSourceAllowKey(buf: Buffer): SourceAllowEntry {
 
 export function encodeSourceAllowValue(): Buffer {
   return Buffer.alloc(SOURCE_ALLOW_VALUE_SIZE);
+}
+
+export function encodeNextHopKey(node: string): Buffer {
+  const buf = Buffer.alloc(NEXT_HOP_KEY_SIZE);
+  writeIpv4(buf, 0, node);
+  return buf;
+}
+
+export function decodeNextHopKey(buf: Buffer): string {
+  return ipv4String(buf, 0);
+}
+
+export function encodeNextHopValue(e: Omit<NextHopEntry, 'node'>): Buffer {
+  if (!Number.isInteger(e.ifindex) || e.ifindex <= 0 || e.ifindex > 0xffffffff) throw new Error(`invalid ifindex ${e.ifindex}`);
+  const buf = Buffer.alloc(NEXT_HOP_VALUE_SIZE);
+  writeMac(buf, 0, e.dstMac);
+  writeMac(buf, 6, e.srcMac);
+  buf.writeUInt32LE(e.ifindex, 12);
+  buf.writeUInt32LE(e.flags, 16);
+  return buf;
+}
+
+export function decodeNextHopValue(buf: Buffer): Omit<NextHopEntry, 'node'> {
+  return { dstMac: macString(buf, 0), srcMac: macString(buf, 6), ifindex: buf.readUInt32LE(12), flags: buf.readUInt32LE(16) };
 }
 
 export function encodeU32Key(index: number): Buffer {
