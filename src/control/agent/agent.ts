@@ -21,6 +21,7 @@ import {
 import { BgpSyncer } from '../bgp/index.js';
 import { openDatastore } from '../datastore/index.js';
 import type { Datastore, StoredKind, StoredResource } from '../datastore/types.js';
+import { listNeighbours, NeighbourMonitor } from '../host/neighbours.js';
 import { NftTable } from '../host/nft.js';
 import { hostRouteMetric, listHostRoutes, routeDeleteLine, runRouteBatch, underlayGatewayResolver } from '../host/routes.js';
 import { ensureRouterSysctls } from '../host/sysctl.js';
@@ -45,6 +46,7 @@ import { vtepMacOf } from '../model/vtep.js';
 import { knownNodeEntries, routeEntries, settingsEntries, sourceAllowMapEntries } from '../reconcile/encode.js';
 import { sourceAllowKey } from '../compile/source-allow.js';
 import { HostRouteSyncer } from '../reconcile/host-routes.js';
+import { NextHopSyncer } from '../reconcile/next-hops.js';
 import { indexedSource, MapSyncer } from '../reconcile/map-syncer.js';
 import { FlagStep, StepRunner } from '../reconcile/steps.js';
 import { lookupCachesSafe, nextCacheGen } from '../reconcile/cache-gen.js';
@@ -81,6 +83,8 @@ export interface AgentOptions {
   bgpReadiness?: boolean;
   /** Period of the full resync that re-reads the kernel and repairs drift made behind our back (ms). */
   resyncMs?: number;
+  /** Pre-resolve next-hop MACs into next_hop_map (default true); false keeps the map empty. */
+  nextHopMacs?: boolean;
 }
 
 export const poolSelectsNode = (pool: IPPool, node: Node): boolean =>
@@ -155,6 +159,8 @@ export class Agent {
   private steps!: ReturnType<Agent['makeSteps']>;
   private nft!: NftTable;
   private bgp!: BgpSyncer;
+  /** Follows the uplink's neighbour table for the next-hops step. */
+  private neighbourMonitor?: NeighbourMonitor;
   /** BIRD learned other routes since the last pass: the compiler takes them in the loop. */
   private learnedChanged = false;
 
@@ -213,6 +219,17 @@ export class Agent {
     this.bgp.registerMetrics(this.metrics.registry);
     this.steps = this.makeSteps();
     this.runner.add(...Object.values(this.steps));
+    if (this.opts.nextHopMacs !== false) {
+      this.neighbourMonitor = new NeighbourMonitor({
+        dev: this.uplink.ifname,
+        onEvent: (e) => {
+          if (this.steps.nextHops.applyEvent(e)) this.schedule();
+        },
+        onStart: () => this.readNeighbours(),
+        onError: (message) => this.log.warn(message),
+      });
+      this.neighbourMonitor.start();
+    }
 
     this.cache = new WatchCache({
       ds: this.ds,
@@ -276,6 +293,7 @@ export class Agent {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.neighbourMonitor?.stop();
     await this.cache?.stop();
     // A pass is synchronous kernel work; a datastore write in flight is waited for briefly, never for long.
     await this.runner.idle(STOP_GRACE_MS);
@@ -307,7 +325,8 @@ export class Agent {
   private resync(): void {
     const s = this.steps;
     this.gateways = undefined;
-    for (const step of [s.routes, s.knownNodes, s.sourceAllow, s.settings, s.hostRoutes, s.links]) step.resync();
+    for (const step of [s.routes, s.knownNodes, s.sourceAllow, s.settings, s.hostRoutes, s.links, s.nextHops]) step.resync();
+    if (this.neighbourMonitor) this.readNeighbours();
     this.nft.forget();
     for (const step of [s.datapath, s.tunnelAddresses, s.nft]) step.mark();
     this.schedule();
@@ -356,6 +375,7 @@ export class Agent {
       this.metrics.reconcileSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
       this.metrics.mapEntries.set({ map: MAP_NAMES.routes }, this.steps.routes.size);
       this.metrics.mapEntries.set({ map: MAP_NAMES.knownNodes }, this.steps.knownNodes.size);
+      this.metrics.mapEntries.set({ map: MAP_NAMES.nextHops }, this.steps.nextHops.size);
       if (this.inbox.reset || this.inbox.deltas.length > 0) continue;
       const retryIn = this.runner.nextRetryIn();
       this.health.inSync = this.cache.synced && this.runner.settled;
@@ -429,7 +449,10 @@ export class Agent {
         s.tunnelAddresses.mark();
       }
     }
-    if (c.knownNodes.size > 0) s.knownNodes.mark(c.knownNodes);
+    if (c.knownNodes.size > 0) {
+      s.knownNodes.mark(c.knownNodes);
+      s.nextHops.mark(c.knownNodes);
+    }
     if (c.sourceAllow.size > 0) s.sourceAllow.mark(c.sourceAllow);
     if (c.settings) {
       s.settings.mark(['0']);
@@ -589,6 +612,13 @@ export class Agent {
           gatewayFor: (this.gateways ??= underlayGatewayResolver()),
         }),
       }),
+      nextHops: new NextHopSyncer(MAP_NAMES.nextHops, () => maps().nextHops, {
+        nodes: () => this.routeIndex().knownNodes,
+        gatewayFor: () => (this.gateways ??= underlayGatewayResolver()),
+        uplink: { ifindex: this.uplink.ifindex, mac: this.uplink.mac },
+        enabled: this.opts.nextHopMacs !== false && this.uplink.mac !== '',
+        onOverflow: overflow(MAP_NAMES.nextHops),
+      }),
       nft: new FlagStep('nft', () => {
         this.nft.apply(natOutgoingRuleset(node, state().natOutgoing));
       }),
@@ -626,6 +656,16 @@ export class Agent {
     if (this.cacheGen === 0) return;
     this.cacheGen = nextCacheGen(this.cacheGen);
     this.steps.settings.mark(['0']);
+  }
+
+  /** The uplink's neighbour table, read whole (monitor start, resync): the next-hops step takes it. */
+  private readNeighbours(): void {
+    try {
+      this.steps.nextHops.replaceNeighbours(listNeighbours(this.uplink.ifname));
+      this.schedule();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'neighbour table not read; next hops keep what they had until the next resync');
+    }
   }
 
   /** This node's admitted WorkloadEndpoints (the cache holds only this node's; admission may hold some back). */

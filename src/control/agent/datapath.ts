@@ -57,7 +57,12 @@ export class DatapathHandle {
     const next = loadDatapath({
       ...globals,
       pinRoot: this.pins.root,
-      maxEntries: { [MAP_NAMES.routes]: this.capacities.routes, [MAP_NAMES.knownNodes]: this.capacities.knownNodes },
+      maxEntries: {
+        [MAP_NAMES.routes]: this.capacities.routes,
+        [MAP_NAMES.knownNodes]: this.capacities.knownNodes,
+        // One next hop per known node at most.
+        [MAP_NAMES.nextHops]: this.capacities.knownNodes,
+      },
     });
     const previous = this.loaded;
     this.loaded = next;

@@ -28,7 +28,7 @@ export const loadCommand: Command = {
   name: 'load',
   summary: 'run the node agent in the foreground: load and attach the data path, keep it in sync',
   usage:
-    'load --node NAME [--uplink IFACE] [--address A.B.C.D/N] [--xdp [--force-xdp]] [--bpffs DIR] [--health-addr HOST:PORT] [--metrics-addr HOST:PORT] [--max-routes N] [--max-known-nodes N] [--skip-bgp-readiness]',
+    'load --node NAME [--uplink IFACE] [--address A.B.C.D/N] [--xdp [--force-xdp]] [--bpffs DIR] [--health-addr HOST:PORT] [--metrics-addr HOST:PORT] [--max-routes N] [--max-known-nodes N] [--skip-bgp-readiness] [--no-next-hop-macs]',
   options: {
     node: { type: 'string' },
     uplink: { type: 'string' },
@@ -41,6 +41,7 @@ export const loadCommand: Command = {
     'max-routes': { type: 'string' },
     'max-known-nodes': { type: 'string' },
     'skip-bgp-readiness': { type: 'boolean' },
+    'no-next-hop-macs': { type: 'boolean' },
   },
   async run(args, ctx) {
     const node = stringOption(args, 'node');
@@ -61,6 +62,7 @@ export const loadCommand: Command = {
         knownNodes: capacityFlag(args, 'max-known-nodes'),
       },
       bgpReadiness: !boolOption(args, 'skip-bgp-readiness'),
+      nextHopMacs: !boolOption(args, 'no-next-hop-macs'),
     });
     await agent.start();
     const signal = await new Promise<NodeJS.Signals>((resolve) => {

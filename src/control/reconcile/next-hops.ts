@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: Apache-2.0
+// next_hop_map (bpf/lib/maps.h): for each known node, the Ethernet header that reaches it on the uplink, taken from
+// the kernel's neighbour table, so that the encapsulating programs can bpf_redirect instead of making the kernel
+// route and resolve every packet (bpf_redirect_neigh). This step is the map's only writer.
+//
+// - First hop of a node: the node itself when on-link, else the gateway of the host's route toward it (the same
+//   resolver as the host routes' gateways: the main table, read again on every resync).
+// - An entry exists while that neighbour is in a usable state (REACHABLE, STALE, DELAY, PROBE, PERMANENT, NOARP)
+//   with a MAC; INCOMPLETE, FAILED or deleted removes it, and the programs fall back to bpf_redirect_neigh, which
+//   also makes the kernel resolve the neighbour (the agent never resolves or probes anything itself, so a
+//   neighbour that never resolves costs it nothing: no entry, no retries).
+// - Keeping entries alive: our bpf_redirect is invisible to the kernel's neighbour state machine, so an entry
+//   nobody else uses goes REACHABLE -> STALE and stays there (never re-verified, and garbage-collected after
+//   gc_stale_time once the table holds gc_thresh1 entries). A STALE neighbour's entry is written with
+//   NEXT_HOP_F_VERIFY: its packets take bpf_redirect_neigh, the kernel's use moves it to DELAY and a unicast
+//   probe confirms it (REACHABLE) or fails it (FAILED: the entry goes). So the kernel verifies a neighbour in use
+//   exactly as often as it would without this map (once per reachable time), and idle ones age out as before.
+//   Managed neighbours (NTF_MANAGED) would keep every node's entry resolved instead, at the price of probes to
+//   idle nodes and a second kernel object to own.
+import type { MapEntry } from '../bpf/types.js';
+import { usableNeighbour, type Neighbour, type NeighbourEvent } from '../host/neighbours.js';
+import { encodeNextHopKey, encodeNextHopValue, NextHopFlags, type NextHopEntry } from '../maps/layout.js';
+import { MapSyncer } from './map-syncer.js';
+import type { SyncStep } from './steps.js';
+
+/** The uplink as the entries name it. */
+export interface NextHopUplink {
+  ifindex: number;
+  mac: string;
+}
+
+/** The entry for `node` whose first hop is in state `hop`, or undefined when the kernel has no usable answer. */
+export function nextHopEntry(node: string, hop: Neighbour | undefined, uplink: NextHopUplink): NextHopEntry | undefined {
+  if (!usableNeighbour(hop)) return undefined;
+  return {
+    node,
+    dstMac: hop.mac,
+    srcMac: uplink.mac,
+    ifindex: uplink.ifindex,
+    flags: hop.states.includes('STALE') ? NextHopFlags.Verify : 0,
+  };
+}
+
+export interface NextHopsOptions {
+  /** The nodes' underlay addresses (the compiler's known nodes, by address). */
+  nodes: () => { keys(): Iterable<string>; has(addr: string): boolean };
+  /** First underlay hop toward an address: itself on-link, else the gateway. */
+  gatewayFor: () => (addr: string) => string;
+  uplink: NextHopUplink;
+  /** False: the map is kept empty (every packet takes bpf_redirect_neigh). */
+  enabled: boolean;
+  onOverflow?: (keys: string[], capacity: number) => void;
+}
+
+type MapRef = ConstructorParameters<typeof MapSyncer>[1];
+
+export class NextHopSyncer implements SyncStep {
+  readonly name: string;
+  private readonly syncer: MapSyncer;
+  /** The uplink's neighbour table as the kernel last told it. */
+  private readonly neighbours = new Map<string, Neighbour>();
+  /** Nodes by their first hop; rebuilt after the nodes or the gateways change. */
+  private byHop?: Map<string, string[]>;
+
+  constructor(
+    mapName: string,
+    mapRef: MapRef,
+    private readonly opts: NextHopsOptions,
+  ) {
+    this.name = mapName;
+    this.syncer = new MapSyncer(
+      mapName,
+      mapRef,
+      {
+        allKeys: () => (opts.enabled ? opts.nodes().keys() : []),
+        entry: (node) => this.entry(node),
+        encodeKey: encodeNextHopKey,
+      },
+      { onOverflow: opts.onOverflow },
+    );
+  }
+
+  get pending(): boolean {
+    return this.syncer.pending;
+  }
+
+  get size(): number {
+    return this.syncer.size;
+  }
+
+  run(): void {
+    this.syncer.run();
+  }
+
+  /** The nodes changed (these addresses): their entries are looked at again. */
+  mark(nodes: Iterable<string>): void {
+    this.byHop = undefined;
+    this.syncer.mark(nodes);
+  }
+
+  /** Everything again: the kernel's map is read back, and the gateways are asked again. */
+  resync(): void {
+    this.byHop = undefined;
+    this.syncer.resync();
+  }
+
+  /** The whole neighbour table, read at once: replaces what the events said. */
+  replaceNeighbours(all: readonly Neighbour[]): void {
+    this.neighbours.clear();
+    for (const n of all) this.neighbours.set(n.addr, n);
+    this.resync();
+  }
+
+  /** One neighbour event; true when it concerns a node's first hop (the map may have to change). */
+  applyEvent(e: NeighbourEvent): boolean {
+    const addr = e.type === 'put' ? e.neighbour.addr : e.addr;
+    if (e.type === 'put') this.neighbours.set(addr, e.neighbour);
+    else this.neighbours.delete(addr);
+    if (!this.opts.enabled) return false;
+    const nodes = this.nodesByHop().get(addr);
+    if (!nodes) return false;
+    this.syncer.mark(nodes);
+    return true;
+  }
+
+  private entry(node: string): MapEntry | undefined {
+    if (!this.opts.enabled || !this.opts.nodes().has(node)) return undefined;
+    const e = nextHopEntry(node, this.neighbours.get(this.opts.gatewayFor()(node)), this.opts.uplink);
+    if (!e) return undefined;
+    const { node: _node, ...value } = e;
+    return { key: encodeNextHopKey(node), value: encodeNextHopValue(value) };
+  }
+
+  private nodesByHop(): Map<string, string[]> {
+    if (!this.byHop) {
+      const gatewayFor = this.opts.gatewayFor();
+      this.byHop = new Map();
+      for (const node of this.opts.nodes().keys()) {
+        const hop = gatewayFor(node);
+        const list = this.byHop.get(hop);
+        if (list) list.push(node);
+        else this.byHop.set(hop, [node]);
+      }
+    }
+    return this.byHop;
+  }
+}
