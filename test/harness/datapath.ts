@@ -7,6 +7,7 @@ import { loadDatapath, type Datapath } from '../../src/control/datapath/objects.
 import {
   COUNTER_SLOTS,
   Encap,
+  NextHopFlags,
   NodeFlags,
   RouteFlags,
   RouteKind,
@@ -15,6 +16,8 @@ import {
   counterSlot,
   encodeKnownNodeKey,
   encodeKnownNodeValue,
+  encodeNextHopKey,
+  encodeNextHopValue,
   encodeRouteKey,
   encodeRouteValue,
   encodeSettingsValue,
@@ -24,6 +27,7 @@ import {
   sumPerCpu,
   type CounterHook,
   type CounterReason,
+  type NextHopEntry,
   type RouteEntry,
 } from '../../src/control/maps/layout.js';
 import { DEFAULT_VXLAN_PORT, DEFAULT_VXLAN_VNI } from '../../src/control/model/parse.js';
@@ -36,6 +40,8 @@ export const VXLAN_PORT = DEFAULT_VXLAN_PORT;
 export const HOST_VETH_MAC = 'ee:ee:ee:ee:ee:ee';
 export const UPLINK_MAC = '52:54:00:00:00:01';
 export const PEER_UPLINK_MAC = '52:54:00:00:00:02';
+/** The router toward VXLAN_NODE's subnet, as the agent pre-resolved it into next_hop_map. */
+export const GATEWAY_MAC = '52:54:00:00:00:fe';
 
 export const LOCAL_POD = { ip: '10.244.1.5', mac: '02:00:0a:f4:01:05', ifindex: 7 };
 export const LOCAL_POD2 = { ip: '10.244.1.6', mac: '02:00:0a:f4:01:06', ifindex: 8 };
@@ -94,6 +100,31 @@ export const SCENARIO_ROUTES: RouteEntry[] = [
   route(PLAIN_NODE.block, RouteKind.RemoteBlock, { nextHop: PLAIN_NODE.addr, flags: REMOTE_FLAGS }),
 ];
 
+/** The uplink ifindex of the fixture's programs: test runs never execute redirects, and lo exists everywhere. */
+export const FIXTURE_UPLINK_IFINDEX = 1;
+
+/**
+ * next_hop_map of the scenario: VXLAN_NODE (another subnet) is reached through a gateway whose MAC the agent
+ * pre-resolved, so its packets leave with that Ethernet header and bpf_redirect; IPIP_NODE has no entry (the kernel
+ * resolves it: bpf_redirect_neigh, Ethernet header untouched).
+ */
+export const SCENARIO_NEXT_HOPS: NextHopEntry[] = [
+  { node: VXLAN_NODE.addr, dstMac: GATEWAY_MAC, srcMac: UPLINK_MAC, ifindex: FIXTURE_UPLINK_IFINDEX, flags: 0 },
+];
+
+export function writeNextHop(dp: Datapath, e: NextHopEntry): void {
+  const { node, ...value } = e;
+  dp.maps.nextHops.update(encodeNextHopKey(node), encodeNextHopValue(value));
+}
+
+/** The Ethernet header an encapsulated frame to `node` leaves with: the pre-resolved one, else the frame's own. */
+export function handOffEthernet(node: string, original: Buffer, nextHops: readonly NextHopEntry[] = SCENARIO_NEXT_HOPS): Buffer {
+  const e = nextHops.find((n) => n.node === node && (n.flags & NextHopFlags.Verify) === 0);
+  if (!e) return original.subarray(0, 14);
+  const mac = (m: string) => Buffer.from(m.split(':').map((x) => parseInt(x, 16)));
+  return Buffer.concat([mac(e.dstMac), mac(e.srcMac), Buffer.from([0x08, 0x00])]);
+}
+
 export interface Fixture {
   dp: Datapath;
   pinRoot: string;
@@ -109,7 +140,7 @@ export interface Fixture {
 export function loadFixture(): Fixture {
   const pinRoot = `/sys/fs/bpf/bo-dp-${randomBytes(3).toString('hex')}`;
   // Test runs never execute redirects; the uplink ifindex only feeds bpf_check_mtu (lo exists everywhere).
-  const uplinkIfindex = 1;
+  const uplinkIfindex = FIXTURE_UPLINK_IFINDEX;
   let dp: Datapath;
   try {
     dp = loadDatapath({ nodeAddr: NODE, uplinkIfindex, vxlanVni: VNI, vxlanPort: VXLAN_PORT, vtepMac: VTEP_MAC, pinRoot });
@@ -126,6 +157,7 @@ export function loadFixture(): Fixture {
     encodeKnownNodeKey(PLAIN_NODE.addr),
     encodeKnownNodeValue({ vtepMac: ZERO_MAC, flags: NodeFlags.AllowIpip | NodeFlags.AllowVxlan, tunnelAddr: PLAIN_NODE.tunnelAddr }),
   );
+  for (const e of SCENARIO_NEXT_HOPS) writeNextHop(dp, e);
   for (const allowed of [ALLOWED_SOURCE, REMOTE_ALLOWED_SOURCE]) dp.maps.sourceAllow.update(encodeSourceAllowKey(allowed), encodeSourceAllowValue());
   // The route cache starts off (cache_gen 0): tests that write routes_map directly need no generation bump.
   const settings = { tunnelAddr: TUNNEL_ADDR, uplinkMtu: UPLINK_MTU, cacheGen: 0 };

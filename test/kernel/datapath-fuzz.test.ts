@@ -32,6 +32,7 @@ import {
   POOL_ONLY,
   REMOTE_ALLOWED_SOURCE,
   counterDelta,
+  handOffEthernet,
   ingressCtx,
   loadFixture,
   slot,
@@ -548,6 +549,7 @@ kernelDescribe('data path fuzz (BPF_PROG_TEST_RUN, seeded)', () => {
       let icmps = 0;
       let runs = 0;
       const tally = new Tally();
+      const handOffs = { preResolved: 0, kernel: 0 };
       for (let i = 0; i < PACKETS_PER_PROGRAM; i++) {
         const frame = workloadFrame(rnd);
         // The veth it comes in on: mostly the sender's own, sometimes another workload's or none.
@@ -591,6 +593,9 @@ kernelDescribe('data path fuzz (BPF_PROG_TEST_RUN, seeded)', () => {
             output(outer.checksumOk && outer.src === NODE && outer.totalLength === frame.length - 14 + overhead);
             const expectedInner = want.ttlDec ? deliveredTo(LOCAL_POD, frame.subarray(14)).subarray(14) : frame.subarray(14);
             output(r.data.subarray(14 + overhead).equals(expectedInner));
+            // The hand-off: the pre-resolved Ethernet header of the outer destination's next hop, else the frame's own.
+            output(r.data.subarray(0, 14).equals(handOffEthernet(outer.dst, frame)));
+            handOffs[r.data.subarray(0, 14).equals(frame.subarray(0, 14)) ? 'kernel' : 'preResolved']++;
             break;
           }
         }
@@ -600,7 +605,9 @@ kernelDescribe('data path fuzz (BPF_PROG_TEST_RUN, seeded)', () => {
       expect(runs).toBeGreaterThan(PACKETS_PER_PROGRAM * 0.95);
       expect(totalFor(delta, hook)).toBe(BigInt(runs + icmps));
       expect(sortedDelta(delta)).toEqual(tally.sorted());
-      console.log(`${name}: outcomes ${JSON.stringify(kinds)}, counters ${tally.summary()}`);
+      // Both hand-offs must really be exercised (VXLAN_NODE has a next_hop_map entry, IPIP_NODE none).
+      for (const [k, n] of Object.entries(handOffs)) expect(n, `hand-off ${k}`).toBeGreaterThan(PACKETS_PER_PROGRAM / 100);
+      console.log(`${name}: outcomes ${JSON.stringify(kinds)}, hand-offs ${JSON.stringify(handOffs)}, counters ${tally.summary()}`);
     });
   }
 });

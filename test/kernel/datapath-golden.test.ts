@@ -31,7 +31,11 @@ import {
   ALLOWED_SOURCE,
   REMOTE_ALLOWED_SOURCE,
   counterDelta,
+  handOffEthernet,
   ingressCtx,
+  writeNextHop,
+  GATEWAY_MAC,
+  FIXTURE_UPLINK_IFINDEX,
   loadFixture,
   slot,
   type Fixture,
@@ -44,6 +48,10 @@ import {
   KNOWN_NODE_KEY_SIZE,
   KNOWN_NODE_VALUE_SIZE,
   MAP_NAMES,
+  NEXT_HOP_KEY_SIZE,
+  NEXT_HOP_VALUE_SIZE,
+  NextHopFlags,
+  encodeNextHopKey,
   ROUTE_KEY_SIZE,
   ROUTE_VALUE_SIZE,
   SETTINGS_VALUE_SIZE,
@@ -140,8 +148,8 @@ function checkOuter(
 function checkEncapsulated(out: Buffer, input: Buffer, innerExpected: Buffer, encap: Encap, nextHop: string, remoteVtep?: string): P.Dissected {
   const inIp = P.dissectIpv4Header(input.subarray(14)) as P.Ipv4Header;
   const d = P.dissect(out);
-  // The frame keeps its Ethernet header: bpf_redirect_neigh replaces it with the next hop's L2.
-  expect(out.subarray(0, 14)).toEqual(input.subarray(0, 14));
+  // A pre-resolved next hop's Ethernet header (bpf_redirect), else the frame's own (bpf_redirect_neigh replaces it).
+  expect(out.subarray(0, 14)).toEqual(handOffEthernet(nextHop, input));
   if (encap === Encap.Ipip) {
     checkOuter(d, { protocol: P.PROTO_IPIP, dst: nextHop, innerLen: innerExpected.length, overhead: 20, tos: inIp.tos, df: inIp.df });
     expect(out.length).toBe(14 + 20 + innerExpected.length);
@@ -184,6 +192,7 @@ kernelDescribe('data path golden packets (BPF_PROG_TEST_RUN)', () => {
       SOURCE_ALLOW_VALUE_SIZE,
       'lpm_trie',
     ]);
+    expect([m.nextHops.name, m.nextHops.keySize, m.nextHops.valueSize, m.nextHops.typeName]).toEqual([MAP_NAMES.nextHops, NEXT_HOP_KEY_SIZE, NEXT_HOP_VALUE_SIZE, 'hash']);
     expect(m.routes.typeName).toBe('lpm_trie');
     expect(m.counters.isPerCpu).toBe(true);
   });
@@ -826,6 +835,62 @@ kernelDescribe('data path golden packets (BPF_PROG_TEST_RUN)', () => {
       expectCounted(r, H.ToUplink, Encap.Ipip, R.Encap);
     } finally {
       fx.dp.maps.routes.delete(key);
+    }
+  });
+  // ------------------------------------------------------------------ hand-off to the uplink (next_hop_map)
+
+  it('hand-off: a fresh next_hop_map entry writes its Ethernet header; none, or one flagged VERIFY, leaves it to the kernel', () => {
+    const key = encodeNextHopKey(IPIP_NODE.addr);
+    const seg = P.udp(LOCAL_POD.ip, IPIP_NODE.pod, 1000, 2000, P.pattern(64));
+    const ip: P.Ipv4Spec = { src: LOCAL_POD.ip, dst: IPIP_NODE.pod, protocol: P.PROTO_UDP, ttl: 20, df: true };
+    const input = fromPod(ip, seg);
+    const hostInput = P.ethernet({ dst: '00:00:00:00:00:00', src: UPLINK_MAC }, P.ipv4({ ...ip, src: TUNNEL_ADDR }, P.udp(TUNNEL_ADDR, IPIP_NODE.pod, 1000, 2000, P.pattern(64))));
+    const handOff = (frame: Buffer) => {
+      const prog = frame === input ? fx.dp.programs.fromWorkload : fx.dp.programs.toUplink;
+      const r = run(prog, frame);
+      expect(r.retval).toBe(TC_ACT_REDIRECT);
+      expectCounted(r, frame === input ? H.FromWorkload : H.ToUplink, Encap.Ipip, R.Encap);
+      expect(P.dissect(r.out).ip!.dst).toBe(IPIP_NODE.addr);
+      return r.out.subarray(0, 14);
+    };
+    const entry = { node: IPIP_NODE.addr, dstMac: PEER_UPLINK_MAC, srcMac: UPLINK_MAC, ifindex: FIXTURE_UPLINK_IFINDEX, flags: 0 };
+    const preResolved = P.ethernet({ dst: PEER_UPLINK_MAC, src: UPLINK_MAC }, Buffer.alloc(0));
+    try {
+      for (const frame of [input, hostInput]) expect(handOff(frame)).toEqual(frame.subarray(0, 14)); // no entry
+      writeNextHop(fx.dp, entry);
+      for (const frame of [input, hostInput]) expect(handOff(frame)).toEqual(preResolved);
+      // The kernel's entry went STALE: the kernel must see a use to re-verify it, so the packet goes through it.
+      writeNextHop(fx.dp, { ...entry, flags: NextHopFlags.Verify });
+      for (const frame of [input, hostInput]) expect(handOff(frame)).toEqual(frame.subarray(0, 14));
+      // The peer's MAC changed: the next packet carries the new one (the map is read per packet, never cached).
+      writeNextHop(fx.dp, { ...entry, dstMac: '52:54:00:00:00:22' });
+      expect(handOff(input)).toEqual(P.ethernet({ dst: '52:54:00:00:00:22', src: UPLINK_MAC }, Buffer.alloc(0)));
+      fx.dp.maps.nextHops.delete(key);
+      expect(handOff(input)).toEqual(input.subarray(0, 14));
+    } finally {
+      if (fx.dp.maps.nextHops.lookup(key)) fx.dp.maps.nextHops.delete(key);
+    }
+  });
+
+  it('hand-off: VXLAN to a node behind a gateway leaves with the gateway\'s MAC; the plain forward never reads the map', () => {
+    const seg = P.tcp(LOCAL_POD.ip, VXLAN_NODE.pod, 1000, 2000, P.pattern(64));
+    const ip: P.Ipv4Spec = { src: LOCAL_POD.ip, dst: VXLAN_NODE.pod, protocol: P.PROTO_TCP, ttl: 20, df: true };
+    const r = run(fx.dp.programs.fromWorkload, fromPod(ip, seg));
+    expect(r.retval).toBe(TC_ACT_REDIRECT);
+    expect(r.out.subarray(0, 14)).toEqual(P.ethernet({ dst: GATEWAY_MAC, src: UPLINK_MAC }, Buffer.alloc(0)));
+    checkEncapsulated(r.out, fromPod(ip, seg), forwarded(ip, seg), Encap.Vxlan, VXLAN_NODE.addr, VXLAN_NODE.vtepMac);
+    // An entry for PLAIN_NODE changes nothing for unencapsulated traffic (bpf_redirect_neigh to its address).
+    const key = encodeNextHopKey(PLAIN_NODE.addr);
+    writeNextHop(fx.dp, { node: PLAIN_NODE.addr, dstMac: PEER_UPLINK_MAC, srcMac: UPLINK_MAC, ifindex: FIXTURE_UPLINK_IFINDEX, flags: 0 });
+    try {
+      const plainIp: P.Ipv4Spec = { src: LOCAL_POD.ip, dst: PLAIN_NODE.pod, protocol: P.PROTO_UDP, ttl: 20 };
+      const input = fromPod(plainIp, P.udp(LOCAL_POD.ip, PLAIN_NODE.pod, 1, 2, P.pattern(20)));
+      const p = run(fx.dp.programs.fromWorkload, input);
+      expect(p.retval).toBe(TC_ACT_REDIRECT);
+      expect(p.out.subarray(0, 14)).toEqual(input.subarray(0, 14));
+      expectCounted(p, H.FromWorkload, Encap.None, R.ForwardPlain);
+    } finally {
+      fx.dp.maps.nextHops.delete(key);
     }
   });
 });

@@ -3,7 +3,7 @@
 // which make the programs fall back so the kernel re-verifies); the step writes only the nodes an event concerns.
 import { describe, expect, it } from 'vitest';
 import type { MapEntry, UpdateFlag } from '../../src/control/bpf/types.js';
-import { parseNeighbourDump, parseNeighbourEvent, usableNeighbour, type Neighbour } from '../../src/control/host/neighbours.js';
+import { parseNeighbourDump, parseNeighbourEvent, usableNeighbour, type Neighbour, type NeighbourEvent } from '../../src/control/host/neighbours.js';
 import { decodeNextHopKey, decodeNextHopValue, NextHopFlags } from '../../src/control/maps/layout.js';
 import type { SyncableMap } from '../../src/control/reconcile/map-sync.js';
 import { nextHopEntry, NextHopSyncer } from '../../src/control/reconcile/next-hops.js';
@@ -102,8 +102,10 @@ describe('next-hops step (the only writer of next_hop_map)', () => {
     const step = new NextHopSyncer('next_hop_map', () => map, { nodes: () => new Set(nodes), gatewayFor: () => gatewayFor, uplink: UPLINK, enabled });
     return { map, step };
   };
-  const put = (addr: string, mac: string | undefined, state: Neighbour['states'][number]) =>
-    ({ type: 'put', neighbour: { addr, ...(mac ? { mac } : {}), states: [state] } }) as const;
+  const put = (addr: string, mac: string | undefined, state: Neighbour['states'][number]): NeighbourEvent => ({
+    type: 'put',
+    neighbour: { addr, ...(mac ? { mac } : {}), states: [state] },
+  });
 
   it('follows the neighbour table: usable states write, STALE flags, FAILED and delete remove; a gateway serves its nodes', () => {
     const { map, step } = make([...ONLINK, ...ROUTED]);
