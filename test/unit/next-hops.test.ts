@@ -165,6 +165,16 @@ describe('next-hops step (the only writer of next_hop_map)', () => {
     expect(step.applyEvent(put('10.9.0.3', '52:54:00:00:00:33', 'REACHABLE'))).toBe(true);
   });
 
+  it("the uplink's own MAC changes: every entry is written again with the new source", () => {
+    const { map, step } = make(ONLINK);
+    step.replaceNeighbours([{ addr: '10.9.0.2', mac: '52:54:00:00:00:02', states: ['REACHABLE'] }]);
+    step.run();
+    step.setUplinkMac('02:aa:bb:cc:dd:ee');
+    expect(step.pending).toBe(true);
+    step.run();
+    expect([...map.store.values()].map((v) => decodeNextHopValue(v).srcMac)).toEqual(['02:aa:bb:cc:dd:ee']);
+  });
+
   it('disabled: the map is emptied and kept empty', () => {
     const { map, step } = make(ONLINK, false);
     map.update(Buffer.from([10, 9, 0, 2]), Buffer.alloc(20));

@@ -226,6 +226,10 @@ export class Agent {
           if (this.steps.nextHops.applyEvent(e)) this.schedule();
         },
         onStart: () => this.readNeighbours(),
+        onLinkAddress: (mac) => {
+          this.steps.nextHops.setUplinkMac(mac);
+          this.schedule();
+        },
         onError: (message) => this.log.warn(message),
       });
       this.neighbourMonitor.start();

@@ -82,6 +82,9 @@ function hasSetpriv(): boolean {
   return spawnSync('setpriv', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
+/** The second line of a link event (`ip monitor link`): `    link/ether MAC brd ...`. */
+const LINK_ADDRESS = /^\s+link\/ether ([0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5})\b/;
+
 /** How long after spawning the monitor the table is read (the monitor has subscribed by then). */
 const MONITOR_SETTLE_MS = 200;
 
@@ -91,12 +94,14 @@ export interface NeighbourMonitorOptions {
   /** The monitor (re)started: events in between may be lost, so the caller reads the table whole again. */
   onStart: () => void;
   onError?: (message: string) => void;
+  /** The interface's own MAC as a link event reports it (an address change also flushes its neighbours). */
+  onLinkAddress?: (mac: string) => void;
   /** Delay before restarting a monitor that exited (doubles per consecutive failure, capped). */
   backoff?: Backoff;
 }
 
 /**
- * `ip -4 monitor neigh dev DEV` as a supervised child of the agent (inheriting its network namespace): each line
+ * `ip -4 monitor neigh link dev DEV` as a supervised child of the agent (inheriting its network namespace): each line
  * is one netlink neighbour event. A monitor that exits is started again with backoff (one that ran a minute counts
  * as healthy again); stop() kills exactly the child it started. Idle cost: a sleeping process; per event: a line.
  */
@@ -113,7 +118,7 @@ export class NeighbourMonitor {
 
   constructor(private readonly opts: NeighbourMonitorOptions) {
     this.backoff = opts.backoff ?? { initialMs: 200, maxMs: 10_000 };
-    const ip = ['ip', '-4', 'monitor', 'neigh', 'dev', opts.dev];
+    const ip = ['ip', '-4', 'monitor', 'neigh', 'link', 'dev', opts.dev];
     this.command = hasSetpriv() ? ['setpriv', ['--pdeathsig', 'KILL', '--', ...ip]] : [ip[0], ip.slice(1)];
   }
 
@@ -136,6 +141,8 @@ export class NeighbourMonitor {
       for (const line of lines) {
         const e = parseNeighbourEvent(line);
         if (e) this.opts.onEvent(e);
+        const link = LINK_ADDRESS.exec(line);
+        if (link) this.opts.onLinkAddress?.(link[1].toLowerCase());
       }
     });
     child.stderr!.setEncoding('utf8');

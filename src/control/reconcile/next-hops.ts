@@ -61,6 +61,7 @@ export class NextHopSyncer implements SyncStep {
   private readonly neighbours = new Map<string, Neighbour>();
   /** Nodes by their first hop; rebuilt after the nodes or the gateways change. */
   private byHop?: Map<string, string[]>;
+  private uplink: NextHopUplink;
 
   constructor(
     mapName: string,
@@ -68,6 +69,7 @@ export class NextHopSyncer implements SyncStep {
     private readonly opts: NextHopsOptions,
   ) {
     this.name = mapName;
+    this.uplink = { ...opts.uplink };
     this.syncer = new MapSyncer(
       mapName,
       mapRef,
@@ -111,6 +113,13 @@ export class NextHopSyncer implements SyncStep {
     this.resync();
   }
 
+  /** The uplink's own MAC changed (the source of every entry). */
+  setUplinkMac(mac: string): void {
+    if (mac === this.uplink.mac) return;
+    this.uplink = { ...this.uplink, mac };
+    this.resync();
+  }
+
   /** One neighbour event; true when it concerns a node's first hop (the map may have to change). */
   applyEvent(e: NeighbourEvent): boolean {
     const addr = e.type === 'put' ? e.neighbour.addr : e.addr;
@@ -125,7 +134,7 @@ export class NextHopSyncer implements SyncStep {
 
   private entry(node: string): MapEntry | undefined {
     if (!this.opts.enabled || !this.opts.nodes().has(node)) return undefined;
-    const e = nextHopEntry(node, this.neighbours.get(this.opts.gatewayFor()(node)), this.opts.uplink);
+    const e = nextHopEntry(node, this.neighbours.get(this.opts.gatewayFor()(node)), this.uplink);
     if (!e) return undefined;
     const { node: _node, ...value } = e;
     return { key: encodeNextHopKey(node), value: encodeNextHopValue(value) };
