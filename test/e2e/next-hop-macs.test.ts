@@ -116,4 +116,18 @@ kernelDescribe('pre-resolved next-hop MACs (next_hop_map) in a namespace cluster
     const back = await waitFor('node2 entry back', () => entryOf(n1, n2.address)?.dstMac === n2.ns.mac('eth0'), 3_000);
     log.add(`FAILED neighbour: entry removed in ${gone} ms, traffic through the kernel path, entry back ${back} ms after the ping`);
   });
+  it('a stopped agent leaves next_hop_map empty: nobody follows the neighbours any more, and the kernel path carries on', async () => {
+    const [n1, n2] = cluster.nodes;
+    pingOk(w1, w2);
+    await waitFor('node2 entry on node1', () => entryOf(n1, n2.address) !== undefined, 3_000);
+    await cluster.stopAgent(n1);
+    expect(entryOf(n1, n2.address)).toBeUndefined();
+    expect(entryOf(n1, cluster.nodes[2].address)).toBeUndefined();
+    pingOk(w1, w2);
+    pingOk(w1, w3);
+    await cluster.startAgent(n1);
+    pingOk(w1, w2);
+    const back = await waitFor('node2 entry after the restart', () => entryOf(n1, n2.address)?.dstMac === n2.ns.mac('eth0'), 3_000);
+    log.add(`agent stopped: map empty, pods still reach each other; restarted: entry back ${back} ms after a ping`);
+  });
 });

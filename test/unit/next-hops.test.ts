@@ -175,6 +175,15 @@ describe('next-hops step (the only writer of next_hop_map)', () => {
     expect([...map.store.values()].map((v) => decodeNextHopValue(v).srcMac)).toEqual(['02:aa:bb:cc:dd:ee']);
   });
 
+  it('clear (the agent stops): the map is emptied, the programs fall back to the kernel', () => {
+    const { map, step } = make(ONLINK);
+    step.replaceNeighbours([{ addr: '10.9.0.2', mac: '52:54:00:00:00:02', states: ['REACHABLE'] }]);
+    step.run();
+    expect(map.store.size).toBe(1);
+    step.clear();
+    expect(map.store.size).toBe(0);
+  });
+
   it('disabled: the map is emptied and kept empty', () => {
     const { map, step } = make(ONLINK, false);
     map.update(Buffer.from([10, 9, 0, 2]), Buffer.alloc(20));

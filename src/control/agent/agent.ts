@@ -302,6 +302,13 @@ export class Agent {
     // A pass is synchronous kernel work; a datastore write in flight is waited for briefly, never for long.
     await this.runner.idle(STOP_GRACE_MS);
     await this.bgp?.stop({ graceful: true });
+    if (this.neighbourMonitor) {
+      try {
+        this.steps.nextHops.clear();
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'next_hop_map not emptied: its entries stay as they are until the next agent');
+      }
+    }
     for (const s of this.servers) s.closeAllConnections();
     await Promise.all(this.servers.map((s) => new Promise((r) => s.close(() => r(undefined)))));
     this.datapath?.close();

@@ -20,6 +20,7 @@
 import type { MapEntry } from '../bpf/types.js';
 import { usableNeighbour, type Neighbour, type NeighbourEvent } from '../host/neighbours.js';
 import { encodeNextHopKey, encodeNextHopValue, NextHopFlags, type NextHopEntry } from '../maps/layout.js';
+import { applyPlan, readMap } from './map-sync.js';
 import { MapSyncer } from './map-syncer.js';
 import type { SyncStep } from './steps.js';
 
@@ -65,7 +66,7 @@ export class NextHopSyncer implements SyncStep {
 
   constructor(
     mapName: string,
-    mapRef: MapRef,
+    private readonly mapRef: MapRef,
     private readonly opts: NextHopsOptions,
   ) {
     this.name = mapName;
@@ -111,6 +112,17 @@ export class NextHopSyncer implements SyncStep {
     this.neighbours.clear();
     for (const n of all) this.neighbours.set(n.addr, n);
     this.resync();
+  }
+
+  /**
+   * Empties the map, for an agent that stops: with nobody following the neighbour table, an entry could outlive
+   * the MAC it names, while bpf_redirect_neigh needs no one. (An agent killed outright leaves its entries as they
+   * were until the next agent starts and rewrites them from the table.)
+   */
+  clear(): void {
+    const map = this.mapRef();
+    applyPlan(map, { writes: [], deletes: [...readMap(map).keys()].map((hex) => ({ key: Buffer.from(hex, 'hex') })) }, 1024);
+    this.syncer.resync();
   }
 
   /** The uplink's own MAC changed (the source of every entry). */
