@@ -92,7 +92,7 @@ export function freshNs(prog: BpfProgram, frame: Buffer, samples: number): numbe
 }
 
 /** Near-empty programs of each type, for the per-run overhead that `net` subtracts. */
-function loadBaselines(): { tc: BpfProgram; xdp: BpfProgram; close(): void } {
+export function loadBaselines(): { tc: BpfProgram; xdp: BpfProgram; close(): void } {
   const collections: Collection[] = [];
   try {
     const open = (file: string) => {
