@@ -73,14 +73,16 @@ kernelDescribe('pre-resolved next-hop MACs (next_hop_map) in a namespace cluster
     await waitFor('router entry not flagged VERIFY', () => ((entryOf(n1, n3.address)?.flags ?? NextHopFlags.Verify) & NextHopFlags.Verify) === 0, 2_000);
     n1.ns.ip('route', 'add', 'blackhole', `${n3.address}/32`);
     try {
-      pingOk(w1, w3);
+      pingOk(w1, w3); // from_workload's hand-off
+      const host = cluster.ping(n1.ns, w3.address, { count: 3 }); // node1's own traffic: to_uplink's hand-off
+      expect(host.ok, `node1 host -> node3 pod: ${host.output}`).toBe(true);
       // The control: without the entry (the router's neighbour deleted), the same packets take the kernel's path
       // and meet the blackhole.
       n1.ns.ip('neigh', 'del', gateway, 'dev', 'eth0');
       const gone = await waitFor('node3 entry removed after its neighbour was deleted', () => entryOf(n1, n3.address) === undefined, 1_000);
       const blocked = cluster.ping(w1, w3.address, { count: 2, deadlineS: 3 });
       expect(blocked.received, 'the kernel path was closed: no entry, no reply').toBe(0);
-      log.add(`blackholed route to node3: pods reached it through the pre-resolved MAC; entry gone ${gone} ms after the neighbour was deleted, then 0/${blocked.transmitted} replies`);
+      log.add(`blackholed route to node3: pods and node1 itself reached it through the pre-resolved MAC; entry gone ${gone} ms after the neighbour was deleted, then 0/${blocked.transmitted} replies`);
     } finally {
       n1.ns.ip('route', 'del', 'blackhole', `${n3.address}/32`);
     }
