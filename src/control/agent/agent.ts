@@ -219,21 +219,6 @@ export class Agent {
     this.bgp.registerMetrics(this.metrics.registry);
     this.steps = this.makeSteps();
     this.runner.add(...Object.values(this.steps));
-    if (this.opts.nextHopMacs !== false) {
-      this.neighbourMonitor = new NeighbourMonitor({
-        dev: this.uplink.ifname,
-        onEvent: (e) => {
-          if (this.steps.nextHops.applyEvent(e)) this.schedule();
-        },
-        onStart: () => this.readNeighbours(),
-        onLinkAddress: (mac) => {
-          this.steps.nextHops.setUplinkMac(mac);
-          this.schedule();
-        },
-        onError: (message) => this.log.warn(message),
-      });
-      this.neighbourMonitor.start();
-    }
 
     this.cache = new WatchCache({
       ds: this.ds,
@@ -261,6 +246,22 @@ export class Agent {
     // pass writes each of those routes once, rather than all of them again when the address arrives later.
     this.tunnelAddressAt = await this.ensureTunnelAddressBeforeList(node.metadata.name);
     await this.cache.start(); // the first pass runs as the list is delivered
+    // After the first pass: a pass before it would bring every map to an empty desired state.
+    if (this.opts.nextHopMacs !== false) {
+      this.neighbourMonitor = new NeighbourMonitor({
+        dev: this.uplink.ifname,
+        onEvent: (e) => {
+          if (this.steps.nextHops.applyEvent(e)) this.schedule();
+        },
+        onStart: () => this.readNeighbours(),
+        onLinkAddress: (mac) => {
+          this.steps.nextHops.setUplinkMac(mac);
+          this.schedule();
+        },
+        onError: (message) => this.log.warn(message),
+      });
+      this.neighbourMonitor.start();
+    }
     // That pass ran before the watch was established (not yet in sync): readiness is decided again now, or it
     // would wait for whatever happens to run the next pass.
     this.schedule();
