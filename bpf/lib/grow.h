@@ -47,8 +47,8 @@ static __always_inline int skb_grow_after_eth(struct __sk_buff *skb, __u32 room,
 		return bpf_skb_adjust_room(skb, room, BPF_ADJ_ROOM_MAC, flags);
 	if (bpf_skb_change_head(skb, room, 0))
 		return -1;
-	/* [room][Ethernet][IPv4...] -> [Ethernet][room - ETH_HLEN + ETH_HLEN bytes to overwrite][IPv4...]: the two
-	 * copies do not overlap, every room here is at least ETH_HLEN. */
+	/* [room][Ethernet][IPv4...] -> [Ethernet][`room` bytes for the caller][IPv4...]: source and destination of
+	 * the copy do not overlap, as every room is at least ETH_HLEN. */
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;
 	if (room < ETH_HLEN || data + room + ETH_HLEN > data_end)
