@@ -1,15 +1,22 @@
 // SPDX-License-Identifier: Apache-2.0
 // Traffic tools run between two pod namespaces: iperf3 (TCP throughput, UDP small-packet rate, CPU) and sockperf
 // (TCP ping-pong latency). Servers run for the whole bench inside the server pod; every client run is bounded.
+// Every client runs on CLIENT_CPU and every server on SERVER_CPU (taskset), the same CPUs for every path: on 2
+// cores the scheduler would otherwise place client and server together or apart run by run, which alone moves
+// a 1-stream figure by tens of percent. The softirq work a send triggers (veth netif_rx + backlog) runs on the
+// sender's CPU, so each path's forwarding/encap/decap work lands on the same CPU as every other path's.
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Netns } from '../../test/harness/netns.js';
 import type { BenchPath } from './paths.js';
+import { ksoftirqdCpuSeconds } from './transfer-cpu.js';
 
 export const IPERF_PORT = 5201;
 export const SOCKPERF_PORT = 11111;
 export const UDP_PAYLOAD = 64;
 export const PINGPONG_MSG = 64;
+export const CLIENT_CPU = 0;
+export const SERVER_CPU = 1;
 
 export interface TcpResult {
   bitsPerSecond: number;
@@ -17,6 +24,8 @@ export interface TcpResult {
   seconds: number;
   /** iperf3's own CPU accounting (user+system of the iperf3 processes, which includes softirq work done in them). */
   iperfCpuSeconds: number;
+  /** iperfCpuSeconds + the ksoftirqd threads' CPU over the run (transfer-cpu.ts): what the transfer cost. */
+  transferCpuSeconds: number;
   /** Whole machine, from /proc/stat busy jiffies (includes everything else running on the host). */
   procStatCpuSeconds: number;
   retransmits: number;
@@ -26,6 +35,8 @@ export interface UdpResult {
   deliveredPps: number;
   sentPps: number;
   lostPercent: number;
+  /** Transfer CPU (both iperf3 processes + ksoftirqd) per delivered datagram, microseconds. */
+  cpuUsPerPacket: number;
 }
 
 export interface LatencyResult {
@@ -45,7 +56,7 @@ function busyJiffies(): number {
 const CLK_TCK = 100;
 
 function runIn(ns: Netns, cmd: string, args: string[], timeoutMs: number): string {
-  const res = spawnSync('nsenter', [`--net=${ns.path}`, '--', cmd, ...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
+  const res = spawnSync('nsenter', [`--net=${ns.path}`, '--', 'taskset', '-c', String(CLIENT_CPU), cmd, ...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
   if (res.error) throw new Error(`${cmd} ${args.join(' ')}: ${res.error.message}`);
   if (res.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${res.status}: ${(res.stderr || res.stdout).slice(-800)}`);
   return res.stdout;
@@ -54,8 +65,10 @@ function runIn(ns: Netns, cmd: string, args: string[], timeoutMs: number): strin
 /** Starts iperf3 and sockperf servers in the server pod; returns the processes (the caller tracks them). */
 export function startServers(path: BenchPath): ChildProcess[] {
   const s = path.server;
-  const iperf = s.ns.spawn('iperf3', ['-s', '-B', s.address, '-p', String(IPERF_PORT)], { stdio: 'ignore' });
-  const sock = s.ns.spawn('sockperf', ['sr', '--tcp', '-i', s.address, '-p', String(SOCKPERF_PORT)], { stdio: 'ignore' });
+  // taskset execs the tool: the pid the caller tracks is the server's own.
+  const pin = ['-c', String(SERVER_CPU)];
+  const iperf = s.ns.spawn('taskset', [...pin, 'iperf3', '-s', '-B', s.address, '-p', String(IPERF_PORT)], { stdio: 'ignore' });
+  const sock = s.ns.spawn('taskset', [...pin, 'sockperf', 'sr', '--tcp', '-i', s.address, '-p', String(SOCKPERF_PORT)], { stdio: 'ignore' });
   return [iperf, sock];
 }
 
@@ -81,12 +94,20 @@ interface IperfJson {
   };
 }
 
-function iperf(path: BenchPath, args: string[], seconds: number): IperfJson {
+function iperf(path: BenchPath, args: string[], seconds: number): IperfJson & { softirqdCpuSeconds: number } {
+  const k0 = ksoftirqdCpuSeconds();
   // iperf3 can wait on a server that is still busy with the previous test: bounded by our own timeout.
   const out = runIn(path.client.ns, 'iperf3', ['-c', path.server.address, '-p', String(IPERF_PORT), '-t', String(seconds), '-J', ...args], (seconds + 20) * 1000);
+  const softirqdCpuSeconds = ksoftirqdCpuSeconds() - k0;
   const json = JSON.parse(out) as IperfJson;
   if (json.error) throw new Error(`${path.name}: iperf3 ${args.join(' ')}: ${json.error}`);
-  return json;
+  return { ...json, softirqdCpuSeconds };
+}
+
+/** User+system CPU seconds of both iperf3 processes over the test (iperf3's own getrusage accounting). */
+function iperfCpuSeconds(json: IperfJson, seconds: number): number {
+  const cpu = json.end.cpu_utilization_percent ?? { host_total: NaN, remote_total: NaN };
+  return ((cpu.host_total + cpu.remote_total) / 100) * seconds;
 }
 
 export function tcpThroughput(path: BenchPath, streams: number, seconds: number): TcpResult {
@@ -94,12 +115,13 @@ export function tcpThroughput(path: BenchPath, streams: number, seconds: number)
   const json = iperf(path, ['-P', String(streams)], seconds);
   const procStatCpuSeconds = (busyJiffies() - before) / CLK_TCK;
   const rx = json.end.sum_received!;
-  const cpu = json.end.cpu_utilization_percent ?? { host_total: 0, remote_total: 0 };
+  const iperfCpu = iperfCpuSeconds(json, rx.seconds);
   return {
     bitsPerSecond: rx.bits_per_second,
     bytes: rx.bytes,
     seconds: rx.seconds,
-    iperfCpuSeconds: ((cpu.host_total + cpu.remote_total) / 100) * rx.seconds,
+    iperfCpuSeconds: iperfCpu,
+    transferCpuSeconds: iperfCpu + json.softirqdCpuSeconds,
     procStatCpuSeconds,
     retransmits: json.end.sum_sent?.retransmits ?? 0,
   };
@@ -110,7 +132,13 @@ export function udpSmallPackets(path: BenchPath, seconds: number): UdpResult {
   const sum = json.end.sum!;
   const packets = sum.packets ?? 0;
   const lost = sum.lost_packets ?? 0;
-  return { deliveredPps: (packets - lost) / sum.seconds, sentPps: packets / sum.seconds, lostPercent: sum.lost_percent ?? 0 };
+  const transferCpu = iperfCpuSeconds(json, sum.seconds) + json.softirqdCpuSeconds;
+  return {
+    deliveredPps: (packets - lost) / sum.seconds,
+    sentPps: packets / sum.seconds,
+    lostPercent: sum.lost_percent ?? 0,
+    cpuUsPerPacket: (transferCpu / Math.max(1, packets - lost)) * 1e6,
+  };
 }
 
 /** sockperf ping-pong over TCP; sockperf reports one-way latency (RTT/2) percentiles in microseconds. */
