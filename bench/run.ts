@@ -15,7 +15,7 @@ import { BLOCKS_PER_NODE, POOLS, runChild, type ScaleResult, type SyncTiming, ty
 import { incrementalMarkdown, incrementalTargets } from './lib/incremental-compile.js';
 import { runScaleBench, scaleMarkdown, scaleSettings, scaleTargets, type ScaleBenchResult } from './lib/scale.js';
 import { PATH_NAMES, PATH_SETUPS, type BenchPath, type PathName } from './lib/paths.js';
-import { METRICS, ratioSvg, trafficMarkdown, type TrafficTable } from './lib/report.js';
+import { METRICS, pairedRatios, ratioSvg, trafficMarkdown, type TrafficTable } from './lib/report.js';
 import { spread } from './lib/stats.js';
 import { startServers, tcpLatency, tcpThroughput, udpSmallPackets, waitForServers, CLIENT_CPU, PINGPONG_MSG, SERVER_CPU, UDP_PAYLOAD } from './lib/traffic.js';
 
@@ -107,7 +107,7 @@ interface RoundLoad {
   end: number[];
 }
 
-async function traffic(): Promise<{ paths: BenchPath[]; samples: Record<string, Sample[]>; table: TrafficTable; load: RoundLoad[] }> {
+async function traffic(): Promise<{ paths: BenchPath[]; samples: Record<string, Sample[]>; table: TrafficTable; paired: TrafficTable; load: RoundLoad[] }> {
   // Built concurrently (agent start-up is mostly waiting); every cluster that came up is torn down by cleanup().
   const setups = PATH_SETUPS.map((setup, i) => ({ setup, octet: 150 + i })).filter(({ setup }) => setup.names.some(wantPath));
   log(`setting up ${setups.length} clusters: ${setups.map(({ setup }) => setup.names.join(' + ')).join(', ')}`);
@@ -165,7 +165,7 @@ async function traffic(): Promise<{ paths: BenchPath[]; samples: Record<string, 
   for (const p of paths) {
     table[p.name] = Object.fromEntries(METRICS.map((m) => [m.key, spread(samples[p.name].map((s) => s[m.key]))]));
   }
-  return { paths, samples, table, load };
+  return { paths, samples, table, paired: pairedRatios(paths.map((p) => p.name), samples), load };
 }
 
 // ---- targets -----------------------------------------------------------------------------------------------
@@ -348,7 +348,7 @@ async function main(): Promise<void> {
     },
     machine: { ...facts, loadavgAtEnd: os.loadavg() },
     paths: data?.paths.map((p) => ({ name: p.name, description: p.description, clientMtu: p.client.mtu, serverMtu: p.server.mtu, counters: p.counters })),
-    traffic: data ? { table: data.table, samples: data.samples, loadPerRound: data.load } : undefined,
+    traffic: data ? { table: data.table, pairedRatiosToPlain: data.paired, samples: data.samples, loadPerRound: data.load } : undefined,
     programs: prog,
     helpers,
     controlPlane: scale ? { scale, writes } : undefined,
@@ -359,7 +359,7 @@ async function main(): Promise<void> {
   mkdirSync(RESULTS, { recursive: true });
   const base = path.join(RESULTS, date);
   writeFileSync(`${base}.json`, JSON.stringify(result, null, 2) + '\n');
-  writeFileSync(`${base}.md`, markdown(result, data?.table, data?.paths.map((p) => p.name) ?? [], data?.load, prog, scale, writes, tg) + (scaleBench ? scaleMarkdown(scaleBench).join('\n') : ''));
+  writeFileSync(`${base}.md`, markdown(result, data?.table, data?.paired ?? {}, data?.paths.map((p) => p.name) ?? [], data?.load, prog, scale, writes, tg) + (scaleBench ? scaleMarkdown(scaleBench).join('\n') : ''));
   const names = PATH_NAMES.filter((n) => data?.table[n]);
   writeFileSync(`${base}.svg`, ratioSvg(names, data?.table ?? {}, `bpf-overlay pod-to-pod, ${date} (${result.mode}, median of ${MODE.rounds} rounds)`));
   for (const ext of ['json', 'md', 'svg']) copyFileSync(`${base}.${ext}`, path.join(RESULTS, `latest.${ext}`));
@@ -377,6 +377,7 @@ function markdown(
     durationSeconds: number;
   },
   table: TrafficTable | undefined,
+  paired: TrafficTable,
   names: string[],
   load: RoundLoad[] | undefined,
   prog: ProgCostReport | undefined,
@@ -394,7 +395,7 @@ function markdown(
     `Method: pod to pod across two nodes of one underlay subnet (veth + bridge in a router namespace, default offloads on every path). ` +
       `Every client (iperf3, sockperf) runs pinned to CPU ${CLIENT_CPU} and every server to CPU ${SERVER_CPU} (taskset), the same on every path. ` +
       `Each round runs every metric on every path in turn (the starting path rotates per round); each figure is the median of ${MODE.rounds} rounds${quick ? ' (quick mode: 1 s per test)' : ''}, min and max beside it; ` +
-      `"range vs plain" says whether the path's min–max overlaps plain's (then the median ratio is not a measured difference on this host). ` +
+      `"range vs plain" says whether the path's min–max overlaps plain's (then the median ratio is not a measured difference on this host); "per-round × plain" divides each round's figure by plain's of the same round (seconds apart, so slow load changes cancel) and gives the median and min–max of those ratios: a min–max that contains 1.0 is no measured difference either. ` +
       `TCP: iperf3 -t ${MODE.seconds} (-P 1 and -P 4), bits received per second. Latency: sockperf ping-pong --tcp -m ${PINGPONG_MSG} -t ${MODE.latencySeconds}; sockperf prints one-way latency (RTT/2). ` +
       `UDP: iperf3 -u -l ${UDP_PAYLOAD} -b 0 -t ${MODE.udpSeconds}, datagrams delivered per second (sent minus lost). ` +
       `Transfer CPU (load-independent: what the transfer itself cost, not how much CPU it got): user+system time of both iperf3 processes (iperf3's cpu_utilization_percent; this kernel charges softirq ticks to the running task, so the veth, forwarding and BPF work done in their context is in it) plus the ksoftirqd threads' time over the run, per GB received (TCP) or per delivered datagram (UDP); "whole-host" = /proc/stat busy time over the run (includes other tenants' load).`,
@@ -408,7 +409,7 @@ function markdown(
     for (const p of result.paths) L.push(`| ${p.name} | ${p.description} | ${p.clientMtu} |`);
     L.push('');
   }
-  if (table) L.push('## Pod-to-pod figures', '', trafficMarkdown(names, table));
+  if (table) L.push('## Pod-to-pod figures', '', trafficMarkdown(names, table, paired));
   if (prog) {
     L.push(
       '## Per-program cost (BPF_PROG_TEST_RUN, 64-byte UDP payloads)',
