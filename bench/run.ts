@@ -151,7 +151,7 @@ async function traffic(): Promise<{ paths: BenchPath[]; samples: Record<string, 
     }
     for (const p of order) {
       const l = tcpLatency(p, MODE.latencySeconds);
-      Object.assign(rs[p.name], { latP50us: l.p50us, latP99us: l.p99us, latAvgus: l.avgus });
+      Object.assign(rs[p.name], { latP50us: l.p50us, latP99us: l.p99us, latAvgus: l.avgus, latCpuUsPerTx: l.cpuUsPerTransaction });
     }
     for (const p of order) {
       const u = udpSmallPackets(p, MODE.udpSeconds);
@@ -343,7 +343,7 @@ async function main(): Promise<void> {
       udpPayloadBytes: UDP_PAYLOAD,
       pingPongMessageBytes: PINGPONG_MSG,
       latency: 'sockperf ping-pong --tcp; sockperf reports one-way latency = RTT/2',
-      cpu: 'cpuSecPerGB / cpu4SecPerGB / udpCpuUsPerPkt: transfer CPU = iperf3 cpu_utilization_percent (host_total + remote_total) x seconds + ksoftirqd utime+stime over the run, per GB received / per delivered datagram; iperfCpuSecPerGB: without ksoftirqd; cpuSecPerGBProcStat: whole-machine busy jiffies from /proc/stat over the same run',
+      cpu: 'cpuSecPerGB / cpu4SecPerGB / udpCpuUsPerPkt: transfer CPU = iperf3 cpu_utilization_percent (host_total + remote_total) x seconds + ksoftirqd utime+stime over the run, per GB received / per delivered datagram; latCpuUsPerTx: both sockperf processes (client via bash times, server via /proc/PID/stat) + ksoftirqd per ping-pong transaction; iperfCpuSecPerGB: without ksoftirqd; cpuSecPerGBProcStat: whole-machine busy jiffies from /proc/stat over the same run',
       pinning: `clients on CPU ${CLIENT_CPU}, servers on CPU ${SERVER_CPU} (taskset), every path`,
     },
     machine: { ...facts, loadavgAtEnd: os.loadavg() },
@@ -398,7 +398,7 @@ function markdown(
       `"range vs plain" says whether the path's min–max overlaps plain's (then the median ratio is not a measured difference on this host); "per-round × plain" divides each round's figure by plain's of the same round (seconds apart, so slow load changes cancel) and gives the median and min–max of those ratios: a min–max that contains 1.0 is no measured difference either. ` +
       `TCP: iperf3 -t ${MODE.seconds} (-P 1 and -P 4), bits received per second. Latency: sockperf ping-pong --tcp -m ${PINGPONG_MSG} -t ${MODE.latencySeconds}; sockperf prints one-way latency (RTT/2). ` +
       `UDP: iperf3 -u -l ${UDP_PAYLOAD} -b 0 -t ${MODE.udpSeconds}, datagrams delivered per second (sent minus lost). ` +
-      `Transfer CPU (load-independent: what the transfer itself cost, not how much CPU it got): user+system time of both iperf3 processes (iperf3's cpu_utilization_percent; this kernel charges softirq ticks to the running task, so the veth, forwarding and BPF work done in their context is in it) plus the ksoftirqd threads' time over the run, per GB received (TCP) or per delivered datagram (UDP); "whole-host" = /proc/stat busy time over the run (includes other tenants' load).`,
+      `Transfer CPU (load-independent: what the transfer itself cost, not how much CPU it got): user+system time of both iperf3 processes (iperf3's cpu_utilization_percent; this kernel charges softirq ticks to the running task, so the veth, forwarding and BPF work done in their context is in it) plus the ksoftirqd threads' time over the run, per GB received (TCP) or per delivered datagram (UDP); for ping-pong the same of both sockperf processes per transaction; "whole-host" = /proc/stat busy time over the run (includes other tenants' load).`,
     '',
   ];
   if (load?.length) {

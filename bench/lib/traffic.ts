@@ -9,6 +9,7 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Netns } from '../../test/harness/netns.js';
 import type { BenchPath } from './paths.js';
+import { cpuMs } from './proc-stat.js';
 import { ksoftirqdCpuSeconds } from './transfer-cpu.js';
 
 export const IPERF_PORT = 5201;
@@ -44,7 +45,15 @@ export interface LatencyResult {
   p99us: number;
   avgus: number;
   observations: number;
+  /** Ping-pong transactions of the whole run (warm-up included), as sockperf's [Total Run] counts them. */
+  transactions: number;
+  /** CPU of both sockperf processes + ksoftirqd per transaction, microseconds: the latency path's cost, which
+   * unlike the latency itself does not depend on how busy the host is. */
+  cpuUsPerTransaction: number;
 }
+
+/** The sockperf server of each path: its CPU time is read around every ping-pong run. */
+const sockperfServers = new WeakMap<BenchPath, number>();
 
 function busyJiffies(): number {
   const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
@@ -69,6 +78,7 @@ export function startServers(path: BenchPath): ChildProcess[] {
   const pin = ['-c', String(SERVER_CPU)];
   const iperf = s.ns.spawn('taskset', [...pin, 'iperf3', '-s', '-B', s.address, '-p', String(IPERF_PORT)], { stdio: 'ignore' });
   const sock = s.ns.spawn('taskset', [...pin, 'sockperf', 'sr', '--tcp', '-i', s.address, '-p', String(SOCKPERF_PORT)], { stdio: 'ignore' });
+  if (sock.pid) sockperfServers.set(path, sock.pid);
   return [iperf, sock];
 }
 
@@ -141,15 +151,36 @@ export function udpSmallPackets(path: BenchPath, seconds: number): UdpResult {
   };
 }
 
+/** The children's user and system time bash's `times` prints last ("0m0.029s 0m0.183s"), in seconds. */
+function childTimes(out: string): number {
+  const last = out.trim().split('\n').at(-1) ?? '';
+  const m = /^(\d+)m([0-9.]+)s (\d+)m([0-9.]+)s$/.exec(last.trim());
+  return m ? Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4]) : NaN;
+}
+
 /** sockperf ping-pong over TCP; sockperf reports one-way latency (RTT/2) percentiles in microseconds. */
 export function tcpLatency(path: BenchPath, seconds: number): LatencyResult {
-  const out = runIn(path.client.ns, 'sockperf', ['pp', '--tcp', '-i', path.server.address, '-p', String(SOCKPERF_PORT), '-t', String(seconds), '-m', String(PINGPONG_MSG)], (seconds + 20) * 1000);
+  const serverPid = sockperfServers.get(path);
+  const server0 = serverPid ? cpuMs(serverPid) : NaN;
+  const k0 = ksoftirqdCpuSeconds();
+  // bash runs the client and then prints its CPU time (`times`): the client's pid is gone once it returns.
+  const args = ['pp', '--tcp', '-i', path.server.address, '-p', String(SOCKPERF_PORT), '-t', String(seconds), '-m', String(PINGPONG_MSG)];
+  const out = runIn(path.client.ns, 'bash', ['-c', 'sockperf "$@"; s=$?; times; exit $s', 'sockperf', ...args], (seconds + 20) * 1000);
+  const cpuSeconds = childTimes(out) + (serverPid ? (cpuMs(serverPid) - server0) / 1000 : NaN) + (ksoftirqdCpuSeconds() - k0);
   const pct = (p: string) => {
     const m = new RegExp(`percentile ${p.replace('.', '\\.')}\\s*=\\s*([0-9.]+)`).exec(out);
     if (!m) throw new Error(`${path.name}: sockperf output has no percentile ${p}: ${out.slice(-800)}`);
     return Number(m[1]);
   };
-  const avg = /avg-(?:lat|rtt)\s*=\s*([0-9.]+)/.exec(out);
+  const avg = /avg-(?:latency|lat|rtt)\s*=\s*([0-9.]+)/.exec(out);
   const obs = /(\d+) observations|observations\s*=\s*(\d+)|Total (\d+) observations/.exec(out);
-  return { p50us: pct('50.000'), p99us: pct('99.000'), avgus: avg ? Number(avg[1]) : NaN, observations: obs ? Number(obs[1] ?? obs[2] ?? obs[3]) : 0 };
+  const transactions = Number(/\[Total Run\].*ReceivedMessages=(\d+)/.exec(out)?.[1] ?? NaN);
+  return {
+    p50us: pct('50.000'),
+    p99us: pct('99.000'),
+    avgus: avg ? Number(avg[1]) : NaN,
+    observations: obs ? Number(obs[1] ?? obs[2] ?? obs[3]) : 0,
+    transactions,
+    cpuUsPerTransaction: (cpuSeconds / transactions) * 1e6,
+  };
 }
