@@ -16,7 +16,7 @@ import { openPinnedMap } from '../src/control/bpf/index.js';
 import { encodeNextHopKey, encodeNextHopValue, MAP_NAMES } from '../src/control/maps/layout.js';
 import type { Cluster, ClusterNode } from '../test/lab/cluster.js';
 import { bpfPaths, type BenchPath } from './lib/paths.js';
-import { profile } from './lib/perf-profile.js';
+import { profile } from './lib/transfer-cpu.js';
 import { spread } from './lib/stats.js';
 import { startServers, tcpThroughput, udpSmallPackets, waitForServers } from './lib/traffic.js';
 
@@ -64,7 +64,7 @@ function setNextHops(cluster: Cluster, pairs: [ClusterNode, ClusterNode][], on: 
 }
 
 async function udpRound(p: BenchPath) {
-  const prof = profile(SECONDS - 1, { symbols: ROUTE_AND_NEIGH, comms: iperfBin.comms });
+  const prof = profile(SECONDS - 1, iperfBin.comms, 0, ROUTE_AND_NEIGH);
   const r = udpSmallPackets(p, SECONDS);
   const perf = await prof;
   const delivered = r.deliveredPps * (SECONDS - 1);
@@ -72,7 +72,7 @@ async function udpRound(p: BenchPath) {
 }
 
 async function tcpRound(p: BenchPath) {
-  const prof = profile(SECONDS - 1, { symbols: ROUTE_AND_NEIGH, comms: iperfBin.comms });
+  const prof = profile(SECONDS - 1, iperfBin.comms, 0, ROUTE_AND_NEIGH);
   const r = tcpThroughput(p, STREAMS, SECONDS);
   const perf = await prof;
   const gb = (r.bytes / 1e9) * ((SECONDS - 1) / r.seconds);

@@ -7,15 +7,15 @@
 //  - per-CPU softirq time and NET_RX/NET_TX softirq counts (/proc/stat, /proc/softirqs: the whole host);
 //  - optionally a cpu-clock profile of the whole host (perf record -a), top kernel symbols.
 // Each variant (a reversible offload or sysctl setting inside the test namespaces) runs on both paths.
-// Run as root: npx tsc -p bench/tsconfig.json && node --import ./scripts/ts-loader.mjs bench/tcp-anatomy.ts [--streams=4,1] [--seconds=4] [--rounds=3] [--perf] [--udp] [--xdp] [--variants=default,...]
+// Run as root: npx tsc -p bench/tsconfig.json && node --import ./scripts/ts-loader.mjs bench/tcp-anatomy.ts [--streams=4,1] [--seconds=4] [--rounds=3] [--perf] [--udp] [--xdp] [--vxlan] [--variants=default,...]
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Cluster } from '../test/lab/cluster.js';
 import type { Netns } from '../test/harness/netns.js';
 import { bpfPaths, kernelPaths, type BenchPath } from './lib/paths.js';
-import { profile } from './lib/perf-profile.js';
 import { startServers, tcpThroughput, udpSmallPackets, waitForServers } from './lib/traffic.js';
+import { profile } from './lib/transfer-cpu.js';
 
 const arg = (name: string, dflt: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt);
 const STREAMS = (process.argv.find((a) => a.startsWith('--streams='))?.split('=')[1] ?? '4').split(',').map(Number);
@@ -26,6 +26,8 @@ const PERF = process.argv.includes('--perf');
 const UDP = process.argv.includes('--udp');
 /** bpf-ipip with XDP decap (forced on the veth uplinks) instead of tc decap. */
 const XDP = process.argv.includes('--xdp');
+/** bpf-vxlan (VXLAN Always pool) instead of bpf-ipip. */
+const VXLAN = process.argv.includes('--vxlan');
 
 interface Hop {
   label: string;
@@ -155,7 +157,11 @@ async function main() {
   try {
     const built = await Promise.allSettled([
       kernelPaths(171),
-      bpfPaths('bta', 172, XDP, [{ name: XDP ? 'bpf-ipip-xdp' : 'bpf-ipip', pool: 'ipip-always', cidr: '10.245.0.0/16', mode: { ipipMode: 'Always' }, mtu: 1480, description: `bpf-overlay IPIP, ${XDP ? 'XDP' : 'tc'} decap` }]),
+      bpfPaths('bta', 172, XDP, [
+        VXLAN
+          ? { name: XDP ? 'bpf-vxlan-xdp' : 'bpf-vxlan', pool: 'vxlan-always', cidr: '10.244.0.0/16', mode: { vxlanMode: 'Always' }, mtu: 1450, description: `bpf-overlay VXLAN, ${XDP ? 'XDP' : 'tc'} decap` }
+          : { name: XDP ? 'bpf-ipip-xdp' : 'bpf-ipip', pool: 'ipip-always', cidr: '10.245.0.0/16', mode: { ipipMode: 'Always' }, mtu: 1480, description: `bpf-overlay IPIP, ${XDP ? 'XDP' : 'tc'} decap` },
+      ]),
     ]);
     for (const b of built) if (b.status === 'fulfilled') clusters.push(b.value.cluster);
     const failed = built.find((b) => b.status === 'rejected');
