@@ -87,6 +87,19 @@ struct next_hop_value {
 	__u32 flags;		/* NEXT_HOP_F_* */
 };
 
+/* A per-CPU, direct-mapped cache in front of next_hop_map (the hash costs ~25 ns, a slot a few), valid for one
+ * generation of next_hop_map: the agent's next-hops step publishes a new one in next_hop_gen_map after every write
+ * to the map, 0 = cache off. A generation of its own, not settings.cache_gen: entries change once or twice per
+ * reachable time of each neighbour in use, which would flush the route cache that often. */
+#define NEXT_HOP_CACHE_SLOTS 256
+
+struct next_hop_cache_slot {
+	__be32 addr;			/* the node looked up */
+	__u32 gen;			/* next_hop_gen_map's generation when filled; 0 never matches */
+	struct next_hop_value value;
+	__u32 known;			/* 0: no entry for addr */
+};
+
 /* ---- source allow-list: prefixes a workload may send from besides its own addresses ----
  * WorkloadEndpoint spec.allowSpoofedSourcePrefixes (Calico's field). For a local workload, per host-side veth
  * (from_workload's source check); for a workload on another node, per that node's underlay address (the
@@ -212,6 +225,21 @@ struct {
 	__type(value, struct next_hop_value);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } next_hop_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} next_hop_gen_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NEXT_HOP_CACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct next_hop_cache_slot);
+} next_hop_cache_map SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);

@@ -130,7 +130,8 @@ export interface Fixture {
   pinRoot: string;
   uplinkIfindex: number;
   setMtu(mtu: number): void;
-  /** settings.cache_gen, as the agent publishes it after routes writes: nonzero turns the route cache on. */
+  /** settings.cache_gen, as the agent publishes it after routes writes: nonzero turns the route cache on. The same
+   * number goes to next_hop_gen_map (the next-hop cache's generation, published by the next-hops step). */
   setCacheGen(gen: number): void;
   counters(): Map<number, bigint>;
   close(): void;
@@ -174,6 +175,7 @@ export function loadFixture(): Fixture {
     setCacheGen(gen: number): void {
       settings.cacheGen = gen;
       writeSettings();
+      dp.maps.nextHopGen.update(encodeU32Key(0), encodeU32Key(gen));
     },
     counters(): Map<number, bigint> {
       const out = new Map<number, bigint>();

@@ -904,6 +904,40 @@ kernelDescribe('data path golden packets (BPF_PROG_TEST_RUN)', () => {
     }
   });
 
+  it('next-hop cache: on, a slot answers until next_hop_gen_map changes; a new generation sees the new entry', () => {
+    const key = encodeNextHopKey(IPIP_NODE.addr);
+    const input = fromPod({ src: LOCAL_POD.ip, dst: IPIP_NODE.pod, protocol: P.PROTO_UDP, ttl: 20 }, P.udp(LOCAL_POD.ip, IPIP_NODE.pod, 1, 2, P.pattern(20)));
+    const eth = () => {
+      const r = run(fx.dp.programs.fromWorkload, input);
+      expect(r.retval).toBe(TC_ACT_REDIRECT);
+      return r.out.subarray(0, 14);
+    };
+    const entry = { node: IPIP_NODE.addr, dstMac: PEER_UPLINK_MAC, srcMac: UPLINK_MAC, ifindex: FIXTURE_UPLINK_IFINDEX, flags: 0 };
+    const preResolved = (mac: string) => P.ethernet({ dst: mac, src: UPLINK_MAC }, Buffer.alloc(0));
+    fx.setCacheGen(7);
+    try {
+      expect(eth()).toEqual(input.subarray(0, 14)); // no entry: the miss is cached
+      writeNextHop(fx.dp, entry);
+      expect(eth()).toEqual(input.subarray(0, 14)); // written behind the generation's back: the cached miss stands
+      fx.setCacheGen(8);
+      expect(eth()).toEqual(preResolved(PEER_UPLINK_MAC));
+      writeNextHop(fx.dp, { ...entry, dstMac: '52:54:00:00:00:22' });
+      expect(eth()).toEqual(preResolved(PEER_UPLINK_MAC));
+      fx.setCacheGen(9);
+      expect(eth()).toEqual(preResolved('52:54:00:00:00:22'));
+      fx.dp.maps.nextHops.delete(key);
+      fx.setCacheGen(10);
+      expect(eth()).toEqual(input.subarray(0, 14));
+      // Off (generation 0): the map answers every lookup.
+      fx.setCacheGen(0);
+      writeNextHop(fx.dp, entry);
+      expect(eth()).toEqual(preResolved(PEER_UPLINK_MAC));
+    } finally {
+      if (fx.dp.maps.nextHops.lookup(key)) fx.dp.maps.nextHops.delete(key);
+      fx.setCacheGen(0);
+    }
+  });
+
   it('hand-off: VXLAN to a node behind a gateway leaves with the gateway\'s MAC; the plain forward never reads the map', () => {
     const seg = P.tcp(LOCAL_POD.ip, VXLAN_NODE.pod, 1000, 2000, P.pattern(64));
     const ip: P.Ipv4Spec = { src: LOCAL_POD.ip, dst: VXLAN_NODE.pod, protocol: P.PROTO_TCP, ttl: 20, df: true };

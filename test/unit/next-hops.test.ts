@@ -99,8 +99,16 @@ describe('next-hops step (the only writer of next_hop_map)', () => {
   const gatewayFor = (addr: string) => (addr.startsWith('10.8.') ? '10.9.0.1' : addr);
   const make = (nodes: string[], enabled = true) => {
     const map = new MemoryMap();
-    const step = new NextHopSyncer('next_hop_map', () => map, { nodes: () => new Set(nodes), gatewayFor: () => gatewayFor, uplink: UPLINK, enabled });
-    return { map, step };
+    const gens: number[] = [];
+    const genMap = { update: (_k: Buffer, v: Buffer) => void gens.push(v.readUInt32LE(0)) };
+    const step = new NextHopSyncer('next_hop_map', () => map, {
+      nodes: () => new Set(nodes),
+      gatewayFor: () => gatewayFor,
+      uplink: UPLINK,
+      enabled,
+      generation: { mapRef: () => genMap, cachesSafe: true },
+    });
+    return { map, step, gens };
   };
   const put = (addr: string, mac: string | undefined, state: Neighbour['states'][number]): NeighbourEvent => ({
     type: 'put',
@@ -182,6 +190,22 @@ describe('next-hops step (the only writer of next_hop_map)', () => {
     expect(map.store.size).toBe(1);
     step.clear();
     expect(map.store.size).toBe(0);
+  });
+
+  it('cache generation: a new nonzero one after every run that wrote, none after a run that did not, 0 on clear', () => {
+    const { step, gens } = make(ONLINK);
+    step.run(); // the first run publishes one, written or not
+    expect(gens).toHaveLength(1);
+    expect(gens[0]).toBeGreaterThan(0);
+    step.applyEvent(put('10.9.0.2', '52:54:00:00:00:02', 'REACHABLE'));
+    step.run();
+    expect(gens).toEqual([gens[0], (gens[0] + 1) >>> 0 || 1]);
+    step.applyEvent(put('10.9.0.2', '52:54:00:00:00:02', 'PROBE')); // same entry: nothing written
+    step.run();
+    expect(gens).toHaveLength(2);
+    expect(step.pending).toBe(false);
+    step.clear();
+    expect(gens.at(-1)).toBe(0);
   });
 
   it('disabled: the map is emptied and kept empty', () => {

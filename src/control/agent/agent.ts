@@ -630,6 +630,7 @@ export class Agent {
         uplink: { ifindex: this.uplink.ifindex, mac: this.uplink.mac },
         enabled: this.opts.nextHopMacs !== false && this.uplink.mac !== '',
         onOverflow: overflow(MAP_NAMES.nextHops),
+        generation: { mapRef: () => maps().nextHopGen, cachesSafe: this.cacheGen !== 0 },
       }),
       nft: new FlagStep('nft', () => {
         this.nft.apply(natOutgoingRuleset(node, state().natOutgoing));

@@ -47,6 +47,7 @@ export interface DatapathMaps {
   counters: BpfMap;
   sourceAllow: BpfMap;
   nextHops: BpfMap;
+  nextHopGen: BpfMap;
 }
 
 export interface Datapath {
@@ -150,6 +151,7 @@ export function loadDatapath(cfg: DatapathConfig, deps: LoadDeps = defaultDeps):
       counters: first.map(MAP_NAMES.counters),
       sourceAllow: first.map(MAP_NAMES.sourceAllow),
       nextHops: first.map(MAP_NAMES.nextHops),
+      nextHopGen: first.map(MAP_NAMES.nextHopGen),
     };
     return {
       programs: {

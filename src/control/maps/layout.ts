@@ -12,6 +12,10 @@ export const MAP_NAMES = {
   sourceAllow: 'source_allow_map',
   /** Pre-resolved L2 header toward each node (the agent's next-hops step follows the kernel's neighbour table). */
   nextHops: 'next_hop_map',
+  /** The generation of next_hop_map's contents (one u32, written by the next-hops step after its writes; 0: the
+   * programs' next-hop cache is off), and that per-CPU cache, private to each object. */
+  nextHopGen: 'next_hop_gen_map',
+  nextHopCache: 'next_hop_cache_map',
   /** Per-CPU caches of routes_map and known_nodes_map lookups, private to each object (not pinned): the agent
    * never reads them, it only publishes settings.cache_gen. */
   routeCache: 'route_cache_map',
@@ -85,6 +89,7 @@ export const REASON_COUNT = 32;
 export const COUNTER_SLOTS = HOOK_COUNT * ENCAP_COUNT * REASON_COUNT;
 export const ROUTE_CACHE_SLOTS = 1024;
 export const NODE_CACHE_SLOTS = 256;
+export const NEXT_HOP_CACHE_SLOTS = 256;
 
 export function counterSlot(hook: CounterHook, encap: Encap, reason: CounterReason): number {
   return (hook * ENCAP_COUNT + encap) * REASON_COUNT + reason;
@@ -154,6 +159,7 @@ export const STRUCT_LAYOUTS = {
   source_allow_value: { size: 4, fields: { reserved: [0, 4] } },
   next_hop_key: { size: 4, fields: { addr: [0, 4] } },
   next_hop_value: { size: 20, fields: { dst_mac: [0, 6], src_mac: [6, 6], ifindex: [12, 4], flags: [16, 4] } },
+  next_hop_cache_slot: { size: 32, fields: { addr: [0, 4], gen: [4, 4], value: [8, 20], known: [28, 4] } },
   settings_value: { size: 16, fields: { tunnel_addr: [0, 4], uplink_mtu: [4, 4], flags: [8, 4], cache_gen: [12, 4] } },
   route_cache_slot: { size: 32, fields: { addr: [0, 4], gen: [4, 4], value: [8, 24] } },
   node_cache_slot: { size: 24, fields: { addr: [0, 4], gen: [4, 4], value: [8, 12], known: [20, 4] } },
@@ -177,6 +183,8 @@ export const MAP_MAX_ENTRIES = {
   [MAP_NAMES.knownNodes]: 16384,
   [MAP_NAMES.sourceAllow]: 16384,
   [MAP_NAMES.nextHops]: 16384,
+  [MAP_NAMES.nextHopGen]: 1,
+  [MAP_NAMES.nextHopCache]: NEXT_HOP_CACHE_SLOTS,
   [MAP_NAMES.settings]: 1,
   [MAP_NAMES.counters]: COUNTER_SLOTS,
   [MAP_NAMES.routeCache]: ROUTE_CACHE_SLOTS,
@@ -200,6 +208,7 @@ export const C_MIRRORS: { cName: string; prefix: string; mirror: Record<string, 
   { cName: 'COUNTER_SLOTS', prefix: '', mirror: { COUNTER_SLOTS } },
   { cName: 'ROUTE_CACHE_SLOTS', prefix: '', mirror: { ROUTE_CACHE_SLOTS } },
   { cName: 'NODE_CACHE_SLOTS', prefix: '', mirror: { NODE_CACHE_SLOTS } },
+  { cName: 'NEXT_HOP_CACHE_SLOTS', prefix: '', mirror: { NEXT_HOP_CACHE_SLOTS } },
 ];
 
 /** Writes a dotted-quad IPv4 address at `offset` in network order (the reconciler encodes every entry). */

@@ -17,10 +17,15 @@
 //   exactly as often as it would without this map (once per reachable time), and idle ones age out as before.
 //   Managed neighbours (NTF_MANAGED) would keep every node's entry resolved instead, at the price of probes to
 //   idle nodes and a second kernel object to own.
+// - The programs cache lookups per CPU (maps.h, next_hop_cache_map) for one generation, which this step publishes
+//   in next_hop_gen_map after every write to the map (the protocol of cache-gen.ts, with a generation of its own so
+//   that neighbour churn never flushes the route cache); 0 (caches off) where cache-gen.ts says slots are unsafe,
+//   and when the agent stops.
 import type { MapEntry } from '../bpf/types.js';
 import { usableNeighbour, type Neighbour, type NeighbourEvent } from '../host/neighbours.js';
-import { encodeNextHopKey, encodeNextHopValue, NextHopFlags, type NextHopEntry } from '../maps/layout.js';
-import { applyPlan, readMap } from './map-sync.js';
+import { encodeNextHopKey, encodeNextHopValue, encodeU32Key, NextHopFlags, type NextHopEntry } from '../maps/layout.js';
+import { nextCacheGen } from './cache-gen.js';
+import { applyPlan, readMap, type SyncableMap } from './map-sync.js';
 import { MapSyncer } from './map-syncer.js';
 import type { SyncStep } from './steps.js';
 
@@ -51,6 +56,8 @@ export interface NextHopsOptions {
   /** False: the map is kept empty (every packet takes bpf_redirect_neigh). */
   enabled: boolean;
   onOverflow?: (keys: string[], capacity: number) => void;
+  /** next_hop_gen_map, and whether the programs' per-CPU slots are safe here (lookupCachesSafe). */
+  generation: { mapRef: () => Pick<SyncableMap, 'update'>; cachesSafe: boolean };
 }
 
 type MapRef = ConstructorParameters<typeof MapSyncer>[1];
@@ -63,6 +70,9 @@ export class NextHopSyncer implements SyncStep {
   /** Nodes by their first hop; rebuilt after the nodes or the gateways change. */
   private byHop?: Map<string, string[]>;
   private uplink: NextHopUplink;
+  /** The generation last published in next_hop_gen_map; a new one is due (first run, or the map was written). */
+  private gen = 0;
+  private genDue = true;
 
   constructor(
     mapName: string,
@@ -79,20 +89,32 @@ export class NextHopSyncer implements SyncStep {
         entry: (node) => this.entry(node),
         encodeKey: encodeNextHopKey,
       },
-      { onOverflow: opts.onOverflow },
+      { onOverflow: opts.onOverflow, onWritten: () => (this.genDue = true) },
     );
   }
 
   get pending(): boolean {
-    return this.syncer.pending;
+    return this.syncer.pending || this.genDue;
   }
 
   get size(): number {
     return this.syncer.size;
   }
 
+  /** Writes what changed, then (also after a failed write, which may have written part) a new generation: slots
+   * filled from the old contents miss from then on. */
   run(): void {
-    this.syncer.run();
+    try {
+      this.syncer.run();
+    } finally {
+      if (this.genDue) this.publishGeneration(this.opts.generation.cachesSafe ? nextCacheGen(this.gen) : 0);
+    }
+  }
+
+  private publishGeneration(gen: number): void {
+    this.opts.generation.mapRef().update(encodeU32Key(0), encodeU32Key(gen), 'any');
+    this.gen = gen;
+    this.genDue = false;
   }
 
   /** The nodes changed (these addresses): their entries are looked at again. */
@@ -122,6 +144,7 @@ export class NextHopSyncer implements SyncStep {
   clear(): void {
     const map = this.mapRef();
     applyPlan(map, { writes: [], deletes: [...readMap(map).keys()].map((hex) => ({ key: Buffer.from(hex, 'hex') })) }, 1024);
+    this.publishGeneration(0); // no slot answers any more
     this.syncer.resync();
   }
 
