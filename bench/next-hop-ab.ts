@@ -68,7 +68,7 @@ async function udpRound(p: BenchPath) {
   const r = udpSmallPackets(p, SECONDS);
   const perf = await prof;
   const delivered = r.deliveredPps * (SECONDS - 1);
-  return { kpps: +(r.deliveredPps / 1e3).toFixed(1), lostPercent: +r.lostPercent.toFixed(1), cpuUsPerPacket: +((perf.transferCpuSeconds / delivered) * 1e6).toFixed(3), routeNeighPercent: perf.matchedPercent! };
+  return { kpps: +(r.deliveredPps / 1e3).toFixed(1), sentKpps: +(r.sentPps / 1e3).toFixed(1), lostPercent: +r.lostPercent.toFixed(1), cpuUsPerPacket: +((perf.transferCpuSeconds / delivered) * 1e6).toFixed(3), routeNeighPercent: perf.matchedPercent! };
 }
 
 async function tcpRound(p: BenchPath) {

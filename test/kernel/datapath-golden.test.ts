@@ -894,7 +894,7 @@ kernelDescribe('data path golden packets (BPF_PROG_TEST_RUN)', () => {
       // The kernel's entry went STALE: the kernel must see a use to re-verify it, so the packet goes through it.
       writeNextHop(fx.dp, { ...entry, flags: NextHopFlags.Verify });
       for (const frame of [input, hostInput]) expect(handOff(frame)).toEqual(frame.subarray(0, 14));
-      // The peer's MAC changed: the next packet carries the new one (the map is read per packet, never cached).
+      // The peer's MAC changed: the next packet carries the new one (caches off here: the map answers each packet).
       writeNextHop(fx.dp, { ...entry, dstMac: '52:54:00:00:00:22' });
       expect(handOff(input)).toEqual(P.ethernet({ dst: '52:54:00:00:00:22', src: UPLINK_MAC }, Buffer.alloc(0)));
       fx.dp.maps.nextHops.delete(key);
