@@ -3,6 +3,8 @@
 // mod_revision is the resourceVersion (so it is not stored inside the JSON). A commit is one etcd txn:
 // compares for the preconditions, puts/deletes on success, and on failure range reads of the compared keys so
 // that the error can say which precondition failed without another round trip.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { Etcd3, type IOptions, type Watcher } from 'etcd3';
 import type * as RPC from 'etcd3/lib/rpc.js';
@@ -24,12 +26,15 @@ import {
   type StoredKind,
   type StoredOf,
   type StoredResource,
+  type TransactOptions,
+  type Txn,
   type WatchEvent,
   type WatchHandle,
   type WatchOptions,
 } from './types.js';
 
 import { ETCD_DEFAULT_MAX_TXN_OPS, ETCD_PREFIX } from './etcd-constants.js';
+import { acquireHostLock } from './host-lock.js';
 import { indexNodeOf, NODE_INDEXED_KINDS } from './node-index.js';
 
 export { ETCD_DEFAULT_MAX_TXN_OPS, ETCD_PREFIX };
@@ -104,6 +109,12 @@ const LEGACY_ENDPOINT_INDEX_MARKER = `${BY_NODE_PREFIX}.indexed`;
 
 /** Guarded retries of a commit whose only conflict was a concurrent move of a record's index key. */
 const INDEX_RETRIES = 16;
+
+/**
+ * How long a transaction that asked to hold the write lock waits for this host's lock on the store before it runs
+ * without (as SQLite's busy timeout does).
+ */
+const HOST_LOCK_WAIT_MS = 10_000;
 
 /**
  * Range reads are paged so that no response nears gRPC's 4 MiB receive limit whatever the cluster size: each
@@ -194,6 +205,9 @@ export class EtcdDatastore extends BaseDatastore {
   private readonly watchers = new Set<{ cancel(): Promise<void> }>();
   /** The per-node index is known complete (or being completed by this process): see ensureNodeIndex. */
   private nodeIndex?: Promise<void>;
+  /** This process's turn at the host lock (see transact), and whether the running code holds it. */
+  private hostLockTurn?: Promise<void>;
+  private readonly hostLockHolder = new AsyncLocalStorage<boolean>();
 
   constructor(
     readonly url: string,
@@ -429,6 +443,37 @@ export class EtcdDatastore extends BaseDatastore {
     for (const p of planned) {
       await this.rpc(() => this.client.kv.txn({ compare: [p.compare], success: p.puts, failure: [] }));
     }
+  }
+
+  /**
+   * With holdWriteLock, the transaction runs holding a lock shared by this host's processes on this store (etcd
+   * has no lock of its own to hold): fifty ADDs of one node, which all rewrite the node's block, then commit once
+   * each, in turn, instead of re-running on conflicts until their deadlines pass. Other hosts' writers are not
+   * held back, so the optimistic retry still guards every commit.
+   */
+  override async transact<T>(fn: (tx: Txn) => Promise<T>, opts: TransactOptions = {}): Promise<T> {
+    if (!opts.holdWriteLock || this.hostLockHolder.getStore()) return super.transact(fn, opts);
+    // The index check is a read of its own: done before the turn, not while others wait.
+    await this.ensureNodeIndex();
+    while (this.hostLockTurn) await this.hostLockTurn;
+    let endTurn!: () => void;
+    this.hostLockTurn = new Promise((r) => (endTurn = r));
+    try {
+      const release = await acquireHostLock(`etcd-${this.storeId()}`, HOST_LOCK_WAIT_MS);
+      try {
+        return await this.hostLockHolder.run(true, () => super.transact(fn, opts));
+      } finally {
+        await release?.();
+      }
+    } finally {
+      this.hostLockTurn = undefined;
+      endTurn();
+    }
+  }
+
+  /** Names the store for the host lock: the same endpoints, in any order, are the same store. */
+  private storeId(): string {
+    return createHash('sha256').update([...this.hosts].sort().join(',')).digest('hex').slice(0, 16);
   }
 
   async revision(): Promise<number> {
