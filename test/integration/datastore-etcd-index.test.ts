@@ -103,6 +103,13 @@ etcdDescribe('etcd per-node index of node-owned records', () => {
       await ds.put({ ...moved, spec: { ...moved.spec, allocations: {} } }, { expectedResourceVersion: moved.metadata.resourceVersion });
       expect(await indexProblems()).toEqual([]);
 
+      // A record read, changed in place by the caller and written back at the version read, still moves its key.
+      const inPlace = (await ds.get('IPAMBlock', '10-10-0-64-26'))!;
+      inPlace.spec.node = b;
+      await ds.put(inPlace, { expectedResourceVersion: inPlace.metadata.resourceVersion });
+      expect(names(await ds.listOwnedBy('IPAMBlock', b))).toEqual(['10-10-0-64-26']);
+      expect(await indexProblems()).toEqual([]);
+
       // Deletes, single and batched, inside a transaction too, take the index key along.
       await ds.delete('IPAMBlock', '10-10-0-64-26');
       await ds.deleteAll([{ kind: 'BlockAffinity', name: affinityName(b, '10.10.1.0/26') }]);

@@ -116,6 +116,9 @@ const INDEX_RETRIES = 16;
  */
 const HOST_LOCK_WAIT_MS = 10_000;
 
+/** Records of the indexed kinds last read by this client, kept so that a commit need not read them again. */
+const RECENT_READS = 256;
+
 /**
  * Range reads are paged so that no response nears gRPC's 4 MiB receive limit whatever the cluster size: each
  * page asks for as many keys as fit this many bytes at the largest key-value seen so far in the read.
@@ -208,6 +211,12 @@ export class EtcdDatastore extends BaseDatastore {
   /** This process's turn at the host lock (see transact), and whether the running code holds it. */
   private hostLockTurn?: Promise<void>;
   private readonly hostLockHolder = new AsyncLocalStorage<boolean>();
+  /**
+   * The last version of each record of an indexed kind this client read (get, listOwnedBy), by key: a commit
+   * guarded on that very version (an allocation rewriting the block it read) plans the record's index from it
+   * instead of reading it again, one round trip fewer while fifty ADDs wait their turn.
+   */
+  private readonly recentReads = new Map<string, StoredResource>();
 
   constructor(
     readonly url: string,
@@ -276,7 +285,17 @@ export class EtcdDatastore extends BaseDatastore {
   async get<K extends StoredKind>(kind: K, name: string): Promise<StoredOf<K> | undefined> {
     const res = await this.rpc(() => this.client.get(keyOf(kind, name)).exec());
     const kv = res.kvs[0];
-    return kv ? decode<StoredOf<K>>(kv) : undefined;
+    return kv ? this.remember(decode<StoredOf<K>>(kv)) : undefined;
+  }
+
+  private remember<T extends StoredResource>(resource: T): T {
+    if (!INDEXED.has(resource.kind)) return resource;
+    const key = keyOf(resource.kind, resource.metadata.name);
+    this.recentReads.delete(key);
+    // A copy: what the caller does to its own object must not change what is known of the store.
+    this.recentReads.set(key, structuredClone(resource));
+    if (this.recentReads.size > RECENT_READS) this.recentReads.delete(this.recentReads.keys().next().value!);
+    return resource;
   }
 
   async list<K extends StoredKind>(kind: K, filter: NodeFilter = {}): Promise<StoredOf<K>[]> {
@@ -294,7 +313,7 @@ export class EtcdDatastore extends BaseDatastore {
   override async listOwnedBy<K extends NodeOwnedKind>(kind: K, node: string): Promise<StoredOf<K>[]> {
     await this.ensureNodeIndex();
     const { kvs } = await this.readPrefixes([indexKeyPrefix(node, kind)]);
-    return kvs.map((kv) => decode<StoredOf<K>>(kv));
+    return kvs.map((kv) => this.remember(decode<StoredOf<K>>(kv)));
   }
 
   /**
@@ -576,16 +595,27 @@ export class EtcdDatastore extends BaseDatastore {
 
   /**
    * The stored versions a commit needs, in one read: resources written without a creationTimestamp (it survives
-   * updates) and every record of an indexed kind written or deleted (its node index moves with it).
+   * updates) and every record of an indexed kind written or deleted (its node index moves with it). A key whose
+   * precondition pins it (absent, or a version this client read) is known without reading: the commit happens
+   * only if the key still is exactly that.
    */
   private async readExisting(req: CommitRequest): Promise<Map<string, StoredResource>> {
     const out = new Map<string, StoredResource>();
     const keys = new Set<string>();
+    const pinned = new Map<string, Precondition['expect']>();
+    for (const pre of req.preconditions) pinned.set(keyOf(pre.kind, pre.name), pre.expect);
+    const need = (key: string): void => {
+      const expect = pinned.get(key);
+      if (expect === 'absent') return;
+      const known = this.recentReads.get(key);
+      if (known && typeof expect === 'object' && known.metadata.resourceVersion === expect.resourceVersion) out.set(key, known);
+      else keys.add(key);
+    };
     for (const w of req.writes) {
       if (w.op === 'delete') {
-        if (INDEXED.has(w.kind)) keys.add(keyOf(w.kind, w.name));
+        if (INDEXED.has(w.kind)) need(keyOf(w.kind, w.name));
       } else if (!w.resource.metadata.creationTimestamp || INDEXED.has(w.resource.kind)) {
-        keys.add(keyOf(w.resource.kind, w.resource.metadata.name));
+        need(keyOf(w.resource.kind, w.resource.metadata.name));
       }
     }
     if (keys.size === 0) return out;
