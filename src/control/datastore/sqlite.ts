@@ -27,6 +27,7 @@ import {
   type WatchHandle,
   type WatchOptions,
 } from './types.js';
+import { indexNodeOf } from './node-index.js';
 
 export interface SqliteOptions {
   /**
@@ -199,16 +200,6 @@ function setUpByThisVersion(db: Database.Database): boolean {
     // No meta table yet: a new store.
     return false;
   }
-}
-
-/**
- * The node column of a stored resource: for a WorkloadEndpoint, who must see it under a node filter; for a
- * node-owned kind, its owner; nothing for the other kinds.
- */
-function audienceOf(resource: StoredResource): string | null {
-  if (resource.kind === 'IPAMBlock' || resource.kind === 'BlockAffinity') return resource.spec.node ?? null;
-  if (resource.kind !== 'WorkloadEndpoint') return null;
-  return (resource.spec.allowSpoofedSourcePrefixes?.length ?? 0) > 0 ? EVERY_NODE : (resource.spec.node ?? null);
 }
 
 /** SQL condition on the change log (and its parameters) keeping only what a node filter lets through. */
@@ -422,7 +413,7 @@ export class SqliteDatastore extends BaseDatastore {
         const createdAt = existing ? (JSON.parse(existing.json) as StoredResource).metadata.creationTimestamp : undefined;
         const stored = stamp(w.resource, revision, createdAt);
         const json = JSON.stringify(stored);
-        const node = audienceOf(stored);
+        const node = indexNodeOf(stored) ?? null;
         const previousNode = existing?.node !== undefined && existing.node !== node ? existing.node : null;
         this.stmts.upsert.run(kind, metadata.name, json, existing?.create_revision ?? revision, revision, node);
         this.stmts.logChange.run(revision, kind, metadata.name, 'put', json, now, node, previousNode);
