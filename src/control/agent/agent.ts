@@ -495,30 +495,25 @@ export class Agent {
   }
 
   /**
-   * Brings the index up to a change: only the changed keys are set or removed (one pass over the desired state
-   * without building anything), so a change to one route does not rebuild a map of twenty thousand.
+   * Brings the index up to a change: only the changed keys are looked up in the compiler and set or removed,
+   * without building its full desired state (copies of twenty thousand routes) before the map writes.
    */
   private updateIndex(c: ChangeSet, everything: boolean): void {
     if (!this.index || everything) {
       this.index = undefined;
       return;
     }
-    const refresh = <T>(index: Map<string, T>, changed: ReadonlySet<string>, all: readonly T[], keyOf: (t: T) => string) => {
-      if (changed.size === 0) return;
-      const seen = new Set<string>();
-      for (const item of all) {
-        const k = keyOf(item);
-        if (!changed.has(k)) continue;
-        index.set(k, item);
-        seen.add(k);
-        if (seen.size === changed.size) break;
+    const refresh = <T>(index: Map<string, T>, changed: ReadonlySet<string>, lookup: (key: string) => T | undefined) => {
+      for (const k of changed) {
+        const item = lookup(k);
+        if (item === undefined) index.delete(k);
+        else index.set(k, item);
       }
-      for (const k of changed) if (!seen.has(k)) index.delete(k);
     };
-    const state = this.compiler.state;
-    refresh(this.index.routes, c.routes, state.routes, (r) => r.cidr);
-    refresh(this.index.knownNodes, c.knownNodes, state.knownNodes, (n) => n.addr);
-    refresh(this.index.sourceAllow, c.sourceAllow, state.sourceAllow, sourceAllowKey);
+    const compiler = this.compiler;
+    refresh(this.index.routes, c.routes, (k) => compiler.route(k));
+    refresh(this.index.knownNodes, c.knownNodes, (k) => compiler.knownNode(k));
+    refresh(this.index.sourceAllow, c.sourceAllow, (k) => compiler.sourceAllowEntry(k));
     if (c.localWorkloads.size > 0) this.index.workloads = this.admittedWorkloads();
   }
 
@@ -613,7 +608,7 @@ export class Agent {
       ),
       settings: new MapSyncer(MAP_NAMES.settings, () => maps().settings, {
         allKeys: () => ['0'],
-        entry: () => settingsEntries({ ...state().settings, cacheGen: this.cacheGen })[0],
+        entry: () => settingsEntries({ ...this.compiler.settings, cacheGen: this.cacheGen })[0],
         encodeKey: () => encodeU32Key(0),
       }),
       tunnelAddresses: new FlagStep('tunnel-addresses', () => {
@@ -626,7 +621,7 @@ export class Agent {
         route: (k) => this.routeIndex().routes.get(k),
         context: () => ({
           uplink: this.uplink.ifname,
-          tunnelAddr: state().settings.tunnelAddr !== '0.0.0.0' ? state().settings.tunnelAddr : undefined,
+          tunnelAddr: this.compiler.settings.tunnelAddr !== '0.0.0.0' ? this.compiler.settings.tunnelAddr : undefined,
           tunnelMtu,
           gatewayFor: (this.gateways ??= underlayGatewayResolver()),
         }),
