@@ -11,6 +11,7 @@
 import { hostVethName } from '../cni/names.js';
 import type { CompilerEvent, CompilerKind, CompilerSnapshot } from '../compile/incremental.js';
 import { parseCidr4, parseIp, type Cidr4 } from '../model/cidr.js';
+import { SortedList } from '../compile/sorted-list.js';
 import { AGENT_STARTED_ANNOTATION } from '../model/node-record.js';
 import type { BlockAffinity, IPPool, Node, OverlayConfiguration, WorkloadEndpoint } from '../model/types.js';
 
@@ -27,6 +28,11 @@ export interface LocalIdentity {
   node: string;
   /** The uplink address with its prefix, A.B.C.D/N. */
   address: string;
+}
+
+interface NodeIp {
+  ip: number;
+  addr: string;
 }
 
 const keyOf = (kind: string, name: string) => `${kind}/${name}`;
@@ -53,8 +59,9 @@ export class Admission {
   private readonly byAddr = new Map<string, Set<string>>();
   private readonly localAddr: string;
   private readonly localSubnet?: Cidr4;
-  /** Derived from the nodes, rebuilt on first use after any node changed. */
-  private nodeIps?: { ip: number; addr: string }[];
+  /** Node addresses in order, kept up to date as nodes come and go (a block's check is a binary search). */
+  private nodeIps = new SortedList<NodeIp>((x, y) => x.ip - y.ip);
+  private readonly nodeIpOf = new Map<string, NodeIp>();
   /** Parsed CIDR of every block, by name: a node's address change re-checks only the blocks that hold it. */
   private readonly blockCidrs = new Map<string, Cidr4>();
   /** Block names by prefix length and base address: the blocks holding an address are a few lookups away. */
@@ -86,6 +93,8 @@ export class Admission {
     this.admitted.clear();
     this.reasons.clear();
     this.byAddr.clear();
+    this.nodeIps = new SortedList<NodeIp>((x, y) => x.ip - y.ip);
+    this.nodeIpOf.clear();
     this.blockCidrs.clear();
     this.blocksByPrefix.clear();
     this.workloadKeys.clear();
@@ -172,12 +181,19 @@ export class Admission {
       }
     }
     if (r.kind === 'Node') {
-      this.nodeIps = undefined;
       for (const t of tunnelAddrs(r)) this.tunnelAddrCount.set(t, (this.tunnelAddrCount.get(t) ?? 0) + 1);
       const a = nodeAddr(r);
       if (a) {
         let set = this.byAddr.get(a);
-        if (!set) this.byAddr.set(a, (set = new Set()));
+        if (!set) {
+          this.byAddr.set(a, (set = new Set()));
+          const ip = parseIPv4(a);
+          if (ip !== undefined) {
+            const entry = { ip, addr: a };
+            this.nodeIpOf.set(a, entry);
+            this.nodeIps.insert(entry);
+          }
+        }
         set.add(r.metadata.name);
       }
     }
@@ -197,7 +213,6 @@ export class Admission {
       if (c && byBase?.size === 0) this.blocksByPrefix.delete(c.prefix);
     }
     if (r.kind === 'Node') {
-      this.nodeIps = undefined;
       for (const t of tunnelAddrs(r)) {
         const n = (this.tunnelAddrCount.get(t) ?? 0) - 1;
         if (n > 0) this.tunnelAddrCount.set(t, n);
@@ -206,7 +221,12 @@ export class Admission {
       const a = nodeAddr(r);
       const set = a ? this.byAddr.get(a) : undefined;
       set?.delete(r.metadata.name);
-      if (a && set?.size === 0) this.byAddr.delete(a);
+      if (a && set?.size === 0) {
+        this.byAddr.delete(a);
+        const entry = this.nodeIpOf.get(a);
+        if (entry) this.nodeIps.remove(entry);
+        this.nodeIpOf.delete(a);
+      }
     }
   }
 
@@ -267,11 +287,7 @@ export class Admission {
       return `block ${b.spec.cidr} covers this node's underlay subnet ${this.local.address}`;
     }
     // Node addresses sorted: the first one at or after the block's start tells whether the block holds any.
-    this.nodeIps ??= [...this.byAddr.keys()]
-      .map((addr) => ({ ip: parseIPv4(addr), addr }))
-      .filter((e): e is { ip: number; addr: string } => e.ip !== undefined)
-      .sort((x, y) => x.ip - y.ip);
-    const ips = this.nodeIps;
+    const ips = this.nodeIps.values();
     let lo = 0;
     let hi = ips.length;
     while (lo < hi) {
