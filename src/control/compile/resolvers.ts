@@ -182,7 +182,7 @@ export class Resolvers {
   loadAll(events: Iterable<Parameters<Resolvers['apply']>[0]>): void {
     this.blocks.appending = true;
     for (const ev of events) this.apply(ev);
-    this.blocks.appending = false;
+    this.blocks.finishAppending();
     this.finishBatch();
   }
 
