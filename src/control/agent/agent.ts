@@ -313,15 +313,36 @@ export class Agent {
 
   /**
    * Periodic full resync of the kernel side only: read the kernel again, so that anything changed behind our
-   * back is repaired. The datastore is not read (the watch keeps the cache current) and IPAM is not run.
+   * back is repaired. The datastore is not read (the watch keeps the cache current) and IPAM is not run. Each
+   * group of steps is re-read in a pass of its own, one turn of the event loop apart: a watch event arriving
+   * meanwhile waits for one full read (a map of 20,000 routes, the host's routing table), not for all of them.
    */
   private resync(): void {
     const s = this.steps;
-    this.gateways = undefined;
-    for (const step of [s.routes, s.knownNodes, s.sourceAllow, s.settings, s.hostRoutes, s.links]) step.resync();
-    this.nft.forget();
-    for (const step of [s.datapath, s.tunnelAddresses, s.nft]) step.mark();
-    this.schedule();
+    const groups: Array<() => void> = [
+      () => s.routes.resync(),
+      () => s.knownNodes.resync(),
+      () => {
+        s.sourceAllow.resync();
+        s.settings.resync();
+      },
+      () => {
+        this.gateways = undefined;
+        s.hostRoutes.resync();
+      },
+      () => s.links.resync(),
+      () => {
+        this.nft.forget();
+        for (const step of [s.datapath, s.tunnelAddresses, s.nft]) step.mark();
+      },
+    ];
+    const next = (i: number) => {
+      if (this.stopped || i >= groups.length) return;
+      groups[i]();
+      this.schedule();
+      setImmediate(() => next(i + 1));
+    };
+    next(0);
   }
 
   private schedule(): void {
