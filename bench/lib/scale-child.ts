@@ -60,6 +60,8 @@ export interface AgentShare {
   eventToMap: Latency & {
     /** Changes after which the histogram had not exactly one new sample of the kind (their mean was taken). */
     changesNotOneSample: number;
+    /** Every change's figure in milliseconds, in the order the changes were made. */
+    valuesMs: number[];
   };
 }
 
@@ -277,7 +279,7 @@ async function main(): Promise<ScaleBackendResult> {
       let notOneSample = 0;
       const proxyBytes: number[] = [];
       const rchar: number[] = [];
-      if (args.cniOnly) return { ...latency([]), proxyBytesMedian: null, rcharBytesMedian: 0, eventToMap: { ...latency([]), changesNotOneSample: 0 } };
+      if (args.cniOnly) return { ...latency([]), proxyBytesMedian: null, rcharBytesMedian: 0, eventToMap: { ...latency([]), changesNotOneSample: 0, valuesMs: [] } };
       const started = now();
       for (let r = 0; r < n && (r < 3 || now() - started < args.phaseBudgetMs); r++) {
         // Scraped outside the counted span, so the scrape's own reads are not charged to the change.
@@ -298,7 +300,7 @@ async function main(): Promise<ScaleBackendResult> {
       const a = latency(agentLat);
       log(`${what}: p50 ${l.p50Ms.toFixed(1)} ms, p99 ${l.p99Ms.toFixed(1)} ms after the write returned; ` +
         `p50 ${a.p50Ms.toFixed(2)} ms, p99 ${a.p99Ms.toFixed(2)} ms after the event reached the agent (n=${a.samples}, ${notOneSample} changes not one sample)`);
-      return { ...l, proxyBytesMedian: proxy ? median(proxyBytes) : null, rcharBytesMedian: median(rchar), eventToMap: { ...a, changesNotOneSample: notOneSample } };
+      return { ...l, proxyBytesMedian: proxy ? median(proxyBytes) : null, rcharBytesMedian: median(rchar), eventToMap: { ...a, changesNotOneSample: notOneSample, valuesMs: agentLat.map((x) => Math.round(x * 1000) / 1000) } };
     };
     // A new block of an existing remote node, at a CIDR no node holds yet; then its removal.
     const extraBlock = (r: number): BlockAffinity => {
