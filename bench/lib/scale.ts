@@ -203,7 +203,8 @@ function remoteChangeTable(r: ScaleBenchResult): string[] {
     const load = `${f1(m.loadAverage[0])} / ${f1(m.loadAverage[1])}`;
     return PHASES.map(([what, k]) => {
       const p = m[k];
-      const agent = p.eventToMap.samples === 0 ? 'no sample' : `${f2(p.eventToMap.p50Ms)} / ${f2(p.eventToMap.p99Ms)} (n=${p.eventToMap.samples}${p.eventToMap.changesNotOneSample ? `, ${p.eventToMap.changesNotOneSample} not one sample` : ''})`;
+      const over = p.eventToMap.valuesMs.filter((v) => v > 10).length;
+      const agent = p.eventToMap.samples === 0 ? 'no sample' : `${f2(p.eventToMap.p50Ms)} / ${f2(p.eventToMap.p99Ms)} (n=${p.eventToMap.samples}, ${over} over 10 ms${p.eventToMap.changesNotOneSample ? `, ${p.eventToMap.changesNotOneSample} not one sample` : ''})`;
       return `| ${b.backend} | ${what} | ${lat(p)} | ${agent} | ${load} |`;
     });
   });
