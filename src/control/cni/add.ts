@@ -5,19 +5,13 @@
 import { existsSync } from 'node:fs';
 import { PinLayout } from '../node/pins.js';
 import { AlreadyExistsError, type Datastore } from '../datastore/types.js';
-import {
-  assignAddress,
-  assignRequestedAddress,
-  IpamError,
-  IpamExhaustedError,
-  releaseByHandle,
-  RequestedAddressError,
-  type AssignRequest,
-  type Assignment,
-} from '../ipam/index.js';
+// The IPAM modules ADD uses, not ipam/index.js: the plugin starts once per ADD, so it loads only what ADD runs.
+import { assignAddress, releaseByHandle } from '../ipam/allocate.js';
+import { assignRequestedAddress, RequestedAddressError } from '../ipam/request.js';
+import { IpamError, IpamExhaustedError, type AssignRequest, type Assignment } from '../ipam/types.js';
 import { parseCidr } from '../model/cidr.js';
 import type { IPPool, Node } from '../model/types.js';
-import { selects } from '../selector/index.js';
+import { selects } from '../selector/matcher.js';
 import { waitForWorkloadAttachment } from './attach.js';
 import type { NetConf } from './config.js';
 import { podIdentity, type CniEnv } from './env.js';

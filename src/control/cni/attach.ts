@@ -2,9 +2,9 @@
 // The node's agent is the only writer of BPF links: it attaches from_workload to a workload's host veth when
 // the WorkloadEndpoint appears (after checking the veth follows this plugin's naming), and ADD waits here for
 // the link pin, so that ADD returns only once the workload's traffic is handled by the data path.
-import { existsSync, rmSync } from 'node:fs';
+// ADD loads nothing of the BPF wrapper or the native addon: it only watches for a file (DEL detaches, in detach.ts).
+import { existsSync } from 'node:fs';
 import type { PinLayout } from '../node/pins.js';
-import { openPinnedLink } from '../bpf/index.js';
 import { CniCode, CniError } from './errors.js';
 
 export const ATTACH_TIMEOUT_MS = 5_000;
@@ -36,18 +36,6 @@ export async function waitForWorkloadAttachment(
     }
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
-}
-
-/** Removes the attachment's pin. Deleting the veth already detached the program; the pin only kept it alive. */
-export function detachWorkloadProgram(pins: PinLayout, hostIfname: string): void {
-  const linkPath = pins.workloadLink(hostIfname);
-  if (!existsSync(linkPath)) return;
-  try {
-    openPinnedLink(linkPath).detach();
-  } catch {
-    // The link is defunct once its interface is gone; the pin file is all that is left to remove.
-  }
-  rmSync(linkPath, { force: true });
 }
 
 export function workloadLinkPinned(pins: PinLayout, hostIfname: string): boolean {
