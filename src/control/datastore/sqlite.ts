@@ -150,8 +150,9 @@ INSERT OR IGNORE INTO meta (key, value) VALUES ('revision', 0), ('compacted', 0)
  * accepts those from its node), so that one node's agent lists and watches only what concerns it. Stores made
  * before the column existed get it, filled from the JSON, the first time they are opened for writing.
  */
+const NODE_INDEX = 'resources_by_node';
 const NODE_COLUMNS = `
-CREATE INDEX IF NOT EXISTS resources_by_node ON resources (kind, node, name) WHERE node IS NOT NULL;
+CREATE INDEX IF NOT EXISTS ${NODE_INDEX} ON resources (kind, node, name) WHERE node IS NOT NULL;
 `;
 
 const AUDIENCE_FROM_JSON = `CASE WHEN kind <> 'WorkloadEndpoint' THEN NULL
@@ -160,6 +161,10 @@ const AUDIENCE_FROM_JSON = `CASE WHEN kind <> 'WorkloadEndpoint' THEN NULL
 
 function hasColumn(db: Database.Database, table: string, column: string): boolean {
   return (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).some((c) => c.name === column);
+}
+
+function hasIndex(db: Database.Database, name: string): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?").get(name) !== undefined;
 }
 
 function migrateNodeColumns(db: Database.Database): void {
@@ -327,15 +332,18 @@ export class SqliteDatastore extends BaseDatastore {
     // A store opened read-only is never migrated: one made before the audience column computes it instead.
     const audience = hasColumn(this.db, 'resources', 'node') ? 'node' : AUDIENCE_FROM_JSON;
     const owner = ownersIndexed(this.db) ? 'node' : "json_extract(json, '$.spec.node')";
+    // Without statistics SQLite's planner prefers the primary key (kind, name) and reads every record of the kind
+    // (20,000 blocks: 20-90 ms inside IPAM's write lock; 100,000 endpoints: 125 ms) rather than the node's few.
+    const byNode = hasIndex(this.db, NODE_INDEX) ? `resources INDEXED BY ${NODE_INDEX}` : 'resources';
     return {
       get: this.db.prepare(
         `SELECT json, mod_revision, create_revision, ${audience} AS node FROM resources WHERE kind = ? AND name = ?`,
       ),
       list: this.db.prepare('SELECT json FROM resources WHERE kind = ? ORDER BY name'),
       listOfNode: this.db.prepare(
-        `SELECT json FROM resources WHERE kind = ? AND ${audience} IN (?, '${EVERY_NODE}') ORDER BY name`,
+        `SELECT json FROM ${audience === 'node' ? byNode : 'resources'} WHERE kind = ? AND ${audience} IN (?, '${EVERY_NODE}') ORDER BY name`,
       ),
-      listOwned: this.db.prepare(`SELECT json FROM resources WHERE kind = ? AND ${owner} = ? ORDER BY name`),
+      listOwned: this.db.prepare(`SELECT json FROM ${owner === 'node' ? byNode : 'resources'} WHERE kind = ? AND ${owner} = ? ORDER BY name`),
       revision: this.db.prepare("SELECT value FROM meta WHERE key = 'revision'"),
       compacted: this.db.prepare("SELECT value FROM meta WHERE key = 'compacted'"),
       setMeta: this.db.prepare('UPDATE meta SET value = ? WHERE key = ?'),
