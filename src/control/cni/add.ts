@@ -31,6 +31,7 @@ import {
 } from './netlink.js';
 import { ipsFromCniArgs, requestedAddress } from './requested.js';
 import { addResult, type CniResult } from './result.js';
+import { withLockPriority } from './priority.js';
 import { Rollback } from './rollback.js';
 import { withDatastore, workloadEndpoint } from './store.js';
 
@@ -104,54 +105,51 @@ export async function cmdAdd(env: CniEnv, conf: NetConf): Promise<CniResult> {
       step(`create veth ${hostIfname} <-> ${env.ifname} in ${netns}`, () => createVeth(hostIfname, netns, env.ifname, mtu));
       rollback.push(`delete veth ${hostIfname}`, () => deleteLink(hostIfname));
 
-      const assignment = await allocate(
-        ds,
-        {
+      const request: AssignRequest = {
+        node: conf.nodeName,
+        handle,
+        pool: conf.ipPool,
+        ...(namespace ? { namespace } : {}),
+        attributes: {
+          network: conf.name,
           node: conf.nodeName,
-          handle,
-          pool: conf.ipPool,
+          containerID: env.containerId,
+          ifname: env.ifname,
+          ...(pod ? { pod } : {}),
           ...(namespace ? { namespace } : {}),
-          attributes: {
-            network: conf.name,
-            node: conf.nodeName,
-            containerID: env.containerId,
-            ifname: env.ifname,
-            ...(pod ? { pod } : {}),
-            ...(namespace ? { namespace } : {}),
-          },
         },
-        requested,
-      );
+      };
+      // Under the store's write lock (SQLite): at a priority that keeps the critical section short on a busy node.
+      const assignment = await withLockPriority(() => allocate(ds, request, requested));
       rollback.push(`release ${assignment.address} (handle ${handle})`, () => releaseByHandle(ds, handle, conf.nodeName));
 
       step(`configure host veth ${hostIfname}`, () => configureHostSide(hostIfname));
       const host = mustHave(linkInfo(hostIfname), `host veth ${hostIfname}`);
       const cidr = await poolCidr(ds, assignment.pool);
       const route = step(`inspect routes in ${netns}`, () => containerRouteFor(netns, cidr));
-      const containerIfindex = mustHave(linkInfo(env.ifname, netns), `${env.ifname} in ${netns}`).ifindex;
+      // Read once: configuring addresses, routes and the link state leaves the index and the MAC as they are.
+      const container = mustHave(linkInfo(env.ifname, netns), `${env.ifname} in ${netns}`);
       step(`configure ${env.ifname} in ${netns}`, () =>
-        configureContainerSide(netns, env.ifname, containerIfindex, assignment.address, host.mac, route),
+        configureContainerSide(netns, env.ifname, container.ifindex, assignment.address, host.mac, route),
       );
       step(`route ${assignment.address}/32 via ${hostIfname}`, () => addHostRoute(assignment.address, hostIfname));
-      const container = mustHave(linkInfo(env.ifname, netns), `${env.ifname} in ${netns}`);
 
+      const endpoint = workloadEndpoint(wepName, conf.name, {
+        node: conf.nodeName,
+        containerID: env.containerId,
+        interfaceName: env.ifname,
+        hostInterface: hostIfname,
+        hostIfindex: host.ifindex,
+        hostMac: host.mac,
+        mac: container.mac,
+        ipNetworks: [`${assignment.address}/32`],
+        pool: assignment.pool,
+        ...(pod ? { pod } : {}),
+        ...(namespace ? { namespace } : {}),
+        netns,
+      });
       try {
-        await ds.create(
-          workloadEndpoint(wepName, conf.name, {
-            node: conf.nodeName,
-            containerID: env.containerId,
-            interfaceName: env.ifname,
-            hostInterface: hostIfname,
-            hostIfindex: host.ifindex,
-            hostMac: host.mac,
-            mac: container.mac,
-            ipNetworks: [`${assignment.address}/32`],
-            pool: assignment.pool,
-            ...(pod ? { pod } : {}),
-            ...(namespace ? { namespace } : {}),
-            netns,
-          }),
-        );
+        await withLockPriority(() => ds.create(endpoint));
       } catch (err) {
         if (err instanceof AlreadyExistsError) throw new CniError(CniCode.AlreadyAttached, `${already} (raced)`);
         throw err;
