@@ -6,8 +6,9 @@
 // log file changes (inotify through fs.watch), and polled as well, for storage where fs.watch says nothing.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { BaseDatastore, kindGuardError, preconditionError, stamp } from './base.js';
 import {
   CompactedError,
@@ -27,6 +28,10 @@ import {
   type WatchHandle,
   type WatchOptions,
 } from './types.js';
+
+// Required rather than imported: importing a CommonJS package from ESM scans its source for export names first,
+// which every short-lived process (fifty CNI plugins at once) pays for in start-up CPU.
+const SqliteDatabase = createRequire(import.meta.url)('better-sqlite3') as typeof Database;
 
 export interface SqliteOptions {
   /**
@@ -57,7 +62,7 @@ function openForWriting(file: string): Database.Database {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
-  return new Database(file);
+  return new SqliteDatabase(file);
 }
 
 function openReadOnly(url: string, file: string): Database.Database {
@@ -70,7 +75,7 @@ function openReadOnly(url: string, file: string): Database.Database {
   if (quiet) return imageDatabase(url, file, quiet);
   let db: Database.Database | undefined;
   try {
-    db = new Database(file, { readonly: true, fileMustExist: true });
+    db = new SqliteDatabase(file, { readonly: true, fileMustExist: true });
     // The first read opens the WAL index (-shm): without write access to it or to the directory, it fails here.
     db.pragma('schema_version');
     return db;
@@ -100,7 +105,7 @@ function imageDatabase(url: string, file: string, image: Buffer): Database.Datab
   // Header bytes 18-19 say "WAL" (2); an in-memory copy has no log, so it reads as a rollback-journal file (1).
   if (image.length >= 20 && image[18] === 2 && image[19] === 2) image[18] = image[19] = 1;
   try {
-    return new Database(image, { readonly: true });
+    return new SqliteDatabase(image, { readonly: true });
   } catch (err) {
     throw new DatastoreError(`datastore ${url}: cannot open ${file} for reading (${(err as Error).message})`);
   }
