@@ -19,13 +19,12 @@ import { CniCode, CniError } from './errors.js';
 import { workloadMtu } from './mtu.js';
 import { hostVethName, ipamHandle, workloadEndpointName } from './names.js';
 import {
-  addHostRoute,
   configureContainerSide,
   configureHostSide,
-  containerRouteFor,
   createVeth,
   dataplaneError,
   deleteLink,
+  inspectContainer,
   linkInfo,
   type LinkInfo,
 } from './netlink.js';
@@ -123,16 +122,16 @@ export async function cmdAdd(env: CniEnv, conf: NetConf): Promise<CniResult> {
       const assignment = await withLockPriority(() => allocate(ds, request, requested));
       rollback.push(`release ${assignment.address} (handle ${handle})`, () => releaseByHandle(ds, handle, conf.nodeName));
 
-      step(`configure host veth ${hostIfname}`, () => configureHostSide(hostIfname));
-      const host = mustHave(linkInfo(hostIfname), `host veth ${hostIfname}`);
+      const hostSide = `configure host veth ${hostIfname} and route ${assignment.address}/32 via it`;
+      const host = mustHave(step(hostSide, () => configureHostSide(hostIfname, assignment.address)), `host veth ${hostIfname}`);
       const cidr = await poolCidr(ds, assignment.pool);
-      const route = step(`inspect routes in ${netns}`, () => containerRouteFor(netns, cidr));
       // Read once: configuring addresses, routes and the link state leaves the index and the MAC as they are.
-      const container = mustHave(linkInfo(env.ifname, netns), `${env.ifname} in ${netns}`);
-      step(`configure ${env.ifname} in ${netns}`, () =>
-        configureContainerSide(netns, env.ifname, container.ifindex, assignment.address, host.mac, route),
+      const { link: container, route, staleRulePriorities } = step(`inspect ${env.ifname} and routes in ${netns}`, () =>
+        inspectContainer(netns, env.ifname, assignment.address, cidr),
       );
-      step(`route ${assignment.address}/32 via ${hostIfname}`, () => addHostRoute(assignment.address, hostIfname));
+      step(`configure ${env.ifname} in ${netns}`, () =>
+        configureContainerSide(netns, env.ifname, container.ifindex, assignment.address, host.mac, route, staleRulePriorities),
+      );
 
       const endpoint = workloadEndpoint(wepName, conf.name, {
         node: conf.nodeName,
