@@ -25,6 +25,7 @@ import {
   dataplaneError,
   deleteLink,
   inspectContainer,
+  linkExists,
   linkInfo,
   type LinkInfo,
 } from './netlink.js';
@@ -85,7 +86,7 @@ export async function cmdAdd(env: CniEnv, conf: NetConf): Promise<CniResult> {
     if (await ds.get('WorkloadEndpoint', wepName)) {
       throw new CniError(CniCode.AlreadyAttached, `${already} (WorkloadEndpoint ${wepName} exists); DEL it first`);
     }
-    if (linkInfo(hostIfname)) throw new CniError(CniCode.AlreadyAttached, `${already} (host veth ${hostIfname} exists)`);
+    if (linkExists(hostIfname)) throw new CniError(CniCode.AlreadyAttached, `${already} (host veth ${hostIfname} exists)`);
     if (step('inspect CNI_NETNS', () => linkInfo(env.ifname, netns))) {
       throw new CniError(CniCode.AlreadyAttached, `an interface ${env.ifname} already exists in ${netns}`);
     }

@@ -2,7 +2,7 @@
 // The kernel-side plumbing of one workload: veth pair, addresses, routes, neighbour, sysctls. Host-side work runs
 // in the plugin's own namespace (the node's); container-side work runs through `nsenter --net=CNI_NETNS`, which,
 // unlike `ip netns exec`, leaves /sys and the bpffs pins alone.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { CommandError, runTool } from '../host/run.js';
 import { CniCode, CniError } from './errors.js';
 
@@ -58,6 +58,16 @@ export function linkInfo(ifname: string, netns?: string): LinkInfo | undefined {
   const l = (JSON.parse(out) as IpLinkJson[])[0];
   if (!l) return undefined;
   return toLinkInfo(l);
+}
+
+/**
+ * Whether an interface of that name exists in this process's network namespace, from /proc/self/net/dev (which,
+ * unlike /sys/class/net, follows the reader's namespace): ADD checks for its host veth without an `ip` process.
+ */
+export function linkExists(ifname: string): boolean {
+  return readFileSync('/proc/self/net/dev', 'utf8')
+    .split('\n')
+    .some((line) => line.trimStart().startsWith(`${ifname}:`));
 }
 
 /** Names of every interface in the namespace. */
