@@ -4,7 +4,7 @@
 // namespace's loopback and nothing leaves it. Prints progress on stderr and one JSON result line on stdout.
 // argv[2] = JSON of ScaleChildArgs.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { loadavg } from 'node:os';
 import path from 'node:path';
@@ -373,9 +373,15 @@ async function main(): Promise<ScaleBackendResult> {
 async function cniAdds(datastore: string) {
   const names = Array.from({ length: args.cniAdds }, (_, i) => `${args.podPrefix}-p${i}`);
   const config = JSON.stringify({ cniVersion: '1.0.0', name: 'bo-scale', type: 'bpf-overlay', datastore, nodeName: LOCAL_NODE, bpffs: args.bpffs });
+  // Each plugin reads its config from a file: through a pipe, this process (busy starting the other plugins, fifty
+  // in a row) would close stdin only after the last one started, and every plugin would wait for that end of file.
+  // A runtime writes and closes each plugin's stdin as soon as it starts it.
+  const configFile = path.join(args.dir, 'cni-add-config.json');
+  writeFileSync(configFile, config);
   const call = (command: 'ADD', name: string, i: number) =>
     new Promise<{ ms: number; code: number | null; out: string }>((resolve) => {
       const t0 = now();
+      const stdin = openSync(configFile, 'r');
       const child = track(
         spawn(CNI_SHIM, [], {
           env: {
@@ -387,9 +393,10 @@ async function cniAdds(datastore: string) {
             CNI_IFNAME: 'eth0',
             CNI_ARGS: `K8S_POD_NAMESPACE=default;K8S_POD_NAME=scale-${i}`,
           },
-          stdio: ['pipe', 'pipe', 'pipe'],
+          stdio: [stdin, 'pipe', 'pipe'],
         }),
       );
+      closeSync(stdin);
       let out = '';
       child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
       child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -398,12 +405,18 @@ async function cniAdds(datastore: string) {
         clearTimeout(timer);
         resolve({ ms: now() - t0, code, out });
       });
-      child.stdin!.end(config);
     });
   try {
     for (const n of names) run('ip', ['netns', 'add', n]);
     log(`${args.cniAdds} concurrent CNI ADDs`);
-    const adds = await Promise.all(names.map((n, i) => call('ADD', n, i)));
+    // Started back to back, with a turn of the event loop after each start: a plugin that finishes while the others
+    // are still being started is timed when it exits, not when the last one has been started.
+    const started: ReturnType<typeof call>[] = [];
+    for (const [i, n] of names.entries()) {
+      started.push(call('ADD', n, i));
+      await new Promise((r) => setImmediate(r));
+    }
+    const adds = await Promise.all(started);
     const failures = adds.filter((a) => a.code !== 0);
     const l = latency(adds.map((a) => a.ms));
     log(`CNI ADD p50 ${l.p50Ms.toFixed(0)} ms, p99 ${l.p99Ms.toFixed(0)} ms, ${failures.length} failed`);

@@ -7,7 +7,7 @@ import type { Datastore, IPAMBlock, Txn } from '../datastore/types.js';
 import type { IPPool, Node } from '../model/types.js';
 import { parseCidr4 } from '../model/cidr.js';
 import { namespaceSelectorAdmits } from '../selector/namespace.js';
-import { affinityName, blockInPool, claimBlock, eligiblePools, firstFreeAddress, firstUnclaimedBlock, takenBlocks } from './blocks.js';
+import { affinityName, blockInPool, byName, claimBlock, eligiblePools, firstFreeAddress, firstUnclaimedBlock, takenBlocks } from './blocks.js';
 import {
   IpamError,
   IpamExhaustedError,
@@ -75,7 +75,7 @@ export async function assignInTxn(
   for (const pool of pools) {
     const own = ownBlocks
       .filter((b) => blockInPool(b, pool))
-      .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+      .sort(byName);
     for (const block of own) {
       const address = firstFreeAddress(block, pool);
       if (address) {
