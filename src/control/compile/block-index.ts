@@ -56,6 +56,12 @@ export class BlockIndex {
     return out;
   }
 
+  /** Ends a bulk load and sorts now: the load pays for it, not the first block change after a (re)list. */
+  finishAppending(): void {
+    this.appending = false;
+    this.ensureSorted();
+  }
+
   private ensureSorted(): void {
     if (this.sorted) return;
     this.nets.sort((a, b) => a - b);

@@ -11,6 +11,7 @@
 import { hostVethName } from '../cni/names.js';
 import type { CompilerEvent, CompilerKind, CompilerSnapshot } from '../compile/incremental.js';
 import { parseCidr4, parseIp, type Cidr4 } from '../model/cidr.js';
+import { SortedList } from '../compile/sorted-list.js';
 import { AGENT_STARTED_ANNOTATION } from '../model/node-record.js';
 import type { BlockAffinity, IPPool, Node, OverlayConfiguration, WorkloadEndpoint } from '../model/types.js';
 
@@ -27,6 +28,11 @@ export interface LocalIdentity {
   node: string;
   /** The uplink address with its prefix, A.B.C.D/N. */
   address: string;
+}
+
+interface NodeIp {
+  ip: number;
+  addr: string;
 }
 
 const keyOf = (kind: string, name: string) => `${kind}/${name}`;
@@ -53,11 +59,17 @@ export class Admission {
   private readonly byAddr = new Map<string, Set<string>>();
   private readonly localAddr: string;
   private readonly localSubnet?: Cidr4;
-  /** Derived from the nodes, rebuilt on first use after any node changed. */
-  private nodeIps?: { ip: number; addr: string }[];
+  /** Node addresses in order, kept up to date as nodes come and go (a block's check is a binary search). */
+  private nodeIps = new SortedList<NodeIp>((x, y) => x.ip - y.ip);
+  private readonly nodeIpOf = new Map<string, NodeIp>();
   /** Parsed CIDR of every block, by name: a node's address change re-checks only the blocks that hold it. */
   private readonly blockCidrs = new Map<string, Cidr4>();
-  private hostAddrs?: Set<string>;
+  /** Block names by prefix length and base address: the blocks holding an address are a few lookups away. */
+  private readonly blocksByPrefix = new Map<number, Map<number, Set<string>>>();
+  /** Keys of the WorkloadEndpoints held (this node's few), re-checked whenever a node changes. */
+  private readonly workloadKeys = new Set<string>();
+  /** Tunnel addresses of the nodes held, with how many nodes record each. */
+  private readonly tunnelAddrCount = new Map<string, number>();
 
   constructor(private readonly local: LocalIdentity) {
     this.localAddr = local.address.split('/')[0];
@@ -81,7 +93,12 @@ export class Admission {
     this.admitted.clear();
     this.reasons.clear();
     this.byAddr.clear();
+    this.nodeIps = new SortedList<NodeIp>((x, y) => x.ip - y.ip);
+    this.nodeIpOf.clear();
     this.blockCidrs.clear();
+    this.blocksByPrefix.clear();
+    this.workloadKeys.clear();
+    this.tunnelAddrCount.clear();
     const all: Resource[] = [
       ...snapshot.pools,
       ...snapshot.nodes,
@@ -125,13 +142,15 @@ export class Admission {
     // Verdicts that depend on other records: nodes sharing a touched address, blocks that may contain it, and
     // this node's endpoints (few) whenever any node changed.
     for (const a of touchedAddrs) for (const n of this.byAddr.get(a) ?? []) touched.add(keyOf('Node', n));
-    if (touchedAddrs.size > 0) {
-      const ips = [...touchedAddrs].map(parseIPv4).filter((v): v is number => v !== undefined);
-      for (const [name, c] of this.blockCidrs) {
-        if (ips.some((ip) => ip >= c.base && ip < c.base + c.size)) touched.add(keyOf('BlockAffinity', name));
+    for (const a of touchedAddrs) {
+      const ip = parseIPv4(a);
+      if (ip === undefined) continue;
+      for (const [prefix, byBase] of this.blocksByPrefix) {
+        const size = 2 ** (32 - prefix);
+        for (const name of byBase.get(ip - (ip % size)) ?? []) touched.add(keyOf('BlockAffinity', name));
       }
     }
-    if (nodesChanged) for (const r of this.raw.values()) if (r.kind === 'WorkloadEndpoint') touched.add(keyOf(r.kind, r.metadata.name));
+    if (nodesChanged) for (const key of this.workloadKeys) touched.add(key);
 
     const out: CompilerEvent[] = [];
     for (const key of touched) {
@@ -147,33 +166,67 @@ export class Admission {
   }
 
   private hold(r: Resource): void {
-    this.raw.set(keyOf(r.kind, r.metadata.name), r);
+    const key = keyOf(r.kind, r.metadata.name);
+    this.raw.set(key, r);
+    if (r.kind === 'WorkloadEndpoint') this.workloadKeys.add(key);
     if (r.kind === 'BlockAffinity') {
       const c = parseCidr4(r.spec.cidr);
-      if (c) this.blockCidrs.set(r.metadata.name, c);
+      if (c) {
+        this.blockCidrs.set(r.metadata.name, c);
+        let byBase = this.blocksByPrefix.get(c.prefix);
+        if (!byBase) this.blocksByPrefix.set(c.prefix, (byBase = new Map()));
+        let names = byBase.get(c.base);
+        if (!names) byBase.set(c.base, (names = new Set()));
+        names.add(r.metadata.name);
+      }
     }
     if (r.kind === 'Node') {
-      this.nodeIps = undefined;
-      this.hostAddrs = undefined;
+      for (const t of tunnelAddrs(r)) this.tunnelAddrCount.set(t, (this.tunnelAddrCount.get(t) ?? 0) + 1);
       const a = nodeAddr(r);
       if (a) {
         let set = this.byAddr.get(a);
-        if (!set) this.byAddr.set(a, (set = new Set()));
+        if (!set) {
+          this.byAddr.set(a, (set = new Set()));
+          const ip = parseIPv4(a);
+          if (ip !== undefined) {
+            const entry = { ip, addr: a };
+            this.nodeIpOf.set(a, entry);
+            this.nodeIps.insert(entry);
+          }
+        }
         set.add(r.metadata.name);
       }
     }
   }
 
   private release(r: Resource): void {
-    this.raw.delete(keyOf(r.kind, r.metadata.name));
-    if (r.kind === 'BlockAffinity') this.blockCidrs.delete(r.metadata.name);
+    const key = keyOf(r.kind, r.metadata.name);
+    this.raw.delete(key);
+    this.workloadKeys.delete(key);
+    if (r.kind === 'BlockAffinity') {
+      const c = this.blockCidrs.get(r.metadata.name);
+      this.blockCidrs.delete(r.metadata.name);
+      const byBase = c && this.blocksByPrefix.get(c.prefix);
+      const names = c && byBase?.get(c.base);
+      names?.delete(r.metadata.name);
+      if (c && names?.size === 0) byBase!.delete(c.base);
+      if (c && byBase?.size === 0) this.blocksByPrefix.delete(c.prefix);
+    }
     if (r.kind === 'Node') {
-      this.nodeIps = undefined;
-      this.hostAddrs = undefined;
+      for (const t of tunnelAddrs(r)) {
+        const n = (this.tunnelAddrCount.get(t) ?? 0) - 1;
+        if (n > 0) this.tunnelAddrCount.set(t, n);
+        else this.tunnelAddrCount.delete(t);
+      }
       const a = nodeAddr(r);
       const set = a ? this.byAddr.get(a) : undefined;
       set?.delete(r.metadata.name);
-      if (a && set?.size === 0) this.byAddr.delete(a);
+      if (a && set?.size === 0) {
+        this.byAddr.delete(a);
+        const entry = this.nodeIpOf.get(a);
+        if (entry) this.nodeIps.remove(entry);
+        this.nodeIpOf.delete(a);
+      }
     }
   }
 
@@ -234,11 +287,7 @@ export class Admission {
       return `block ${b.spec.cidr} covers this node's underlay subnet ${this.local.address}`;
     }
     // Node addresses sorted: the first one at or after the block's start tells whether the block holds any.
-    this.nodeIps ??= [...this.byAddr.keys()]
-      .map((addr) => ({ ip: parseIPv4(addr), addr }))
-      .filter((e): e is { ip: number; addr: string } => e.ip !== undefined)
-      .sort((x, y) => x.ip - y.ip);
-    const ips = this.nodeIps;
+    const ips = this.nodeIps.values();
     let lo = 0;
     let hi = ips.length;
     while (lo < hi) {
@@ -258,14 +307,9 @@ export class Admission {
     if (w.spec.hostInterface !== expected) {
       return `hostInterface ${JSON.stringify(w.spec.hostInterface)} is not the CNI's veth name ${expected} for container ${w.spec.containerID} interface ${w.spec.interfaceName}`;
     }
-    if (!this.hostAddrs) {
-      this.hostAddrs = new Set<string>([this.localAddr, ...this.byAddr.keys()]);
-      for (const r of this.raw.values()) if (r.kind === 'Node') for (const t of tunnelAddrs(r)) this.hostAddrs.add(t);
-    }
-    const hostAddrs = this.hostAddrs;
     for (const net of w.spec.ipNetworks ?? []) {
       const ip = net.split('/')[0];
-      if (hostAddrs.has(ip)) return `address ${ip} is a node's underlay or tunnel address`;
+      if (ip === this.localAddr || this.byAddr.has(ip) || this.tunnelAddrCount.has(ip)) return `address ${ip} is a node's underlay or tunnel address`;
     }
     return undefined;
   }
