@@ -46,8 +46,6 @@ function tunnelAddrs(n: Node): string[] {
 
 export class Admission {
   private readonly raw = new Map<string, Resource>();
-  /** What the compiler holds (same object as raw when admitted). */
-  private readonly admitted = new Map<string, Resource>();
   private readonly reasons = new Map<string, QuarantineEntry>();
   /** Node names by underlay address. */
   private readonly byAddr = new Map<string, Set<string>>();
@@ -78,7 +76,6 @@ export class Admission {
   /** Replaces every input (a full list) and returns the admitted subset as the compiler's snapshot. */
   reset(snapshot: CompilerSnapshot): CompilerSnapshot {
     this.raw.clear();
-    this.admitted.clear();
     this.reasons.clear();
     this.byAddr.clear();
     this.blockCidrs.clear();
@@ -91,15 +88,16 @@ export class Admission {
     ];
     for (const r of all) this.hold(r);
     for (const r of all) this.decide(r.kind, r.metadata.name);
-    const admittedOf = <R extends Resource>(kind: CompilerKind): R[] =>
-      [...this.admitted.values()].filter((r): r is R => r.kind === kind);
-    return {
-      pools: admittedOf<IPPool>('IPPool'),
-      nodes: admittedOf<Node>('Node'),
-      blockAffinities: admittedOf<BlockAffinity>('BlockAffinity'),
-      workloads: admittedOf<WorkloadEndpoint>('WorkloadEndpoint'),
-      configs: admittedOf<OverlayConfiguration>('OverlayConfiguration'),
+    const out: CompilerSnapshot = { pools: [], nodes: [], blockAffinities: [], workloads: [], configs: [] };
+    const into = {
+      IPPool: out.pools as IPPool[],
+      Node: out.nodes as Node[],
+      BlockAffinity: out.blockAffinities as BlockAffinity[],
+      WorkloadEndpoint: out.workloads as WorkloadEndpoint[],
+      OverlayConfiguration: out.configs as OverlayConfiguration[],
     };
+    for (const [key, r] of this.raw) if (!this.reasons.has(key)) (into[r.kind] as Resource[]).push(r);
+    return out;
   }
 
   /** Applies raw deltas; returns what the compiler must see (records entering or leaving quarantine included). */
@@ -107,8 +105,11 @@ export class Admission {
     const touched = new Set<string>();
     const touchedAddrs = new Set<string>();
     let nodesChanged = false;
+    /** What the compiler held for each key an event names, before the batch changed raw. */
+    const heldBefore = new Map<string, Resource | undefined>();
     for (const ev of events) {
       const key = keyOf(ev.kind, ev.name);
+      if (!heldBefore.has(key)) heldBefore.set(key, this.admitted(key));
       const before = this.raw.get(key);
       if (before) this.release(before);
       if (ev.type === 'put') this.hold(ev.resource as Resource);
@@ -138,12 +139,20 @@ export class Admission {
       const slash = key.indexOf('/');
       const kind = key.slice(0, slash) as CompilerKind;
       const name = key.slice(slash + 1);
-      const before = this.admitted.get(key);
+      const before = heldBefore.has(key) ? heldBefore.get(key) : this.admitted(key);
       const after = this.decide(kind, name);
       if (after === before) continue;
       out.push(after ? { type: 'put', kind, name, resource: after } : { type: 'delete', kind, name });
     }
     return out;
+  }
+
+  /**
+   * What the compiler holds for `key`: the raw record unless quarantined. Derived rather than kept as a second
+   * map of every record (25,000 at issue #12's scale).
+   */
+  private admitted(key: string): Resource | undefined {
+    return this.reasons.has(key) ? undefined : this.raw.get(key);
   }
 
   private hold(r: Resource): void {
@@ -183,11 +192,9 @@ export class Admission {
     const r = this.raw.get(key);
     const reason = r ? this.problemOf(r) : undefined;
     if (r && reason === undefined) {
-      this.admitted.set(key, r);
       this.reasons.delete(key);
       return r;
     }
-    this.admitted.delete(key);
     if (r && reason !== undefined) this.reasons.set(key, { kind, name, reason });
     else this.reasons.delete(key);
     return undefined;
