@@ -3,7 +3,8 @@
 // ones whose owning pool can change) without walking every block of the cluster.
 //
 // Held for every block of the cluster (20,000 at issue #12's scale) by three instances: a network almost always
-// holds one name, kept as the bare string; a Set only where several names share a network.
+// holds one name, kept as the bare string; a Set only where several names share a network. No name -> network
+// map: every caller knows the CIDR it indexed a name at, and passes it again to delete.
 import { networkOf, type Cidr } from '../model/cidr.js';
 
 export class BlockIndex {
@@ -12,14 +13,11 @@ export class BlockIndex {
   appending = false;
   private sorted = true;
   private readonly names = new Map<number, string | Set<string>>();
-  private readonly netOf = new Map<string, number>();
 
   /** Indexes affinity `name` at `cidr` (IPv4 only; others are never inside a pool). */
   set(name: string, cidr: Cidr | null): void {
-    this.delete(name);
     if (!cidr || cidr.family !== 4) return;
     const net = Number(networkOf(cidr));
-    this.netOf.set(name, net);
     const held = this.names.get(net);
     if (held === undefined) {
       this.names.set(net, name);
@@ -36,19 +34,18 @@ export class BlockIndex {
     } else held.add(name);
   }
 
-  delete(name: string): void {
-    const net = this.netOf.get(name);
-    if (net === undefined) return;
-    this.netOf.delete(name);
-    const held = this.names.get(net)!;
+  /** Removes `name` as indexed at `cidr` (what set was given for it); nothing when it is not there. */
+  delete(name: string, cidr: Cidr | null): void {
+    if (!cidr || cidr.family !== 4) return;
+    const net = Number(networkOf(cidr));
+    const held = this.names.get(net);
+    if (held === undefined) return;
     if (typeof held !== 'string') {
-      held.delete(name);
-      if (held.size > 1) return;
-      if (held.size === 1) {
-        this.names.set(net, held.values().next().value!);
-        return;
-      }
+      if (!held.delete(name)) return;
+      if (held.size === 1) this.names.set(net, held.values().next().value!);
+      return;
     }
+    if (held !== name) return;
     this.names.delete(net);
     this.ensureSorted();
     this.nets.splice(this.lowerBound(net), 1);

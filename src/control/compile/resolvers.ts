@@ -293,7 +293,10 @@ export class Resolvers {
 
   private onBlock(name: string, ba: BlockAffinity | undefined): void {
     const before = this.inputs.BlockAffinity.get(name);
-    if (before) this.blocksByNode.get(before.spec.node)?.delete(name);
+    if (before) {
+      this.blocksByNode.get(before.spec.node)?.delete(name);
+      this.blocks.delete(name, parseCidr(before.spec.cidr));
+    }
     if (ba) {
       if (!before) this.blockSeq.set(name, this.nextSeq++);
       this.inputs.BlockAffinity.set(name, ba);
@@ -304,7 +307,6 @@ export class Resolvers {
     } else {
       this.inputs.BlockAffinity.delete(name);
       this.blockSeq.delete(name);
-      this.blocks.delete(name);
     }
     if (before && this.blocksByNode.get(before.spec.node)?.size === 0) this.blocksByNode.delete(before.spec.node);
     this.resolveBlock(name);
@@ -390,7 +392,7 @@ export class Resolvers {
   private onClusterHost(addr: string, present: boolean): void {
     const host = parseCidr(`${addr}/32`)!;
     if (present) this.hostIndex.set(addr, host);
-    else this.hostIndex.delete(addr);
+    else this.hostIndex.delete(addr, host);
     const ip = Number(host.addr);
     for (let p = 0; p <= 32; p++) {
       const net = p === 0 ? 0 : (ip & (0xffffffff << (32 - p))) >>> 0;

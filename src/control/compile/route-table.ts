@@ -59,8 +59,11 @@ interface DecisionItem {
 interface Arbitration {
   winner: RouteEntry | undefined;
   decisions: DecisionItem[];
-  warnings: Array<{ order: ClaimOrder; text: string }>;
+  warnings: ReadonlyArray<{ order: ClaimOrder; text: string }>;
 }
+
+/** The warnings of an uncontested prefix (nearly all of them): one shared empty list, not one per prefix. */
+const NO_WARNINGS: Arbitration['warnings'] = Object.freeze([]);
 
 export function sameRoute(a: RouteEntry | undefined, b: RouteEntry | undefined): boolean {
   if (a === b) return true;
@@ -175,7 +178,7 @@ export class RouteTable {
     if (n > 0) this.datastoreClaims.set(cidr, n);
     else this.datastoreClaims.delete(cidr);
     if (n === 1 && delta > 0) this.datastoreIndex.set(cidr, parseCidr(cidr));
-    if (n === 0) this.datastoreIndex.delete(cidr);
+    if (n === 0) this.datastoreIndex.delete(cidr, parseCidr(cidr));
   }
 
   /** Whether a datastore claim (pools aside) contains `c` or lies inside it. */
@@ -191,22 +194,24 @@ export class RouteTable {
   private arbitrate(cidr: string): void {
     const prev = this.arbitrations.get(cidr);
     for (const d of prev?.decisions ?? []) this.listRemove(d);
-    const next: Arbitration = { winner: undefined, decisions: [], warnings: [] };
+    const next: Arbitration = { winner: undefined, decisions: [], warnings: NO_WARNINGS };
+    const warnings: Array<{ order: ClaimOrder; text: string }> = [];
     let held: { entry: RouteEntry; owner: string } | undefined;
     const key = cidrKey(cidr);
     for (const { order, outcome } of this.claims.get(cidr) ?? []) {
       const claim = outcome.claim!;
       if (held && PRIORITY[held.entry.kind] >= PRIORITY[claim.entry.kind]) {
         const reason = ignoredClaim(cidr, held.owner, claim.owner);
-        next.warnings.push({ order, text: reason });
+        warnings.push({ order, text: reason });
         next.decisions.push({ d: ignoredDecision(outcome, claim.entry, reason), key, order });
         continue;
       }
-      if (held) next.warnings.push({ order, text: overriddenClaim(cidr, held.owner, claim.owner) });
+      if (held) warnings.push({ order, text: overriddenClaim(cidr, held.owner, claim.owner) });
       held = claim;
       next.decisions.push({ d: placedDecision(outcome, claim.entry), key, order });
     }
     next.winner = held ? this.finalize(held.entry) : undefined;
+    if (warnings.length > 0) next.warnings = warnings;
     for (const d of next.decisions) this.listInsert(d);
     if (next.decisions.length > 0) this.arbitrations.set(cidr, next);
     else this.arbitrations.delete(cidr);
