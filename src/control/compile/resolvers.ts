@@ -234,7 +234,7 @@ export class Resolvers {
       this.tracker.noteWarnings();
     }
     const order = { phase: POOL_PHASE, num: 0, text: '', name, seq: 0, sub: 0 };
-    this.routes.setSource(`pool:${name}`, info ? [{ order, outcome: poolOutcome(info) }] : []);
+    this.routes.setSource('pool', name, info ? [{ order, outcome: poolOutcome(info) }] : []);
     // Only blocks inside the pool's old or new CIDR can change owner, flags or encapsulation.
     const affected = new Set<string>();
     for (const p of [before, info]) if (p) for (const b of this.blocks.within(p.cidr)) affected.add(b);
@@ -363,7 +363,7 @@ export class Resolvers {
       const order = { phase: BLOCK_PHASE, num: cidrKey(ba.spec.cidr), text: ba.spec.cidr, name: ba.spec.node, seq: this.blockSeq.get(name)!, sub: 0 };
       items.push({ order, outcome: blockOutcome(ba, this.blockCtx) });
     }
-    this.routes.setSource(`ba:${name}`, items);
+    this.routes.setSource('ba', name, items);
   }
 
   private resolveWorkload(name: string): void {
@@ -374,13 +374,13 @@ export class Resolvers {
           outcome,
         }))
       : [];
-    this.routes.setSource(`wl:${name}`, items);
+    this.routes.setSource('wl', name, items);
   }
 
   private resolveTunnel(): void {
     const { outcomes, tunnelAddr } = tunnelOutcomes(this.inputs.Node.get(this.localNode), this.localNode, this.out.localEncaps, this.flagsOf);
     const items = outcomes.map(({ slot, outcome }) => ({ order: { phase: TUNNEL_PHASE, num: slot, text: '', name: '', seq: 0, sub: 0 }, outcome }));
-    this.routes.setSource('tunnel', items);
+    this.routes.setSource('tunnel', '', items);
     if (tunnelAddr !== this.out.tunnelAddr) this.out = { ...this.out, tunnelAddr };
   }
 
@@ -416,7 +416,7 @@ export class Resolvers {
       if (outcome) items.push({ order: { phase: LEARNED_PHASE, num: cidrKey(l.cidr), text: l.cidr, name: '', seq, sub: 0 }, outcome });
     });
     items.sort((a, b) => compareClaimOrder(a.order, b.order));
-    this.routes.setSource('learned', items);
+    this.routes.setSource('learned', '', items);
   }
 
   private assembleWarnings(): string[] {

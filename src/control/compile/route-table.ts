@@ -102,11 +102,37 @@ export interface RouteChanges {
   noteWarnings(): void;
 }
 
+/** The kinds of input that state outcomes; a source is one input of a kind, by name. */
+export type SourceGroup = 'pool' | 'ba' | 'wl' | 'tunnel' | 'learned';
+
+/**
+ * Per-source lists by group, then name: the name is the resource's own string, where a joined key ("ba:" +
+ * name) would be one more string per block.
+ */
+class BySource<T> {
+  private readonly groups = new Map<SourceGroup, Map<string, T[]>>();
+
+  get(group: SourceGroup, name: string): T[] | undefined {
+    return this.groups.get(group)?.get(name);
+  }
+
+  /** Holds `items` (none: forgets the source). */
+  set(group: SourceGroup, name: string, items: T[]): void {
+    let byName = this.groups.get(group);
+    if (items.length === 0) {
+      byName?.delete(name);
+      return;
+    }
+    if (!byName) this.groups.set(group, (byName = new Map()));
+    byName.set(name, items);
+  }
+}
+
 export class RouteTable {
-  private readonly sources = new Map<string, SourceItem[]>();
+  private readonly sources = new BySource<SourceItem>();
   private readonly claims = new Map<string, SourceItem[]>();
   private readonly arbitrations = new Map<string, Arbitration>();
-  private readonly skips = new Map<string, DecisionItem[]>();
+  private readonly skips = new BySource<DecisionItem>();
   private readonly routes = new Map<string, RouteEntry>();
   private readonly contested = new Set<string>();
   private readonly routeList = new SortedList<RouteEntry>(compareRoutes);
@@ -131,12 +157,11 @@ export class RouteTable {
     return this.routes.get(cidr);
   }
 
-  /** Replaces what source `key` (e.g. "ba:<name>") states; re-arbitrates the prefixes it claimed or claims. */
-  setSource(key: string, items: SourceItem[]): void {
-    const old = this.sources.get(key) ?? [];
+  /** Replaces what source `name` of `group` states; re-arbitrates the prefixes it claimed or claims. */
+  setSource(group: SourceGroup, name: string, items: SourceItem[]): void {
+    const old = this.sources.get(group, name) ?? [];
     if (old.length === items.length && old.every((o, i) => sameItem(o, items[i]))) return;
-    if (items.length > 0) this.sources.set(key, items);
-    else this.sources.delete(key);
+    this.sources.set(group, name, items);
     const dirty = new Set<string>();
     for (const it of old) {
       if (!it.outcome.claim) continue;
@@ -146,7 +171,7 @@ export class RouteTable {
       if (list.length === 0) this.claims.delete(it.outcome.cidr);
       dirty.add(it.outcome.cidr);
     }
-    for (const d of this.skips.get(key) ?? []) this.listRemove(d);
+    for (const d of this.skips.get(group, name) ?? []) this.listRemove(d);
     const skips: DecisionItem[] = [];
     for (const it of items) {
       const o = it.outcome;
@@ -166,8 +191,7 @@ export class RouteTable {
       }
       dirty.add(o.cidr);
     }
-    if (skips.length > 0) this.skips.set(key, skips);
-    else this.skips.delete(key);
+    this.skips.set(group, name, skips);
     for (const cidr of dirty) this.arbitrate(cidr);
   }
 

@@ -31,6 +31,41 @@ export interface LocalIdentity {
 
 const keyOf = (kind: string, name: string) => `${kind}/${name}`;
 
+/**
+ * Records by keyOf key, held per kind under the record's own name string: a map keyed by the joined text
+ * would hold one more string per record (25,000 at issue #12's scale).
+ */
+class Records {
+  private readonly byKind = new Map<string, Map<string, Resource>>();
+
+  get(key: string): Resource | undefined {
+    const slash = key.indexOf('/');
+    return this.byKind.get(key.slice(0, slash))?.get(key.slice(slash + 1));
+  }
+
+  set(r: Resource): void {
+    let named = this.byKind.get(r.kind);
+    if (!named) this.byKind.set(r.kind, (named = new Map()));
+    named.set(r.metadata.name, r);
+  }
+
+  delete(r: Resource): void {
+    this.byKind.get(r.kind)?.delete(r.metadata.name);
+  }
+
+  clear(): void {
+    this.byKind.clear();
+  }
+
+  ofKind<K extends Resource['kind']>(kind: K): Iterable<Extract<Resource, { kind: K }>> {
+    return (this.byKind.get(kind)?.values() ?? []) as Iterable<Extract<Resource, { kind: K }>>;
+  }
+
+  *values(): Iterable<Resource> {
+    for (const named of this.byKind.values()) yield* named.values();
+  }
+}
+
 function parseIPv4(text: string): number | undefined {
   const ip = parseIp(text);
   return ip?.family === 4 ? Number(ip.value) : undefined;
@@ -45,7 +80,7 @@ function tunnelAddrs(n: Node): string[] {
 }
 
 export class Admission {
-  private readonly raw = new Map<string, Resource>();
+  private readonly raw = new Records();
   private readonly reasons = new Map<string, QuarantineEntry>();
   /** Node names by underlay address. */
   private readonly byAddr = new Map<string, Set<string>>();
@@ -96,7 +131,7 @@ export class Admission {
       WorkloadEndpoint: out.workloads as WorkloadEndpoint[],
       OverlayConfiguration: out.configs as OverlayConfiguration[],
     };
-    for (const [key, r] of this.raw) if (!this.reasons.has(key)) (into[r.kind] as Resource[]).push(r);
+    for (const r of this.raw.values()) if (!this.reasons.has(keyOf(r.kind, r.metadata.name))) (into[r.kind] as Resource[]).push(r);
     return out;
   }
 
@@ -132,7 +167,7 @@ export class Admission {
         if (ips.some((ip) => ip >= c.base && ip < c.base + c.size)) touched.add(keyOf('BlockAffinity', name));
       }
     }
-    if (nodesChanged) for (const r of this.raw.values()) if (r.kind === 'WorkloadEndpoint') touched.add(keyOf(r.kind, r.metadata.name));
+    if (nodesChanged) for (const r of this.raw.ofKind('WorkloadEndpoint')) touched.add(keyOf(r.kind, r.metadata.name));
 
     const out: CompilerEvent[] = [];
     for (const key of touched) {
@@ -156,7 +191,7 @@ export class Admission {
   }
 
   private hold(r: Resource): void {
-    this.raw.set(keyOf(r.kind, r.metadata.name), r);
+    this.raw.set(r);
     if (r.kind === 'BlockAffinity') {
       const c = parseCidr4(r.spec.cidr);
       if (c) this.blockCidrs.set(r.metadata.name, c);
@@ -174,7 +209,7 @@ export class Admission {
   }
 
   private release(r: Resource): void {
-    this.raw.delete(keyOf(r.kind, r.metadata.name));
+    this.raw.delete(r);
     if (r.kind === 'BlockAffinity') this.blockCidrs.delete(r.metadata.name);
     if (r.kind === 'Node') {
       this.nodeIps = undefined;
@@ -267,7 +302,7 @@ export class Admission {
     }
     if (!this.hostAddrs) {
       this.hostAddrs = new Set<string>([this.localAddr, ...this.byAddr.keys()]);
-      for (const r of this.raw.values()) if (r.kind === 'Node') for (const t of tunnelAddrs(r)) this.hostAddrs.add(t);
+      for (const r of this.raw.ofKind('Node')) for (const t of tunnelAddrs(r)) this.hostAddrs.add(t);
     }
     const hostAddrs = this.hostAddrs;
     for (const net of w.spec.ipNetworks ?? []) {
