@@ -358,11 +358,10 @@ export class Resolvers {
 
   private resolveBlock(name: string): void {
     const ba = this.inputs.BlockAffinity.get(name);
-    const items: SourceItem[] = [];
-    if (ba) {
-      const order = { phase: BLOCK_PHASE, num: cidrKey(ba.spec.cidr), text: ba.spec.cidr, name: ba.spec.node, seq: this.blockSeq.get(name)!, sub: 0 };
-      items.push({ order, outcome: blockOutcome(ba, this.blockCtx) });
-    }
+    // An array literal is allocated at its size; one grown by push reserves room for 17 (per block, kept).
+    const items: SourceItem[] = ba
+      ? [{ order: { phase: BLOCK_PHASE, num: cidrKey(ba.spec.cidr), text: ba.spec.cidr, name: ba.spec.node, seq: this.blockSeq.get(name)!, sub: 0 }, outcome: blockOutcome(ba, this.blockCtx) }]
+      : [];
     this.routes.setSource('ba', name, items);
   }
 

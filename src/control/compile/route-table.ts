@@ -234,6 +234,8 @@ export class RouteTable {
       held = claim;
       next.decisions.push({ d: placedDecision(outcome, claim.entry), key, order });
     }
+    // Kept per prefix: trimmed to its length (push reserves room for 17 entries).
+    next.decisions = next.decisions.slice();
     next.winner = held ? this.finalize(held.entry) : undefined;
     if (warnings.length > 0) next.warnings = warnings;
     for (const d of next.decisions) this.listInsert(d);
