@@ -129,9 +129,8 @@ export class Resolvers {
   /** compile() emits allow-list warnings in workload input order: the order each name was first put. */
   private readonly workloadSeq = new Map<string, number>();
   private readonly blocks = new BlockIndex();
-  private readonly blocksByNode = new Map<string, Set<string>>();
-  /** compile() breaks ties between equal block claims by input order: the order each name was first put. */
-  private readonly blockSeq = new Map<string, number>();
+  /** Block names by node, in the order put (a node has a few: a short array weighs less than a Set). */
+  private readonly blocksByNode = new Map<string, string[]>();
   private nextSeq = 0;
   /** Valid pools, sorted by name (the order poolOf searches). */
   private pools: PoolInfo[] = [];
@@ -293,23 +292,32 @@ export class Resolvers {
 
   private onBlock(name: string, ba: BlockAffinity | undefined): void {
     const before = this.inputs.BlockAffinity.get(name);
+    // compile() breaks ties between equal block claims by input order: the order each name was first put. The
+    // number lives in the block's own claim (every held block states exactly one), not in a map of its own.
+    const seq = before ? this.blockSeqOf(name) : this.nextSeq++;
     if (before) {
-      this.blocksByNode.get(before.spec.node)?.delete(name);
+      const names = this.blocksByNode.get(before.spec.node);
+      if (names) {
+        names.splice(names.indexOf(name), 1);
+        if (names.length === 0) this.blocksByNode.delete(before.spec.node);
+      }
       this.blocks.delete(name, parseCidr(before.spec.cidr));
     }
     if (ba) {
-      if (!before) this.blockSeq.set(name, this.nextSeq++);
       this.inputs.BlockAffinity.set(name, ba);
-      let set = this.blocksByNode.get(ba.spec.node);
-      if (!set) this.blocksByNode.set(ba.spec.node, (set = new Set()));
-      set.add(name);
+      const names = this.blocksByNode.get(ba.spec.node);
+      if (names) names.push(name);
+      else this.blocksByNode.set(ba.spec.node, [name]);
       this.blocks.set(name, parseCidr(ba.spec.cidr));
     } else {
       this.inputs.BlockAffinity.delete(name);
-      this.blockSeq.delete(name);
     }
-    if (before && this.blocksByNode.get(before.spec.node)?.size === 0) this.blocksByNode.delete(before.spec.node);
-    this.resolveBlock(name);
+    this.resolveBlock(name, seq);
+  }
+
+  /** The input-order number of held block `name`, from its claim. */
+  private blockSeqOf(name: string): number {
+    return this.routes.sourceItems('ba', name)![0].order.seq;
   }
 
   private onWorkload(name: string, w: WorkloadEndpoint | undefined): void {
@@ -356,11 +364,11 @@ export class Resolvers {
 
   private flagsOf = (c: Cidr): number => poolContaining(this.pools, c)?.flags ?? 0;
 
-  private resolveBlock(name: string): void {
+  private resolveBlock(name: string, seq?: number): void {
     const ba = this.inputs.BlockAffinity.get(name);
     // An array literal is allocated at its size; one grown by push reserves room for 17 (per block, kept).
     const items: SourceItem[] = ba
-      ? [{ order: { phase: BLOCK_PHASE, num: cidrKey(ba.spec.cidr), text: ba.spec.cidr, name: ba.spec.node, seq: this.blockSeq.get(name)!, sub: 0 }, outcome: blockOutcome(ba, this.blockCtx) }]
+      ? [{ order: { phase: BLOCK_PHASE, num: cidrKey(ba.spec.cidr), text: ba.spec.cidr, name: ba.spec.node, seq: seq ?? this.blockSeqOf(name), sub: 0 }, outcome: blockOutcome(ba, this.blockCtx) }]
       : [];
     this.routes.setSource('ba', name, items);
   }

@@ -163,6 +163,11 @@ export class RouteTable {
     if ((this.prefixes.get(cidr)?.claims.length ?? 0) > 0) this.arbitrate(cidr);
   }
 
+  /** What source `name` of `group` states now. */
+  sourceItems(group: SourceGroup, name: string): readonly SourceItem[] | undefined {
+    return this.sources.get(group, name);
+  }
+
   route(cidr: string): RouteEntry | undefined {
     return this.prefixes.get(cidr)?.route;
   }
