@@ -4,7 +4,7 @@
 // would not fit are not written (what the map holds stays as it was), reported as overflow, and retried
 // whenever a later change frees room.
 import type { MapEntry } from '../bpf/types.js';
-import { applyPlan, readMap, type SyncableMap } from './map-sync.js';
+import { applyPlan, readEntries, type SyncableMap } from './map-sync.js';
 import type { SyncStep } from './steps.js';
 
 /** Desired contents of a map, addressed by the desired state's own keys (a route's cidr, a node's address). */
@@ -87,28 +87,28 @@ export class MapSyncer implements SyncStep {
   run(): void {
     const map = this.mapRef();
     const full = this.full || !this.mirror;
-    const current = full ? mirrorOf(readMap(map)) : this.mirror!;
-    const wanted = new Map<string, { key: string; entry: MapEntry | undefined }>();
+    const current = full ? mirrorOf(readEntries(map)) : this.mirror!;
+    // Each desired key is compared as it is produced: only the differences are kept, so a full pass over twenty
+    // thousand unchanged routes (every resync) holds no second copy of them.
+    const updates: (MapEntry & { hex: string })[] = [];
+    const additions: (MapEntry & { hex: string; desiredKey: string })[] = [];
+    const deletes: { key: Buffer; hex: string }[] = [];
+    const considered = new Set<string>();
     const consider = (k: string) => {
       const entry = this.source.entry(k);
       const hex = (entry?.key ?? this.source.encodeKey(k)).toString('hex');
-      wanted.set(hex, { key: k, entry });
+      if (considered.has(hex)) return;
+      considered.add(hex);
+      const existing = current.get(hex);
+      if (!entry) {
+        if (existing !== undefined) deletes.push({ key: this.source.encodeKey(k), hex });
+      } else if (existing === undefined) additions.push({ ...entry, hex, desiredKey: k });
+      else if (existing !== mirrored(entry.value)) updates.push({ ...entry, hex });
     };
     if (full) for (const k of this.source.allKeys()) consider(k);
     for (const k of this.dirty) consider(k);
     for (const k of this.overflow.values()) consider(k);
-
-    const updates: (MapEntry & { hex: string })[] = [];
-    const additions: (MapEntry & { hex: string; desiredKey: string })[] = [];
-    const deletes: { key: Buffer; hex: string }[] = [];
-    for (const [hex, { key, entry }] of wanted) {
-      const existing = current.get(hex);
-      if (!entry) {
-        if (existing !== undefined) deletes.push({ key: this.source.encodeKey(key), hex });
-      } else if (existing === undefined) additions.push({ ...entry, hex, desiredKey: key });
-      else if (existing !== mirrored(entry.value)) updates.push({ ...entry, hex });
-    }
-    if (full) for (const hex of current.keys()) if (!wanted.has(hex)) deletes.push({ key: Buffer.from(hex, 'hex'), hex });
+    if (full) for (const hex of current.keys()) if (!considered.has(hex)) deletes.push({ key: Buffer.from(hex, 'hex'), hex });
 
     // Writes go before deletes (no lookup meets a moment without either entry) as far as room allows; what
     // does not fit then goes after the deletes, and what does not fit at all is left out.
@@ -143,8 +143,8 @@ export class MapSyncer implements SyncStep {
   }
 }
 
-function mirrorOf(read: Map<string, Buffer>): Map<string, string> {
+function mirrorOf(entries: readonly MapEntry[]): Map<string, string> {
   const out = new Map<string, string>();
-  for (const [hex, value] of read) out.set(hex, mirrored(value));
+  for (const e of entries) out.set(e.key.toString('hex'), mirrored(e.value));
   return out;
 }
