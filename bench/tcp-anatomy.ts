@@ -7,14 +7,15 @@
 //  - per-CPU softirq time and NET_RX/NET_TX softirq counts (/proc/stat, /proc/softirqs: the whole host);
 //  - optionally a cpu-clock profile of the whole host (perf record -a), top kernel symbols.
 // Each variant (a reversible offload or sysctl setting inside the test namespaces) runs on both paths.
-// Run as root: npx tsc -p bench/tsconfig.json && node --import ./scripts/ts-loader.mjs bench/tcp-anatomy.ts [--streams=4,1] [--seconds=4] [--rounds=3] [--perf] [--udp] [--xdp] [--variants=default,...]
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+// Run as root: npx tsc -p bench/tsconfig.json && node --import ./scripts/ts-loader.mjs bench/tcp-anatomy.ts [--streams=4,1] [--seconds=4] [--rounds=3] [--perf] [--udp] [--xdp] [--vxlan] [--variants=default,...]
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Cluster } from '../test/lab/cluster.js';
 import type { Netns } from '../test/harness/netns.js';
 import { bpfPaths, kernelPaths, type BenchPath } from './lib/paths.js';
 import { startServers, tcpThroughput, udpSmallPackets, waitForServers } from './lib/traffic.js';
+import { profile } from './lib/transfer-cpu.js';
 
 const arg = (name: string, dflt: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt);
 const STREAMS = (process.argv.find((a) => a.startsWith('--streams='))?.split('=')[1] ?? '4').split(',').map(Number);
@@ -25,6 +26,8 @@ const PERF = process.argv.includes('--perf');
 const UDP = process.argv.includes('--udp');
 /** bpf-ipip with XDP decap (forced on the veth uplinks) instead of tc decap. */
 const XDP = process.argv.includes('--xdp');
+/** bpf-vxlan (VXLAN Always pool) instead of bpf-ipip. */
+const VXLAN = process.argv.includes('--vxlan');
 
 interface Hop {
   label: string;
@@ -69,38 +72,6 @@ function softirqs(): Record<string, number[]> {
 }
 
 const diff = (a: number[], b: number[]) => b.map((v, i) => v - a[i]);
-
-const PERF_HZ = 999;
-const COMMS = 'iperf3,ksoftirqd/0,ksoftirqd/1';
-
-/**
- * A cpu-clock profile of the whole host while iperf3 runs (no CPU PMU here: software clock), reduced to the
- * processes that do the transfer (iperf3, whose context also runs the veth softirq work, and ksoftirqd): their
- * CPU seconds, and their top kernel symbols. Other load on the shared host falls outside these comms.
- */
-function profile(seconds: number): Promise<{ transferCpuSeconds: number; byComm: Record<string, number>; top: string }> {
-  const file = `/tmp/bo-anatomy-${process.pid}.data`;
-  return new Promise((resolve) => {
-    const rec = spawn('perf', ['record', '-q', '-F', String(PERF_HZ), '-e', 'cpu-clock', '-a', '-g', '-o', file, '--', 'sleep', String(seconds)], { stdio: 'ignore' });
-    rec.on('exit', () => {
-      const report = (args: string[]) => spawnSync('perf', ['report', '-i', file, '--comms', COMMS, '--stdio', '-g', 'none', ...args], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout;
-      const byComm: Record<string, number> = {};
-      for (const l of report(['--sort', 'comm', '-F', 'sample,comm']).split('\n')) {
-        if (l.startsWith('#') || !l.trim()) continue;
-        const [n, comm] = l.trim().split(/\s+/);
-        byComm[comm] = +(Number(n) / PERF_HZ).toFixed(2);
-      }
-      const samples = Object.values(byComm).reduce((a, b) => a + b, 0) * PERF_HZ;
-      const top = report(['--no-children', '--sort', 'sym', '--percentage', 'relative', '--percent-limit', '1.2'])
-        .split('\n')
-        .filter((l) => /%/.test(l) && !l.startsWith('#'))
-        .slice(0, 25)
-        .join('\n');
-      spawnSync('rm', ['-f', file]);
-      resolve({ transferCpuSeconds: samples / PERF_HZ, byComm, top });
-    });
-  });
-}
 
 /** Delivered packets per second and the transfer's CPU seconds per million delivered packets. */
 async function measureUdp(p: BenchPath) {
@@ -186,7 +157,11 @@ async function main() {
   try {
     const built = await Promise.allSettled([
       kernelPaths(171),
-      bpfPaths('bta', 172, XDP, [{ name: XDP ? 'bpf-ipip-xdp' : 'bpf-ipip', pool: 'ipip-always', cidr: '10.245.0.0/16', mode: { ipipMode: 'Always' }, mtu: 1480, description: `bpf-overlay IPIP, ${XDP ? 'XDP' : 'tc'} decap` }]),
+      bpfPaths('bta', 172, XDP, [
+        VXLAN
+          ? { name: XDP ? 'bpf-vxlan-xdp' : 'bpf-vxlan', pool: 'vxlan-always', cidr: '10.244.0.0/16', mode: { vxlanMode: 'Always' }, mtu: 1450, description: `bpf-overlay VXLAN, ${XDP ? 'XDP' : 'tc'} decap` }
+          : { name: XDP ? 'bpf-ipip-xdp' : 'bpf-ipip', pool: 'ipip-always', cidr: '10.245.0.0/16', mode: { ipipMode: 'Always' }, mtu: 1480, description: `bpf-overlay IPIP, ${XDP ? 'XDP' : 'tc'} decap` },
+      ]),
     ]);
     for (const b of built) if (b.status === 'fulfilled') clusters.push(b.value.cluster);
     const failed = built.find((b) => b.status === 'rejected');

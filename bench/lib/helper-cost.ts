@@ -19,10 +19,17 @@ export interface HelperCase {
   frame: 'udp' | 'ipip';
 }
 
-export const HELPER_CASES: HelperCase[] = [
+const ALL_HELPER_CASES: HelperCase[] = [
   { program: 'hc_adjust_room_ipip', hook: 'tc', what: 'bpf_skb_adjust_room +20, ENCAP_L3_IPV4 | FIXED_GSO', usedBy: 'IPIP encap (from_workload, to_uplink)', frame: 'udp' },
   { program: 'hc_adjust_room_vxlan', hook: 'tc', what: 'bpf_skb_adjust_room +50, ENCAP_L3_IPV4 | L4_UDP | L2_ETH | FIXED_GSO', usedBy: 'VXLAN encap (from_workload, to_uplink)', frame: 'udp' },
   { program: 'hc_adjust_room_decap_ipip', hook: 'tc', what: 'bpf_skb_adjust_room -20, DECAP_L3_IPV4 | FIXED_GSO', usedBy: 'tc decap (from_uplink)', frame: 'ipip' },
+  { program: 'hc_adjust_room_ipip_nocsum', hook: 'tc', what: 'bpf_skb_adjust_room +20, ENCAP_L3_IPV4 | FIXED_GSO | NO_CSUM_RESET', usedBy: 'candidate: IPIP encap', frame: 'udp' },
+  { program: 'hc_adjust_room_ipip_noflags', hook: 'tc', what: 'bpf_skb_adjust_room +20, no flags', usedBy: 'candidate: encap of a non-GSO packet', frame: 'udp' },
+  { program: 'hc_change_head_ipip', hook: 'tc', what: 'bpf_skb_change_head +20', usedBy: 'candidate: IPIP encap of a non-GSO packet', frame: 'udp' },
+  { program: 'hc_change_head_vxlan', hook: 'tc', what: 'bpf_skb_change_head +50', usedBy: 'candidate: VXLAN encap of a non-GSO packet', frame: 'udp' },
+  { program: 'hc_adjust_room_decap_nocsum', hook: 'tc', what: 'bpf_skb_adjust_room -20, DECAP_L3_IPV4 | FIXED_GSO | NO_CSUM_RESET', usedBy: 'candidate: tc decap', frame: 'ipip' },
+  { program: 'hc_adjust_room_decap_noflags', hook: 'tc', what: 'bpf_skb_adjust_room -20, no flags', usedBy: 'candidate: tc decap of a non-GSO packet', frame: 'ipip' },
+  { program: 'hc_pull_data', hook: 'tc', what: 'bpf_skb_pull_data(skb, 0) (a helper that does nothing on a linear skb)', usedBy: 'reference: the cost of any helper call', frame: 'udp' },
   { program: 'hc_xdp_adjust_head', hook: 'xdp', what: 'bpf_xdp_adjust_head +20', usedBy: 'XDP decap (from_uplink_xdp)', frame: 'ipip' },
   { program: 'hc_get_hash_recalc', hook: 'tc', what: 'bpf_get_hash_recalc (flow dissector on a packet without a hash)', usedBy: 'VXLAN encap: source port', frame: 'udp' },
   { program: 'hc_skb_hash_field', hook: 'tc', what: 'read skb->hash (no helper)', usedBy: 'candidate for the VXLAN source port', frame: 'udp' },
@@ -42,6 +49,10 @@ export const HELPER_CASES: HelperCase[] = [
   { program: 'hc_lookup_array', hook: 'tc', what: 'bpf_map_lookup_elem, array', usedBy: 'settings_map (to_uplink, MTU checks)', frame: 'udp' },
   { program: 'hc_count_percpu', hook: 'tc', what: 'per-CPU array lookup + 2 adds (count())', usedBy: 'every program: counters_map', frame: 'udp' },
 ];
+
+/** BENCH_HELPERS=prog,prog,... measures only those (and the empty programs they are compared with). */
+const ONLY = (process.env.BENCH_HELPERS ?? '').split(',').filter(Boolean);
+export const HELPER_CASES = ONLY.length ? ALL_HELPER_CASES.filter((h) => ONLY.includes(h.program)) : ALL_HELPER_CASES;
 
 export interface HelperCost extends HelperCase {
   /** Median over rounds of (fresh ns of the program - fresh ns of the empty program of its type). */

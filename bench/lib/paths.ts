@@ -26,7 +26,7 @@ export interface BenchPath {
   counters?: unknown;
 }
 
-export const PATH_NAMES = ['plain', 'kernel-vxlan', 'bpf-vxlan', 'bpf-ipip', 'bpf-vxlan-xdp', 'bpf-ipip-xdp', 'bpf-crosssubnet-local'] as const;
+export const PATH_NAMES = ['plain', 'plain-mtu1450', 'kernel-vxlan', 'bpf-vxlan', 'bpf-ipip', 'bpf-vxlan-xdp', 'bpf-ipip-xdp', 'bpf-crosssubnet-local'] as const;
 export type PathName = (typeof PATH_NAMES)[number];
 
 const GATEWAY = '169.254.1.1';
@@ -73,6 +73,10 @@ export async function kernelPaths(octet: number): Promise<{ cluster: Cluster; pa
     const plainB = manualPod(cluster, n2.ns, 'pb', '10.61.2.10', 1500);
     n1.ns.ip('route', 'replace', '10.61.2.0/26', 'via', n2.address, 'dev', 'eth0');
     n2.ns.ip('route', 'replace', '10.61.1.0/26', 'via', n1.address, 'dev', 'eth0');
+    // The same routing with the VXLAN pod MTU: separates what the smaller MSS costs (more segments per GB, the
+    // TCP stack's per-segment work) from what the encapsulation costs. plain itself keeps Calico's 1500.
+    const plainSmallA = manualPod(cluster, n1.ns, 'qa', '10.61.1.20', VXLAN_MTU);
+    const plainSmallB = manualPod(cluster, n2.ns, 'qb', '10.61.2.20', VXLAN_MTU);
 
     // kernel-vxlan: vxlan.calico as Felix programs it (tunnel address = first address of the node's block).
     const vtep = [
@@ -97,12 +101,14 @@ export async function kernelPaths(octet: number): Promise<{ cluster: Cluster; pa
 
     await pingUntil(cluster, plainA.ns, plainB.address, 'plain');
     await pingUntil(cluster, plainB.ns, plainA.address, 'plain');
+    await pingUntil(cluster, plainSmallA.ns, plainSmallB.address, 'plain-mtu1450');
     await pingUntil(cluster, kvxA.ns, kvxB.address, 'kernel-vxlan');
     await pingUntil(cluster, kvxB.ns, kvxA.address, 'kernel-vxlan');
     return {
       cluster,
       paths: [
         { name: 'plain', description: 'routed, no encapsulation: node routes the peer pod /26 via the peer node', client: plainA, server: plainB },
+        { name: 'plain-mtu1450', description: `plain with the pods at MTU ${VXLAN_MTU} (bpf-vxlan's): the MTU's share of a difference`, client: plainSmallA, server: plainSmallB },
         { name: 'kernel-vxlan', description: `Linux vxlan.calico (VNI ${VNI}, ${VXLAN_PORT}, nolearning, static FDB+neigh, onlink routes), MTU ${VXLAN_MTU}`, client: kvxA, server: kvxB },
       ],
     };
@@ -168,7 +174,7 @@ const IPIP_ALWAYS = { ipipMode: 'Always' } as const;
 
 /** Clusters to build: kernel paths share one, tc-decap bpf paths one, XDP-decap bpf paths one. */
 export const PATH_SETUPS: { names: PathName[]; build(octet: number): Promise<{ cluster: Cluster; paths: BenchPath[] }> }[] = [
-  { names: ['plain', 'kernel-vxlan'], build: (o) => kernelPaths(o) },
+  { names: ['plain', 'plain-mtu1450', 'kernel-vxlan'], build: (o) => kernelPaths(o) },
   {
     names: ['bpf-vxlan', 'bpf-ipip', 'bpf-crosssubnet-local'],
     build: (o) =>

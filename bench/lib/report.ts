@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Turns the raw results into the Markdown table (every figure as a ratio to plain and to kernel-vxlan) and a
 // hand-written SVG bar chart of the throughput and latency ratios.
-import type { Spread } from './stats.js';
+import { spread, type Spread } from './stats.js';
 
 export interface MetricDef {
   key: string;
@@ -18,26 +18,63 @@ export const METRICS: MetricDef[] = [
   { key: 'latP50us', label: 'TCP RR latency p50', unit: 'µs', higherIsBetter: false, digits: 1 },
   { key: 'latP99us', label: 'TCP RR latency p99', unit: 'µs', higherIsBetter: false, digits: 1 },
   { key: 'udpKpps', label: 'UDP 64 B delivered', unit: 'kpps', higherIsBetter: true, digits: 0 },
-  { key: 'cpuSecPerGB', label: 'CPU per GB (iperf3)', unit: 'CPU-s/GB', higherIsBetter: false, digits: 2 },
-  { key: 'cpuSecPerGBProcStat', label: 'CPU per GB (/proc/stat)', unit: 'CPU-s/GB', higherIsBetter: false, digits: 2 },
+  { key: 'cpuSecPerGB', label: 'Transfer CPU per GB, TCP 1 stream (iperf3 processes + ksoftirqd)', unit: 'CPU-s/GB', higherIsBetter: false, digits: 3 },
+  { key: 'iperfCpuSecPerGB', label: 'CPU per GB, TCP 1 stream, iperf3 processes only (tighter: no ksoftirqd, which also serves other tenants)', unit: 'CPU-s/GB', higherIsBetter: false, digits: 3 },
+  { key: 'cpu4SecPerGB', label: 'Transfer CPU per GB, TCP 4 streams (iperf3 processes + ksoftirqd)', unit: 'CPU-s/GB', higherIsBetter: false, digits: 3 },
+  { key: 'latCpuUsPerTx', label: 'Transfer CPU per TCP ping-pong transaction (sockperf processes + ksoftirqd)', unit: 'µs', higherIsBetter: false, digits: 2 },
+  { key: 'udpCpuUsPerPkt', label: 'Transfer CPU per delivered UDP 64 B datagram (iperf3 processes + ksoftirqd)', unit: 'µs', higherIsBetter: false, digits: 2 },
+  { key: 'cpuSecPerGBProcStat', label: 'Whole-host CPU per GB, TCP 1 stream (/proc/stat, includes other load)', unit: 'CPU-s/GB', higherIsBetter: false, digits: 2 },
 ];
 
 export type TrafficTable = Record<string, Record<string, Spread>>;
 
+/** One round's figures of one path, metric key -> value. */
+export type RoundSample = Record<string, number>;
+
+/**
+ * Per-round ratios to plain: each round's figure of a path divided by plain's figure of the same round and
+ * metric (measured seconds apart), then median, min and max over the rounds. Load that drifts over minutes
+ * hits both sides of a ratio alike, so this spread is narrower than the absolute figures' and shows more
+ * honestly whether a path differs from plain: a min–max that contains 1.0 is no measured difference.
+ */
+export function pairedRatios(paths: string[], samples: Record<string, RoundSample[]>): TrafficTable {
+  const plain = samples.plain ?? [];
+  return Object.fromEntries(
+    paths.map((p) => [
+      p,
+      Object.fromEntries(METRICS.map((m) => [m.key, spread((samples[p] ?? []).map((s, i) => ratio(s[m.key], plain[i]?.[m.key] ?? NaN)))])),
+    ]),
+  );
+}
+
 const fmt = (v: number, d: number) => (Number.isFinite(v) ? v.toFixed(d) : 'n/a');
 const ratio = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? a / b : NaN);
 
-export function trafficMarkdown(paths: string[], table: TrafficTable): string {
+/**
+ * Where a path's min–max over the rounds lies against plain's: a median ratio whose ranges overlap is not a
+ * measured difference on this host, only a non-overlapping one is.
+ */
+export function rangeVsPlain(s: Spread, plain: Spread | undefined, higherIsBetter: boolean): string {
+  if (!plain || s.n === 0 || plain.n === 0) return '';
+  if (s.min <= plain.max && plain.min <= s.max) return 'overlaps';
+  const above = s.min > plain.max;
+  return above === higherIsBetter ? '**better, no overlap**' : '**worse, no overlap**';
+}
+
+export function trafficMarkdown(paths: string[], table: TrafficTable, paired: TrafficTable): string {
   const lines: string[] = [];
   for (const m of METRICS) {
     lines.push(`#### ${m.label} (${m.unit}, ${m.higherIsBetter ? 'higher' : 'lower'} is better)`, '');
-    lines.push('| path | median | min | max | n | × plain | × kernel-vxlan |', '|---|---:|---:|---:|---:|---:|---:|');
+    lines.push('| path | median | min | max | n | × plain | range vs plain | per-round × plain (min–max) | × kernel-vxlan |', '|---|---:|---:|---:|---:|---:|---|---:|---:|');
     for (const p of paths) {
       const s = table[p]?.[m.key];
       if (!s) continue;
       const plain = table.plain?.[m.key]?.median ?? NaN;
       const kvx = table['kernel-vxlan']?.[m.key]?.median ?? NaN;
-      lines.push(`| ${p} | ${fmt(s.median, m.digits)} | ${fmt(s.min, m.digits)} | ${fmt(s.max, m.digits)} | ${s.n} | ${fmt(ratio(s.median, plain), 3)} | ${fmt(ratio(s.median, kvx), 3)} |`);
+      const range = p === 'plain' ? '' : rangeVsPlain(s, table.plain?.[m.key], m.higherIsBetter);
+      const pr = paired[p]?.[m.key];
+      const perRound = p === 'plain' || !pr || pr.n === 0 ? '' : `${fmt(pr.median, 3)} (${fmt(pr.min, 2)}–${fmt(pr.max, 2)})`;
+      lines.push(`| ${p} | ${fmt(s.median, m.digits)} | ${fmt(s.min, m.digits)} | ${fmt(s.max, m.digits)} | ${s.n} | ${fmt(ratio(s.median, plain), 3)} | ${range} | ${perRound} | ${fmt(ratio(s.median, kvx), 3)} |`);
     }
     lines.push('');
   }

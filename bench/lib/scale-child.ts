@@ -4,8 +4,9 @@
 // namespace's loopback and nothing leaves it. Prints progress on stderr and one JSON result line on stdout.
 // argv[2] = JSON of ScaleChildArgs.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import { PinLayout } from '../../src/control/node/pins.js';
 import { openDatastore } from '../../src/control/datastore/index.js';
@@ -51,6 +52,19 @@ export interface Latency {
   samples: number;
 }
 
+/**
+ * The agent's own share: from the change's watch delta reaching the agent to the map writes carrying it, from
+ * its bpf_overlay_event_to_map_seconds histogram (sum and count read before and after each change).
+ */
+export interface AgentShare {
+  eventToMap: Latency & {
+    /** Changes after which the histogram had not exactly one new sample of the kind (their mean was taken). */
+    changesNotOneSample: number;
+    /** Every change's figure in milliseconds, in the order the changes were made. */
+    valuesMs: number[];
+  };
+}
+
 export interface ChangeCost {
   /** Bytes the agent read per change: through the etcd proxy (etcd only) and rchar of the agent process. */
   proxyBytesMedian: number | null;
@@ -74,10 +88,12 @@ export interface ScaleMeasurements {
     /** Whether the agent read at least half the size of the WorkloadEndpoint table per event (a full list). */
     listedDatastore: boolean;
   };
-  remoteBlockAdd: Latency & ChangeCost;
-  remoteBlockDelete: Latency & ChangeCost;
-  remoteNodeAddressChange: Latency & ChangeCost;
+  remoteBlockAdd: Latency & ChangeCost & AgentShare;
+  remoteBlockDelete: Latency & ChangeCost & AgentShare;
+  remoteNodeAddressChange: Latency & ChangeCost & AgentShare;
   cniAdd: (Latency & { concurrency: number; failures: number; timedOut: number; firstError?: string }) | null;
+  /** 1-minute load average of the machine before and after the remote block and node phases. */
+  loadAverage: [number, number];
 }
 
 export interface ScaleBackendResult {
@@ -102,6 +118,7 @@ function track(child: ChildProcess): ChildProcess {
 }
 
 function latency(xs: number[]): Latency {
+  if (xs.length === 0) return { p50Ms: 0, p99Ms: 0, maxMs: 0, samples: 0 };
   const s = [...xs].sort((a, b) => a - b);
   const at = (q: number) => s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
   return { p50Ms: at(0.5), p99Ms: at(0.99), maxMs: s[s.length - 1], samples: s.length };
@@ -118,6 +135,29 @@ function httpStatus(url: string): Promise<number> {
     req.on('error', () => resolve(0));
     req.on('timeout', () => req.destroy());
   });
+}
+
+function httpText(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { timeout: 2000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`${url}: HTTP ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error(`${url}: no answer within 2 s`)));
+  });
+}
+
+/** Sum (seconds) and count of the agent's bpf_overlay_event_to_map_seconds for one resource kind. */
+async function eventToMapTotals(metricsUrl: string, kind: string): Promise<{ sum: number; count: number }> {
+  const totals = { sum: 0, count: 0 };
+  for (const line of (await httpText(metricsUrl)).split('\n')) {
+    const m = /^bpf_overlay_event_to_map_seconds_(sum|count)\{(.*)\} (\S+)$/.exec(line);
+    if (m && m[2].includes(`kind="${kind}"`)) totals[m[1] as 'sum' | 'count'] = Number(m[3]);
+  }
+  return totals;
 }
 
 /** Waits until the agent's CPU time stops growing for `quietMs` (bounded by `maxMs`). */
@@ -232,13 +272,18 @@ async function main(): Promise<ScaleBackendResult> {
     const pins = new PinLayout(args.bpffs, LOCAL_NODE);
     const routes = openPinnedMap(pins.map('routes_map'));
     const known = openPinnedMap(pins.map('known_nodes_map'));
-    const measure = async (n: number, change: (r: number) => Promise<() => boolean>, what: string) => {
+    const metricsUrl = `http://127.0.0.1:${healthPort + 1}/metrics`;
+    const measure = async (n: number, kind: string, change: (r: number) => Promise<() => boolean>, what: string) => {
       const lat: number[] = [];
+      const agentLat: number[] = [];
+      let notOneSample = 0;
       const proxyBytes: number[] = [];
       const rchar: number[] = [];
-      if (args.cniOnly) return { p50Ms: 0, p99Ms: 0, maxMs: 0, samples: 0, proxyBytesMedian: null, rcharBytesMedian: 0 };
+      if (args.cniOnly) return { ...latency([]), proxyBytesMedian: null, rcharBytesMedian: 0, eventToMap: { ...latency([]), changesNotOneSample: 0, valuesMs: [] } };
       const started = now();
       for (let r = 0; r < n && (r < 3 || now() - started < args.phaseBudgetMs); r++) {
+        // Scraped outside the counted span, so the scrape's own reads are not charged to the change.
+        const e0 = await eventToMapTotals(metricsUrl, kind);
         const c0 = counters();
         const seen = await change(r);
         lat.push(await until(seen, 30_000, `${what} ${r}`));
@@ -246,10 +291,16 @@ async function main(): Promise<ScaleBackendResult> {
         const c1 = counters();
         proxyBytes.push(c1.proxy - c0.proxy - idleProxyPerMs * (c1.at - c0.at));
         rchar.push(c1.rchar - c0.rchar - idleRcharPerMs * (c1.at - c0.at));
+        const e1 = await eventToMapTotals(metricsUrl, kind);
+        const added = e1.count - e0.count;
+        if (added !== 1) notOneSample++;
+        if (added > 0) agentLat.push(((e1.sum - e0.sum) / added) * 1000);
       }
       const l = latency(lat);
-      log(`${what}: p50 ${l.p50Ms.toFixed(1)} ms, p99 ${l.p99Ms.toFixed(1)} ms after the write returned`);
-      return { ...l, proxyBytesMedian: proxy ? median(proxyBytes) : null, rcharBytesMedian: median(rchar) };
+      const a = latency(agentLat);
+      log(`${what}: p50 ${l.p50Ms.toFixed(1)} ms, p99 ${l.p99Ms.toFixed(1)} ms after the write returned; ` +
+        `p50 ${a.p50Ms.toFixed(2)} ms, p99 ${a.p99Ms.toFixed(2)} ms after the event reached the agent (n=${a.samples}, ${notOneSample} changes not one sample)`);
+      return { ...l, proxyBytesMedian: proxy ? median(proxyBytes) : null, rcharBytesMedian: median(rchar), eventToMap: { ...a, changesNotOneSample: notOneSample, valuesMs: agentLat.map((x) => Math.round(x * 1000) / 1000) } };
     };
     // A new block of an existing remote node, at a CIDR no node holds yet; then its removal.
     const extraBlock = (r: number): BlockAffinity => {
@@ -262,24 +313,26 @@ async function main(): Promise<ScaleBackendResult> {
       const v = routes.lookup(encodeRouteKey(cidr));
       return v !== undefined && decodeRouteValue(v).kind === RouteKind.RemoteBlock;
     };
-    const remoteBlockAdd = await measure(args.changes, async (r) => {
+    const loadBefore = loadavg()[0];
+    const remoteBlockAdd = await measure(args.changes, 'BlockAffinity', async (r) => {
       const b = extraBlock(r);
       await ds.put(b);
       return () => hasRoute(b.spec.cidr);
     }, 'remote block add');
     // Only the blocks the add phase wrote (it may have stopped early on its time budget).
-    const remoteBlockDelete = await measure(remoteBlockAdd.samples, async (r) => {
+    const remoteBlockDelete = await measure(remoteBlockAdd.samples, 'BlockAffinity', async (r) => {
       const b = extraBlock(r);
       await ds.delete('BlockAffinity', b.metadata.name);
       return () => !hasRoute(b.spec.cidr);
     }, 'remote block delete');
-    const remoteNodeAddressChange = await measure(args.changes, async (r) => {
+    const remoteNodeAddressChange = await measure(args.changes, 'Node', async (r) => {
       const node = scaleNode(1 + r);
       const addr = `172.20.${Math.floor(r / 250)}.${1 + (r % 250)}`;
       const moved: Node = { ...node, spec: { ...node.spec, bgp: { ipv4Address: `${addr}/22` } } };
       await ds.put(moved);
       return () => known.lookup(encodeKnownNodeKey(addr)) !== undefined;
     }, 'remote node address change');
+    const loadAfter = loadavg()[0];
     routes.close();
     known.close();
 
@@ -301,6 +354,7 @@ async function main(): Promise<ScaleBackendResult> {
       remoteBlockDelete,
       remoteNodeAddressChange,
       cniAdd,
+      loadAverage: [loadBefore, loadAfter],
     };
     return { ...outcome, measured, agentErrors: [...agentErrors] };
   } finally {
@@ -319,9 +373,15 @@ async function main(): Promise<ScaleBackendResult> {
 async function cniAdds(datastore: string) {
   const names = Array.from({ length: args.cniAdds }, (_, i) => `${args.podPrefix}-p${i}`);
   const config = JSON.stringify({ cniVersion: '1.0.0', name: 'bo-scale', type: 'bpf-overlay', datastore, nodeName: LOCAL_NODE, bpffs: args.bpffs });
+  // Each plugin reads its config from a file: through a pipe, this process (busy starting the other plugins, fifty
+  // in a row) would close stdin only after the last one started, and every plugin would wait for that end of file.
+  // A runtime writes and closes each plugin's stdin as soon as it starts it.
+  const configFile = path.join(args.dir, 'cni-add-config.json');
+  writeFileSync(configFile, config);
   const call = (command: 'ADD', name: string, i: number) =>
     new Promise<{ ms: number; code: number | null; out: string }>((resolve) => {
       const t0 = now();
+      const stdin = openSync(configFile, 'r');
       const child = track(
         spawn(CNI_SHIM, [], {
           env: {
@@ -333,9 +393,10 @@ async function cniAdds(datastore: string) {
             CNI_IFNAME: 'eth0',
             CNI_ARGS: `K8S_POD_NAMESPACE=default;K8S_POD_NAME=scale-${i}`,
           },
-          stdio: ['pipe', 'pipe', 'pipe'],
+          stdio: [stdin, 'pipe', 'pipe'],
         }),
       );
+      closeSync(stdin);
       let out = '';
       child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
       child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -344,12 +405,18 @@ async function cniAdds(datastore: string) {
         clearTimeout(timer);
         resolve({ ms: now() - t0, code, out });
       });
-      child.stdin!.end(config);
     });
   try {
     for (const n of names) run('ip', ['netns', 'add', n]);
     log(`${args.cniAdds} concurrent CNI ADDs`);
-    const adds = await Promise.all(names.map((n, i) => call('ADD', n, i)));
+    // Started back to back, with a turn of the event loop after each start: a plugin that finishes while the others
+    // are still being started is timed when it exits, not when the last one has been started.
+    const started: ReturnType<typeof call>[] = [];
+    for (const [i, n] of names.entries()) {
+      started.push(call('ADD', n, i));
+      await new Promise((r) => setImmediate(r));
+    }
+    const adds = await Promise.all(started);
     const failures = adds.filter((a) => a.code !== 0);
     const l = latency(adds.map((a) => a.ms));
     log(`CNI ADD p50 ${l.p50Ms.toFixed(0)} ms, p99 ${l.p99Ms.toFixed(0)} ms, ${failures.length} failed`);

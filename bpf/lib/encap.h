@@ -7,6 +7,7 @@
 #include "common.h"
 #include "config.h"
 #include "csum.h"
+#include "grow.h"
 #include "parsing.h"
 #include "verdict.h"
 
@@ -75,6 +76,8 @@ static __always_inline __u16 outer_ip_id(const struct iphdr *iph)
  * one helper call less on the hot path, and without making test runs depend on the host's routing table.
  * Failures there (no route) are counted by the kernel as tx drops on the uplink.
  *
+ * Room for the outer headers: lib/grow.h (bpf_skb_change_head where the kernel needs no encapsulation
+ * record, else bpf_skb_adjust_room with these flags).
  * BPF_F_ADJ_ROOM_FIXED_GSO keeps gso_size: the workload/route MTU already leaves room for the overhead, and
  * the ENCAP_* flags set skb->encapsulation and the inner offsets, so GSO segments and checksum offload of a
  * TCP packet still work on the inner headers (the outer UDP checksum is 0, as Calico and Linux VXLAN send). */
@@ -112,7 +115,7 @@ static __always_inline __u32 encap_and_redirect(struct __sk_buff *skb, const str
 	if (forwarded)
 		ipv4_decrease_ttl(iph);
 
-	if (bpf_skb_adjust_room(skb, room, BPF_ADJ_ROOM_MAC, flags))
+	if (skb_grow_after_eth(skb, room, flags))
 		return REASON_DROP_ADJUST_ROOM;
 
 	data = (void *)(long)skb->data;

@@ -23,7 +23,8 @@ static __always_inline __u32 uplink_decap(struct ctx_buff *ctx, const struct tun
 {
 	struct route_value rt_buf, *rt = route_lookup(t->inner->daddr, &rt_buf);
 	__u32 kind = rt ? rt->kind : ROUTE_KIND_NONE, strip = t->strip;
-	struct l3 p;
+	struct ethhdr *eth;
+	struct iphdr *iph;
 
 	v->encap = t->encap;
 	/* Decide before touching the packet: a known node may not use us as a relay either. */
@@ -36,10 +37,14 @@ static __always_inline __u32 uplink_decap(struct ctx_buff *ctx, const struct tun
 	if (kind == ROUTE_KIND_LOCAL_HOST || !CTX_HAS_REDIRECT_PEER)
 		return REASON_DECAP;
 
-	if (parse_ipv4(ctx_data(ctx), ctx_data_end(ctx), ctx_len(ctx) - ETH_HLEN, 1, &p) != PARSE_IPV4)
-		return REASON_DROP_MALFORMED;	/* cannot happen: tunnel_classify checked the inner header */
-	if (p.iph->ttl > 1)	/* else the stack sends time-exceeded */
-		v->action = deliver_local(p.eth, p.iph, rt);
+	/* tunnel_classify validated the inner header and the strip moved no byte of it: only the window is new
+	 * (the helper invalidated every packet pointer), so a bounds check, not a second parse. */
+	eth = ctx_data(ctx);
+	iph = (void *)(eth + 1);
+	if ((void *)(iph + 1) > ctx_data_end(ctx))
+		return REASON_DROP_MALFORMED;	/* cannot happen: the inner header was in the window before */
+	if (iph->ttl > 1)	/* else the stack sends time-exceeded */
+		v->action = deliver_local(eth, iph, rt);
 	return REASON_DECAP;
 }
 

@@ -92,6 +92,53 @@ int hc_adjust_room_decap_ipip(struct __sk_buff *skb)
 				   BPF_F_ADJ_ROOM_DECAP_L3_IPV4 | BPF_F_ADJ_ROOM_FIXED_GSO) ? TC_ACT_SHOT : TC_ACT_OK;
 }
 
+/* Cheaper ways to do the same, for the per-case choice in lib/encap.h and lib/ctx.h. */
+SEC("tc")
+int hc_adjust_room_ipip_nocsum(struct __sk_buff *skb)
+{
+	return bpf_skb_adjust_room(skb, IPIP_OVERHEAD, BPF_ADJ_ROOM_MAC,
+				   BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 |
+					   BPF_F_ADJ_ROOM_NO_CSUM_RESET) ? TC_ACT_SHOT : TC_ACT_OK;
+}
+
+SEC("tc")
+int hc_adjust_room_ipip_noflags(struct __sk_buff *skb)
+{
+	return bpf_skb_adjust_room(skb, IPIP_OVERHEAD, BPF_ADJ_ROOM_MAC, 0) ? TC_ACT_SHOT : TC_ACT_OK;
+}
+
+SEC("tc")
+int hc_change_head_ipip(struct __sk_buff *skb)
+{
+	return bpf_skb_change_head(skb, IPIP_OVERHEAD, 0) ? TC_ACT_SHOT : TC_ACT_OK;
+}
+
+SEC("tc")
+int hc_change_head_vxlan(struct __sk_buff *skb)
+{
+	return bpf_skb_change_head(skb, VXLAN_OVERHEAD, 0) ? TC_ACT_SHOT : TC_ACT_OK;
+}
+
+SEC("tc")
+int hc_adjust_room_decap_nocsum(struct __sk_buff *skb)
+{
+	return bpf_skb_adjust_room(skb, -(__s32)IPIP_OVERHEAD, BPF_ADJ_ROOM_MAC,
+				   BPF_F_ADJ_ROOM_DECAP_L3_IPV4 | BPF_F_ADJ_ROOM_FIXED_GSO |
+					   BPF_F_ADJ_ROOM_NO_CSUM_RESET) ? TC_ACT_SHOT : TC_ACT_OK;
+}
+
+SEC("tc")
+int hc_adjust_room_decap_noflags(struct __sk_buff *skb)
+{
+	return bpf_skb_adjust_room(skb, -(__s32)IPIP_OVERHEAD, BPF_ADJ_ROOM_MAC, 0) ? TC_ACT_SHOT : TC_ACT_OK;
+}
+
+SEC("tc")
+int hc_pull_data(struct __sk_buff *skb)
+{
+	return bpf_skb_pull_data(skb, 0) ? TC_ACT_SHOT : TC_ACT_OK;
+}
+
 SEC("xdp")
 int hc_xdp_adjust_head(struct xdp_md *ctx)
 {

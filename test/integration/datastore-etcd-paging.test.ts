@@ -146,6 +146,7 @@ etcdDescribe('etcd datastore: paged reads of a store over the 4 MiB message limi
     };
     try {
       await raw.delete().key('/bpf-overlay/.by-node/.indexed');
+      await raw.delete().key('/bpf-overlay/.node-index-complete');
       const before = await reader.revision();
       const snap = await reader.snapshot(['WorkloadEndpoint'], { node: nodeB });
       expect(snap.items).toHaveLength(ON_B);
@@ -166,6 +167,7 @@ etcdDescribe('etcd datastore: paged reads of a store over the 4 MiB message limi
     try {
       await raw.delete().key(`/bpf-overlay/.by-node/${nodeA}/WorkloadEndpoint/${unindexed}`);
       await raw.delete().key('/bpf-overlay/.by-node/.indexed');
+      await raw.delete().key('/bpf-overlay/.node-index-complete');
       const before = await reader.revision();
       const snap = await reader.snapshot(['WorkloadEndpoint'], { node: nodeA });
       expect(snap.items.map((r) => r.metadata.name)).toContain(unindexed);

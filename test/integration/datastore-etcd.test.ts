@@ -36,6 +36,7 @@ etcdDescribe('etcd datastore', () => {
       // As an earlier version stored it: the resource key only, and no marker that the store was indexed.
       await raw.put(`/bpf-overlay/WorkloadEndpoint/${name}`).value(JSON.stringify(testEndpoint(name, node)));
       await raw.delete().key('/bpf-overlay/.by-node/.indexed');
+      await raw.delete().key('/bpf-overlay/.node-index-complete');
       const ds = await openDatastore(etcd.url);
       try {
         const snap = await ds.snapshot(['WorkloadEndpoint'], { node });

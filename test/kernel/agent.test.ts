@@ -153,6 +153,38 @@ kernelDescribe('agent: two nodes, one datastore', () => {
     }
   });
 
+  it('records each remote change in bpf_overlay_event_to_map_seconds, no longer than the change took end to end', async () => {
+    /** Sum (s) and count of the histogram for IPPool deltas on each node's agent. */
+    const totals = () =>
+      namespaces.map((ns) => {
+        const t = { sum: 0, count: 0 };
+        for (const line of httpGetIn(ns, 'http://127.0.0.1:9091/metrics').body.split('\n')) {
+          const m = /^bpf_overlay_event_to_map_seconds_(sum|count)\{(.*)\} (\S+)$/.exec(line);
+          if (m && m[2].includes('kind="IPPool"')) t[m[1] as 'sum' | 'count'] = Number(m[3]);
+        }
+        return t;
+      });
+    for (const natOutgoing of [false, true]) {
+      const before = totals();
+      const applied = performance.now(); // the delta reaches the agents after this
+      cli([...ds, 'apply', '-f', '-'], { input: POOL('vxlanMode: Always').replace('natOutgoing: true', `natOutgoing: ${natOutgoing}`) });
+      let after = totals();
+      while (after.some((t, i) => t.count === before[i].count) && performance.now() - applied < 3000) {
+        await new Promise((r) => setTimeout(r, 10));
+        after = totals();
+      }
+      const endToEndMs = performance.now() - applied;
+      const samplesMs = after.map((t, i) => ((t.sum - before[i].sum) / (t.count - before[i].count)) * 1000);
+      console.log(`natOutgoing ${natOutgoing}: event -> map ${samplesMs.map((x) => x.toFixed(2)).join(' / ')} ms per node, apply -> seen ${endToEndMs.toFixed(0)} ms`);
+      // One pool change is one delta per agent: one sample each, of a time within the apply-to-seen span.
+      expect(after.map((t, i) => t.count - before[i].count)).toEqual([1, 1]);
+      for (const ms of samplesMs) {
+        expect(ms).toBeGreaterThan(0);
+        expect(ms).toBeLessThan(endToEndMs);
+      }
+    }
+  });
+
   it('keeps forwarding while agents are stopped, and a restarted agent adopts the pinned state', async () => {
     const peer = JSON.parse(cli([...ds, 'get', 'nodes', names[1], '-o', 'json'])) as { spec: { ipv4VXLANTunnelAddr: string } };
     const countersOf = () => lab.totalPackets(names[0]);

@@ -422,6 +422,38 @@ kernelDescribe('data path golden packets (BPF_PROG_TEST_RUN)', () => {
     });
   }
 
+  it('encapsulation: a non-GSO packet gets its room from change_head, a GSO packet from adjust_room (lib/grow.h)', () => {
+    // A test run's GSO skb has a gso_size but no gso_type: adjust_room refuses to resize it (a real GSO skb has
+    // one), change_head would not. So the refusal shows which helper a GSO packet got, and the same packet
+    // without GSO shows the other one's result, byte for byte what adjust_room made before.
+    for (const [encap, target] of [
+      [Encap.Ipip, IPIP_NODE],
+      [Encap.Vxlan, VXLAN_NODE],
+    ] as const) {
+      const remoteVtep = encap === Encap.Vxlan ? VXLAN_NODE.vtepMac : undefined;
+      const seg = P.tcp(LOCAL_POD.ip, target.pod, 40000, 80, P.pattern(1000));
+      const ip: P.Ipv4Spec = { src: LOCAL_POD.ip, dst: target.pod, protocol: P.PROTO_TCP, df: true, ttl: 20 };
+      const input = fromPod(ip, seg);
+      const plain = run(fx.dp.programs.fromWorkload, input);
+      expect(plain.retval).toBe(TC_ACT_REDIRECT);
+      checkEncapsulated(plain.out, input, forwarded(ip, seg), encap, target.addr, remoteVtep);
+      expectCounted(plain, H.FromWorkload, encap, R.Encap);
+      const gso = run(fx.dp.programs.fromWorkload, input, LOCAL_POD.ifindex, 500);
+      expect(gso.retval).toBe(TC_ACT_SHOT);
+      expectCounted(gso, H.FromWorkload, encap, R.DropAdjustRoom);
+
+      const hostIp: P.Ipv4Spec = { src: TUNNEL_ADDR, dst: target.pod, protocol: P.PROTO_TCP, df: true };
+      const hostSeg = P.tcp(TUNNEL_ADDR, target.pod, 33333, 8080, P.pattern(1000));
+      const hostInput = P.ethernet({ dst: '00:00:00:00:00:00', src: UPLINK_MAC }, P.ipv4(hostIp, hostSeg));
+      const hostPlain = run(fx.dp.programs.toUplink, hostInput);
+      expect(hostPlain.retval).toBe(TC_ACT_REDIRECT);
+      checkEncapsulated(hostPlain.out, hostInput, P.ipv4(hostIp, hostSeg), encap, target.addr, remoteVtep);
+      const hostGso = run(fx.dp.programs.toUplink, hostInput, 0, 500);
+      expect(hostGso.retval).toBe(TC_ACT_SHOT);
+      expectCounted(hostGso, H.ToUplink, encap, R.DropAdjustRoom);
+    }
+  });
+
   it('to_uplink: already-encapsulated packets and everything else pass untouched', () => {
     const inner = P.ipv4({ src: LOCAL_POD.ip, dst: IPIP_NODE.pod, protocol: P.PROTO_UDP }, P.pattern(30));
     const cases = [

@@ -12,6 +12,7 @@ import {
   type CompilerSnapshot,
 } from '../../src/control/compile/incremental.js';
 import type { DesiredState } from '../../src/control/compile/types.js';
+import { sourceAllowKey } from '../../src/control/compile/source-allow.js';
 import type { BlockAffinity, EncapMode, IPPool, Node, OverlayConfiguration, WorkloadEndpoint } from '../../src/control/model/types.js';
 import { seededRandom } from '../harness/random.js';
 
@@ -152,6 +153,11 @@ function expectOracle(inc: IncrementalCompiler, before: DesiredState, changes: C
   const oracle = compile(inc.compileInput());
   expect(after, what).toEqual(oracle);
   expect(withoutWorkloads(changes), what).toEqual(withoutWorkloads(diffStates(before, after)));
+  // The agent brings its index up to a change by looking up only the changed keys: they agree with the state.
+  for (const k of changes.routes) expect(inc.route(k), what).toBe(after.routes.find((r) => r.cidr === k));
+  for (const k of changes.knownNodes) expect(inc.knownNode(k), what).toBe(after.knownNodes.find((n) => n.addr === k));
+  for (const k of changes.sourceAllow) expect(inc.sourceAllowEntry(k), what).toEqual(after.sourceAllow.find((e) => sourceAllowKey(e) === k));
+  expect(inc.settings, what).toEqual(after.settings);
 }
 
 /** Local workloads an event batch touches: those held (as local) before or put (as local) by an event. */

@@ -110,6 +110,35 @@ describe('admission', () => {
     expect(out.map((e) => `${e.type} ${e.kind} ${e.name}`).sort()).toEqual(['put BlockAffinity overb', 'put Node b']);
   });
 
+  it('re-checks exactly the blocks of any size that hold a moved node address, and forgets deleted blocks', () => {
+    const adm = new Admission({ node: 'a', address: '10.0.0.1/24' });
+    adm.reset(
+      snapshot({
+        nodes: [node('a', '10.0.0.1'), node('b', '172.16.0.9')],
+        blockAffinities: [block('small', '172.16.5.0/26', 'b'), block('big', '172.17.0.0/16', 'b'), block('gone', '172.18.0.0/26', 'b')],
+      }),
+    );
+    expect(adm.quarantined()).toEqual([]);
+    const moved = (addr: string) => adm.apply([put(node('b', addr))]).map((e) => `${e.type} ${e.kind} ${e.name}`).sort();
+    expect(moved('172.16.5.7')).toEqual(['delete BlockAffinity small', 'put Node b']);
+    expect(moved('172.17.200.1')).toEqual(['delete BlockAffinity big', 'put BlockAffinity small', 'put Node b']);
+    adm.apply([{ type: 'delete', kind: 'BlockAffinity', name: 'gone' }]);
+    expect(moved('172.18.0.1')).toEqual(['put BlockAffinity big', 'put Node b']);
+  });
+
+  it('admits a WorkloadEndpoint again once no node records its address as a tunnel address', () => {
+    const adm = new Admission({ node: 'a', address: '10.0.0.1/24' });
+    adm.reset(
+      snapshot({
+        nodes: [node('a', '10.0.0.1'), node('b', '10.0.0.2', undefined, '10.244.7.1'), node('c', '10.0.0.3', undefined, '10.244.7.1')],
+        workloads: [wep('w', 'c1', { ip: '10.244.7.1' })],
+      }),
+    );
+    expect(adm.quarantined().map((q) => q.name)).toEqual(['w']);
+    expect(adm.apply([put(node('b', '10.0.0.2'))]).map((e) => `${e.type} ${e.kind} ${e.name}`)).toEqual(['put Node b']); // c still records it
+    expect(adm.apply([put(node('c', '10.0.0.3'))]).map((e) => `${e.type} ${e.kind} ${e.name}`).sort()).toEqual(['put Node c', 'put WorkloadEndpoint w']);
+  });
+
   it("holds back a local WorkloadEndpoint that names a veth the CNI did not make, or a node's address", () => {
     const adm = new Admission({ node: 'a', address: '10.0.0.1/24' });
     const out = adm.reset(

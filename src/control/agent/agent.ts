@@ -36,8 +36,6 @@ import {
   encodeU32Key,
   MAP_NAMES,
   RouteKind,
-  type KnownNodeEntry,
-  type RouteEntry,
   type SourceAllowEntry,
 } from '../maps/layout.js';
 import type { BlockAffinity, IPPool, Node, OverlayConfiguration, WorkloadEndpoint } from '../model/types.js';
@@ -46,7 +44,7 @@ import { knownNodeEntries, routeEntries, settingsEntries, sourceAllowMapEntries 
 import { sourceAllowKey } from '../compile/source-allow.js';
 import { HostRouteSyncer } from '../reconcile/host-routes.js';
 import { indexedSource, MapSyncer } from '../reconcile/map-syncer.js';
-import { FlagStep, StepRunner } from '../reconcile/steps.js';
+import { FlagStep, StepRunner, type SyncStep } from '../reconcile/steps.js';
 import { lookupCachesSafe, nextCacheGen } from '../reconcile/cache-gen.js';
 import { WorkloadLinkSyncer } from '../reconcile/workload-links.js';
 import { selects } from '../selector/index.js';
@@ -55,6 +53,7 @@ import { readCounters } from '../node/counters.js';
 import { XdpDecapGate } from '../datapath/xdp-support.js';
 import { DatapathHandle, type DatapathConstants, type MapCapacities } from './datapath.js';
 import { startHealthServer, type HealthState } from './health.js';
+import { EventToMapLatency } from './event-latency.js';
 import { AgentMetrics, startMetricsServer } from './metrics.js';
 import { PinLayout } from '../node/pins.js';
 import { publishNodeRecord } from './publish.js';
@@ -134,6 +133,9 @@ export class Agent {
   private xdpGate!: XdpDecapGate;
   private datapath!: DatapathHandle;
   private metrics!: AgentMetrics;
+  private eventLatency!: EventToMapLatency;
+  /** Deltas of the pass in progress not yet handed to eventLatency (a pass that throws hands them over as it fails). */
+  private unmeasured?: readonly CacheDelta[];
   private cache!: WatchCache;
   private compiler!: IncrementalCompiler;
   private admission!: Admission;
@@ -191,6 +193,7 @@ export class Agent {
       onSettled: () => this.schedule(),
       onRan: (step, ms) => {
         this.metrics?.stepSeconds.observe({ step }, ms / 1000);
+        if (this.isMapStep(step)) this.eventLatency?.settle();
         if (ms >= 50) this.log.debug({ step, ms: Math.round(ms) }, 'slow step');
       },
     });
@@ -210,6 +213,12 @@ export class Agent {
     this.datapath = new DatapathHandle(this.pins, this.uplink, this.log, this.opts.capacities);
     this.datapath.ensure(this.constants(node, resolveConfig(await this.ds.list('OverlayConfiguration'))));
     this.metrics = new AgentMetrics(this.opts.node, () => readCounters(this.datapath.maps.counters));
+    // Only the compiler's kinds reach the maps (BGP resources go to BIRD).
+    this.eventLatency = new EventToMapLatency({
+      observe: (kind, seconds) => {
+        if (isCompilerKind(kind)) this.metrics.observeEventToMap(kind, seconds);
+      },
+    });
     this.nft = new NftTable(NFT_FAMILY, nftTableName(this.opts.node));
     this.bgp = new BgpSyncer({
       node: this.opts.node,
@@ -311,15 +320,36 @@ export class Agent {
 
   /**
    * Periodic full resync of the kernel side only: read the kernel again, so that anything changed behind our
-   * back is repaired. The datastore is not read (the watch keeps the cache current) and IPAM is not run.
+   * back is repaired. The datastore is not read (the watch keeps the cache current) and IPAM is not run. Each
+   * group of steps is re-read in a pass of its own, one turn of the event loop apart: a watch event arriving
+   * meanwhile waits for one full read (a map of 20,000 routes, the host's routing table), not for all of them.
    */
   private resync(): void {
     const s = this.steps;
-    this.gateways = undefined;
-    for (const step of [s.routes, s.knownNodes, s.sourceAllow, s.settings, s.hostRoutes, s.links]) step.resync();
-    this.nft.forget();
-    for (const step of [s.datapath, s.tunnelAddresses, s.nft]) step.mark();
-    this.schedule();
+    const groups: Array<() => void> = [
+      () => s.routes.resync(),
+      () => s.knownNodes.resync(),
+      () => {
+        s.sourceAllow.resync();
+        s.settings.resync();
+      },
+      () => {
+        this.gateways = undefined;
+        s.hostRoutes.resync();
+      },
+      () => s.links.resync(),
+      () => {
+        this.nft.forget();
+        for (const step of [s.datapath, s.tunnelAddresses, s.nft]) step.mark();
+      },
+    ];
+    const next = (i: number) => {
+      if (this.stopped || i >= groups.length) return;
+      groups[i]();
+      this.schedule();
+      setImmediate(() => next(i + 1));
+    };
+    next(0);
   }
 
   private schedule(): void {
@@ -335,6 +365,9 @@ export class Agent {
       this.metrics.reconcileErrors.inc();
       this.log.error({ err: (err as Error).message, retryInMs: delay }, 'reconcile pass failed; recompiling from the cache');
       this.inbox = { reset: this.cache.items(), deltas: [] };
+      // Their changes reach the maps with the recompile's full resync, whenever that succeeds.
+      if (this.unmeasured) this.eventLatency.expect(this.unmeasured, this.mapSteps());
+      this.unmeasured = undefined;
       if (this.retryTimer) clearTimeout(this.retryTimer);
       this.retryTimer = setTimeout(() => this.schedule(), delay);
     } finally {
@@ -346,6 +379,7 @@ export class Agent {
     while (!this.stopped) {
       const { reset, deltas } = this.inbox;
       this.inbox = { deltas: [] };
+      this.unmeasured = deltas;
       const started = process.hrtime.bigint();
       if (reset) this.take(this.compiler.load(this.admission.reset(snapshotOf(reset))), true);
       if (deltas.length > 0) this.applyDeltas(deltas);
@@ -358,6 +392,7 @@ export class Agent {
       this.runner.runDue();
       // Steps find some records to skip too (a full map, a missing veth): noted after they ran.
       if (this.noteQuarantine()) this.runner.runDue();
+      this.eventLatency.settle();
       const ms = (from: bigint, to: bigint) => Number(to - from) / 1e6;
       const done = process.hrtime.bigint();
       this.log.debug({ events: deltas.length, relisted: !!reset, compileMs: ms(started, compiled), stepsMs: ms(compiled, done) }, 'pass');
@@ -400,7 +435,12 @@ export class Agent {
       if (local) self = true;
     }
     const admitted = this.admission.apply(events);
-    if (admitted.length > 0) this.take(this.compiler.applyAll(admitted), false);
+    if (admitted.length > 0) {
+      const c = this.compiler.applyAll(admitted);
+      this.take(c, false);
+      this.eventLatency.expect(deltas, this.mapSteps(c));
+    }
+    this.unmeasured = undefined;
     if (ipam) {
       this.tunnelAddressCurrent = false;
       this.steps.ipam.mark();
@@ -451,6 +491,27 @@ export class Agent {
     if (c.datapath) s.datapath.mark();
   }
 
+  /**
+   * The map steps a change set marked (all of them without one): its deltas are in the kernel when these have
+   * no work left. A routes or known-nodes write also needs the new cache generation the settings step writes
+   * (until then a CPU's cached lookup may still answer); settings has no work when nothing was written.
+   */
+  private mapSteps(c?: ChangeSet): SyncStep[] {
+    const s = this.steps;
+    if (!c) return [s.routes, s.knownNodes, s.sourceAllow, s.settings];
+    const steps: SyncStep[] = [];
+    if (c.routes.size > 0) steps.push(s.routes);
+    if (c.knownNodes.size > 0) steps.push(s.knownNodes);
+    if (c.sourceAllow.size > 0) steps.push(s.sourceAllow);
+    if (c.settings || steps.length > 0) steps.push(s.settings);
+    return steps;
+  }
+
+  private isMapStep(name: string): boolean {
+    const s = this.steps;
+    return name === s?.routes.name || name === s?.knownNodes.name || name === s?.sourceAllow.name || name === s?.settings.name;
+  }
+
   private routeIndex(): NonNullable<Agent['index']> {
     this.index ??= {
       sourceAllow: new Map(this.compiler.state.sourceAllow.map((e) => [sourceAllowKey(e), e])),
@@ -460,28 +521,23 @@ export class Agent {
   }
 
   /**
-   * Brings the index up to a change: only the changed keys are set or removed (one pass over the desired state
-   * without building anything), so a change to one route does not rebuild a map of twenty thousand.
+   * Brings the index up to a change: only the changed keys are looked up in the compiler and set or removed,
+   * without building its full desired state (copies of twenty thousand routes) before the map writes.
    */
   private updateIndex(c: ChangeSet, everything: boolean): void {
     if (!this.index || everything) {
       this.index = undefined;
       return;
     }
-    const refresh = <T>(index: Map<string, T>, changed: ReadonlySet<string>, all: readonly T[], keyOf: (t: T) => string) => {
-      if (changed.size === 0) return;
-      const seen = new Set<string>();
-      for (const item of all) {
-        const k = keyOf(item);
-        if (!changed.has(k)) continue;
-        index.set(k, item);
-        seen.add(k);
-        if (seen.size === changed.size) break;
+    const refresh = <T>(index: Map<string, T>, changed: ReadonlySet<string>, lookup: (key: string) => T | undefined) => {
+      for (const k of changed) {
+        const item = lookup(k);
+        if (item === undefined) index.delete(k);
+        else index.set(k, item);
       }
-      for (const k of changed) if (!seen.has(k)) index.delete(k);
     };
-    const state = this.compiler.state;
-    refresh(this.index.sourceAllow, c.sourceAllow, state.sourceAllow, sourceAllowKey);
+    const compiler = this.compiler;
+    refresh(this.index.sourceAllow, c.sourceAllow, (k) => compiler.sourceAllowEntry(k));
     if (c.localWorkloads.size > 0) this.index.workloads = this.admittedWorkloads();
   }
 
@@ -584,7 +640,7 @@ export class Agent {
       ),
       settings: new MapSyncer(MAP_NAMES.settings, () => maps().settings, {
         allKeys: () => ['0'],
-        entry: () => settingsEntries({ ...state().settings, cacheGen: this.cacheGen })[0],
+        entry: () => settingsEntries({ ...this.compiler.settings, cacheGen: this.cacheGen })[0],
         encodeKey: () => encodeU32Key(0),
       }),
       tunnelAddresses: new FlagStep('tunnel-addresses', () => {
@@ -597,7 +653,7 @@ export class Agent {
         route: (k) => this.compiler.route(k),
         context: () => ({
           uplink: this.uplink.ifname,
-          tunnelAddr: state().settings.tunnelAddr !== '0.0.0.0' ? state().settings.tunnelAddr : undefined,
+          tunnelAddr: this.compiler.settings.tunnelAddr !== '0.0.0.0' ? this.compiler.settings.tunnelAddr : undefined,
           tunnelMtu,
           gatewayFor: (this.gateways ??= underlayGatewayResolver()),
         }),

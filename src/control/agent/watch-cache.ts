@@ -7,8 +7,8 @@ import type { Logger } from '../log.js';
 import type { Datastore, NodeFilter, StoredKind, StoredResource, WatchEvent, WatchHandle } from '../datastore/types.js';
 
 export type CacheDelta =
-  | { type: 'put'; kind: StoredKind; name: string; resource: StoredResource }
-  | { type: 'delete'; kind: StoredKind; name: string };
+  | { type: 'put'; kind: StoredKind; name: string; resource: StoredResource; receivedAt?: number }
+  | { type: 'delete'; kind: StoredKind; name: string; receivedAt?: number };
 
 export interface CacheListener {
   /** The cache was (re)filled from a full list: everything held before is replaced by `items`. */
@@ -137,19 +137,21 @@ export class WatchCache {
     if (this.stopped || ev.revision <= this.listedRevision) return;
     const held = this.byKind.get(ev.kind);
     if (!held) return;
+    // Monotonic arrival time: the agent's event-to-map latency starts here (agent/event-latency.ts).
+    const receivedAt = performance.now();
     if (ev.type === 'put' && ev.resource) {
       const before = held.get(ev.name);
       if (before && before.metadata.resourceVersion === ev.resource.metadata.resourceVersion) return;
       shareTexts(ev.resource, this.byKind.get('Node'));
       held.set(ev.name, ev.resource);
-      this.pending.push({ type: 'put', kind: ev.kind, name: ev.name, resource: ev.resource });
+      this.pending.push({ type: 'put', kind: ev.kind, name: ev.name, resource: ev.resource, receivedAt });
     } else if (ev.type === 'delete') {
       // A delete at the revision of what is held is an old key of that same write (an etcd node index moved
       // to another prefix, seen by another stream): the put wins.
       const current = held.get(ev.name);
       if (current && Number(current.metadata.resourceVersion) >= ev.revision) return;
       if (!held.delete(ev.name)) return;
-      this.pending.push({ type: 'delete', kind: ev.kind, name: ev.name });
+      this.pending.push({ type: 'delete', kind: ev.kind, name: ev.name, receivedAt });
     }
     this.revision = Math.max(this.revision, ev.revision);
     this.failures = 0;

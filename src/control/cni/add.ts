@@ -5,19 +5,13 @@
 import { existsSync } from 'node:fs';
 import { PinLayout } from '../node/pins.js';
 import { AlreadyExistsError, type Datastore } from '../datastore/types.js';
-import {
-  assignAddress,
-  assignRequestedAddress,
-  IpamError,
-  IpamExhaustedError,
-  releaseByHandle,
-  RequestedAddressError,
-  type AssignRequest,
-  type Assignment,
-} from '../ipam/index.js';
+// The IPAM modules ADD uses, not ipam/index.js: the plugin starts once per ADD, so it loads only what ADD runs.
+import { assignAddress, releaseByHandle } from '../ipam/allocate.js';
+import { assignRequestedAddress, RequestedAddressError } from '../ipam/request.js';
+import { IpamError, IpamExhaustedError, type AssignRequest, type Assignment } from '../ipam/types.js';
 import { parseCidr } from '../model/cidr.js';
 import type { IPPool, Node } from '../model/types.js';
-import { selects } from '../selector/index.js';
+import { selects } from '../selector/matcher.js';
 import { waitForWorkloadAttachment } from './attach.js';
 import type { NetConf } from './config.js';
 import { podIdentity, type CniEnv } from './env.js';
@@ -25,18 +19,19 @@ import { CniCode, CniError } from './errors.js';
 import { workloadMtu } from './mtu.js';
 import { hostVethName, ipamHandle, workloadEndpointName } from './names.js';
 import {
-  addHostRoute,
   configureContainerSide,
   configureHostSide,
-  containerRouteFor,
   createVeth,
   dataplaneError,
   deleteLink,
+  inspectContainer,
+  linkExists,
   linkInfo,
   type LinkInfo,
 } from './netlink.js';
 import { ipsFromCniArgs, requestedAddress } from './requested.js';
 import { addResult, type CniResult } from './result.js';
+import { withLockPriority } from './priority.js';
 import { Rollback } from './rollback.js';
 import { withDatastore, workloadEndpoint } from './store.js';
 
@@ -91,7 +86,7 @@ export async function cmdAdd(env: CniEnv, conf: NetConf): Promise<CniResult> {
     if (await ds.get('WorkloadEndpoint', wepName)) {
       throw new CniError(CniCode.AlreadyAttached, `${already} (WorkloadEndpoint ${wepName} exists); DEL it first`);
     }
-    if (linkInfo(hostIfname)) throw new CniError(CniCode.AlreadyAttached, `${already} (host veth ${hostIfname} exists)`);
+    if (linkExists(hostIfname)) throw new CniError(CniCode.AlreadyAttached, `${already} (host veth ${hostIfname} exists)`);
     if (step('inspect CNI_NETNS', () => linkInfo(env.ifname, netns))) {
       throw new CniError(CniCode.AlreadyAttached, `an interface ${env.ifname} already exists in ${netns}`);
     }
@@ -110,54 +105,51 @@ export async function cmdAdd(env: CniEnv, conf: NetConf): Promise<CniResult> {
       step(`create veth ${hostIfname} <-> ${env.ifname} in ${netns}`, () => createVeth(hostIfname, netns, env.ifname, mtu));
       rollback.push(`delete veth ${hostIfname}`, () => deleteLink(hostIfname));
 
-      const assignment = await allocate(
-        ds,
-        {
+      const request: AssignRequest = {
+        node: conf.nodeName,
+        handle,
+        pool: conf.ipPool,
+        ...(namespace ? { namespace } : {}),
+        attributes: {
+          network: conf.name,
           node: conf.nodeName,
-          handle,
-          pool: conf.ipPool,
+          containerID: env.containerId,
+          ifname: env.ifname,
+          ...(pod ? { pod } : {}),
           ...(namespace ? { namespace } : {}),
-          attributes: {
-            network: conf.name,
-            node: conf.nodeName,
-            containerID: env.containerId,
-            ifname: env.ifname,
-            ...(pod ? { pod } : {}),
-            ...(namespace ? { namespace } : {}),
-          },
         },
-        requested,
-      );
+      };
+      // Under the store's write lock (SQLite): at a priority that keeps the critical section short on a busy node.
+      const assignment = await withLockPriority(() => allocate(ds, request, requested));
       rollback.push(`release ${assignment.address} (handle ${handle})`, () => releaseByHandle(ds, handle, conf.nodeName));
 
-      step(`configure host veth ${hostIfname}`, () => configureHostSide(hostIfname));
-      const host = mustHave(linkInfo(hostIfname), `host veth ${hostIfname}`);
+      const hostSide = `configure host veth ${hostIfname} and route ${assignment.address}/32 via it`;
+      const host = mustHave(step(hostSide, () => configureHostSide(hostIfname, assignment.address)), `host veth ${hostIfname}`);
       const cidr = await poolCidr(ds, assignment.pool);
-      const route = step(`inspect routes in ${netns}`, () => containerRouteFor(netns, cidr));
-      const containerIfindex = mustHave(linkInfo(env.ifname, netns), `${env.ifname} in ${netns}`).ifindex;
-      step(`configure ${env.ifname} in ${netns}`, () =>
-        configureContainerSide(netns, env.ifname, containerIfindex, assignment.address, host.mac, route),
+      // Read once: configuring addresses, routes and the link state leaves the index and the MAC as they are.
+      const { link: container, route, staleRulePriorities } = step(`inspect ${env.ifname} and routes in ${netns}`, () =>
+        inspectContainer(netns, env.ifname, assignment.address, cidr),
       );
-      step(`route ${assignment.address}/32 via ${hostIfname}`, () => addHostRoute(assignment.address, hostIfname));
-      const container = mustHave(linkInfo(env.ifname, netns), `${env.ifname} in ${netns}`);
+      step(`configure ${env.ifname} in ${netns}`, () =>
+        configureContainerSide(netns, env.ifname, container.ifindex, assignment.address, host.mac, route, staleRulePriorities),
+      );
 
+      const endpoint = workloadEndpoint(wepName, conf.name, {
+        node: conf.nodeName,
+        containerID: env.containerId,
+        interfaceName: env.ifname,
+        hostInterface: hostIfname,
+        hostIfindex: host.ifindex,
+        hostMac: host.mac,
+        mac: container.mac,
+        ipNetworks: [`${assignment.address}/32`],
+        pool: assignment.pool,
+        ...(pod ? { pod } : {}),
+        ...(namespace ? { namespace } : {}),
+        netns,
+      });
       try {
-        await ds.create(
-          workloadEndpoint(wepName, conf.name, {
-            node: conf.nodeName,
-            containerID: env.containerId,
-            interfaceName: env.ifname,
-            hostInterface: hostIfname,
-            hostIfindex: host.ifindex,
-            hostMac: host.mac,
-            mac: container.mac,
-            ipNetworks: [`${assignment.address}/32`],
-            pool: assignment.pool,
-            ...(pod ? { pod } : {}),
-            ...(namespace ? { namespace } : {}),
-            netns,
-          }),
-        );
+        await withLockPriority(() => ds.create(endpoint));
       } catch (err) {
         if (err instanceof AlreadyExistsError) throw new CniError(CniCode.AlreadyAttached, `${already} (raced)`);
         throw err;

@@ -5,7 +5,7 @@
 import { hostname } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { DEFAULT_BPFFS } from '../node/pins.js';
-import { isDns1123Subdomain } from '../validation/common.js';
+import { isDns1123Subdomain } from '../validation/dns-name.js';
 import { CniCode, CniError } from './errors.js';
 
 export interface Attachment {

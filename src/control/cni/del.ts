@@ -3,7 +3,7 @@
 // attachment all end in the same clean state, and only an unreachable datastore asks the runtime to retry.
 import { PinLayout } from '../node/pins.js';
 import { releaseByHandle } from '../ipam/index.js';
-import { detachWorkloadProgram } from './attach.js';
+import { detachWorkloadProgram } from './detach.js';
 import type { NetConf } from './config.js';
 import type { CniEnv } from './env.js';
 import { hostVethName, ipamHandle, workloadEndpointName } from './names.js';

@@ -9,7 +9,7 @@ import { releaseAttachmentDataplane } from './del.js';
 import { hostVethName, ipamHandle, isHostVethName, workloadEndpointName } from './names.js';
 import { linkInfo } from './netlink.js';
 import { belongsTo, withDatastore } from './store.js';
-import { detachWorkloadProgram } from './attach.js';
+import { detachWorkloadProgram } from './detach.js';
 
 export interface GcSummary {
   endpoints: string[];

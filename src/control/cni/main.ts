@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // The plugin process: read CNI_* and the network config, run one command, print its result (or the spec's
 // error object) on stdout, exit non-zero on error. Diagnostics go to stderr, which runtimes log.
-import { cmdAdd } from './add.js';
-import { cmdCheck } from './check.js';
+//
+// Each command's module is imported when that command runs: a runtime starts one process per call (fifty pods at
+// once are fifty processes), and ADD should not pay for loading what DEL, CHECK, GC or STATUS need.
+import { readFileSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import { decodeConfig, parseNetConf, type NetConf } from './config.js';
-import { cmdDel } from './del.js';
 import { parseCommand, parseEnv, type CniCommand } from './env.js';
 import { CniCode, CniError, errorJson, looksLikeTimeout } from './errors.js';
-import { cmdGc } from './gc.js';
-import { cmdStatus } from './status.js';
 import { PLUGIN_CNI_VERSION, SUPPORTED_VERSIONS, requireCommandVersion, requireSupported } from './version.js';
 
 export interface CniIo {
@@ -44,20 +44,20 @@ async function dispatch(io: CniIo, setVersion: (v: string) => void): Promise<obj
   if (min) requireCommandVersion(command, conf.cniVersion, min);
   switch (command) {
     case 'ADD':
-      return cmdAdd(env, conf);
+      return (await import('./add.js')).cmdAdd(env, conf);
     case 'DEL':
-      await cmdDel(env, conf);
+      await (await import('./del.js')).cmdDel(env, conf);
       return undefined;
     case 'CHECK':
-      await cmdCheck(env, conf);
+      await (await import('./check.js')).cmdCheck(env, conf);
       return undefined;
     case 'GC': {
-      const summary = await cmdGc(conf);
+      const summary = await (await import('./gc.js')).cmdGc(conf);
       process.stderr.write(`bpf-overlay-cni GC: ${JSON.stringify(summary)}\n`);
       return undefined;
     }
     case 'STATUS':
-      await cmdStatus(conf);
+      await (await import('./status.js')).cmdStatus(conf);
       return undefined;
   }
 }
@@ -82,8 +82,17 @@ export async function runCni(io: CniIo): Promise<CniOutcome> {
   }
 }
 
+/**
+ * The network config. Read straight from fd 0: process.stdin builds a stream (a few ms of CPU per call, and a
+ * runtime starts one plugin process per pod); a non-blocking descriptor (EAGAIN) still goes through the stream.
+ */
 async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY) return '';
+  if (isatty(0)) return '';
+  try {
+    return readFileSync(0, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+  }
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');

@@ -2,7 +2,7 @@
 // The kernel-side plumbing of one workload: veth pair, addresses, routes, neighbour, sysctls. Host-side work runs
 // in the plugin's own namespace (the node's); container-side work runs through `nsenter --net=CNI_NETNS`, which,
 // unlike `ip netns exec`, leaves /sys and the bpffs pins alone.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { CommandError, runTool } from '../host/run.js';
 import { CniCode, CniError } from './errors.js';
 
@@ -42,6 +42,10 @@ function ipBatch(netns: string | undefined, lines: string[]): void {
   ip(netns, ['-batch', '-'], lines.join('\n') + '\n');
 }
 
+function toLinkInfo(l: IpLinkJson): LinkInfo {
+  return { ifname: l.ifname, ifindex: l.ifindex, mac: l.address, mtu: l.mtu, up: l.flags.includes('UP') };
+}
+
 /** The link, or undefined when no such interface exists in that namespace. */
 export function linkInfo(ifname: string, netns?: string): LinkInfo | undefined {
   let out: string;
@@ -53,7 +57,17 @@ export function linkInfo(ifname: string, netns?: string): LinkInfo | undefined {
   }
   const l = (JSON.parse(out) as IpLinkJson[])[0];
   if (!l) return undefined;
-  return { ifname: l.ifname, ifindex: l.ifindex, mac: l.address, mtu: l.mtu, up: l.flags.includes('UP') };
+  return toLinkInfo(l);
+}
+
+/**
+ * Whether an interface of that name exists in this process's network namespace, from /proc/self/net/dev (which,
+ * unlike /sys/class/net, follows the reader's namespace): ADD checks for its host veth without an `ip` process.
+ */
+export function linkExists(ifname: string): boolean {
+  return readFileSync('/proc/self/net/dev', 'utf8')
+    .split('\n')
+    .some((line) => line.trimStart().startsWith(`${ifname}:`));
 }
 
 /** Names of every interface in the namespace. */
@@ -86,12 +100,21 @@ function sysctl(path: string, value: string): void {
 /**
  * Host end: up, answers ARP for any address (proxy_arp, without the default 0.8 s delay) so that a workload that
  * lost its static neighbour entry still reaches the gateway, and forwards. No address: the host end is a pure L3 hop.
+ * With the workload's address, also the host's route to it, in the same `ip -batch`, which ends with the link as
+ * it is then (one process where three ran: fifty pods at once pay for each one fifty times).
  */
-export function configureHostSide(hostIfname: string): void {
+export function configureHostSide(hostIfname: string, address: string): LinkInfo | undefined {
   sysctl(`net/ipv4/conf/${hostIfname}/proxy_arp`, '1');
   sysctl(`net/ipv4/neigh/${hostIfname}/proxy_delay`, '0');
   sysctl(`net/ipv4/conf/${hostIfname}/forwarding`, '1');
-  ip(undefined, ['link', 'set', 'dev', hostIfname, 'up']);
+  const out = ip(undefined, ['-j', '-batch', '-'], [
+    `link set dev ${hostIfname} up`,
+    // Host -> local workload: /32 via the veth, tagged so that it is recognisably ours.
+    `route replace ${address}/32 dev ${hostIfname} scope link proto ${CNI_ROUTE_PROTO}`,
+    `link show dev ${hostIfname}`,
+  ].join('\n') + '\n');
+  const l = (JSON.parse(out.trim().split('\n').pop() ?? '[]') as IpLinkJson[])[0];
+  return l && toLinkInfo(l);
 }
 
 /**
@@ -125,15 +148,16 @@ export function configureContainerSide(
   address: string,
   hostMac: string,
   route: ContainerRoute,
+  staleRulePriorities: readonly number[],
 ): void {
   const table = sourceTable(containerIfindex);
   const routing =
     route.kind === 'default'
       ? [`route add ${GATEWAY} dev ${ifname} scope link`, `route add default via ${GATEWAY} dev ${ifname}`]
       : [`route add ${route.cidr} via ${GATEWAY} dev ${ifname} onlink src ${address} metric ${route.metric}`];
-  // A rule left by an earlier attachment of the same address (its interface, and its table's route, are gone).
-  removeSourceRules(netns, address);
   ipBatch(netns, [
+    // Rules left by an earlier attachment of the same address (its interface, and its table's route, are gone).
+    ...staleRulePriorities.map((priority) => `rule del from ${address}/32 priority ${priority}`),
     `link set dev ${ifname} up`,
     `addr add ${address}/32 dev ${ifname}`,
     ...routing,
@@ -163,24 +187,44 @@ export function removeSourceRules(netns: string, address: string): void {
   }
 }
 
-/**
- * Where a new attachment's route goes: the default route when the container has none yet, else its pool, at
- * the lowest metric no other route to that pool uses.
- */
-export function containerRouteFor(netns: string, poolCidr: string): ContainerRoute {
-  const defaults = JSON.parse(ip(netns, ['-4', '-j', 'route', 'show', 'default'])) as RouteJson[];
-  if (defaults.length === 0) return { kind: 'default' };
-  const used = new Set(
-    (JSON.parse(ip(netns, ['-4', '-j', 'route', 'show', 'exact', poolCidr])) as RouteJson[]).map((r) => r.metric ?? 0),
-  );
+/** A further attachment's route: its pool, at the lowest metric no other route to that pool uses. */
+function routeBeside(poolCidr: string, poolRoutes: RouteJson[]): ContainerRoute {
+  const used = new Set(poolRoutes.map((r) => r.metric ?? 0));
   let metric = 0;
   while (used.has(metric)) metric++;
   return { kind: 'pool', cidr: poolCidr, metric };
 }
 
-/** Host -> local workload: /32 via the veth, tagged so that it is recognisably ours. */
-export function addHostRoute(address: string, hostIfname: string): void {
-  ip(undefined, ['route', 'replace', `${address}/32`, 'dev', hostIfname, 'scope', 'link', 'proto', String(CNI_ROUTE_PROTO)]);
+/** What ADD reads in the container before configuring it. */
+export interface ContainerView {
+  link: LinkInfo;
+  route: ContainerRoute;
+  /** Priorities of source rules for the address that an earlier attachment left behind. */
+  staleRulePriorities: number[];
+}
+
+/**
+ * The container interface, where the new attachment's route goes (the default route when the container has none
+ * yet, else routeBeside) and the address's leftover source rules, read by one `ip -batch` in the namespace (one JSON
+ * array per line): a runtime starting fifty pods at once pays for every process this plugin starts fifty times.
+ */
+export function inspectContainer(netns: string, ifname: string, address: string, poolCidr: string): ContainerView {
+  const out = ip(netns, ['-4', '-j', '-batch', '-'], [
+    `link show dev ${ifname}`,
+    'route show default',
+    `route show exact ${poolCidr}`,
+    `rule show from ${address}/32`,
+  ].join('\n') + '\n');
+  const lines = out.split('\n').filter((l) => l.trim() !== '');
+  if (lines.length !== 4) throw new Error(`ip -batch in ${netns} printed ${lines.length} results for 4 commands: ${out.slice(0, 200)}`);
+  const [links, defaults, poolRoutes, rules] = lines.map((l) => JSON.parse(l) as unknown[]);
+  const l = (links as IpLinkJson[])[0];
+  if (!l) throw new Error(`${ifname} in ${netns} vanished right after it was created`);
+  return {
+    link: toLinkInfo(l),
+    route: defaults.length === 0 ? { kind: 'default' } : routeBeside(poolCidr, poolRoutes as RouteJson[]),
+    staleRulePriorities: (rules as RuleJson[]).filter((r) => r.src === address).map((r) => r.priority),
+  };
 }
 
 export interface RouteJson {

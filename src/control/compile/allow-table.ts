@@ -54,6 +54,10 @@ export class AllowTable {
     return this.held.has(key);
   }
 
+  entry(key: string): SourceAllowEntry | undefined {
+    return this.held.get(key)?.entry;
+  }
+
   warningsOf(name: string): readonly string[] {
     return this.perWorkload.get(name)?.warnings ?? [];
   }

@@ -72,6 +72,12 @@ export class BlockIndex {
     return out;
   }
 
+  /** Ends a bulk load and sorts now: the load pays for it, not the first block change after a (re)list. */
+  finishAppending(): void {
+    this.appending = false;
+    this.ensureSorted();
+  }
+
   /** Sorts what a bulk load appended; names at one network are merged in the order they were set. */
   private ensureSorted(): void {
     if (this.sorted) return;

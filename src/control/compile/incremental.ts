@@ -8,7 +8,7 @@
 // local node's address revisits every block (each CrossSubnet decision reads it).
 import { checkUplinkMtu } from './compile.js';
 import { overlayConfigWithDefaults } from '../model/parse.js';
-import type { KnownNodeEntry, RouteEntry } from '../maps/layout.js';
+import type { KnownNodeEntry, RouteEntry, SourceAllowEntry } from '../maps/layout.js';
 import type { CompileInput, DesiredState } from './types.js';
 import type { BlockAffinity, IPPool, Node, OverlayConfiguration, WorkloadEndpoint } from '../model/types.js';
 import { sameKnownNode } from './node-table.js';
@@ -104,6 +104,16 @@ export class IncrementalCompiler {
   /** The known node at underlay address `addr` now, without building `state`. */
   knownNode(addr: string): KnownNodeEntry | undefined {
     return this.core.nodes.knownNode(addr);
+  }
+
+  /** The source allow-list entry with key `key` (sourceAllowKey) now, without building `state`. */
+  sourceAllowEntry(key: string): SourceAllowEntry | undefined {
+    return this.core.sourceAllowEntry(key);
+  }
+
+  /** state.settings, without building `state`. */
+  get settings(): DesiredState['settings'] {
+    return { tunnelAddr: this.core.scalars.tunnelAddr, uplinkMtu: this.opts.uplinkMtu };
   }
 
   /**

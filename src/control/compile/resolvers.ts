@@ -11,7 +11,7 @@
 //                       node's address;
 //   configuration    -> workload MTU.
 // Claims meet in the route table, which arbitrates only the prefixes that changed.
-import { Encap, RouteFlags, RouteKind, ZERO_IP, type KnownNodeEntry, type RouteEntry } from '../maps/layout.js';
+import { Encap, RouteFlags, RouteKind, ZERO_IP, type KnownNodeEntry, type RouteEntry, type SourceAllowEntry } from '../maps/layout.js';
 import { compareCidrText, parseCidr, type Cidr } from '../model/cidr.js';
 import { overlayConfigWithDefaults } from '../model/parse.js';
 import type { BlockAffinity, IPPool, Node, OverlayConfiguration, WorkloadEndpoint } from '../model/types.js';
@@ -181,7 +181,7 @@ export class Resolvers {
   loadAll(events: Iterable<Parameters<Resolvers['apply']>[0]>): void {
     this.blocks.appending = true;
     for (const ev of events) this.apply(ev);
-    this.blocks.appending = false;
+    this.blocks.finishAppending();
     this.finishBatch();
   }
 
@@ -346,6 +346,10 @@ export class Resolvers {
 
   hasSourceAllow(key: string): boolean {
     return this.allow.has(key);
+  }
+
+  sourceAllowEntry(key: string): SourceAllowEntry | undefined {
+    return this.allow.entry(key);
   }
 
   private onConfig(name: string, c: OverlayConfiguration | undefined): void {

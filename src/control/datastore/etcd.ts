@@ -3,6 +3,8 @@
 // mod_revision is the resourceVersion (so it is not stored inside the JSON). A commit is one etcd txn:
 // compares for the preconditions, puts/deletes on success, and on failure range reads of the compared keys so
 // that the error can say which precondition failed without another round trip.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { Etcd3, type IOptions, type Watcher } from 'etcd3';
 import type * as RPC from 'etcd3/lib/rpc.js';
@@ -15,6 +17,7 @@ import {
   DatastoreTimeoutError,
   EVERY_NODE,
   type CommitRequest,
+  type NodeOwnedKind,
   type CommitResult,
   type KindGuard,
   type NodeFilter,
@@ -23,12 +26,16 @@ import {
   type StoredKind,
   type StoredOf,
   type StoredResource,
+  type TransactOptions,
+  type Txn,
   type WatchEvent,
   type WatchHandle,
   type WatchOptions,
 } from './types.js';
 
 import { ETCD_DEFAULT_MAX_TXN_OPS, ETCD_PREFIX } from './etcd-constants.js';
+import { acquireHostLock } from './host-lock.js';
+import { indexNodeOf, NODE_INDEXED_KINDS } from './node-index.js';
 
 export { ETCD_DEFAULT_MAX_TXN_OPS, ETCD_PREFIX };
 
@@ -78,21 +85,39 @@ function keyOf(kind: string, name: string): string {
 }
 
 /**
- * A second key per WorkloadEndpoint, under its node, written in the same txn as the resource (same value,
- * same mod_revision): one node's agent lists and watches only its own prefix, so a pod on another node sends
- * it nothing. A move to another node deletes the old node's key (a delete for that node's watchers).
+ * A second key per record of an indexed kind (WorkloadEndpoints by audience, IPAMBlocks and BlockAffinities by
+ * owner), under its node, written in the same txn as the resource (same value, same mod_revision): one node's
+ * agent lists and watches only its own endpoints, and IPAM reads only its node's blocks, so a pod or a block of
+ * another node costs it nothing. A move to another node deletes the old node's key in the same txn.
  */
 const BY_NODE_PREFIX = `${ETCD_PREFIX}.by-node/`;
 
-function nodeKeyPrefix(node: string): string {
-  return `${BY_NODE_PREFIX}${node}/WorkloadEndpoint/`;
+function indexKeyPrefix(node: string, kind: StoredKind): string {
+  return `${BY_NODE_PREFIX}${node}/${kind}/`;
 }
 
-/** Present once every WorkloadEndpoint has its node key (stores from before the index get it on first use). */
-const NODE_INDEX_MARKER = `${BY_NODE_PREFIX}.indexed`;
+const INDEXED: ReadonlySet<string> = new Set<string>(NODE_INDEXED_KINDS);
 
-/** Guarded retries of a commit whose only conflict was a concurrent move of a WorkloadEndpoint's index key. */
+/**
+ * Present once every record of every indexed kind has its node key: stores from before the index (or from the
+ * version that indexed WorkloadEndpoints only) get it on first use. Outside BY_NODE_PREFIX, so it is never
+ * counted as an index key.
+ */
+const NODE_INDEX_MARKER = `${ETCD_PREFIX}.node-index-complete`;
+/** What the version that indexed WorkloadEndpoints only wrote; kept up to date for processes of that version. */
+const LEGACY_ENDPOINT_INDEX_MARKER = `${BY_NODE_PREFIX}.indexed`;
+
+/** Guarded retries of a commit whose only conflict was a concurrent move of a record's index key. */
 const INDEX_RETRIES = 16;
+
+/**
+ * How long a transaction that asked to hold the write lock waits for this host's lock on the store before it runs
+ * without (as SQLite's busy timeout does).
+ */
+const HOST_LOCK_WAIT_MS = 10_000;
+
+/** Records of the indexed kinds last read by this client, kept so that a commit need not read them again. */
+const RECENT_READS = 256;
 
 /**
  * Range reads are paged so that no response nears gRPC's 4 MiB receive limit whatever the cluster size: each
@@ -139,14 +164,26 @@ function isCompactedError(err: unknown): boolean {
 /** Where the resources of one kind live, for a node filter: WorkloadEndpoints of a node under its own prefix. */
 function rangePrefixes(kind: StoredKind, filter: NodeFilter): string[] {
   return filter.node !== undefined && kind === 'WorkloadEndpoint'
-    ? [nodeKeyPrefix(filter.node), nodeKeyPrefix(EVERY_NODE)]
+    ? [indexKeyPrefix(filter.node, kind), indexKeyPrefix(EVERY_NODE, kind)]
     : [keyOf(kind, '')];
 }
 
-/** Whose index a WorkloadEndpoint is kept under: its node's, or every node's when it allows spoofed sources. */
-function nodeOfEndpoint(resource: StoredResource | undefined): string | undefined {
-  if (resource?.kind !== 'WorkloadEndpoint') return undefined;
-  return (resource.spec.allowSpoofedSourcePrefixes?.length ?? 0) > 0 ? EVERY_NODE : resource.spec.node;
+/** etcd's count of the keys under each prefix, all in one txn (one revision). */
+function countOps(prefixes: readonly string[]): RPC.IRequestOp[] {
+  return prefixes.map((prefix) => {
+    const key = Buffer.from(prefix);
+    return { request_range: { key, range_end: prefixEnd(key), count_only: true } };
+  });
+}
+
+/** One compare per distinct condition: a precondition and an index guard on one key at one version are one. */
+function distinctCompares(compares: RPC.ICompare[]): RPC.ICompare[] {
+  const seen = new Map<string, RPC.ICompare>();
+  for (const c of compares) {
+    const sig = [c.key?.toString(), c.range_end?.toString(), c.target, c.result, c.version, c.mod_revision].join('\u0000');
+    if (!seen.has(sig)) seen.set(sig, c);
+  }
+  return [...seen.values()];
 }
 
 function compareFor(pre: Precondition): RPC.ICompare {
@@ -171,7 +208,17 @@ export class EtcdDatastore extends BaseDatastore {
   private readonly caFile?: string;
   private readonly callTimeoutMs: number;
   private readonly watchers = new Set<{ cancel(): Promise<void> }>();
-  private nodeIndexReady = false;
+  /** The per-node index is known complete (or being completed by this process): see ensureNodeIndex. */
+  private nodeIndex?: Promise<void>;
+  /** This process's turn at the host lock (see transact), and whether the running code holds it. */
+  private hostLockTurn?: Promise<void>;
+  private readonly hostLockHolder = new AsyncLocalStorage<boolean>();
+  /**
+   * The last version of each record of an indexed kind this client read (get, listOwnedBy), by key: a commit
+   * guarded on that very version (an allocation rewriting the block it read) plans the record's index from it
+   * instead of reading it again, one round trip fewer while fifty ADDs wait their turn.
+   */
+  private readonly recentReads = new Map<string, StoredResource>();
 
   constructor(
     readonly url: string,
@@ -240,7 +287,17 @@ export class EtcdDatastore extends BaseDatastore {
   async get<K extends StoredKind>(kind: K, name: string): Promise<StoredOf<K> | undefined> {
     const res = await this.rpc(() => this.client.get(keyOf(kind, name)).exec());
     const kv = res.kvs[0];
-    return kv ? decode<StoredOf<K>>(kv) : undefined;
+    return kv ? this.remember(decode<StoredOf<K>>(kv)) : undefined;
+  }
+
+  private remember<T extends StoredResource>(resource: T): T {
+    if (!INDEXED.has(resource.kind)) return resource;
+    const key = keyOf(resource.kind, resource.metadata.name);
+    this.recentReads.delete(key);
+    // A copy: what the caller does to its own object must not change what is known of the store.
+    this.recentReads.set(key, structuredClone(resource));
+    if (this.recentReads.size > RECENT_READS) this.recentReads.delete(this.recentReads.keys().next().value!);
+    return resource;
   }
 
   async list<K extends StoredKind>(kind: K, filter: NodeFilter = {}): Promise<StoredOf<K>[]> {
@@ -253,6 +310,13 @@ export class EtcdDatastore extends BaseDatastore {
     // Decoded page by page: the raw pages (and the gRPC buffers under them) are let go as they are read.
     const { revision, kvs } = await this.readPrefixes(prefixes, { each: (kv) => decode(kv) });
     return { revision, items: kvs };
+  }
+
+  /** Only the node's index range: paged, at one revision, O(the node's records) whatever the cluster's size. */
+  override async listOwnedBy<K extends NodeOwnedKind>(kind: K, node: string): Promise<StoredOf<K>[]> {
+    await this.ensureNodeIndex();
+    const { kvs } = await this.readPrefixes([indexKeyPrefix(node, kind)]);
+    return kvs.map((kv) => this.remember(decode<StoredOf<K>>(kv)));
   }
 
   /**
@@ -309,76 +373,136 @@ export class EtcdDatastore extends BaseDatastore {
     return { revision: Number(revision), kvs };
   }
 
+  /** Once per process: the index is complete, or made so before the first read that relies on it. */
+  private ensureNodeIndex(): Promise<void> {
+    this.nodeIndex ??= this.completeNodeIndex().catch((err: unknown) => {
+      this.nodeIndex = undefined; // the next read tries again
+      throw err;
+    });
+    return this.nodeIndex;
+  }
+
   /**
-   * A store written before the per-node index has WorkloadEndpoints without their node key: index them once
-   * (each guarded by its mod_revision, so a concurrent write wins), then mark the store as indexed. Which ones
-   * lack a key is found from key-only reads; only those are read whole and written.
+   * A store written before the per-node index (or before it covered IPAM's kinds) has records without their
+   * node key: index them once, then mark the store as indexed. Which ones lack a key is found from key-only
+   * reads; only those are read whole and written, each guarded by its mod_revision (a concurrent write, which
+   * indexes the record itself, wins).
    */
-  private async ensureNodeIndex(): Promise<void> {
-    if (this.nodeIndexReady) return;
+  private async completeNodeIndex(): Promise<void> {
     const marker = await this.rpc(() => this.client.get(NODE_INDEX_MARKER).exec());
-    if (marker.kvs.length === 0 && !(await this.everyEndpointHasOneNodeKey())) {
-      const resourcePrefix = keyOf('WorkloadEndpoint', '');
-      // Both key sets at one revision: an endpoint written meanwhile is either in both or in neither.
-      const { kvs: keys } = await this.readPrefixes([BY_NODE_PREFIX, resourcePrefix], { keysOnly: true });
+    if (marker.kvs.length > 0) return;
+    if (!(await this.everyRecordHasOneIndexKey())) {
+      const resourcePrefixes = NODE_INDEXED_KINDS.map((kind) => keyOf(kind, ''));
+      // Both key sets at one revision: a record written meanwhile is either in both or in neither.
+      const { kvs: keys } = await this.readPrefixes([BY_NODE_PREFIX, ...resourcePrefixes], { keysOnly: true });
       const indexed = new Set<string>();
-      const resourceKeys: RPC.IKeyValue[] = [];
+      const resourceKeys: Buffer[] = [];
       for (const kv of keys) {
         const key = kv.key.toString('utf8');
-        if (key.startsWith(resourcePrefix)) resourceKeys.push(kv);
-        else indexed.add(key.slice(key.lastIndexOf('/') + 1));
+        if (key.startsWith(BY_NODE_PREFIX)) {
+          // <node>/<kind>/<name>; markers have no slash.
+          const [, kind, name, extra] = key.slice(BY_NODE_PREFIX.length).split('/');
+          if (name !== undefined && extra === undefined) indexed.add(`${kind}/${name}`);
+        } else if (!indexed.has(key.slice(ETCD_PREFIX.length))) {
+          resourceKeys.push(kv.key);
+        }
       }
-      const missing = resourceKeys.filter((kv) => !indexed.has(kv.key.toString('utf8').slice(resourcePrefix.length)));
-      for (let i = 0; i < missing.length; i += this.maxTxnOps) {
-        await this.indexEndpoints(missing.slice(i, i + this.maxTxnOps).map((kv) => kv.key));
-      }
+      // The index prefix is read first: `indexed` is complete before any resource key is looked up in it.
+      const perTxn = Math.max(1, Math.floor(this.maxTxnOps / 2));
+      for (let i = 0; i < resourceKeys.length; i += perTxn) await this.indexRecords(resourceKeys.slice(i, i + perTxn));
     }
-    if (marker.kvs.length === 0) await this.rpc(() => this.client.put(NODE_INDEX_MARKER).value('1').exec());
-    this.nodeIndexReady = true;
+    await this.rpc(() =>
+      this.client.kv.txn({
+        compare: [],
+        success: [NODE_INDEX_MARKER, LEGACY_ENDPOINT_INDEX_MARKER].map((key) => ({ request_put: { key: Buffer.from(key), value: Buffer.from('1') } })),
+        failure: [],
+      }),
+    );
   }
 
   /**
-   * As many node keys as WorkloadEndpoints, counted at one revision (etcd sends counts, not keys): a store
-   * every write of which went through the index (each endpoint has exactly one node key) needs no key diff.
+   * As many index keys as records of the indexed kinds, counted at one revision (etcd sends counts, not keys):
+   * a store every write of which went through the index (each record has exactly one node key) needs no key diff.
    */
-  private async everyEndpointHasOneNodeKey(): Promise<boolean> {
-    const count = (prefix: string): RPC.IRequestOp => {
-      const key = Buffer.from(prefix);
-      return { request_range: { key, range_end: prefixEnd(key), count_only: true } };
-    };
+  private async everyRecordHasOneIndexKey(): Promise<boolean> {
+    const resourcePrefixes = NODE_INDEXED_KINDS.map((kind) => keyOf(kind, ''));
     const res = await this.rpc(() =>
-      this.client.kv.txn({ compare: [], success: [count(keyOf('WorkloadEndpoint', '')), count(BY_NODE_PREFIX)], failure: [] }),
+      this.client.kv.txn({
+        compare: [],
+        success: [...countOps(resourcePrefixes), ...countOps([BY_NODE_PREFIX]), { request_range: { key: Buffer.from(LEGACY_ENDPOINT_INDEX_MARKER), count_only: true } }],
+        failure: [],
+      }),
     );
-    const [resources, nodeKeys] = res.responses.map((r) => Number(r.response_range?.count ?? 0));
-    return resources === nodeKeys;
+    const counts = res.responses.map((r) => Number(r.response_range?.count ?? 0));
+    const records = counts.slice(0, resourcePrefixes.length).reduce((a, b) => a + b, 0);
+    const [byNode, legacyMarker] = counts.slice(resourcePrefixes.length);
+    return records === byNode - legacyMarker;
   }
 
-  /** Writes the node keys of up to maxTxnOps WorkloadEndpoints, each only if unchanged since read. */
-  private async indexEndpoints(keys: Buffer[]): Promise<void> {
+  /**
+   * Writes the node keys of up to maxTxnOps / 2 records, each only if unchanged since read. The record is
+   * written again with its own value beside its node key, so that both carry one mod_revision: a version read
+   * through the index is the record's version (IPAM guards its commits with it).
+   */
+  private async indexRecords(keys: Buffer[]): Promise<void> {
     const read = await this.rpc(() =>
       this.client.kv.txn({ compare: [], success: keys.map((key) => ({ request_range: { key } })), failure: [] }),
     );
-    const planned: { compare: RPC.ICompare; put: RPC.IRequestOp }[] = [];
+    const planned: { compare: RPC.ICompare; puts: RPC.IRequestOp[] }[] = [];
     for (const r of read.responses) {
       const kv = r.response_range?.kvs?.[0];
       if (!kv) continue; // deleted since the key-only read
-      const node = nodeOfEndpoint(decode(kv));
+      const resource = decode(kv);
+      const node = indexNodeOf(resource);
       if (node === undefined) continue;
-      const name = kv.key.toString('utf8').slice(keyOf('WorkloadEndpoint', '').length);
       planned.push({
         compare: { key: kv.key, target: 'Mod', result: 'Equal', mod_revision: kv.mod_revision },
-        put: { request_put: { key: Buffer.from(`${nodeKeyPrefix(node)}${name}`), value: kv.value } },
+        puts: [
+          { request_put: { key: kv.key, value: kv.value } },
+          { request_put: { key: Buffer.from(`${indexKeyPrefix(node, resource.kind)}${resource.metadata.name}`), value: kv.value } },
+        ],
       });
     }
     if (planned.length === 0) return;
     const all = await this.rpc(() =>
-      this.client.kv.txn({ compare: planned.map((p) => p.compare), success: planned.map((p) => p.put), failure: [] }),
+      this.client.kv.txn({ compare: planned.map((p) => p.compare), success: planned.flatMap((p) => p.puts), failure: [] }),
     );
     if (all.succeeded) return;
-    // Some endpoint was written meanwhile (its writer indexed it): index the others one by one.
+    // Some record was written meanwhile (its writer indexed it): index the others one by one.
     for (const p of planned) {
-      await this.rpc(() => this.client.kv.txn({ compare: [p.compare], success: [p.put], failure: [] }));
+      await this.rpc(() => this.client.kv.txn({ compare: [p.compare], success: p.puts, failure: [] }));
     }
+  }
+
+  /**
+   * With holdWriteLock, the transaction runs holding a lock shared by this host's processes on this store (etcd
+   * has no lock of its own to hold): fifty ADDs of one node, which all rewrite the node's block, then commit once
+   * each, in turn, instead of re-running on conflicts until their deadlines pass. Other hosts' writers are not
+   * held back, so the optimistic retry still guards every commit.
+   */
+  override async transact<T>(fn: (tx: Txn) => Promise<T>, opts: TransactOptions = {}): Promise<T> {
+    if (!opts.holdWriteLock || this.hostLockHolder.getStore()) return super.transact(fn, opts);
+    // The index check is a read of its own: done before the turn, not while others wait.
+    await this.ensureNodeIndex();
+    while (this.hostLockTurn) await this.hostLockTurn;
+    let endTurn!: () => void;
+    this.hostLockTurn = new Promise((r) => (endTurn = r));
+    try {
+      const release = await acquireHostLock(`etcd-${this.storeId()}`, HOST_LOCK_WAIT_MS);
+      try {
+        return await this.hostLockHolder.run(true, () => super.transact(fn, opts));
+      } finally {
+        await release?.();
+      }
+    } finally {
+      this.hostLockTurn = undefined;
+      endTurn();
+    }
+  }
+
+  /** Names the store for the host lock: the same endpoints, in any order, are the same store. */
+  private storeId(): string {
+    return createHash('sha256').update([...this.hosts].sort().join(',')).digest('hex').slice(0, 16);
   }
 
   async revision(): Promise<number> {
@@ -399,17 +523,17 @@ export class EtcdDatastore extends BaseDatastore {
       const result = await this.commitOnce(req);
       if (result) return result;
       if (attempt >= INDEX_RETRIES) {
-        throw new ConflictError(`commit to ${this.url}: WorkloadEndpoints kept changing node while being written; try again`);
+        throw new ConflictError(`commit to ${this.url}: records kept changing node while being written; try again`);
       }
     }
   }
 
-  /** One txn; undefined when only the guard of a WorkloadEndpoint's node index failed (the caller retries). */
+  /** One txn; undefined when only the guard of a record's node index failed (the caller retries). */
   private async commitOnce(req: CommitRequest): Promise<CommitResult | undefined> {
     const existing = await this.readExisting(req);
     const success: RPC.IRequestOp[] = [];
-    /** Each WorkloadEndpoint written, at the version its node index was planned from. */
-    const guards: { key: Buffer; modRevision: string | undefined }[] = [];
+    /** Each record of an indexed kind written, at the version its node index was planned from. */
+    const guards: { key: string; modRevision: string | undefined }[] = [];
     const stampedWithoutVersion: StoredResource[] = [];
     const deleteKey = (key: string) => success.push({ request_delete_range: { key: Buffer.from(key) } });
     for (const w of req.writes) {
@@ -417,60 +541,57 @@ export class EtcdDatastore extends BaseDatastore {
       const name = w.op === 'delete' ? w.name : w.resource.metadata.name;
       const key = keyOf(kind, name);
       const before = existing.get(key);
-      if (kind === 'WorkloadEndpoint') {
-        // The node index must follow the resource: guard against a concurrent move between read and txn.
-        guards.push({ key: Buffer.from(key), modRevision: before?.metadata.resourceVersion });
-      }
-      const oldNode = nodeOfEndpoint(before);
+      // The node index must follow the resource: guard against a concurrent move between read and txn.
+      if (INDEXED.has(kind)) guards.push({ key, modRevision: before?.metadata.resourceVersion });
+      const oldNode = indexNodeOf(before);
       if (w.op === 'delete') {
         deleteKey(key);
-        if (oldNode !== undefined) deleteKey(`${nodeKeyPrefix(oldNode)}${name}`);
+        if (oldNode !== undefined) deleteKey(`${indexKeyPrefix(oldNode, kind)}${name}`);
         continue;
       }
       const stored = stamp(w.resource, 0, w.resource.metadata.creationTimestamp ? undefined : before?.metadata.creationTimestamp);
       stampedWithoutVersion.push(stored);
       const value = encode(stored);
       success.push({ request_put: { key: Buffer.from(key), value } });
-      const newNode = nodeOfEndpoint(stored);
-      if (newNode !== undefined) success.push({ request_put: { key: Buffer.from(`${nodeKeyPrefix(newNode)}${name}`), value } });
-      if (oldNode !== undefined && oldNode !== newNode) deleteKey(`${nodeKeyPrefix(oldNode)}${name}`);
+      const newNode = indexNodeOf(stored);
+      if (newNode !== undefined) success.push({ request_put: { key: Buffer.from(`${indexKeyPrefix(newNode, kind)}${name}`), value } });
+      if (oldNode !== undefined && oldNode !== newNode) deleteKey(`${indexKeyPrefix(oldNode, kind)}${name}`);
     }
-    if (success.length > this.maxTxnOps) {
+    const compare = distinctCompares([
+      ...req.preconditions.map(compareFor),
+      ...(req.kindGuards ?? []).map(kindCompare),
+      ...guards.map(({ key, modRevision }): RPC.ICompare =>
+        modRevision === undefined
+          ? { key: Buffer.from(key), target: 'Version', result: 'Equal', version: 0 }
+          : { key: Buffer.from(key), target: 'Mod', result: 'Equal', mod_revision: modRevision },
+      ),
+    ]);
+    // On failure, the current version of every compared key, to say which precondition failed.
+    const compared = [...new Set([...req.preconditions.map((p) => keyOf(p.kind, p.name)), ...guards.map((g) => g.key)])];
+    const ops = Math.max(compare.length, success.length, compared.length);
+    if (ops > this.maxTxnOps) {
       throw new BatchTooLargeError(
-        `a batch needing ${success.length} etcd operations (WorkloadEndpoints take two: the resource and its node ` +
-          `index) exceeds etcd's limit of ${this.maxTxnOps} per transaction (--max-txn-ops) at ${this.url}; nothing was applied.`,
+        `a batch needing ${ops} etcd operations (WorkloadEndpoints, IPAMBlocks and BlockAffinities take two: the ` +
+          `resource and its node index) exceeds etcd's limit of ${this.maxTxnOps} per transaction (--max-txn-ops) ` +
+          `at ${this.url}; nothing was applied.`,
       );
     }
     const res = await this.rpc(() =>
       this.client.kv.txn({
-        compare: [
-          ...req.preconditions.map(compareFor),
-          ...(req.kindGuards ?? []).map(kindCompare),
-          ...guards.map(({ key, modRevision }): RPC.ICompare =>
-            modRevision === undefined
-              ? { key, target: 'Version', result: 'Equal', version: 0 }
-              : { key, target: 'Mod', result: 'Equal', mod_revision: modRevision },
-          ),
-        ],
+        compare,
         success,
-        failure: [
-          ...req.preconditions.map((p) => ({ request_range: { key: Buffer.from(keyOf(p.kind, p.name)) } })),
-          ...guards.map(({ key }) => ({ request_range: { key } })),
-        ],
+        failure: compared.map((key) => ({ request_range: { key: Buffer.from(key) } })),
       }),
     );
     if (!res.succeeded) {
-      req.preconditions.forEach((pre, i) => {
-        const kv = res.responses[i]?.response_range?.kvs?.[0];
-        const err = preconditionError(pre, kv ? kv.mod_revision : undefined);
+      const versions = new Map<string, string | undefined>();
+      compared.forEach((key, i) => versions.set(key, res.responses[i]?.response_range?.kvs?.[0]?.mod_revision ?? undefined));
+      for (const pre of req.preconditions) {
+        const err = preconditionError(pre, versions.get(keyOf(pre.kind, pre.name)));
         if (err) throw err;
-      });
-      // A WorkloadEndpoint changed between the read its node index was planned from and the txn: plan again.
-      const moved = guards.some(({ modRevision }, i) => {
-        const kv = res.responses[req.preconditions.length + i]?.response_range?.kvs?.[0];
-        return (kv?.mod_revision ?? undefined) !== modRevision;
-      });
-      if (moved) return undefined;
+      }
+      // A record changed between the read its node index was planned from and the txn: plan again.
+      if (guards.some(({ key, modRevision }) => versions.get(key) !== modRevision)) return undefined;
       const guard = req.kindGuards?.[0];
       throw guard ? kindGuardError(guard, this.url) : new ConflictError(`commit to ${this.url} failed its preconditions`);
     }
@@ -484,16 +605,27 @@ export class EtcdDatastore extends BaseDatastore {
 
   /**
    * The stored versions a commit needs, in one read: resources written without a creationTimestamp (it survives
-   * updates) and every WorkloadEndpoint written (its node index moves with it).
+   * updates) and every record of an indexed kind written or deleted (its node index moves with it). A key whose
+   * precondition pins it (absent, or a version this client read) is known without reading: the commit happens
+   * only if the key still is exactly that.
    */
   private async readExisting(req: CommitRequest): Promise<Map<string, StoredResource>> {
     const out = new Map<string, StoredResource>();
     const keys = new Set<string>();
+    const pinned = new Map<string, Precondition['expect']>();
+    for (const pre of req.preconditions) pinned.set(keyOf(pre.kind, pre.name), pre.expect);
+    const need = (key: string): void => {
+      const expect = pinned.get(key);
+      if (expect === 'absent') return;
+      const known = this.recentReads.get(key);
+      if (known && typeof expect === 'object' && known.metadata.resourceVersion === expect.resourceVersion) out.set(key, known);
+      else keys.add(key);
+    };
     for (const w of req.writes) {
       if (w.op === 'delete') {
-        if (w.kind === 'WorkloadEndpoint') keys.add(keyOf(w.kind, w.name));
-      } else if (!w.resource.metadata.creationTimestamp || w.resource.kind === 'WorkloadEndpoint') {
-        keys.add(keyOf(w.resource.kind, w.resource.metadata.name));
+        if (INDEXED.has(w.kind)) need(keyOf(w.kind, w.name));
+      } else if (!w.resource.metadata.creationTimestamp || INDEXED.has(w.resource.kind)) {
+        need(keyOf(w.resource.kind, w.resource.metadata.name));
       }
     }
     if (keys.size === 0) return out;
@@ -526,7 +658,7 @@ export class EtcdDatastore extends BaseDatastore {
         : [kinds.length === 1 ? keyOf(kinds[0], '') : ETCD_PREFIX];
     const parse = (key: string): { kind: string; name: string } | undefined => {
       for (const audience of opts.node !== undefined ? [opts.node, EVERY_NODE] : []) {
-        const prefix = nodeKeyPrefix(audience);
+        const prefix = indexKeyPrefix(audience, 'WorkloadEndpoint');
         if (key.startsWith(prefix)) return { kind: 'WorkloadEndpoint', name: key.slice(prefix.length) };
       }
       if (key.startsWith(BY_NODE_PREFIX)) return undefined;

@@ -6,8 +6,9 @@
 // log file changes (inotify through fs.watch), and polled as well, for storage where fs.watch says nothing.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { BaseDatastore, kindGuardError, preconditionError, stamp } from './base.js';
 import {
   CompactedError,
@@ -27,6 +28,11 @@ import {
   type WatchHandle,
   type WatchOptions,
 } from './types.js';
+import { indexNodeOf } from './node-index.js';
+
+// Required rather than imported: importing a CommonJS package from ESM scans its source for export names first,
+// which every short-lived process (fifty CNI plugins at once) pays for in start-up CPU.
+const SqliteDatabase = createRequire(import.meta.url)('better-sqlite3') as typeof Database;
 
 export interface SqliteOptions {
   /**
@@ -57,7 +63,7 @@ function openForWriting(file: string): Database.Database {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
-  return new Database(file);
+  return new SqliteDatabase(file);
 }
 
 function openReadOnly(url: string, file: string): Database.Database {
@@ -70,7 +76,7 @@ function openReadOnly(url: string, file: string): Database.Database {
   if (quiet) return imageDatabase(url, file, quiet);
   let db: Database.Database | undefined;
   try {
-    db = new Database(file, { readonly: true, fileMustExist: true });
+    db = new SqliteDatabase(file, { readonly: true, fileMustExist: true });
     // The first read opens the WAL index (-shm): without write access to it or to the directory, it fails here.
     db.pragma('schema_version');
     return db;
@@ -100,7 +106,7 @@ function imageDatabase(url: string, file: string, image: Buffer): Database.Datab
   // Header bytes 18-19 say "WAL" (2); an in-memory copy has no log, so it reads as a rollback-journal file (1).
   if (image.length >= 20 && image[18] === 2 && image[19] === 2) image[18] = image[19] = 1;
   try {
-    return new Database(image, { readonly: true });
+    return new SqliteDatabase(image, { readonly: true });
   } catch (err) {
     throw new DatastoreError(`datastore ${url}: cannot open ${file} for reading (${(err as Error).message})`);
   }
@@ -150,8 +156,9 @@ INSERT OR IGNORE INTO meta (key, value) VALUES ('revision', 0), ('compacted', 0)
  * accepts those from its node), so that one node's agent lists and watches only what concerns it. Stores made
  * before the column existed get it, filled from the JSON, the first time they are opened for writing.
  */
+const NODE_INDEX = 'resources_by_node';
 const NODE_COLUMNS = `
-CREATE INDEX IF NOT EXISTS resources_by_node ON resources (kind, node, name) WHERE node IS NOT NULL;
+CREATE INDEX IF NOT EXISTS ${NODE_INDEX} ON resources (kind, node, name) WHERE node IS NOT NULL;
 `;
 
 const AUDIENCE_FROM_JSON = `CASE WHEN kind <> 'WorkloadEndpoint' THEN NULL
@@ -160,6 +167,10 @@ const AUDIENCE_FROM_JSON = `CASE WHEN kind <> 'WorkloadEndpoint' THEN NULL
 
 function hasColumn(db: Database.Database, table: string, column: string): boolean {
   return (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).some((c) => c.name === column);
+}
+
+function hasIndex(db: Database.Database, name: string): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?").get(name) !== undefined;
 }
 
 function migrateNodeColumns(db: Database.Database): void {
@@ -199,16 +210,6 @@ function setUpByThisVersion(db: Database.Database): boolean {
     // No meta table yet: a new store.
     return false;
   }
-}
-
-/**
- * The node column of a stored resource: for a WorkloadEndpoint, who must see it under a node filter; for a
- * node-owned kind, its owner; nothing for the other kinds.
- */
-function audienceOf(resource: StoredResource): string | null {
-  if (resource.kind === 'IPAMBlock' || resource.kind === 'BlockAffinity') return resource.spec.node ?? null;
-  if (resource.kind !== 'WorkloadEndpoint') return null;
-  return (resource.spec.allowSpoofedSourcePrefixes?.length ?? 0) > 0 ? EVERY_NODE : (resource.spec.node ?? null);
 }
 
 /** SQL condition on the change log (and its parameters) keeping only what a node filter lets through. */
@@ -330,15 +331,18 @@ export class SqliteDatastore extends BaseDatastore {
     // A store opened read-only is never migrated: one made before the audience column computes it instead.
     const audience = hasColumn(this.db, 'resources', 'node') ? 'node' : AUDIENCE_FROM_JSON;
     const owner = ownersIndexed(this.db) ? 'node' : "json_extract(json, '$.spec.node')";
+    // Without statistics SQLite's planner prefers the primary key (kind, name) and reads every record of the kind
+    // (20,000 blocks: 20-90 ms inside IPAM's write lock; 100,000 endpoints: 125 ms) rather than the node's few.
+    const byNode = hasIndex(this.db, NODE_INDEX) ? `resources INDEXED BY ${NODE_INDEX}` : 'resources';
     return {
       get: this.db.prepare(
         `SELECT json, mod_revision, create_revision, ${audience} AS node FROM resources WHERE kind = ? AND name = ?`,
       ),
       list: this.db.prepare('SELECT json FROM resources WHERE kind = ? ORDER BY name'),
       listOfNode: this.db.prepare(
-        `SELECT json FROM resources WHERE kind = ? AND ${audience} IN (?, '${EVERY_NODE}') ORDER BY name`,
+        `SELECT json FROM ${audience === 'node' ? byNode : 'resources'} WHERE kind = ? AND ${audience} IN (?, '${EVERY_NODE}') ORDER BY name`,
       ),
-      listOwned: this.db.prepare(`SELECT json FROM resources WHERE kind = ? AND ${owner} = ? ORDER BY name`),
+      listOwned: this.db.prepare(`SELECT json FROM ${owner === 'node' ? byNode : 'resources'} WHERE kind = ? AND ${owner} = ? ORDER BY name`),
       revision: this.db.prepare("SELECT value FROM meta WHERE key = 'revision'"),
       compacted: this.db.prepare("SELECT value FROM meta WHERE key = 'compacted'"),
       setMeta: this.db.prepare('UPDATE meta SET value = ? WHERE key = ?'),
@@ -426,7 +430,7 @@ export class SqliteDatastore extends BaseDatastore {
         const createdAt = existing ? (JSON.parse(existing.json) as StoredResource).metadata.creationTimestamp : undefined;
         const stored = stamp(w.resource, revision, createdAt);
         const json = JSON.stringify(stored);
-        const node = audienceOf(stored);
+        const node = indexNodeOf(stored) ?? null;
         const previousNode = existing?.node !== undefined && existing.node !== node ? existing.node : null;
         this.stmts.upsert.run(kind, metadata.name, json, existing?.create_revision ?? revision, revision, node);
         this.stmts.logChange.run(revision, kind, metadata.name, 'put', json, now, node, previousNode);

@@ -147,10 +147,11 @@ export interface TransactOptions {
   /** Attempts before giving up with the last conflict (default 64). */
   maxAttempts?: number;
   /**
-   * Where the backend has one store-wide writer lock (SQLite), hold it from the first read to the commit, so that
-   * many processes rewriting one record (fifty ADDs allocating from one IPAM block) queue once instead of
-   * conflicting and re-running again and again. Only for fn that waits on nothing but this datastore. Backends
-   * without such a lock (etcd), or a lock not had within the busy timeout, run optimistically as usual.
+   * Hold a writer lock from the first read to the commit, so that many processes rewriting one record (fifty ADDs
+   * allocating from one IPAM block) queue once instead of conflicting and re-running again and again: SQLite's
+   * store-wide lock; on etcd, a lock shared by this host's processes on the store (writers on other hosts still
+   * meet the optimistic check). Only for fn that waits on nothing but this datastore. A lock not had within the
+   * wait (10 s) runs optimistically as usual.
    */
   holdWriteLock?: boolean;
 }

@@ -7,7 +7,7 @@ import type { Datastore, IPAMBlock, Txn } from '../datastore/types.js';
 import type { IPPool, Node } from '../model/types.js';
 import { parseCidr4 } from '../model/cidr.js';
 import { namespaceSelectorAdmits } from '../selector/namespace.js';
-import { affinityName, blockInPool, claimBlock, eligiblePools, firstFreeAddress, firstUnclaimedBlock, takenBlocks } from './blocks.js';
+import { affinityName, blockInPool, byName, claimBlock, eligiblePools, firstFreeAddress, firstUnclaimedBlock, takenBlocks } from './blocks.js';
 import {
   IpamError,
   IpamExhaustedError,
@@ -75,7 +75,7 @@ export async function assignInTxn(
   for (const pool of pools) {
     const own = ownBlocks
       .filter((b) => blockInPool(b, pool))
-      .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+      .sort(byName);
     for (const block of own) {
       const address = firstFreeAddress(block, pool);
       if (address) {
@@ -142,7 +142,9 @@ export function assignAddress(ds: Datastore, req: AssignRequest, selects: PoolSe
 }
 
 export function releaseByHandle(ds: Datastore, handle: string, node?: string): Promise<Assignment[]> {
-  return ds.transact((tx) => releaseInTxn(tx, handle, undefined, node));
+  // Fifty DELs of one node rewrite its blocks as fifty ADDs do: they queue on the lock too (a release without a
+  // node reads the cluster's blocks, too long to hold anyone up for).
+  return ds.transact((tx) => releaseInTxn(tx, handle, undefined, node), node ? { holdWriteLock: true } : {});
 }
 
 export async function addressesOfHandle(ds: Datastore, handle: string, node?: string): Promise<Assignment[]> {

@@ -59,7 +59,17 @@ export function eligiblePools(
   // As in Calico, a Manual pool serves only requests that name it.
   return pools
     .filter((p) => p.spec.assignmentMode !== 'Manual' && poolUnusableReason(p, use) === undefined && selects(p, node))
-    .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+    .sort(byName);
+}
+
+/**
+ * Resource names (DNS-1123: a-z, 0-9, '-', '.') in code-unit order, which for them is localeCompare's order. Not
+ * localeCompare itself: its first call sets up ICU collation (7-25 ms), and allocation runs under the write lock.
+ */
+export function byName(a: { metadata: { name: string } }, b: { metadata: { name: string } }): number {
+  const x = a.metadata.name;
+  const y = b.metadata.name;
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 /**

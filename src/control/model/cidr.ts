@@ -3,7 +3,11 @@
 // reads "10.5.0.0/016" the same way (as 10.5.0.0/16) and stores only the canonical text. Addresses are held as
 // bigints so that IPv4 and IPv6 use one code path for containment and overlap; IPAM's IPv4 arithmetic uses the
 // 32-bit number forms at the end of this file.
-import ipaddr from 'ipaddr.js';
+import { createRequire } from 'node:module';
+
+// Required rather than imported: importing a CommonJS package from ESM scans its source for export names first,
+// which every short-lived process (fifty CNI plugins at once) pays for in start-up CPU.
+const ipaddr = createRequire(import.meta.url)('ipaddr.js') as typeof import('ipaddr.js');
 
 export type IpFamily = 4 | 6;
 

@@ -11,6 +11,7 @@
 import { hostVethName } from '../cni/names.js';
 import type { CompilerEvent, CompilerKind, CompilerSnapshot } from '../compile/incremental.js';
 import { parseCidr4, parseIp, type Cidr4 } from '../model/cidr.js';
+import { SortedList } from '../compile/sorted-list.js';
 import { AGENT_STARTED_ANNOTATION } from '../model/node-record.js';
 import type { BlockAffinity, IPPool, Node, OverlayConfiguration, WorkloadEndpoint } from '../model/types.js';
 
@@ -27,6 +28,11 @@ export interface LocalIdentity {
   node: string;
   /** The uplink address with its prefix, A.B.C.D/N. */
   address: string;
+}
+
+interface NodeIp {
+  ip: number;
+  addr: string;
 }
 
 /** A block's CIDR as one number (network * 64 + prefix): a number per block, not an object (20,000 blocks). */
@@ -65,10 +71,6 @@ class Records {
     this.byKind.clear();
   }
 
-  ofKind<K extends Resource['kind']>(kind: K): Iterable<Extract<Resource, { kind: K }>> {
-    return (this.byKind.get(kind)?.values() ?? []) as Iterable<Extract<Resource, { kind: K }>>;
-  }
-
   *values(): Iterable<Resource> {
     for (const named of this.byKind.values()) yield* named.values();
   }
@@ -94,11 +96,20 @@ export class Admission {
   private readonly byAddr = new Map<string, Set<string>>();
   private readonly localAddr: string;
   private readonly localSubnet?: Cidr4;
-  /** Derived from the nodes, rebuilt on first use after any node changed. */
-  private nodeIps?: { ip: number; addr: string }[];
+  /** Node addresses in order, kept up to date as nodes come and go (a block's check is a binary search). */
+  private nodeIps = new SortedList<NodeIp>((x, y) => x.ip - y.ip);
+  private readonly nodeIpOf = new Map<string, NodeIp>();
   /** Parsed CIDR of every block, by name: a node's address change re-checks only the blocks that hold it. */
   private readonly blockCidrs = new Map<string, number>();
-  private hostAddrs?: Set<string>;
+  /**
+   * Block names by prefix length and base address: the blocks holding an address are a few lookups away. A base
+   * almost always holds one block, kept as its bare name; a Set only where several share it.
+   */
+  private readonly blocksByPrefix = new Map<number, Map<number, string | Set<string>>>();
+  /** Keys of the WorkloadEndpoints held (this node's few), re-checked whenever a node changes. */
+  private readonly workloadKeys = new Set<string>();
+  /** Tunnel addresses of the nodes held, with how many nodes record each. */
+  private readonly tunnelAddrCount = new Map<string, number>();
 
   constructor(private readonly local: LocalIdentity) {
     this.localAddr = local.address.split('/')[0];
@@ -121,7 +132,12 @@ export class Admission {
     this.raw.clear();
     this.reasons.clear();
     this.byAddr.clear();
+    this.nodeIps = new SortedList<NodeIp>((x, y) => x.ip - y.ip);
+    this.nodeIpOf.clear();
     this.blockCidrs.clear();
+    this.blocksByPrefix.clear();
+    this.workloadKeys.clear();
+    this.tunnelAddrCount.clear();
     const all: Resource[] = [
       ...snapshot.pools,
       ...snapshot.nodes,
@@ -169,14 +185,16 @@ export class Admission {
     // Verdicts that depend on other records: nodes sharing a touched address, blocks that may contain it, and
     // this node's endpoints (few) whenever any node changed.
     for (const a of touchedAddrs) for (const n of this.byAddr.get(a) ?? []) touched.add(keyOf('Node', n));
-    if (touchedAddrs.size > 0) {
-      const ips = [...touchedAddrs].map(parseIPv4).filter((v): v is number => v !== undefined);
-      for (const [name, packed] of this.blockCidrs) {
-        const c = unpackCidr(packed);
-        if (ips.some((ip) => ip >= c.base && ip < c.base + c.size)) touched.add(keyOf('BlockAffinity', name));
+    for (const a of touchedAddrs) {
+      const ip = parseIPv4(a);
+      if (ip === undefined) continue;
+      for (const [prefix, byBase] of this.blocksByPrefix) {
+        const size = 2 ** (32 - prefix);
+        const held = byBase.get(ip - (ip % size));
+        for (const name of typeof held === 'string' ? [held] : (held ?? [])) touched.add(keyOf('BlockAffinity', name));
       }
     }
-    if (nodesChanged) for (const r of this.raw.ofKind('WorkloadEndpoint')) touched.add(keyOf(r.kind, r.metadata.name));
+    if (nodesChanged) for (const key of this.workloadKeys) touched.add(key);
 
     const out: CompilerEvent[] = [];
     for (const key of touched) {
@@ -200,33 +218,71 @@ export class Admission {
   }
 
   private hold(r: Resource): void {
+    const key = keyOf(r.kind, r.metadata.name);
     this.raw.set(r);
+    if (r.kind === 'WorkloadEndpoint') this.workloadKeys.add(key);
     if (r.kind === 'BlockAffinity') {
       const c = parseCidr4(r.spec.cidr);
-      if (c) this.blockCidrs.set(r.metadata.name, packCidr(c));
+      if (c) {
+        this.blockCidrs.set(r.metadata.name, packCidr(c));
+        let byBase = this.blocksByPrefix.get(c.prefix);
+        if (!byBase) this.blocksByPrefix.set(c.prefix, (byBase = new Map()));
+        const names = byBase.get(c.base);
+        if (names === undefined) byBase.set(c.base, r.metadata.name);
+        else if (typeof names !== 'string') names.add(r.metadata.name);
+        else if (names !== r.metadata.name) byBase.set(c.base, new Set([names, r.metadata.name]));
+      }
     }
     if (r.kind === 'Node') {
-      this.nodeIps = undefined;
-      this.hostAddrs = undefined;
+      for (const t of tunnelAddrs(r)) this.tunnelAddrCount.set(t, (this.tunnelAddrCount.get(t) ?? 0) + 1);
       const a = nodeAddr(r);
       if (a) {
         let set = this.byAddr.get(a);
-        if (!set) this.byAddr.set(a, (set = new Set()));
+        if (!set) {
+          this.byAddr.set(a, (set = new Set()));
+          const ip = parseIPv4(a);
+          if (ip !== undefined) {
+            const entry = { ip, addr: a };
+            this.nodeIpOf.set(a, entry);
+            this.nodeIps.insert(entry);
+          }
+        }
         set.add(r.metadata.name);
       }
     }
   }
 
   private release(r: Resource): void {
+    const key = keyOf(r.kind, r.metadata.name);
     this.raw.delete(r);
-    if (r.kind === 'BlockAffinity') this.blockCidrs.delete(r.metadata.name);
+    this.workloadKeys.delete(key);
+    const packed = r.kind === 'BlockAffinity' ? this.blockCidrs.get(r.metadata.name) : undefined;
+    if (r.kind === 'BlockAffinity' && packed !== undefined) {
+      const c = unpackCidr(packed);
+      this.blockCidrs.delete(r.metadata.name);
+      const byBase = this.blocksByPrefix.get(c.prefix)!;
+      const names = byBase.get(c.base);
+      if (typeof names !== 'string') {
+        names?.delete(r.metadata.name);
+        if (names?.size === 1) byBase.set(c.base, names.values().next().value!);
+      } else if (names === r.metadata.name) byBase.delete(c.base);
+      if (byBase.size === 0) this.blocksByPrefix.delete(c.prefix);
+    }
     if (r.kind === 'Node') {
-      this.nodeIps = undefined;
-      this.hostAddrs = undefined;
+      for (const t of tunnelAddrs(r)) {
+        const n = (this.tunnelAddrCount.get(t) ?? 0) - 1;
+        if (n > 0) this.tunnelAddrCount.set(t, n);
+        else this.tunnelAddrCount.delete(t);
+      }
       const a = nodeAddr(r);
       const set = a ? this.byAddr.get(a) : undefined;
       set?.delete(r.metadata.name);
-      if (a && set?.size === 0) this.byAddr.delete(a);
+      if (a && set?.size === 0) {
+        this.byAddr.delete(a);
+        const entry = this.nodeIpOf.get(a);
+        if (entry) this.nodeIps.remove(entry);
+        this.nodeIpOf.delete(a);
+      }
     }
   }
 
@@ -285,11 +341,7 @@ export class Admission {
       return `block ${b.spec.cidr} covers this node's underlay subnet ${this.local.address}`;
     }
     // Node addresses sorted: the first one at or after the block's start tells whether the block holds any.
-    this.nodeIps ??= [...this.byAddr.keys()]
-      .map((addr) => ({ ip: parseIPv4(addr), addr }))
-      .filter((e): e is { ip: number; addr: string } => e.ip !== undefined)
-      .sort((x, y) => x.ip - y.ip);
-    const ips = this.nodeIps;
+    const ips = this.nodeIps.values();
     let lo = 0;
     let hi = ips.length;
     while (lo < hi) {
@@ -309,14 +361,9 @@ export class Admission {
     if (w.spec.hostInterface !== expected) {
       return `hostInterface ${JSON.stringify(w.spec.hostInterface)} is not the CNI's veth name ${expected} for container ${w.spec.containerID} interface ${w.spec.interfaceName}`;
     }
-    if (!this.hostAddrs) {
-      this.hostAddrs = new Set<string>([this.localAddr, ...this.byAddr.keys()]);
-      for (const r of this.raw.ofKind('Node')) for (const t of tunnelAddrs(r)) this.hostAddrs.add(t);
-    }
-    const hostAddrs = this.hostAddrs;
     for (const net of w.spec.ipNetworks ?? []) {
       const ip = net.split('/')[0];
-      if (hostAddrs.has(ip)) return `address ${ip} is a node's underlay or tunnel address`;
+      if (ip === this.localAddr || this.byAddr.has(ip) || this.tunnelAddrCount.has(ip)) return `address ${ip} is a node's underlay or tunnel address`;
     }
     return undefined;
   }

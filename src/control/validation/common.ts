@@ -3,14 +3,10 @@
 import { isPlainObject } from '../model/parse.js';
 import { parseIp } from '../model/cidr.js';
 import { SelectorError, parseSelector } from '../selector/index.js';
+import { isDns1123Subdomain } from './dns-name.js';
 import type { Reporter } from './problem.js';
 
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-/** Kubernetes' DNS-1123 subdomain: lowercase labels of [a-z0-9-] joined by dots, at most 253 characters. */
-export function isDns1123Subdomain(name: string): boolean {
-  return name.length > 0 && name.length <= 253 && name.split('.').every((l) => DNS1123_LABEL.test(l));
-}
+export { isDns1123Subdomain };
 
 export const METADATA_FIELDS = ['name', 'labels', 'annotations', 'resourceVersion', 'creationTimestamp', 'uid', 'generation'];
 
