@@ -37,8 +37,6 @@ import {
   encodeU32Key,
   MAP_NAMES,
   RouteKind,
-  type KnownNodeEntry,
-  type RouteEntry,
   type SourceAllowEntry,
 } from '../maps/layout.js';
 import type { BlockAffinity, IPPool, Node, OverlayConfiguration, WorkloadEndpoint } from '../model/types.js';
@@ -116,6 +114,13 @@ function snapshotOf(items: readonly StoredResource[]): CompilerSnapshot {
   };
 }
 
+/** The keys of a desired-state list, one at a time (no array of twenty thousand keys at once). */
+function* keysOf<T>(items: readonly T[], keyOf: (t: T) => string): Iterable<string> {
+  for (const t of items) yield keyOf(t);
+}
+
+const mapped = <T, U>(t: T | undefined, f: (t: T) => U): U | undefined => (t === undefined ? undefined : f(t));
+
 const describe = (q: QuarantineEntry) => `${q.kind} ${q.name}: ${q.reason}`;
 
 /** The entry a change-set key (sourceAllowKey) names: what a delete of an entry no longer desired encodes. */
@@ -152,10 +157,12 @@ export class Agent {
   private cacheGen = lookupCachesSafe() ? nextCacheGen(0) : 0;
   /** Work handed over by the cache, taken by the loop. */
   private inbox: { reset?: readonly StoredResource[]; deltas: CacheDelta[] } = { deltas: [] };
-  /** The compiler's routes and known nodes by key, rebuilt lazily after each change (the steps look keys up). */
+  /**
+   * Source allow-list entries and local workloads by key, rebuilt lazily after each change (the steps look keys
+   * up). Routes and known nodes are looked up in the compiler itself, which keys them already: a copy here
+   * would be one more map of every route of the cluster.
+   */
   private index?: {
-    routes: Map<string, RouteEntry>;
-    knownNodes: Map<string, KnownNodeEntry>;
     sourceAllow: Map<string, SourceAllowEntry>;
     workloads: Map<string, WorkloadEndpoint>;
   };
@@ -502,7 +509,7 @@ export class Agent {
     if (c.routes.size > 0) {
       s.routes.mark(c.routes);
       s.hostRoutes.mark(c.routes);
-      if ([...c.routes].some((k) => this.routeIndex().routes.get(k)?.kind === RouteKind.LocalHost || this.tunnelAddrs.has(k.split('/')[0]))) {
+      if ([...c.routes].some((k) => this.compiler.route(k)?.kind === RouteKind.LocalHost || this.tunnelAddrs.has(k.split('/')[0]))) {
         s.tunnelAddresses.mark();
       }
     }
@@ -545,8 +552,6 @@ export class Agent {
 
   private routeIndex(): NonNullable<Agent['index']> {
     this.index ??= {
-      routes: new Map(this.compiler.state.routes.map((r) => [r.cidr, r])),
-      knownNodes: new Map(this.compiler.state.knownNodes.map((n) => [n.addr, n])),
       sourceAllow: new Map(this.compiler.state.sourceAllow.map((e) => [sourceAllowKey(e), e])),
       workloads: this.admittedWorkloads(),
     };
@@ -570,8 +575,6 @@ export class Agent {
       }
     };
     const compiler = this.compiler;
-    refresh(this.index.routes, c.routes, (k) => compiler.route(k));
-    refresh(this.index.knownNodes, c.knownNodes, (k) => compiler.knownNode(k));
     refresh(this.index.sourceAllow, c.sourceAllow, (k) => compiler.sourceAllowEntry(k));
     if (c.localWorkloads.size > 0) this.index.workloads = this.admittedWorkloads();
   }
@@ -650,13 +653,21 @@ export class Agent {
       routes: new MapSyncer(
         MAP_NAMES.routes,
         () => maps().routes,
-        indexedSource(() => this.routeIndex().routes, (r) => routeEntries([r])[0], encodeRouteKey),
+        {
+          allKeys: () => keysOf(state().routes, (r) => r.cidr),
+          entry: (k) => mapped(this.compiler.route(k), (r) => routeEntries([r])[0]),
+          encodeKey: encodeRouteKey,
+        },
         { onOverflow: overflow(MAP_NAMES.routes), onWritten: () => this.newCacheGeneration() },
       ),
       knownNodes: new MapSyncer(
         MAP_NAMES.knownNodes,
         () => maps().knownNodes,
-        indexedSource(() => this.routeIndex().knownNodes, (n) => knownNodeEntries([n])[0], encodeKnownNodeKey),
+        {
+          allKeys: () => keysOf(state().knownNodes, (n) => n.addr),
+          entry: (k) => mapped(this.compiler.knownNode(k), (n) => knownNodeEntries([n])[0]),
+          encodeKey: encodeKnownNodeKey,
+        },
         { onOverflow: overflow(MAP_NAMES.knownNodes), onWritten: () => this.newCacheGeneration() },
       ),
       sourceAllow: new MapSyncer(
@@ -676,8 +687,8 @@ export class Agent {
         this.tunnelAddrs = new Set(addrs);
       }),
       hostRoutes: new HostRouteSyncer(metric, {
-        allKeys: () => this.routeIndex().routes.keys(),
-        route: (k) => this.routeIndex().routes.get(k),
+        allKeys: () => keysOf(state().routes, (r) => r.cidr),
+        route: (k) => this.compiler.route(k),
         context: () => ({
           uplink: this.uplink.ifname,
           tunnelAddr: this.compiler.settings.tunnelAddr !== '0.0.0.0' ? this.compiler.settings.tunnelAddr : undefined,

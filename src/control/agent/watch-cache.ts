@@ -26,6 +26,34 @@ export interface WatchCacheOptions {
   backoff?: Backoff;
 }
 
+/**
+ * Points a freshly decoded record's repeated texts at one shared copy: every decoded record carries its own
+ * copy of its apiVersion and kind, and a block its state and node name (its Node's, already held). At 25,000
+ * cached records (issue #12's scale) the copies weigh megabytes. The record is the cache's own (just decoded).
+ */
+function shareTexts(r: StoredResource, nodes: ReadonlyMap<string, StoredResource> | undefined): void {
+  const meta = r as { apiVersion: string; kind: string };
+  meta.apiVersion = shared(meta.apiVersion);
+  meta.kind = shared(meta.kind);
+  if (r.kind === 'BlockAffinity') {
+    const spec = r.spec as { node: string; state?: string };
+    const node = nodes?.get(spec.node);
+    if (node) spec.node = node.metadata.name;
+    if (spec.state !== undefined) spec.state = shared(spec.state);
+  }
+}
+
+/** A few texts every record repeats (apiVersion, kinds, block states): bounded by what the schema allows. */
+const sharedTexts = new Map<string, string>();
+const MAX_SHARED_TEXTS = 64;
+
+function shared(text: string): string {
+  const held = sharedTexts.get(text);
+  if (held !== undefined) return held;
+  if (sharedTexts.size < MAX_SHARED_TEXTS) sharedTexts.set(text, text);
+  return text;
+}
+
 export class WatchCache {
   private readonly byKind = new Map<StoredKind, Map<string, StoredResource>>();
   private watch?: WatchHandle;
@@ -79,7 +107,13 @@ export class WatchCache {
     const snap = await ds.snapshot(kinds, filter);
     if (this.stopped) return;
     for (const m of this.byKind.values()) m.clear();
-    for (const r of snap.items) this.byKind.get(r.kind)?.set(r.metadata.name, r);
+    // Nodes first, so that each block's node name can share its Node's.
+    const nodes = this.byKind.get('Node');
+    for (const r of snap.items) if (r.kind === 'Node') nodes?.set(r.metadata.name, r);
+    for (const r of snap.items) {
+      shareTexts(r, nodes);
+      this.byKind.get(r.kind)?.set(r.metadata.name, r);
+    }
     this.revision = snap.revision;
     this.listedRevision = snap.revision;
     this.pending = [];
@@ -108,6 +142,7 @@ export class WatchCache {
     if (ev.type === 'put' && ev.resource) {
       const before = held.get(ev.name);
       if (before && before.metadata.resourceVersion === ev.resource.metadata.resourceVersion) return;
+      shareTexts(ev.resource, this.byKind.get('Node'));
       held.set(ev.name, ev.resource);
       this.pending.push({ type: 'put', kind: ev.kind, name: ev.name, resource: ev.resource, receivedAt });
     } else if (ev.type === 'delete') {

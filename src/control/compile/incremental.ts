@@ -125,16 +125,19 @@ export class IncrementalCompiler {
     const held = this.core.localWorkloadNames();
     const core = new Resolvers(this.opts.localNode, this.opts.uplinkMtu);
     core.setLearned(this.core.learned);
-    const put = <K extends CompilerEvent['kind']>(kind: K, rs: readonly { metadata: { name: string } }[]) =>
-      rs.map((r) => ({ type: 'put' as const, kind, name: r.metadata.name, resource: r as CompilerResource }));
-    // Pools and nodes first, so each block resolves once.
-    core.loadAll([
-      ...put('IPPool', snapshot.pools),
-      ...put('Node', snapshot.nodes),
-      ...put('BlockAffinity', snapshot.blockAffinities),
-      ...put('WorkloadEndpoint', snapshot.workloads),
-      ...put('OverlayConfiguration', snapshot.configs),
-    ]);
+    // Pools and nodes first, so each block resolves once. One event at a time: an array of every event of the
+    // snapshot would be tens of thousands of objects alive at once for nothing.
+    function* puts(): Iterable<CompilerEvent> {
+      const groups: Array<[CompilerEvent['kind'], readonly CompilerResource[]]> = [
+        ['IPPool', snapshot.pools],
+        ['Node', snapshot.nodes],
+        ['BlockAffinity', snapshot.blockAffinities],
+        ['WorkloadEndpoint', snapshot.workloads],
+        ['OverlayConfiguration', snapshot.configs],
+      ];
+      for (const [kind, rs] of groups) for (const r of rs) yield { type: 'put', kind, name: r.metadata.name, resource: r };
+    }
+    core.loadAll(puts());
     this.core = core;
     this.current = null;
     const changes = diffStates(before, this.state);

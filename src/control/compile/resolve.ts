@@ -112,6 +112,12 @@ export function ignoredDecision(o: Outcome, entry: RouteEntry, reason: string): 
   return { cidr: entry.cidr, kind: null, node: o.node, encap: entry.encap, nextHop: entry.nextHop, reason };
 }
 
+/**
+ * A text kept per block for as long as the block (an owner, a reason): joined into one flat string. A template
+ * literal builds a tree of concatenation nodes, several per text; at 20,000 blocks those trees weigh megabytes.
+ */
+const flat = (...parts: string[]): string => parts.join('');
+
 const BASE = { ifindex: 0, nextHop: ZERO_IP, dstMac: ZERO_MAC, srcMac: ZERO_MAC, encap: Encap.None };
 
 export function poolOutcome(p: PoolInfo): Outcome {
@@ -138,24 +144,26 @@ export function blockOutcome(ba: BlockAffinity, ctx: BlockContext): Outcome {
   const cidr = parseCidr(ba.spec.cidr);
   if (!cidr) return skip(ba.spec.cidr, 'invalid block CIDR');
   if (cidr.family !== 4) return skip(ba.spec.cidr, 'IPv6 block ignored: the data plane is IPv4-only');
-  if (ba.spec.deleted) return skip(cidr.network, 'block affinity is deleted');
+  // The resource's own text when canonical: one string per block, shared by the outcome, entry and decision.
+  const network = cidr.network === ba.spec.cidr ? ba.spec.cidr : cidr.network;
+  if (ba.spec.deleted) return skip(network, 'block affinity is deleted');
   const pool = ctx.poolOf(cidr);
-  if (!pool) return skip(cidr.network, 'no IPPool contains this block');
-  const owner = `block ${cidr.network} of ${nodeName}`;
+  if (!pool) return skip(network, 'no IPPool contains this block');
+  const owner = flat('block ', network, ' of ', nodeName);
   if (nodeName === ctx.localNode) {
     return {
-      cidr: cidr.network,
+      cidr: network,
       node: nodeName,
-      claim: { entry: { ...BASE, cidr: cidr.network, kind: RouteKind.LocalBlock, flags: pool.flags }, owner },
+      claim: { entry: { ...BASE, cidr: network, kind: RouteKind.LocalBlock, flags: pool.flags }, owner },
       reason: `block of this node (IPPool ${pool.pool.metadata.name})`,
     };
   }
   const remote = ctx.nodeOf(nodeName);
   const remoteAddr = nodeAddress(remote);
-  if (!remoteAddr) return skip(cidr.network, remote ? `node ${nodeName} has no spec.bgp.ipv4Address` : `node ${nodeName} has no Node resource`);
+  if (!remoteAddr) return skip(network, remote ? `node ${nodeName} has no spec.bgp.ipv4Address` : `node ${nodeName} has no Node resource`);
   const { encap, reason } = resolveEncap(pool, ctx.localAddr, remoteAddr);
-  const entry = remoteRoute(cidr.network, pool, encap, ctx.localAddr, remoteAddr.addr, remote);
-  return { cidr: cidr.network, node: nodeName, claim: { entry, owner }, reason };
+  const entry = remoteRoute(network, pool, encap, ctx.localAddr, remoteAddr.addr, remote);
+  return { cidr: network, node: nodeName, claim: { entry, owner }, reason };
 }
 
 /** A route to a prefix behind another host: VXLAN needs the host's VTEP MAC (when it is a known node). */
@@ -211,15 +219,15 @@ export function learnedOutcome(
 export function resolveEncap(pool: PoolInfo, local: NodeAddress | null, remote: NodeAddress): { encap: Encap; reason: string } {
   const name = encapName(pool.encap);
   if (pool.encap === Encap.None) return { encap: Encap.None, reason: 'ipipMode and vxlanMode Never -> plain' };
-  if (pool.mode === 'Always') return { encap: pool.encap, reason: `Always -> ${name}` };
+  if (pool.mode === 'Always') return { encap: pool.encap, reason: flat('Always -> ', name) };
   if (!local) return { encap: pool.encap, reason: `CrossSubnet: this node has no recorded address -> ${name}` };
   const subnet = local.subnet.network;
   const ip = parseIp(remote.addr)!;
   if (cidrContainsIp(local.subnet, ip.family, ip.value)) {
-    return { encap: Encap.None, reason: `CrossSubnet: ${subnet} contains ${remote.addr} -> plain` };
+    return { encap: Encap.None, reason: flat('CrossSubnet: ', subnet, ' contains ', remote.addr, ' -> plain') };
   }
   const hint = local.subnet.prefix === 32 ? ' (a /32 node address makes CrossSubnet behave as Always)' : '';
-  return { encap: pool.encap, reason: `CrossSubnet: ${subnet} does not contain ${remote.addr} -> ${name}${hint}` };
+  return { encap: pool.encap, reason: flat('CrossSubnet: ', subnet, ' does not contain ', remote.addr, ' -> ', name, hint) };
 }
 
 /** One outcome per address of a local workload, in sorted address order (its claim order). */

@@ -129,9 +129,8 @@ export class Resolvers {
   /** compile() emits allow-list warnings in workload input order: the order each name was first put. */
   private readonly workloadSeq = new Map<string, number>();
   private readonly blocks = new BlockIndex();
-  private readonly blocksByNode = new Map<string, Set<string>>();
-  /** compile() breaks ties between equal block claims by input order: the order each name was first put. */
-  private readonly blockSeq = new Map<string, number>();
+  /** Block names by node, in the order put (a node has a few: a short array weighs less than a Set). */
+  private readonly blocksByNode = new Map<string, string[]>();
   private nextSeq = 0;
   /** Valid pools, sorted by name (the order poolOf searches). */
   private pools: PoolInfo[] = [];
@@ -234,7 +233,7 @@ export class Resolvers {
       this.tracker.noteWarnings();
     }
     const order = { phase: POOL_PHASE, num: 0, text: '', name, seq: 0, sub: 0 };
-    this.routes.setSource(`pool:${name}`, info ? [{ order, outcome: poolOutcome(info) }] : []);
+    this.routes.setSource('pool', name, info ? [{ order, outcome: poolOutcome(info) }] : []);
     // Only blocks inside the pool's old or new CIDR can change owner, flags or encapsulation.
     const affected = new Set<string>();
     for (const p of [before, info]) if (p) for (const b of this.blocks.within(p.cidr)) affected.add(b);
@@ -293,21 +292,32 @@ export class Resolvers {
 
   private onBlock(name: string, ba: BlockAffinity | undefined): void {
     const before = this.inputs.BlockAffinity.get(name);
-    if (before) this.blocksByNode.get(before.spec.node)?.delete(name);
+    // compile() breaks ties between equal block claims by input order: the order each name was first put. The
+    // number lives in the block's own claim (every held block states exactly one), not in a map of its own.
+    const seq = before ? this.blockSeqOf(name) : this.nextSeq++;
+    if (before) {
+      const names = this.blocksByNode.get(before.spec.node);
+      if (names) {
+        names.splice(names.indexOf(name), 1);
+        if (names.length === 0) this.blocksByNode.delete(before.spec.node);
+      }
+      this.blocks.delete(name, parseCidr(before.spec.cidr));
+    }
     if (ba) {
-      if (!before) this.blockSeq.set(name, this.nextSeq++);
       this.inputs.BlockAffinity.set(name, ba);
-      let set = this.blocksByNode.get(ba.spec.node);
-      if (!set) this.blocksByNode.set(ba.spec.node, (set = new Set()));
-      set.add(name);
+      const names = this.blocksByNode.get(ba.spec.node);
+      if (names) names.push(name);
+      else this.blocksByNode.set(ba.spec.node, [name]);
       this.blocks.set(name, parseCidr(ba.spec.cidr));
     } else {
       this.inputs.BlockAffinity.delete(name);
-      this.blockSeq.delete(name);
-      this.blocks.delete(name);
     }
-    if (before && this.blocksByNode.get(before.spec.node)?.size === 0) this.blocksByNode.delete(before.spec.node);
-    this.resolveBlock(name);
+    this.resolveBlock(name, seq);
+  }
+
+  /** The input-order number of held block `name`, from its claim. */
+  private blockSeqOf(name: string): number {
+    return this.routes.sourceItems('ba', name)![0].order.seq;
   }
 
   private onWorkload(name: string, w: WorkloadEndpoint | undefined): void {
@@ -358,14 +368,13 @@ export class Resolvers {
 
   private flagsOf = (c: Cidr): number => poolContaining(this.pools, c)?.flags ?? 0;
 
-  private resolveBlock(name: string): void {
+  private resolveBlock(name: string, seq?: number): void {
     const ba = this.inputs.BlockAffinity.get(name);
-    const items: SourceItem[] = [];
-    if (ba) {
-      const order = { phase: BLOCK_PHASE, num: cidrKey(ba.spec.cidr), text: ba.spec.cidr, name: ba.spec.node, seq: this.blockSeq.get(name)!, sub: 0 };
-      items.push({ order, outcome: blockOutcome(ba, this.blockCtx) });
-    }
-    this.routes.setSource(`ba:${name}`, items);
+    // An array literal is allocated at its size; one grown by push reserves room for 17 (per block, kept).
+    const items: SourceItem[] = ba
+      ? [{ order: { phase: BLOCK_PHASE, num: cidrKey(ba.spec.cidr), text: ba.spec.cidr, name: ba.spec.node, seq: seq ?? this.blockSeqOf(name), sub: 0 }, outcome: blockOutcome(ba, this.blockCtx) }]
+      : [];
+    this.routes.setSource('ba', name, items);
   }
 
   private resolveWorkload(name: string): void {
@@ -376,13 +385,13 @@ export class Resolvers {
           outcome,
         }))
       : [];
-    this.routes.setSource(`wl:${name}`, items);
+    this.routes.setSource('wl', name, items);
   }
 
   private resolveTunnel(): void {
     const { outcomes, tunnelAddr } = tunnelOutcomes(this.inputs.Node.get(this.localNode), this.localNode, this.out.localEncaps, this.flagsOf);
     const items = outcomes.map(({ slot, outcome }) => ({ order: { phase: TUNNEL_PHASE, num: slot, text: '', name: '', seq: 0, sub: 0 }, outcome }));
-    this.routes.setSource('tunnel', items);
+    this.routes.setSource('tunnel', '', items);
     if (tunnelAddr !== this.out.tunnelAddr) this.out = { ...this.out, tunnelAddr };
   }
 
@@ -394,7 +403,7 @@ export class Resolvers {
   private onClusterHost(addr: string, present: boolean): void {
     const host = parseCidr(`${addr}/32`)!;
     if (present) this.hostIndex.set(addr, host);
-    else this.hostIndex.delete(addr);
+    else this.hostIndex.delete(addr, host);
     const ip = Number(host.addr);
     for (let p = 0; p <= 32; p++) {
       const net = p === 0 ? 0 : (ip & (0xffffffff << (32 - p))) >>> 0;
@@ -418,7 +427,7 @@ export class Resolvers {
       if (outcome) items.push({ order: { phase: LEARNED_PHASE, num: cidrKey(l.cidr), text: l.cidr, name: '', seq, sub: 0 }, outcome });
     });
     items.sort((a, b) => compareClaimOrder(a.order, b.order));
-    this.routes.setSource('learned', items);
+    this.routes.setSource('learned', '', items);
   }
 
   private assembleWarnings(): string[] {

@@ -56,11 +56,26 @@ interface DecisionItem {
   order: ClaimOrder;
 }
 
-interface Arbitration {
-  winner: RouteEntry | undefined;
+type Warning = { order: ClaimOrder; text: string };
+
+/**
+ * Everything kept about one prefix (one map entry per prefix rather than a map per aspect: at 20,000 blocks
+ * each map of prefixes is about a megabyte of hash table).
+ */
+interface Prefix {
+  /** Claims in claim order. */
+  claims: SourceItem[];
+  /** Decisions of the last arbitration. */
   decisions: DecisionItem[];
-  warnings: Array<{ order: ClaimOrder; text: string }>;
+  warnings: readonly Warning[];
+  /** The winner as last arbitrated (finalized). */
+  route: RouteEntry | undefined;
+  /** Claims from the datastore beside pools (blocks, workloads, tunnel addresses): learned routes avoid them. */
+  datastoreClaims: number;
 }
+
+/** The warnings of an uncontested prefix (nearly all of them): one shared empty list, not one per prefix. */
+const NO_WARNINGS: readonly Warning[] = Object.freeze([]);
 
 export function sameRoute(a: RouteEntry | undefined, b: RouteEntry | undefined): boolean {
   if (a === b) return true;
@@ -99,18 +114,42 @@ export interface RouteChanges {
   noteWarnings(): void;
 }
 
+/** The kinds of input that state outcomes; a source is one input of a kind, by name. */
+export type SourceGroup = 'pool' | 'ba' | 'wl' | 'tunnel' | 'learned';
+
+/**
+ * Per-source lists by group, then name: the name is the resource's own string, where a joined key ("ba:" +
+ * name) would be one more string per block.
+ */
+class BySource<T> {
+  private readonly groups = new Map<SourceGroup, Map<string, T[]>>();
+
+  get(group: SourceGroup, name: string): T[] | undefined {
+    return this.groups.get(group)?.get(name);
+  }
+
+  /** Holds `items` (none: forgets the source). */
+  set(group: SourceGroup, name: string, items: T[]): void {
+    let byName = this.groups.get(group);
+    if (items.length === 0) {
+      byName?.delete(name);
+      return;
+    }
+    if (!byName) this.groups.set(group, (byName = new Map()));
+    byName.set(name, items);
+  }
+}
+
 export class RouteTable {
-  private readonly sources = new Map<string, SourceItem[]>();
-  private readonly claims = new Map<string, SourceItem[]>();
-  private readonly arbitrations = new Map<string, Arbitration>();
-  private readonly skips = new Map<string, DecisionItem[]>();
-  private readonly routes = new Map<string, RouteEntry>();
+  private readonly sources = new BySource<SourceItem>();
+  /** Prefixes with claims (and, until arbitrated, those that just lost their last one). */
+  private readonly prefixes = new Map<string, Prefix>();
+  private readonly skips = new BySource<DecisionItem>();
   private readonly contested = new Set<string>();
   private readonly routeList = new SortedList<RouteEntry>(compareRoutes);
   private readonly decisionList = new SortedList<DecisionItem>(compareDecisionItems);
   private decisionValues: RouteDecision[] | null = null;
-  /** Prefixes the datastore claims beside pools (blocks, workloads, tunnel addresses): learned routes avoid them. */
-  private readonly datastoreClaims = new Map<string, number>();
+  /** Prefixes with datastore claims (Prefix.datastoreClaims > 0), by network. */
   private readonly datastoreIndex = new BlockIndex();
 
   /** `finalize` turns a prefix's winning claim into its map entry (flags that read more than the claim). */
@@ -121,29 +160,32 @@ export class RouteTable {
 
   /** Re-arbitrates `cidr` if it holds claims (something its winner's finalization reads changed). */
   refresh(cidr: string): void {
-    if (this.claims.has(cidr)) this.arbitrate(cidr);
+    if ((this.prefixes.get(cidr)?.claims.length ?? 0) > 0) this.arbitrate(cidr);
+  }
+
+  /** What source `name` of `group` states now. */
+  sourceItems(group: SourceGroup, name: string): readonly SourceItem[] | undefined {
+    return this.sources.get(group, name);
   }
 
   route(cidr: string): RouteEntry | undefined {
-    return this.routes.get(cidr);
+    return this.prefixes.get(cidr)?.route;
   }
 
-  /** Replaces what source `key` (e.g. "ba:<name>") states; re-arbitrates the prefixes it claimed or claims. */
-  setSource(key: string, items: SourceItem[]): void {
-    const old = this.sources.get(key) ?? [];
+  /** Replaces what source `name` of `group` states; re-arbitrates the prefixes it claimed or claims. */
+  setSource(group: SourceGroup, name: string, items: SourceItem[]): void {
+    const old = this.sources.get(group, name) ?? [];
     if (old.length === items.length && old.every((o, i) => sameItem(o, items[i]))) return;
-    if (items.length > 0) this.sources.set(key, items);
-    else this.sources.delete(key);
+    this.sources.set(group, name, items);
     const dirty = new Set<string>();
     for (const it of old) {
       if (!it.outcome.claim) continue;
-      this.countDatastoreClaim(it, -1);
-      const list = this.claims.get(it.outcome.cidr)!;
-      list.splice(list.indexOf(it), 1);
-      if (list.length === 0) this.claims.delete(it.outcome.cidr);
+      const p = this.prefixes.get(it.outcome.cidr)!;
+      this.countDatastoreClaim(p, it, -1);
+      p.claims.splice(p.claims.indexOf(it), 1);
       dirty.add(it.outcome.cidr);
     }
-    for (const d of this.skips.get(key) ?? []) this.listRemove(d);
+    for (const d of this.skips.get(group, name) ?? []) this.listRemove(d);
     const skips: DecisionItem[] = [];
     for (const it of items) {
       const o = it.outcome;
@@ -153,9 +195,11 @@ export class RouteTable {
         this.listInsert(d);
         continue;
       }
-      this.countDatastoreClaim(it, 1);
-      const list = this.claims.get(o.cidr);
-      if (!list) this.claims.set(o.cidr, [it]);
+      let p = this.prefixes.get(o.cidr);
+      if (!p) this.prefixes.set(o.cidr, (p = { claims: [], decisions: [], warnings: NO_WARNINGS, route: undefined, datastoreClaims: 0 }));
+      this.countDatastoreClaim(p, it, 1);
+      const list = p.claims;
+      if (list.length === 0) p.claims = [it]; // a literal is allocated at its size
       else {
         let i = list.length;
         while (i > 0 && compareClaimOrder(list[i - 1].order, it.order) > 0) i--;
@@ -163,19 +207,16 @@ export class RouteTable {
       }
       dirty.add(o.cidr);
     }
-    if (skips.length > 0) this.skips.set(key, skips);
-    else this.skips.delete(key);
+    this.skips.set(group, name, skips);
     for (const cidr of dirty) this.arbitrate(cidr);
   }
 
-  private countDatastoreClaim(it: SourceItem, delta: number): void {
+  private countDatastoreClaim(p: Prefix, it: SourceItem, delta: number): void {
     if (it.order.phase < BLOCK_PHASE || it.order.phase > TUNNEL_PHASE) return;
     const cidr = it.outcome.cidr;
-    const n = (this.datastoreClaims.get(cidr) ?? 0) + delta;
-    if (n > 0) this.datastoreClaims.set(cidr, n);
-    else this.datastoreClaims.delete(cidr);
-    if (n === 1 && delta > 0) this.datastoreIndex.set(cidr, parseCidr(cidr));
-    if (n === 0) this.datastoreIndex.delete(cidr);
+    p.datastoreClaims += delta;
+    if (p.datastoreClaims === 1 && delta > 0) this.datastoreIndex.set(cidr, parseCidr(cidr));
+    if (p.datastoreClaims === 0) this.datastoreIndex.delete(cidr, parseCidr(cidr));
   }
 
   /** Whether a datastore claim (pools aside) contains `c` or lies inside it. */
@@ -183,49 +224,50 @@ export class RouteTable {
     const base = Number(c.addr);
     for (let p = 0; p <= c.prefix; p++) {
       const net = p === 0 ? 0 : (base & (0xffffffff << (32 - p))) >>> 0;
-      if (this.datastoreClaims.has(`${net >>> 24}.${(net >>> 16) & 255}.${(net >>> 8) & 255}.${net & 255}/${p}`)) return true;
+      if ((this.prefixes.get(`${net >>> 24}.${(net >>> 16) & 255}.${(net >>> 8) & 255}.${net & 255}/${p}`)?.datastoreClaims ?? 0) > 0) return true;
     }
     return this.datastoreIndex.within(c).some((name) => parseCidr(name)!.prefix >= c.prefix);
   }
 
   private arbitrate(cidr: string): void {
-    const prev = this.arbitrations.get(cidr);
-    for (const d of prev?.decisions ?? []) this.listRemove(d);
-    const next: Arbitration = { winner: undefined, decisions: [], warnings: [] };
+    const p = this.prefixes.get(cidr);
+    if (!p) return;
+    for (const d of p.decisions) this.listRemove(d);
+    const decisions: DecisionItem[] = [];
+    const warnings: Warning[] = [];
     let held: { entry: RouteEntry; owner: string } | undefined;
     const key = cidrKey(cidr);
-    for (const { order, outcome } of this.claims.get(cidr) ?? []) {
+    for (const { order, outcome } of p.claims) {
       const claim = outcome.claim!;
       if (held && PRIORITY[held.entry.kind] >= PRIORITY[claim.entry.kind]) {
         const reason = ignoredClaim(cidr, held.owner, claim.owner);
-        next.warnings.push({ order, text: reason });
-        next.decisions.push({ d: ignoredDecision(outcome, claim.entry, reason), key, order });
+        warnings.push({ order, text: reason });
+        decisions.push({ d: ignoredDecision(outcome, claim.entry, reason), key, order });
         continue;
       }
-      if (held) next.warnings.push({ order, text: overriddenClaim(cidr, held.owner, claim.owner) });
+      if (held) warnings.push({ order, text: overriddenClaim(cidr, held.owner, claim.owner) });
       held = claim;
-      next.decisions.push({ d: placedDecision(outcome, claim.entry), key, order });
+      decisions.push({ d: placedDecision(outcome, claim.entry), key, order });
     }
-    next.winner = held ? this.finalize(held.entry) : undefined;
-    for (const d of next.decisions) this.listInsert(d);
-    if (next.decisions.length > 0) this.arbitrations.set(cidr, next);
-    else this.arbitrations.delete(cidr);
-
-    const before = this.routes.get(cidr);
-    if (!sameRoute(before, next.winner)) {
+    // Kept per prefix: trimmed to its length (push reserves room for 17 entries).
+    p.decisions = decisions.slice();
+    for (const d of p.decisions) this.listInsert(d);
+    const winner = held ? this.finalize(held.entry) : undefined;
+    const before = p.route;
+    if (!sameRoute(before, winner)) {
       this.changes.noteRoute(cidr, before);
       if (before) this.routeList.remove(before);
-      if (next.winner) {
-        this.routes.set(cidr, next.winner);
-        this.routeList.insert(next.winner);
-      } else this.routes.delete(cidr);
+      if (winner) this.routeList.insert(winner);
+      p.route = winner;
     }
-    const prevWarnings = prev?.warnings ?? [];
-    if (prevWarnings.length !== next.warnings.length || prevWarnings.some((w, i) => w.text !== next.warnings[i].text || compareClaimOrder(w.order, next.warnings[i].order) !== 0)) {
+    const prevWarnings = p.warnings;
+    if (prevWarnings.length !== warnings.length || prevWarnings.some((w, i) => w.text !== warnings[i].text || compareClaimOrder(w.order, warnings[i].order) !== 0)) {
       this.changes.noteWarnings();
     }
-    if (next.warnings.length > 0) this.contested.add(cidr);
+    p.warnings = warnings.length > 0 ? warnings : NO_WARNINGS;
+    if (warnings.length > 0) this.contested.add(cidr);
     else this.contested.delete(cidr);
+    if (p.claims.length === 0) this.prefixes.delete(cidr);
   }
 
   private listInsert(d: DecisionItem): void {
@@ -240,8 +282,8 @@ export class RouteTable {
 
   /** Conflict warnings in claim order (as compile() emits them while claiming). */
   conflictWarnings(): string[] {
-    const all: Array<{ order: ClaimOrder; text: string }> = [];
-    for (const cidr of this.contested) all.push(...this.arbitrations.get(cidr)!.warnings);
+    const all: Warning[] = [];
+    for (const cidr of this.contested) all.push(...this.prefixes.get(cidr)!.warnings);
     return all.sort((a, b) => compareClaimOrder(a.order, b.order)).map((w) => w.text);
   }
 

@@ -296,6 +296,9 @@ export class SqliteDatastore extends BaseDatastore {
     this.readOnly = opts.readOnly ?? false;
     this.db = opts.readOnly ? openReadOnly(url, file) : openForWriting(file);
     this.db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 10_000}`);
+    // SQLite's own default page cache (2 MiB) rather than better-sqlite3's 16 MiB: an agent reads the store in
+    // full once at start and then only the change log, so a large cache is resident memory that buys nothing.
+    this.db.pragma('cache_size = -2000');
     if (!opts.readOnly) {
       this.db.pragma('journal_mode = WAL');
       // NORMAL is durable across process crashes in WAL mode; only a power loss can drop the last commits.
@@ -380,10 +383,11 @@ export class SqliteDatastore extends BaseDatastore {
     const read = this.db.transaction(() => {
       const items: StoredResource[] = [];
       for (const kind of kinds) {
+        // Row by row: the rows' JSON texts are never all held at once (tens of MB at issue #12's scale).
         const rows =
           filter.node !== undefined && kind === 'WorkloadEndpoint'
-            ? this.stmts.listOfNode.all(kind, filter.node)
-            : this.stmts.list.all(kind);
+            ? this.stmts.listOfNode.iterate(kind, filter.node)
+            : this.stmts.list.iterate(kind);
         for (const r of rows) items.push(JSON.parse(r.json) as StoredResource);
       }
       return { revision: this.stmts.revision.get()!.value, items };

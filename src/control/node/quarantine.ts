@@ -35,7 +35,46 @@ interface NodeIp {
   addr: string;
 }
 
+/** A block's CIDR as one number (network * 64 + prefix): a number per block, not an object (20,000 blocks). */
+const packCidr = (c: Cidr4): number => c.base * 64 + c.prefix;
+
+function unpackCidr(packed: number): Cidr4 {
+  const prefix = packed % 64;
+  return { base: (packed - prefix) / 64, prefix, size: 2 ** (32 - prefix) };
+}
+
 const keyOf = (kind: string, name: string) => `${kind}/${name}`;
+
+/**
+ * Records by keyOf key, held per kind under the record's own name string: a map keyed by the joined text
+ * would hold one more string per record (25,000 at issue #12's scale).
+ */
+class Records {
+  private readonly byKind = new Map<string, Map<string, Resource>>();
+
+  get(key: string): Resource | undefined {
+    const slash = key.indexOf('/');
+    return this.byKind.get(key.slice(0, slash))?.get(key.slice(slash + 1));
+  }
+
+  set(r: Resource): void {
+    let named = this.byKind.get(r.kind);
+    if (!named) this.byKind.set(r.kind, (named = new Map()));
+    named.set(r.metadata.name, r);
+  }
+
+  delete(r: Resource): void {
+    this.byKind.get(r.kind)?.delete(r.metadata.name);
+  }
+
+  clear(): void {
+    this.byKind.clear();
+  }
+
+  *values(): Iterable<Resource> {
+    for (const named of this.byKind.values()) yield* named.values();
+  }
+}
 
 function parseIPv4(text: string): number | undefined {
   const ip = parseIp(text);
@@ -51,9 +90,7 @@ function tunnelAddrs(n: Node): string[] {
 }
 
 export class Admission {
-  private readonly raw = new Map<string, Resource>();
-  /** What the compiler holds (same object as raw when admitted). */
-  private readonly admitted = new Map<string, Resource>();
+  private readonly raw = new Records();
   private readonly reasons = new Map<string, QuarantineEntry>();
   /** Node names by underlay address. */
   private readonly byAddr = new Map<string, Set<string>>();
@@ -63,9 +100,12 @@ export class Admission {
   private nodeIps = new SortedList<NodeIp>((x, y) => x.ip - y.ip);
   private readonly nodeIpOf = new Map<string, NodeIp>();
   /** Parsed CIDR of every block, by name: a node's address change re-checks only the blocks that hold it. */
-  private readonly blockCidrs = new Map<string, Cidr4>();
-  /** Block names by prefix length and base address: the blocks holding an address are a few lookups away. */
-  private readonly blocksByPrefix = new Map<number, Map<number, Set<string>>>();
+  private readonly blockCidrs = new Map<string, number>();
+  /**
+   * Block names by prefix length and base address: the blocks holding an address are a few lookups away. A base
+   * almost always holds one block, kept as its bare name; a Set only where several share it.
+   */
+  private readonly blocksByPrefix = new Map<number, Map<number, string | Set<string>>>();
   /** Keys of the WorkloadEndpoints held (this node's few), re-checked whenever a node changes. */
   private readonly workloadKeys = new Set<string>();
   /** Tunnel addresses of the nodes held, with how many nodes record each. */
@@ -90,7 +130,6 @@ export class Admission {
   /** Replaces every input (a full list) and returns the admitted subset as the compiler's snapshot. */
   reset(snapshot: CompilerSnapshot): CompilerSnapshot {
     this.raw.clear();
-    this.admitted.clear();
     this.reasons.clear();
     this.byAddr.clear();
     this.nodeIps = new SortedList<NodeIp>((x, y) => x.ip - y.ip);
@@ -108,15 +147,16 @@ export class Admission {
     ];
     for (const r of all) this.hold(r);
     for (const r of all) this.decide(r.kind, r.metadata.name);
-    const admittedOf = <R extends Resource>(kind: CompilerKind): R[] =>
-      [...this.admitted.values()].filter((r): r is R => r.kind === kind);
-    return {
-      pools: admittedOf<IPPool>('IPPool'),
-      nodes: admittedOf<Node>('Node'),
-      blockAffinities: admittedOf<BlockAffinity>('BlockAffinity'),
-      workloads: admittedOf<WorkloadEndpoint>('WorkloadEndpoint'),
-      configs: admittedOf<OverlayConfiguration>('OverlayConfiguration'),
+    const out: CompilerSnapshot = { pools: [], nodes: [], blockAffinities: [], workloads: [], configs: [] };
+    const into = {
+      IPPool: out.pools as IPPool[],
+      Node: out.nodes as Node[],
+      BlockAffinity: out.blockAffinities as BlockAffinity[],
+      WorkloadEndpoint: out.workloads as WorkloadEndpoint[],
+      OverlayConfiguration: out.configs as OverlayConfiguration[],
     };
+    for (const r of this.raw.values()) if (!this.reasons.has(keyOf(r.kind, r.metadata.name))) (into[r.kind] as Resource[]).push(r);
+    return out;
   }
 
   /** Applies raw deltas; returns what the compiler must see (records entering or leaving quarantine included). */
@@ -124,8 +164,11 @@ export class Admission {
     const touched = new Set<string>();
     const touchedAddrs = new Set<string>();
     let nodesChanged = false;
+    /** What the compiler held for each key an event names, before the batch changed raw. */
+    const heldBefore = new Map<string, Resource | undefined>();
     for (const ev of events) {
       const key = keyOf(ev.kind, ev.name);
+      if (!heldBefore.has(key)) heldBefore.set(key, this.admitted(key));
       const before = this.raw.get(key);
       if (before) this.release(before);
       if (ev.type === 'put') this.hold(ev.resource as Resource);
@@ -147,7 +190,8 @@ export class Admission {
       if (ip === undefined) continue;
       for (const [prefix, byBase] of this.blocksByPrefix) {
         const size = 2 ** (32 - prefix);
-        for (const name of byBase.get(ip - (ip % size)) ?? []) touched.add(keyOf('BlockAffinity', name));
+        const held = byBase.get(ip - (ip % size));
+        for (const name of typeof held === 'string' ? [held] : (held ?? [])) touched.add(keyOf('BlockAffinity', name));
       }
     }
     if (nodesChanged) for (const key of this.workloadKeys) touched.add(key);
@@ -157,7 +201,7 @@ export class Admission {
       const slash = key.indexOf('/');
       const kind = key.slice(0, slash) as CompilerKind;
       const name = key.slice(slash + 1);
-      const before = this.admitted.get(key);
+      const before = heldBefore.has(key) ? heldBefore.get(key) : this.admitted(key);
       const after = this.decide(kind, name);
       if (after === before) continue;
       out.push(after ? { type: 'put', kind, name, resource: after } : { type: 'delete', kind, name });
@@ -165,19 +209,28 @@ export class Admission {
     return out;
   }
 
+  /**
+   * What the compiler holds for `key`: the raw record unless quarantined. Derived rather than kept as a second
+   * map of every record (25,000 at issue #12's scale).
+   */
+  private admitted(key: string): Resource | undefined {
+    return this.reasons.has(key) ? undefined : this.raw.get(key);
+  }
+
   private hold(r: Resource): void {
     const key = keyOf(r.kind, r.metadata.name);
-    this.raw.set(key, r);
+    this.raw.set(r);
     if (r.kind === 'WorkloadEndpoint') this.workloadKeys.add(key);
     if (r.kind === 'BlockAffinity') {
       const c = parseCidr4(r.spec.cidr);
       if (c) {
-        this.blockCidrs.set(r.metadata.name, c);
+        this.blockCidrs.set(r.metadata.name, packCidr(c));
         let byBase = this.blocksByPrefix.get(c.prefix);
         if (!byBase) this.blocksByPrefix.set(c.prefix, (byBase = new Map()));
-        let names = byBase.get(c.base);
-        if (!names) byBase.set(c.base, (names = new Set()));
-        names.add(r.metadata.name);
+        const names = byBase.get(c.base);
+        if (names === undefined) byBase.set(c.base, r.metadata.name);
+        else if (typeof names !== 'string') names.add(r.metadata.name);
+        else if (names !== r.metadata.name) byBase.set(c.base, new Set([names, r.metadata.name]));
       }
     }
     if (r.kind === 'Node') {
@@ -201,16 +254,19 @@ export class Admission {
 
   private release(r: Resource): void {
     const key = keyOf(r.kind, r.metadata.name);
-    this.raw.delete(key);
+    this.raw.delete(r);
     this.workloadKeys.delete(key);
-    if (r.kind === 'BlockAffinity') {
-      const c = this.blockCidrs.get(r.metadata.name);
+    const packed = r.kind === 'BlockAffinity' ? this.blockCidrs.get(r.metadata.name) : undefined;
+    if (r.kind === 'BlockAffinity' && packed !== undefined) {
+      const c = unpackCidr(packed);
       this.blockCidrs.delete(r.metadata.name);
-      const byBase = c && this.blocksByPrefix.get(c.prefix);
-      const names = c && byBase?.get(c.base);
-      names?.delete(r.metadata.name);
-      if (c && names?.size === 0) byBase!.delete(c.base);
-      if (c && byBase?.size === 0) this.blocksByPrefix.delete(c.prefix);
+      const byBase = this.blocksByPrefix.get(c.prefix)!;
+      const names = byBase.get(c.base);
+      if (typeof names !== 'string') {
+        names?.delete(r.metadata.name);
+        if (names?.size === 1) byBase.set(c.base, names.values().next().value!);
+      } else if (names === r.metadata.name) byBase.delete(c.base);
+      if (byBase.size === 0) this.blocksByPrefix.delete(c.prefix);
     }
     if (r.kind === 'Node') {
       for (const t of tunnelAddrs(r)) {
@@ -236,11 +292,9 @@ export class Admission {
     const r = this.raw.get(key);
     const reason = r ? this.problemOf(r) : undefined;
     if (r && reason === undefined) {
-      this.admitted.set(key, r);
       this.reasons.delete(key);
       return r;
     }
-    this.admitted.delete(key);
     if (r && reason !== undefined) this.reasons.set(key, { kind, name, reason });
     else this.reasons.delete(key);
     return undefined;

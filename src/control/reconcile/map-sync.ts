@@ -64,14 +64,19 @@ export function planMapSync(current: MapContents | readonly MapEntry[], desired:
 
 /** Reads every entry, in batches where the map type allows it. */
 export function readMap(map: SyncableMap): Map<string, Buffer> {
+  return contentsOf(readEntries(map));
+}
+
+/** Every entry of the map, in batches where the map type allows it. */
+export function readEntries(map: SyncableMap): readonly MapEntry[] {
   if (map.batchLookup) {
     try {
-      return contentsOf(map.batchLookup());
+      return map.batchLookup();
     } catch (err) {
       if (!isBatchUnsupported(err)) throw err;
     }
   }
-  return contentsOf(map.entries());
+  return map.entries();
 }
 
 /** Writes (in batches where the map type allows it) then deletes; true when single-entry calls were needed. */
