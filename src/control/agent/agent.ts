@@ -62,6 +62,7 @@ import { publishNodeRecord } from './publish.js';
 import { Admission, type QuarantineEntry } from '../node/quarantine.js';
 import { registerNode } from './register.js';
 import { WatchCache, type CacheDelta } from './watch-cache.js';
+import { collectGarbageNow } from './heap.js';
 
 export interface AgentOptions {
   node: string;
@@ -174,6 +175,9 @@ export class Agent {
   private neighbourMonitor?: NeighbourMonitor;
   /** BIRD learned other routes since the last pass: the compiler takes them in the loop. */
   private learnedChanged = false;
+  /** A full load ran since the last collection: collect its garbage once the maps hold it (heap.ts). */
+  private loadGarbage = false;
+  private gcTimer?: NodeJS.Timeout;
 
   constructor(private readonly opts: AgentOptions) {
     this.pins = new PinLayout(opts.bpffs, opts.node);
@@ -315,6 +319,7 @@ export class Agent {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    clearTimeout(this.gcTimer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.neighbourMonitor?.stop();
     await this.cache?.stop();
@@ -415,7 +420,10 @@ export class Agent {
       this.inbox = { deltas: [] };
       this.unmeasured = deltas;
       const started = process.hrtime.bigint();
-      if (reset) this.take(this.compiler.load(this.admission.reset(snapshotOf(reset))), true);
+      if (reset) {
+        this.take(this.compiler.load(this.admission.reset(snapshotOf(reset))), true);
+        this.loadGarbage = true;
+      }
       if (deltas.length > 0) this.applyDeltas(deltas);
       if (this.learnedChanged) {
         this.learnedChanged = false;
@@ -438,6 +446,12 @@ export class Agent {
       if (this.inbox.reset || this.inbox.deltas.length > 0) continue;
       const retryIn = this.runner.nextRetryIn();
       this.health.inSync = this.cache.synced && this.runner.settled;
+      if (this.health.inSync && this.loadGarbage) {
+        this.loadGarbage = false;
+        // Not in this pass: a burst of events right after a load is served first.
+        clearTimeout(this.gcTimer);
+        this.gcTimer = setTimeout(collectGarbageNow, 1000).unref();
+      }
       if (retryIn !== undefined) {
         if (this.retryTimer) clearTimeout(this.retryTimer);
         this.retryTimer = setTimeout(() => this.schedule(), retryIn);
@@ -697,7 +711,10 @@ export class Agent {
         }),
       }),
       nextHops: new NextHopSyncer(MAP_NAMES.nextHops, () => maps().nextHops, {
-        nodes: () => this.routeIndex().knownNodes,
+        nodes: () => ({
+          keys: () => keysOf(this.compiler.knownNodes(), (n) => n.addr),
+          has: (addr: string) => this.compiler.knownNode(addr) !== undefined,
+        }),
         gatewayFor: () => (this.gateways ??= underlayGatewayResolver()),
         uplink: { ifindex: this.uplink.ifindex, mac: this.uplink.mac },
         enabled: this.opts.nextHopMacs !== false && this.uplink.mac !== '',

@@ -106,6 +106,11 @@ export class IncrementalCompiler {
     return this.core.nodes.knownNode(addr);
   }
 
+  /** Every known node now, without building `state`. */
+  knownNodes(): readonly KnownNodeEntry[] {
+    return this.core.nodes.knownValues();
+  }
+
   /** The source allow-list entry with key `key` (sourceAllowKey) now, without building `state`. */
   sourceAllowEntry(key: string): SourceAllowEntry | undefined {
     return this.core.sourceAllowEntry(key);
