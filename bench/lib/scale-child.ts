@@ -20,6 +20,7 @@ import { run } from '../../test/harness/netns.js';
 import { startByteProxy, type ByteProxy } from './byte-proxy.js';
 import { syntheticBlocks } from './control-plane.js';
 import { bytesRead, cpuMs, memoryMB } from './proc-stat.js';
+import { AGENT_RUNTIME_ENV } from '../../src/control/agent/runtime-env.js';
 import { LOCAL_NODE, SCALE, scaleNode, seedCluster, syntheticWorkload, type Seeded } from './scale-seed.js';
 
 export interface ScaleChildArgs {
@@ -213,7 +214,8 @@ async function main(): Promise<ScaleBackendResult> {
     agent = track(
       spawn(process.execPath, [cli, 'load', '--node', LOCAL_NODE, '--bpffs', args.bpffs, '--datastore', agentUrl, '--uplink', args.uplink,
         '--address', args.address, '--health-addr', `127.0.0.1:${healthPort}`, '--metrics-addr', `127.0.0.1:${healthPort + 1}`, '--log-level', 'warn'],
-      { stdio: ['ignore', 'ignore', 'pipe'] }),
+      // As deployed (systemd unit, DaemonSet): the same V8 and malloc settings.
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...AGENT_RUNTIME_ENV } }),
     );
     let agentLog = '';
     const agentErrors = new Set<string>();

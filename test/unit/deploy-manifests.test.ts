@@ -14,6 +14,7 @@ import type { IDaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { loadManifests } from '../../src/control/validation/index.js';
+import { AGENT_RUNTIME_ENV } from '../../src/control/agent/runtime-env.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const DIR = join(ROOT, 'deploy', 'kubernetes');
@@ -84,6 +85,8 @@ describe('deploy/kubernetes manifests', () => {
     expect(ds.spec!.updateStrategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } });
     expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(0);
 
+    // the runtime environment the bench measures (src/control/agent/runtime-env.ts)
+    for (const [name, value] of Object.entries(AGENT_RUNTIME_ENV)) expect(agent.env).toContainEqual({ name, value });
     // --node from the downward API
     expect(agent.args!.slice(0, 3)).toEqual(['load', '--node', '$(NODE_NAME)']);
     expect(agent.env).toContainEqual({ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } });

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCommand } from '../../src/control/cli/commands/load.js';
+import { AGENT_RUNTIME_ENV } from '../../src/control/agent/runtime-env.js';
 import { isRoot } from '../harness/privileges.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -61,6 +62,13 @@ describe('deploy/systemd/bpf-overlay.service', () => {
     const missing = verify(UNIT.replace('ExecStart=/usr/bin/node', 'ExecStart=/usr/bin/no-such-node'));
     expect(missing.status).not.toBe(0);
     expect(missing.output).toMatch(/no-such-node/);
+  });
+
+  it('runs the agent in the runtime environment the bench measures (src/control/agent/runtime-env.ts)', () => {
+    const set = new Map(
+      (directives(UNIT).get('Environment') ?? []).flatMap((line) => line.split(/\s+/).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as const)),
+    );
+    for (const [name, value] of Object.entries(AGENT_RUNTIME_ENV)) expect(set.get(name), name).toBe(value);
   });
 
   it('restarts always, stops with SIGTERM, and never unloads the data path', () => {
