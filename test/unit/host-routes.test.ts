@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import { describe, expect, it } from 'vitest';
 import { Encap, RouteFlags, RouteKind, ZERO_MAC, type RouteEntry } from '../../src/control/maps/layout.js';
-import { HOST_ROUTE_PROTO, hostRouteMetric } from '../../src/control/host/routes.js';
+import { HOST_ROUTE_PROTO, hostRouteMetric, inNextHopOrder } from '../../src/control/host/routes.js';
 import { planHostRouteCommands, planHostRoutes } from '../../src/control/reconcile/host-routes.js';
 
 function route(cidr: string, kind: RouteKind, encap: Encap, nextHop = '0.0.0.0'): RouteEntry {
@@ -40,6 +40,26 @@ describe('host routes', () => {
     expect(planHostRouteCommands([same, stale], [changed], 1500)).toEqual([
       `route replace 192.168.1.0/26 via 10.0.1.254 dev eth0 onlink proto ${HOST_ROUTE_PROTO} metric 1500 src 192.168.0.1 mtu lock 1480`,
       `route del 192.168.9.0/26 proto ${HOST_ROUTE_PROTO} metric 1500`,
+    ]);
+  });
+
+  it('writes routes through one next hop one after another, in the given order within each next hop, deletes last', () => {
+    const via = (dst: string, gateway: string, extra: { src?: string; mtu?: number } = {}) => ({ dst, gateway, dev: 'eth0', ...extra });
+    const desired = [
+      via('192.168.1.0/26', '10.0.1.2'),
+      via('192.168.2.0/26', '10.0.1.254', { src: '192.168.0.1', mtu: 1480 }),
+      via('192.168.3.0/26', '10.0.1.2'),
+      via('192.168.4.0/26', '10.0.1.254', { src: '192.168.0.1', mtu: 1450 }),
+      via('192.168.5.0/26', '10.0.1.254', { src: '192.168.0.1', mtu: 1480 }),
+    ];
+    expect(inNextHopOrder(desired).map((r) => r.dst)).toEqual(['192.168.1.0/26', '192.168.3.0/26', '192.168.4.0/26', '192.168.2.0/26', '192.168.5.0/26']);
+    const lines = planHostRouteCommands([via('192.168.9.0/26', '10.0.1.9'), desired[2]], desired, 1500);
+    expect(lines.map((l) => l.split(' ').slice(0, 5).join(' '))).toEqual([
+      'route replace 192.168.1.0/26 via 10.0.1.2',
+      'route replace 192.168.4.0/26 via 10.0.1.254',
+      'route replace 192.168.2.0/26 via 10.0.1.254',
+      'route replace 192.168.5.0/26 via 10.0.1.254',
+      'route del 192.168.9.0/26 proto 201',
     ]);
   });
 

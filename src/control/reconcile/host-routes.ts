@@ -4,6 +4,7 @@
 // resolution before tc egress on the uplink can encapsulate it. This step is their only writer; it touches
 // only routes of protocol HOST_ROUTE_PROTO with its node's metric (host/routes.ts).
 import {
+  inNextHopOrder,
   listHostRoutes,
   routeDeleteLine,
   routeReplaceLine,
@@ -51,11 +52,11 @@ export function sameRoute(a: HostRoute, b: HostRoute): boolean {
 export function planHostRouteCommands(current: readonly HostRoute[], desired: readonly HostRoute[], metric: number): string[] {
   const currentByDst = new Map(current.map((r) => [r.dst, r]));
   const desiredDsts = new Set(desired.map((r) => r.dst));
-  const lines: string[] = [];
-  for (const r of desired) {
+  const replaced = desired.filter((r) => {
     const existing = currentByDst.get(r.dst);
-    if (!existing || !sameRoute(existing, r)) lines.push(routeReplaceLine(r, metric));
-  }
+    return !existing || !sameRoute(existing, r);
+  });
+  const lines = inNextHopOrder(replaced).map((r) => routeReplaceLine(r, metric));
   for (const r of current) if (!desiredDsts.has(r.dst)) lines.push(routeDeleteLine(r.dst, metric));
   return lines;
 }
@@ -121,13 +122,10 @@ export class HostRouteSyncer implements SyncStep {
       const r = this.source.route(cidr);
       const want = r ? planHostRoute(r, ctx) : undefined;
       const have = next.get(cidr);
-      if (want && (!have || !sameRoute(have, want))) {
-        lines.push(routeReplaceLine(want, this.metric));
-        replaced.push(want);
-      } else if (!want && have) {
-        deleted.push(cidr);
-      }
+      if (want && (!have || !sameRoute(have, want))) replaced.push(want);
+      else if (!want && have) deleted.push(cidr);
     }
+    for (const r of inNextHopOrder(replaced)) lines.push(routeReplaceLine(r, this.metric));
     // Replaces before deletes, as everywhere: a destination never loses its route in between.
     for (const dst of deleted) lines.push(routeDeleteLine(dst, this.metric));
     this.mirror = undefined;
