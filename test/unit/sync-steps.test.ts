@@ -110,6 +110,19 @@ describe('step runner', () => {
     expect(settled).toEqual(['publish']);
     expect(runner.settled).toBe(true);
   });
+
+  it('runs only the steps a filter picks, in order, and leaves the others pending for the next run', () => {
+    const order: string[] = [];
+    const runner = new StepRunner();
+    const steps = ['maps', 'addresses', 'routes', 'links'].map((n) => new FlagStep(n, () => void order.push(n)));
+    runner.add(...steps);
+    runner.runDue((s) => s.name === 'routes' || s.name === 'addresses');
+    expect(order).toEqual(['addresses', 'routes']);
+    expect(runner.settled).toBe(false);
+    runner.runDue();
+    expect(order).toEqual(['addresses', 'routes', 'maps', 'links']);
+    expect(runner.settled).toBe(true);
+  });
 });
 
 describe('map step', () => {

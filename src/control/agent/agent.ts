@@ -382,6 +382,10 @@ export class Agent {
       }
       this.passFailures = 0;
       const compiled = process.hrtime.bigint();
+      // A full pass starts the host routes first (tunnel addresses before them: a route's source must be a local
+      // address): their batch keeps the kernel busy in a child process while the maps are written. Passes for
+      // watch events keep the maps first.
+      if (reset) this.runner.runDue((s) => s === this.steps.tunnelAddresses || s === this.steps.hostRoutes);
       this.runner.runDue();
       // Steps find some records to skip too (a full map, a missing veth): noted after they ran.
       if (this.noteQuarantine()) this.runner.runDue();

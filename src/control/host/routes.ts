@@ -3,7 +3,7 @@
 // agents sharing one network namespace (tests, a lab) each list, replace and delete only their own routes,
 // and nobody's routes of another protocol are ever touched.
 import { createHash } from 'node:crypto';
-import { runTool } from './run.js';
+import { runTool, runToolAsync } from './run.js';
 
 export const HOST_ROUTE_PROTO = 201;
 
@@ -78,6 +78,11 @@ export function routeDeleteLine(dst: string, metric: number): string {
  */
 export function runRouteBatch(lines: readonly string[]): void {
   if (lines.length > 0) runTool('ip', ['-force', '-batch', '-'], lines.join('\n') + '\n');
+}
+
+/** runRouteBatch in a child process the event loop does not wait for (the kernel's work overlaps the agent's). */
+export async function runRouteBatchAsync(lines: readonly string[]): Promise<void> {
+  if (lines.length > 0) await runToolAsync('ip', ['-force', '-batch', '-'], lines.join('\n') + '\n');
 }
 
 interface MainRouteJson {

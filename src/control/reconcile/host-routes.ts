@@ -8,7 +8,7 @@ import {
   listHostRoutes,
   routeDeleteLine,
   routeReplaceLine,
-  runRouteBatch,
+  runRouteBatchAsync,
   type HostRoute,
 } from '../host/routes.js';
 import { Encap, RouteFlags, RouteKind, type RouteEntry } from '../maps/layout.js';
@@ -93,7 +93,13 @@ export class HostRouteSyncer implements SyncStep {
     this.full = true;
   }
 
-  run(): void {
+  /**
+   * Plans the marked keys (every key after a resync) and writes them in one `ip -batch`, run in a child process
+   * the agent does not wait for: twenty thousand routes keep the kernel busy for a second or more, which the other
+   * steps and watch events overlap. Keys marked and resyncs asked for meanwhile stay pending for the next run; a
+   * failed batch leaves the kernel unknown, so the next run reads it again.
+   */
+  run(): void | Promise<void> {
     const full = this.full || !this.mirror;
     const ctx = this.source.context();
     const lines: string[] = [];
@@ -128,13 +134,18 @@ export class HostRouteSyncer implements SyncStep {
     for (const r of inNextHopOrder(replaced)) lines.push(routeReplaceLine(r, this.metric));
     // Replaces before deletes, as everywhere: a destination never loses its route in between.
     for (const dst of deleted) lines.push(routeDeleteLine(dst, this.metric));
-    this.mirror = undefined;
-    this.full = true;
-    runRouteBatch(lines);
-    for (const r of replaced) next.set(r.dst, r);
-    for (const d of deleted) next.delete(d);
-    this.mirror = next;
-    this.full = false;
     this.dirty.clear();
+    this.full = false;
+    const written = () => {
+      for (const r of replaced) next.set(r.dst, r);
+      for (const d of deleted) next.delete(d);
+      this.mirror = next;
+    };
+    if (lines.length === 0) return written();
+    this.mirror = undefined;
+    return runRouteBatchAsync(lines).then(written, (err: unknown) => {
+      this.full = true;
+      throw err;
+    });
   }
 }

@@ -80,11 +80,11 @@ export class StepRunner {
   /**
    * Runs, in order, every step with work whose retry time has come. Synchronous steps (kernel writes) finish
    * here; asynchronous ones (datastore writes) are started and report through onSettled, so a slow datastore
-   * never holds back the kernel.
+   * never holds back the kernel. With `only`, just the steps it picks (still in order).
    */
-  runDue(): void {
+  runDue(only?: (step: SyncStep) => boolean): void {
     for (const s of this.steps) {
-      if (!s.pending || this.inFlight.has(s.name)) continue;
+      if (!s.pending || this.inFlight.has(s.name) || (only && !only(s))) continue;
       const failed = this.failures.get(s.name);
       if (failed && failed.retryAt > this.now()) continue;
       let result: void | Promise<void>;
