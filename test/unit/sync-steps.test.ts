@@ -96,17 +96,20 @@ describe('step runner', () => {
     let release!: () => void;
     const order: string[] = [];
     const settled: string[] = [];
-    const runner = new StepRunner({ onSettled: () => settled.push('publish') });
+    const ran: string[] = [];
+    const runner = new StepRunner({ onSettled: () => settled.push('publish'), onRan: (step) => ran.push(step) });
     runner.add(
       new FlagStep('publish', () => new Promise<void>((r) => (release = r)).then(() => void order.push('publish done'))),
       new FlagStep('maps', () => void order.push('maps')),
     );
     runner.runDue();
     expect(order).toEqual(['maps']);
+    expect(ran).toEqual(['maps']);
     expect(runner.settled).toBe(false);
     release();
     await runner.idle(1_000);
     expect(order).toEqual(['maps', 'publish done']);
+    expect(ran).toEqual(['maps', 'publish']);
     expect(settled).toEqual(['publish']);
     expect(runner.settled).toBe(true);
   });

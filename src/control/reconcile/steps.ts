@@ -25,7 +25,7 @@ export interface StepRunnerOptions {
   now?: () => number;
   onFailure?: (f: StepFailure) => void;
   onRecovered?: (step: string, attempts: number) => void;
-  /** How long a synchronous step's run took (ms), successful or not. */
+  /** How long a step's run took (ms), successful or not; an asynchronous step's, once it settled. */
   onRan?: (step: string, ms: number) => void;
   /** An asynchronous step (a datastore write) finished: its outcome is recorded, the caller may run again. */
   onSettled?: () => void;
@@ -102,6 +102,7 @@ export class StepRunner {
           () => this.succeeded(s.name),
           (err: unknown) => this.failed(s.name, err),
         ).finally(() => {
+          this.opts.onRan?.(s.name, performance.now() - started);
           this.inFlight.delete(s.name);
           this.opts.onSettled?.();
         });
