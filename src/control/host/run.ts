@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Runs the system tools the control plane drives (ip, nft). A failure carries the tool's own message.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcessByStdio } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
 
 export class CommandError extends Error {
   override name = 'CommandError';
@@ -28,7 +32,16 @@ export function runTool(cmd: string, args: string[], input?: string): string {
  */
 export function runToolAsync(cmd: string, args: string[], input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    // The input is handed over as a file, whole: written into a pipe, its tail would wait for every turn of this
+    // process's event loop, and the tool with it, while the loop is busy with synchronous work.
+    const stdin = inputFile(input ?? '');
+    const child = (() => {
+      try {
+        return spawn(cmd, args, { stdio: [stdin, 'pipe', 'pipe'] }) as ChildProcessByStdio<null, Readable, Readable>;
+      } finally {
+        closeSync(stdin);
+      }
+    })();
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));
@@ -39,8 +52,17 @@ export function runToolAsync(cmd: string, args: string[], input?: string): Promi
       if (status === 0) resolve(Buffer.concat(out).toString());
       else reject(new CommandError(command, Buffer.concat(err).toString().trim(), status));
     });
-    // A tool that exits early (bad arguments) closes its stdin: that shows as its exit status, not as EPIPE.
-    child.stdin.on('error', () => {});
-    child.stdin.end(input ?? '');
   });
+}
+
+/** A read descriptor of a file holding `input`, already unlinked (a private directory: no other user can swap it). */
+function inputFile(input: string): number {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bo-input-'));
+  try {
+    const file = path.join(dir, 'input');
+    writeFileSync(file, input, { mode: 0o600 });
+    return openSync(file, 'r');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
