@@ -22,7 +22,7 @@ import { BgpSyncer } from '../bgp/index.js';
 import { openDatastore } from '../datastore/index.js';
 import type { Datastore, StoredKind, StoredResource } from '../datastore/types.js';
 import { NftTable } from '../host/nft.js';
-import { hostRouteMetric, listHostRoutes, routeDeleteLine, runRouteBatch, underlayGatewayResolver } from '../host/routes.js';
+import { hostRouteMetric, listHostNexthops, listHostRoutes, nexthopDeleteLine, routeDeleteLine, runRouteBatch, underlayGatewayResolver } from '../host/routes.js';
 import { ensureRouterSysctls } from '../host/sysctl.js';
 import { syncTunnelAddresses } from '../host/tunnel-addresses.js';
 import { detectUplink, type UplinkInfo } from '../host/uplink.js';
@@ -707,6 +707,7 @@ export function unloadNode(pins: PinLayout, logger: Logger): { detachedLinks: nu
   new NftTable(NFT_FAMILY, nftTableName(pins.node)).remove();
   const metric = hostRouteMetric(pins.node);
   runRouteBatch(listHostRoutes(metric).map((r) => routeDeleteLine(r.dst, metric)));
+  runRouteBatch(listHostNexthops(metric).map((n) => nexthopDeleteLine(n.id)));
   syncTunnelAddresses(pins.node, []);
   return { detachedLinks };
 }

@@ -61,8 +61,15 @@ export function inNextHopOrder<T extends HostRoute>(routes: readonly T[]): T[] {
   });
 }
 
-export function routeReplaceLine(r: HostRoute, metric: number): string {
-  const parts = ['route replace', r.dst, 'via', r.gateway, 'dev', r.dev, 'onlink', 'proto', String(HOST_ROUTE_PROTO), 'metric', String(metric)];
+/**
+ * With `nexthop`, the route names a next-hop object (nexthopReplaceLine) instead of carrying its gateway: the
+ * kernel files a route's shared fib_info under its next hop's id, where one with a gateway of its own is filed
+ * under the device alone, so that each route written searches every fib_info of the device (thousands, one per
+ * remote node). Measured with 20,000 routes through 1,000 gateways: 0.26-0.45 s instead of 0.89-1.6 s.
+ */
+export function routeReplaceLine(r: HostRoute, metric: number, nexthop?: number): string {
+  const via = nexthop === undefined ? ['via', r.gateway, 'dev', r.dev, 'onlink'] : ['nhid', String(nexthop)];
+  const parts = ['route replace', r.dst, ...via, 'proto', String(HOST_ROUTE_PROTO), 'metric', String(metric)];
   if (r.src) parts.push('src', r.src);
   if (r.mtu) parts.push('mtu', 'lock', String(r.mtu));
   return parts.join(' ');
@@ -70,6 +77,34 @@ export function routeReplaceLine(r: HostRoute, metric: number): string {
 
 export function routeDeleteLine(dst: string, metric: number): string {
   return `route del ${dst} proto ${HOST_ROUTE_PROTO} metric ${metric}`;
+}
+
+/** A node's next-hop object ids: 65,536 of its own from metric × 65,536 (disjoint per node, as the metrics are). */
+export function nexthopIds(metric: number): { first: number; last: number } {
+  return { first: metric * 65_536, last: metric * 65_536 + 65_535 };
+}
+
+export interface HostNexthop {
+  id: number;
+  gateway: string;
+  dev: string;
+}
+
+/** This node's next-hop objects (protocol HOST_ROUTE_PROTO, ids in its own range). */
+export function listHostNexthops(metric: number): HostNexthop[] {
+  const { first, last } = nexthopIds(metric);
+  const out = runTool('ip', ['-j', 'nexthop', 'show', 'proto', String(HOST_ROUTE_PROTO)]);
+  return (JSON.parse(out || '[]') as Array<{ id: number; gateway?: string; dev?: string }>)
+    .filter((n) => n.id >= first && n.id <= last)
+    .map((n) => ({ id: n.id, gateway: n.gateway ?? '', dev: n.dev ?? '' }));
+}
+
+export function nexthopReplaceLine(n: HostNexthop): string {
+  return `nexthop replace id ${n.id} via ${n.gateway} dev ${n.dev} onlink proto ${HOST_ROUTE_PROTO}`;
+}
+
+export function nexthopDeleteLine(id: number): string {
+  return `nexthop del id ${id}`;
 }
 
 /**
