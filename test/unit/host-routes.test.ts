@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import { describe, expect, it } from 'vitest';
 import { Encap, RouteFlags, RouteKind, ZERO_MAC, type RouteEntry } from '../../src/control/maps/layout.js';
-import { HOST_ROUTE_PROTO, hostRouteMetric, inNextHopOrder } from '../../src/control/host/routes.js';
+import { HOST_ROUTE_PROTO, hostRouteMetric, inNextHopOrder, nexthopIds, nexthopReplaceLine, routeReplaceLine } from '../../src/control/host/routes.js';
 import { planHostRouteCommands, planHostRoutes } from '../../src/control/reconcile/host-routes.js';
 
 function route(cidr: string, kind: RouteKind, encap: Encap, nextHop = '0.0.0.0'): RouteEntry {
@@ -61,6 +61,24 @@ describe('host routes', () => {
       'route replace 192.168.5.0/26 via 10.0.1.254',
       'route del 192.168.9.0/26 proto 201',
     ]);
+  });
+
+  it('names a next-hop object of the node instead of a gateway when given one, keeping source and MTU', () => {
+    const r = { dst: '192.168.2.0/26', gateway: '10.0.1.254', dev: 'eth0', src: '192.168.0.1', mtu: 1450 };
+    expect(nexthopReplaceLine({ id: 98_304_007, gateway: r.gateway, dev: r.dev })).toBe(
+      `nexthop replace id 98304007 via 10.0.1.254 dev eth0 onlink proto ${HOST_ROUTE_PROTO}`,
+    );
+    expect(routeReplaceLine(r, 1500, 98_304_007)).toBe(
+      `route replace 192.168.2.0/26 nhid 98304007 proto ${HOST_ROUTE_PROTO} metric 1500 src 192.168.0.1 mtu lock 1450`,
+    );
+  });
+
+  it("gives each node's next hops an id range of its own, within the kernel's 32-bit ids", () => {
+    const [a, b] = [nexthopIds(hostRouteMetric('node-a')), nexthopIds(hostRouteMetric('node-b'))];
+    expect(a.last - a.first + 1).toBe(65_536);
+    expect(a.last < b.first || b.last < a.first).toBe(true);
+    expect(nexthopIds(1024 + 32767).last).toBeLessThan(2 ** 32);
+    expect(nexthopIds(1024).first).toBeGreaterThan(0);
   });
 
   it("scopes each node's routes by a metric of its own, stable per node name", () => {

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The host routes bpf-overlay owns: protocol HOST_ROUTE_PROTO, and a metric of the node's own, so that several
 // agents sharing one network namespace (tests, a lab) each list, replace and delete only their own routes,
-// and nobody's routes of another protocol are ever touched.
+// and nobody's routes of another protocol are ever touched. Their next-hop objects (same protocol) take ids
+// from a range of the node's own (nexthopIds), for the same reason.
 import { createHash } from 'node:crypto';
 import { runTool, runToolAsync } from './run.js';
 
