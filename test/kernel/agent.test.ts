@@ -206,11 +206,17 @@ kernelDescribe('agent: two nodes, one datastore', () => {
 
   it('unload removes links, pins, nftables table, routes and tunnel addresses', async () => {
     for (const a of agents.splice(0)) await a.stop('SIGTERM');
+    // Host routes go through next-hop objects of the node's own (host/routes.ts routeReplaceLine says why).
+    for (const ns of namespaces) {
+      expect(ns.ip('route', 'show', 'proto', '201')).toMatch(/ nhid \d+ via /);
+      expect(ns.ip('nexthop', 'show', 'proto', '201')).toMatch(/ onlink/);
+    }
     for (let i = 0; i < 2; i++) cli(['unload', '--node', names[i], '--bpffs', bpffs], { ns: namespaces[i] });
     expect(existsSync(`${bpffs}/bpf-overlay`)).toBe(false);
     for (const ns of namespaces) {
       expect(ns.exec('nft', ['list', 'tables'])).not.toMatch(/bpf_overlay/);
       expect(ns.ip('route', 'show', 'proto', '201')).toBe('');
+      expect(ns.ip('nexthop', 'show', 'proto', '201')).toBe('');
       expect(ns.ip('addr', 'show', 'dev', 'lo')).not.toMatch(/lo:bo/);
       expect(ns.exec('tc', ['filter', 'show', 'dev', 'eth0', 'ingress'])).toBe('');
       expect(ns.exec('bpftool', ['net', 'show', 'dev', 'eth0'])).not.toMatch(/tcx|from_uplink|to_uplink/);

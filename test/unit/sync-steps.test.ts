@@ -96,18 +96,34 @@ describe('step runner', () => {
     let release!: () => void;
     const order: string[] = [];
     const settled: string[] = [];
-    const runner = new StepRunner({ onSettled: () => settled.push('publish') });
+    const ran: string[] = [];
+    const runner = new StepRunner({ onSettled: () => settled.push('publish'), onRan: (step) => ran.push(step) });
     runner.add(
       new FlagStep('publish', () => new Promise<void>((r) => (release = r)).then(() => void order.push('publish done'))),
       new FlagStep('maps', () => void order.push('maps')),
     );
     runner.runDue();
     expect(order).toEqual(['maps']);
+    expect(ran).toEqual(['maps']);
     expect(runner.settled).toBe(false);
     release();
     await runner.idle(1_000);
     expect(order).toEqual(['maps', 'publish done']);
+    expect(ran).toEqual(['maps', 'publish']);
     expect(settled).toEqual(['publish']);
+    expect(runner.settled).toBe(true);
+  });
+
+  it('runs only the steps a filter picks, in order, and leaves the others pending for the next run', () => {
+    const order: string[] = [];
+    const runner = new StepRunner();
+    const steps = ['maps', 'addresses', 'routes', 'links'].map((n) => new FlagStep(n, () => void order.push(n)));
+    runner.add(...steps);
+    runner.runDue((s) => s.name === 'routes' || s.name === 'addresses');
+    expect(order).toEqual(['addresses', 'routes']);
+    expect(runner.settled).toBe(false);
+    runner.runDue();
+    expect(order).toEqual(['addresses', 'routes', 'maps', 'links']);
     expect(runner.settled).toBe(true);
   });
 });

@@ -23,7 +23,7 @@ import { openDatastore } from '../datastore/index.js';
 import type { Datastore, StoredKind, StoredResource } from '../datastore/types.js';
 import { listNeighbours, NeighbourMonitor } from '../host/neighbours.js';
 import { NftTable } from '../host/nft.js';
-import { hostRouteMetric, listHostRoutes, routeDeleteLine, runRouteBatch, underlayGatewayResolver } from '../host/routes.js';
+import { hostRouteMetric, listHostNexthops, listHostRoutes, nexthopDeleteLine, routeDeleteLine, runRouteBatch, underlayGatewayResolver } from '../host/routes.js';
 import { ensureRouterSysctls } from '../host/sysctl.js';
 import { syncTunnelAddresses } from '../host/tunnel-addresses.js';
 import { detectUplink, type UplinkInfo } from '../host/uplink.js';
@@ -431,6 +431,10 @@ export class Agent {
       }
       this.passFailures = 0;
       const compiled = process.hrtime.bigint();
+      // A full pass starts the host routes first (tunnel addresses before them: a route's source must be a local
+      // address): their batch keeps the kernel busy in a child process while the maps are written. Passes for
+      // watch events keep the maps first.
+      if (reset) this.runner.runDue((s) => s === this.steps.tunnelAddresses || s === this.steps.hostRoutes);
       this.runner.runDue();
       // Steps find some records to skip too (a full map, a missing veth): noted after they ran.
       if (this.noteQuarantine()) this.runner.runDue();
@@ -787,6 +791,7 @@ export function unloadNode(pins: PinLayout, logger: Logger): { detachedLinks: nu
   new NftTable(NFT_FAMILY, nftTableName(pins.node)).remove();
   const metric = hostRouteMetric(pins.node);
   runRouteBatch(listHostRoutes(metric).map((r) => routeDeleteLine(r.dst, metric)));
+  runRouteBatch(listHostNexthops(metric).map((n) => nexthopDeleteLine(n.id)));
   syncTunnelAddresses(pins.node, []);
   return { detachedLinks };
 }

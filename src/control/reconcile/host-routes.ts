@@ -4,10 +4,15 @@
 // resolution before tc egress on the uplink can encapsulate it. This step is their only writer; it touches
 // only routes of protocol HOST_ROUTE_PROTO with its node's metric (host/routes.ts).
 import {
+  inNextHopOrder,
+  listHostNexthops,
   listHostRoutes,
+  nexthopDeleteLine,
+  nexthopIds,
+  nexthopReplaceLine,
   routeDeleteLine,
   routeReplaceLine,
-  runRouteBatch,
+  runRouteBatchAsync,
   type HostRoute,
 } from '../host/routes.js';
 import { Encap, RouteFlags, RouteKind, type RouteEntry } from '../maps/layout.js';
@@ -43,6 +48,9 @@ export function planHostRoutes(routes: readonly RouteEntry[], ctx: HostRouteCont
   return routes.map((r) => planHostRoute(r, ctx)).filter((r): r is HostRoute => r !== undefined);
 }
 
+/** What one next-hop object stands for: a gateway on a device. */
+export const nexthopKey = (r: { gateway: string; dev: string }): string => `${r.gateway} ${r.dev}`;
+
 export function sameRoute(a: HostRoute, b: HostRoute): boolean {
   return a.gateway === b.gateway && a.dev === b.dev && a.src === b.src && a.mtu === b.mtu;
 }
@@ -51,11 +59,11 @@ export function sameRoute(a: HostRoute, b: HostRoute): boolean {
 export function planHostRouteCommands(current: readonly HostRoute[], desired: readonly HostRoute[], metric: number): string[] {
   const currentByDst = new Map(current.map((r) => [r.dst, r]));
   const desiredDsts = new Set(desired.map((r) => r.dst));
-  const lines: string[] = [];
-  for (const r of desired) {
+  const replaced = desired.filter((r) => {
     const existing = currentByDst.get(r.dst);
-    if (!existing || !sameRoute(existing, r)) lines.push(routeReplaceLine(r, metric));
-  }
+    return !existing || !sameRoute(existing, r);
+  });
+  const lines = inNextHopOrder(replaced).map((r) => routeReplaceLine(r, metric));
   for (const r of current) if (!desiredDsts.has(r.dst)) lines.push(routeDeleteLine(r.dst, metric));
   return lines;
 }
@@ -71,6 +79,8 @@ export interface HostRouteSource {
 export class HostRouteSyncer implements SyncStep {
   readonly name = 'host-routes';
   private mirror?: Map<string, HostRoute>;
+  /** This node's next-hop objects by nexthopKey, with how many routes of the mirror go through each. */
+  private nexthops = new Map<string, { id: number; routes: number }>();
   private full = true;
   private readonly dirty = new Set<string>();
 
@@ -92,13 +102,20 @@ export class HostRouteSyncer implements SyncStep {
     this.full = true;
   }
 
-  run(): void {
+  /**
+   * Plans the marked keys (every key after a resync) and writes them in one `ip -batch`, run in a child process
+   * the agent does not wait for: twenty thousand routes keep the kernel busy for a second or more, which the other
+   * steps and watch events overlap. Keys marked and resyncs asked for meanwhile stay pending for the next run; a
+   * failed batch leaves the kernel unknown, so the next run reads it again.
+   */
+  run(): void | Promise<void> {
     const full = this.full || !this.mirror;
     const ctx = this.source.context();
     const lines: string[] = [];
     let current = this.mirror;
     if (full) {
       current = new Map();
+      this.nexthops = new Map(listHostNexthops(this.metric).map((n) => [nexthopKey(n), { id: n.id, routes: 0 }]));
       const legacy: string[] = [];
       for (const r of listHostRoutes(this.metric, { legacy: true })) {
         if (r.metric === this.metric) current.set(r.dst, r);
@@ -111,6 +128,7 @@ export class HostRouteSyncer implements SyncStep {
       }
       // An older agent's routes carried no metric and would shadow ours: only those we now route are removed.
       for (const dst of legacy) if (desired.has(dst)) lines.push(`route del ${dst} proto 201 metric 0`);
+      for (const r of current.values()) this.count(r, 1);
       for (const dst of current.keys()) this.dirty.add(dst);
       for (const cidr of desired) this.dirty.add(cidr);
     }
@@ -121,22 +139,70 @@ export class HostRouteSyncer implements SyncStep {
       const r = this.source.route(cidr);
       const want = r ? planHostRoute(r, ctx) : undefined;
       const have = next.get(cidr);
-      if (want && (!have || !sameRoute(have, want))) {
-        lines.push(routeReplaceLine(want, this.metric));
-        replaced.push(want);
-      } else if (!want && have) {
-        deleted.push(cidr);
-      }
+      if (want && (!have || !sameRoute(have, want))) replaced.push(want);
+      else if (!want && have) deleted.push(cidr);
     }
-    // Replaces before deletes, as everywhere: a destination never loses its route in between.
-    for (const dst of deleted) lines.push(routeDeleteLine(dst, this.metric));
-    this.mirror = undefined;
-    this.full = true;
-    runRouteBatch(lines);
-    for (const r of replaced) next.set(r.dst, r);
-    for (const d of deleted) next.delete(d);
-    this.mirror = next;
-    this.full = false;
+    // Next hops first, then the routes through them; replaces before deletes, as everywhere: a destination never
+    // loses its route in between; a next hop goes last, once no route of ours goes through it.
+    const routeLines: string[] = [];
+    let allocate: (() => number) | undefined;
+    for (const r of inNextHopOrder(replaced)) {
+      const key = nexthopKey(r);
+      let hop = this.nexthops.get(key);
+      if (!hop) {
+        allocate ??= this.idAllocator();
+        hop = { id: allocate(), routes: 0 };
+        this.nexthops.set(key, hop);
+        lines.push(nexthopReplaceLine({ id: hop.id, gateway: r.gateway, dev: r.dev }));
+      }
+      const have = next.get(r.dst);
+      if (have) this.count(have, -1);
+      this.count(r, 1);
+      routeLines.push(routeReplaceLine(r, this.metric, hop.id));
+    }
+    lines.push(...routeLines);
+    for (const dst of deleted) {
+      lines.push(routeDeleteLine(dst, this.metric));
+      this.count(next.get(dst)!, -1);
+    }
+    for (const [key, hop] of this.nexthops) {
+      if (hop.routes > 0) continue;
+      lines.push(nexthopDeleteLine(hop.id));
+      this.nexthops.delete(key);
+    }
     this.dirty.clear();
+    this.full = false;
+    const written = () => {
+      for (const r of replaced) next.set(r.dst, r);
+      for (const d of deleted) next.delete(d);
+      this.mirror = next;
+    };
+    if (lines.length === 0) return written();
+    this.mirror = undefined;
+    return runRouteBatchAsync(lines).then(written, (err: unknown) => {
+      this.full = true;
+      throw err;
+    });
+  }
+
+  private count(r: HostRoute, by: 1 | -1): void {
+    const hop = this.nexthops.get(nexthopKey(r));
+    if (hop) hop.routes += by;
+  }
+
+  /** Hands out the ids of this node's range that no next hop holds, lowest first. */
+  private idAllocator(): () => number {
+    const { first, last } = nexthopIds(this.metric);
+    const held = new Set([...this.nexthops.values()].map((h) => h.id));
+    let next = first;
+    return () => {
+      while (held.has(next)) next++;
+      if (next > last) {
+        this.full = true;
+        throw new Error(`host routes: more than ${last - first + 1} distinct next hops; the rest are not written`);
+      }
+      held.add(next);
+      return next++;
+    };
   }
 }

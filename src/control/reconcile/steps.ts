@@ -25,7 +25,7 @@ export interface StepRunnerOptions {
   now?: () => number;
   onFailure?: (f: StepFailure) => void;
   onRecovered?: (step: string, attempts: number) => void;
-  /** How long a synchronous step's run took (ms), successful or not. */
+  /** How long a step's run took (ms), successful or not; an asynchronous step's, once it settled. */
   onRan?: (step: string, ms: number) => void;
   /** An asynchronous step (a datastore write) finished: its outcome is recorded, the caller may run again. */
   onSettled?: () => void;
@@ -80,11 +80,11 @@ export class StepRunner {
   /**
    * Runs, in order, every step with work whose retry time has come. Synchronous steps (kernel writes) finish
    * here; asynchronous ones (datastore writes) are started and report through onSettled, so a slow datastore
-   * never holds back the kernel.
+   * never holds back the kernel. With `only`, just the steps it picks (still in order).
    */
-  runDue(): void {
+  runDue(only?: (step: SyncStep) => boolean): void {
     for (const s of this.steps) {
-      if (!s.pending || this.inFlight.has(s.name)) continue;
+      if (!s.pending || this.inFlight.has(s.name) || (only && !only(s))) continue;
       const failed = this.failures.get(s.name);
       if (failed && failed.retryAt > this.now()) continue;
       let result: void | Promise<void>;
@@ -102,6 +102,7 @@ export class StepRunner {
           () => this.succeeded(s.name),
           (err: unknown) => this.failed(s.name, err),
         ).finally(() => {
+          this.opts.onRan?.(s.name, performance.now() - started);
           this.inFlight.delete(s.name);
           this.opts.onSettled?.();
         });
