@@ -223,9 +223,9 @@ function targets(table: TrafficTable | undefined, prog: ProgCostReport | undefin
     const passPath = prog.cases.find((c) => c.hook === 'tc' && /pass/.test(c.label));
     const helpersOf = (label: string): string =>
       /encap/.test(label)
-        ? 'bpf_skb_adjust_room, flow hash, outer IPv4 checksum, bpf_redirect_neigh'
+        ? 'bpf_skb_change_head (bpf_skb_adjust_room for GSO or checksum-offloaded packets), cached route and next-hop lookups, inline outer IPv4 checksum, bpf_redirect (bpf_redirect_neigh without a pre-resolved next hop)'
         : /decap/.test(label)
-          ? 'outer checksum check, known-node lookup, room adjustment, MAC rewrite, redirect'
+          ? 'outer checksum check, cached known-node lookup, inner-source check, room adjustment (bpf_skb_adjust_room in tc, bpf_xdp_adjust_head in XDP), MAC rewrite, redirect'
           : /local/.test(label)
             ? 'MAC rewrite, TTL checksum update, bpf_redirect_peer'
             : /plain/.test(label)
@@ -233,15 +233,18 @@ function targets(table: TrafficTable | undefined, prog: ProgCostReport | undefin
               : /outside/.test(label)
                 ? 'a second LPM lookup (the source, for natOutgoing)'
                 : 'none beyond the lookup';
+    // Issue #14: encapsulation and decapsulation <= 100 ns, every other path (pass, local delivery) <= 50 ns.
+    const budgetOf = (label: string): number => (/encap|decap/.test(label) ? 100 : 50);
     for (const c of prog.cases.filter((c) => c.target)) {
+      const budget = budgetOf(c.label);
       const extra = passPath && c.hook === 'tc' && c !== passPath ? ` ${Math.max(0, c.netNs - passPath.netNs).toFixed(0)} ns more than the pass path (${passPath.netNs.toFixed(0)} ns: parse, LPM lookup, counter);` : '';
       out.push({
-        target: `${c.label} <= 50 ns/packet`,
+        target: `${c.label} <= ${budget} ns/packet`,
         value: `net ${c.netNs.toFixed(1)} ns (fresh ${c.freshNs.toFixed(1)}, repeat=${prog.repeat} ${c.repeatNs})`,
-        met: c.netNs <= 50,
-        note: c.netNs <= 50 ? '' : `over by ${(c.netNs - 50).toFixed(1)} ns`,
+        met: c.netNs <= budget,
+        note: c.netNs <= budget ? '' : `over by ${(c.netNs - budget).toFixed(1)} ns`,
         why:
-          c.netNs <= 50
+          c.netNs <= budget
             ? ''
             : `${extra} helpers on this path: ${helpersOf(c.label)}` + (HAS_PMU ? '' : '; no CPU PMU here, so bpftool prog profile cannot attribute cycles further'),
       });
