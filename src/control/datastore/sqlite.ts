@@ -66,6 +66,25 @@ function openForWriting(file: string): Database.Database {
   return new SqliteDatabase(file);
 }
 
+/**
+ * Switching a store to WAL needs every other connection out of the way, and SQLite answers SQLITE_BUSY at once
+ * there rather than through the busy handler: two processes creating one new store together (two `apply`s, or
+ * CNI ADDs on a fresh node) would see "database is locked". Retried here, within the same budget as the handler.
+ */
+export function whileBusy<T>(step: () => T, budgetMs: number): T {
+  const deadline = Date.now() + budgetMs;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let delayMs = 1; ; delayMs = Math.min(delayMs * 2, 50)) {
+    try {
+      return step();
+    } catch (err) {
+      const busy = String((err as { code?: unknown }).code ?? '').startsWith('SQLITE_BUSY');
+      if (!busy || Date.now() + delayMs > deadline) throw err;
+      Atomics.wait(pause, 0, 0, delayMs);
+    }
+  }
+}
+
 function openReadOnly(url: string, file: string): Database.Database {
   if (!fs.existsSync(file)) {
     throw new DatastoreError(`datastore ${url}: ${file} does not exist (nothing was ever stored there; check --datastore)`);
@@ -300,7 +319,7 @@ export class SqliteDatastore extends BaseDatastore {
     // full once at start and then only the change log, so a large cache is resident memory that buys nothing.
     this.db.pragma('cache_size = -2000');
     if (!opts.readOnly) {
-      this.db.pragma('journal_mode = WAL');
+      whileBusy(() => this.db.pragma('journal_mode = WAL'), opts.busyTimeoutMs ?? 10_000);
       // NORMAL is durable across process crashes in WAL mode; only a power loss can drop the last commits.
       this.db.pragma('synchronous = NORMAL');
       // A store this version already set up is only read here: the write lock is taken only to create or migrate,
