@@ -13,47 +13,12 @@ import {
 } from '../../src/control/datastore/index.js';
 import { API_VERSION, type IPPool, type OverlayConfiguration, type WorkloadEndpoint } from '../../src/control/model/types.js';
 import { childJson, removeChildScripts, runChildScript } from './child-scripts.js';
+import { testEndpoint, testPool } from './resources.js';
+
+export { testEndpoint, testPool };
 
 export function uniqueName(prefix: string): string {
   return `${prefix}-${randomBytes(4).toString('hex')}`;
-}
-
-export function testPool(name: string, cidr: string, spec: Partial<IPPool['spec']> = {}): IPPool {
-  return {
-    apiVersion: API_VERSION,
-    kind: 'IPPool',
-    metadata: { name },
-    spec: {
-      cidr,
-      ipipMode: 'Never',
-      vxlanMode: 'Always',
-      natOutgoing: false,
-      disabled: false,
-      blockSize: 26,
-      nodeSelector: 'all()',
-      ...spec,
-    },
-  };
-}
-
-/** A WorkloadEndpoint of a node with placeholder interface facts (datastore and cache tests). */
-export function testEndpoint(name: string, node: string): WorkloadEndpoint {
-  return {
-    apiVersion: API_VERSION,
-    kind: 'WorkloadEndpoint',
-    metadata: { name },
-    spec: {
-      node,
-      containerID: name,
-      interfaceName: 'eth0',
-      hostInterface: 'bo0',
-      hostIfindex: 1,
-      hostMac: '02:00:00:00:00:01',
-      mac: '02:00:00:00:00:02',
-      ipNetworks: ['10.9.0.1/32'],
-      pool: 'p',
-    },
-  };
 }
 
 function config(name: string, vxlanPort = 4789): OverlayConfiguration {

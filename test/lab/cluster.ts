@@ -18,10 +18,10 @@ import path from 'node:path';
 import { PinLayout } from '../../src/control/node/pins.js';
 import { BirdPaths, killBirdNow } from '../../src/control/bgp/index.js';
 import type { IPPoolSpec, Resource } from '../../src/control/model/types.js';
-import { API_VERSION } from '../../src/control/model/types.js';
 import { cli, startAgent, type AgentProcess } from '../harness/agent.js';
 import { buildDist, cniOk, invokeCni, repoRoot, type CniReply } from '../harness/cni.js';
 import { ETCD_BINARY } from '../harness/etcd.js';
+import { testPool } from '../harness/resources.js';
 import { run, Topology, type Netns } from '../harness/netns.js';
 
 export const CNI_NETWORK = 'bo-e2e';
@@ -157,21 +157,7 @@ export interface Capture {
 
 /** An IPPool resource with Calico's defaults for everything not given. */
 export function ippool(name: string, cidr: string, spec: Partial<IPPoolSpec> = {}): Resource {
-  return {
-    apiVersion: API_VERSION,
-    kind: 'IPPool',
-    metadata: { name },
-    spec: {
-      cidr,
-      ipipMode: 'Never',
-      vxlanMode: 'Never',
-      natOutgoing: false,
-      disabled: false,
-      blockSize: 26,
-      nodeSelector: 'all()',
-      ...spec,
-    },
-  };
+  return testPool(name, cidr, { vxlanMode: 'Never', ...spec });
 }
 
 // Last resort when the test process dies without destroy(): agents are separate processes, pins live on bpffs.

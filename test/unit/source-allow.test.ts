@@ -9,25 +9,17 @@ import { overlayConfigWithDefaults } from '../../src/control/model/parse.js';
 import type { Node, WorkloadEndpoint } from '../../src/control/model/types.js';
 import { sourceAllowMapEntries } from '../../src/control/reconcile/encode.js';
 import { loadManifests } from '../../src/control/validation/index.js';
+import { testEndpoint } from '../harness/resources.js';
 
 function workload(name: string, node: string, hostIfindex: number, allow?: string[]): WorkloadEndpoint {
-  return {
-    apiVersion: 'projectcalico.org/v3',
-    kind: 'WorkloadEndpoint',
-    metadata: { name },
-    spec: {
-      node,
-      containerID: name,
-      interfaceName: 'eth0',
-      hostInterface: `bo${hostIfindex}`,
-      hostIfindex,
-      hostMac: 'ee:ee:ee:ee:ee:ee',
-      mac: '0a:58:c0:a8:01:05',
-      ipNetworks: [`192.168.1.${hostIfindex}/32`],
-      pool: 'p',
-      ...(allow ? { allowSpoofedSourcePrefixes: allow } : {}),
-    },
-  };
+  return testEndpoint(name, node, {
+    hostInterface: `bo${hostIfindex}`,
+    hostIfindex,
+    hostMac: 'ee:ee:ee:ee:ee:ee',
+    mac: '0a:58:c0:a8:01:05',
+    ipNetworks: [`192.168.1.${hostIfindex}/32`],
+    ...(allow ? { allowSpoofedSourcePrefixes: allow } : {}),
+  });
 }
 
 function node(name: string, ipv4Address?: string): Node {
