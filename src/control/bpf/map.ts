@@ -2,31 +2,17 @@
 // A loaded BPF map (BpfMap of types.ts) over the native map: byte-level element and batch operations, with
 // per-CPU values split into one Buffer per possible CPU.
 import { ENOENT } from './errno.js';
-import { BpfError, callNative, closedError, errnoError } from './errors.js';
+import { BpfError, callNative, errnoError } from './errors.js';
+import { KernelObject } from './kernel-object.js';
 import { updateFlagValue } from './flags.js';
 import { nativeAddon, type NativeMap, type NativeMapInfo } from './native.js';
 import type { BpfMap, MapEntry, UpdateFlag } from './types.js';
 
-export class KernelMap implements BpfMap {
-  private info: NativeMapInfo;
-  private closed = false;
-
-  constructor(private readonly handle: NativeMap) {
-    this.info = callNative(() => handle.info());
+export class KernelMap extends KernelObject<NativeMapInfo, NativeMap> implements BpfMap {
+  constructor(handle: NativeMap) {
+    super(handle, 'map');
   }
 
-  get fd(): number {
-    return this.closed ? -1 : this.info.fd;
-  }
-  get name(): string {
-    return this.info.name;
-  }
-  get type(): number {
-    return this.info.type;
-  }
-  get typeName(): string {
-    return this.info.typeName;
-  }
   get keySize(): number {
     return this.info.keySize;
   }
@@ -41,15 +27,6 @@ export class KernelMap implements BpfMap {
   }
   get possibleCpus(): number {
     return this.info.possibleCpus;
-  }
-  /** Kernel id of the map (same for every fd of it). */
-  get id(): number {
-    return this.info.id;
-  }
-
-  private live(): NativeMap {
-    if (this.closed) throw closedError(`map '${this.name}'`);
-    return this.handle;
   }
 
   /** On a per-CPU map, the value comes back in the kernel layout: 8-byte-rounded slots, one per CPU. */
@@ -172,12 +149,6 @@ export class KernelMap implements BpfMap {
   pin(path: string): void {
     const h = this.live();
     callNative(() => h.pin(path));
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.handle.close();
   }
 
   private perCpuStride(): number {

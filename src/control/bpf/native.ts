@@ -5,8 +5,8 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { packageRoot } from '../paths.js';
 
-export interface NativeMapInfo {
-  fd: number;
+/** What a map is, as an object file declares it and as the kernel reports it once loaded. */
+export interface NativeMapShape {
   name: string;
   type: number;
   typeName: string;
@@ -14,6 +14,10 @@ export interface NativeMapInfo {
   valueSize: number;
   maxEntries: number;
   flags: number;
+}
+
+export interface NativeMapInfo extends NativeMapShape {
+  fd: number;
   id: number;
   isPerCpu: boolean;
   possibleCpus: number;
@@ -87,14 +91,7 @@ export interface NativeLink {
   close(): void;
 }
 
-export interface NativeMapSpec {
-  name: string;
-  type: number;
-  typeName: string;
-  keySize: number;
-  valueSize: number;
-  maxEntries: number;
-  flags: number;
+export interface NativeMapSpec extends NativeMapShape {
   pinning: 'none' | 'by_name';
   pinPath?: string;
   internal: boolean;

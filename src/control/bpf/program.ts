@@ -1,39 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 // A loaded BPF program (BpfProgram of types.ts): BPF_PROG_TEST_RUN and pinning.
-import { callNative, closedError } from './errors.js';
+import { callNative } from './errors.js';
+import { KernelObject } from './kernel-object.js';
 import { nativeAddon, type NativeProgram, type NativeProgramInfo } from './native.js';
 import type { BpfProgram, TestRunOptions, TestRunResult } from './types.js';
 
 const DEFAULT_OUTPUT_HEADROOM = 256;
 
-export class KernelProgram implements BpfProgram {
-  private readonly info: NativeProgramInfo;
-  private closed = false;
-
-  constructor(private readonly handle: NativeProgram) {
-    this.info = callNative(() => handle.info());
-  }
-
-  get fd(): number {
-    return this.closed ? -1 : this.info.fd;
-  }
-  get name(): string {
-    return this.info.name;
-  }
-  get type(): number {
-    return this.info.type;
-  }
-  get typeName(): string {
-    return this.info.typeName;
-  }
-  get id(): number {
-    return this.info.id;
+export class KernelProgram extends KernelObject<NativeProgramInfo, NativeProgram> implements BpfProgram {
+  constructor(handle: NativeProgram) {
+    super(handle, 'program');
   }
 
   /** The native handle, for attaching; throws once closed. */
   nativeHandle(): NativeProgram {
-    if (this.closed) throw closedError(`program '${this.name}'`);
-    return this.handle;
+    return this.live();
   }
 
   testRun(opts: TestRunOptions): TestRunResult {
@@ -52,12 +33,6 @@ export class KernelProgram implements BpfProgram {
   pin(path: string): void {
     const h = this.nativeHandle();
     callNative(() => h.pin(path));
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.handle.close();
   }
 }
 
