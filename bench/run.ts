@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { Cluster } from '../test/lab/cluster.js';
 import { helperCostMarkdown, measureHelperCosts, type HelperCostReport } from './lib/helper-cost.js';
 import { measureProgramCosts, type ProgCostReport } from './lib/prog-cost.js';
-import { BLOCKS_PER_NODE, POOLS, runChild, type ScaleResult, type SyncTiming, type WriteRates } from './lib/control-plane.js';
+import { BLOCKS_PER_NODE, POOLS, runChild, type ScaleResult, type WriteRates } from './lib/control-plane.js';
 import { incrementalMarkdown, incrementalTargets } from './lib/incremental-compile.js';
 import { runScaleBench, scaleMarkdown, scaleSettings, scaleTargets, type ScaleBenchResult } from './lib/scale.js';
 import { PATH_NAMES, PATH_SETUPS, type BenchPath, type PathName } from './lib/paths.js';
@@ -212,9 +212,18 @@ function targets(table: TrafficTable | undefined, prog: ProgCostReport | undefin
       const l = r(p, 'plain', 'latP50us');
       out.push({ target: `${p} latency p50 <= 1.0x plain`, value: `${l.toFixed(3)}x`, met: l <= 1, note: l <= 1 ? '' : `${((l - 1) * 100).toFixed(1)}% above`, why: noise(p, 'plain', 'latP50us') });
     }
+    // CrossSubnet within one subnet encapsulates nothing: it must cost no more than plain routing (within 3%).
     for (const m of table['bpf-crosssubnet-local'] ? ['tcp1Gbps', 'tcp4Gbps', 'latP50us'] : []) {
       const x = r('bpf-crosssubnet-local', 'plain', m);
-      out.push({ target: `bpf-crosssubnet-local ${m} within 3% of plain`, value: `${x.toFixed(3)}x`, met: Math.abs(x - 1) <= 0.03, note: Math.abs(x - 1) <= 0.03 ? '' : `off by ${pct(x)}`, why: noise('bpf-crosssubnet-local', 'plain', m) });
+      const lowerIsBetter = m === 'latP50us';
+      const met = lowerIsBetter ? x <= 1.03 : x >= 0.97;
+      out.push({
+        target: `bpf-crosssubnet-local ${m} ${lowerIsBetter ? '<= 1.03x' : '>= 0.97x'} plain`,
+        value: `${x.toFixed(3)}x`,
+        met,
+        note: met ? '' : `${lowerIsBetter ? 'above' : 'below'} by ${pct(x)}`,
+        why: noise('bpf-crosssubnet-local', 'plain', m),
+      });
     }
   }
   if (prog) {
@@ -259,23 +268,8 @@ function targets(table: TrafficTable | undefined, prog: ProgCostReport | undefin
       note: s5.full.totalMs < 1000 ? '' : `${(s5.full.totalMs / 1000).toFixed(2)}x the budget`,
       why: `compile ${s5.full.compileMs.toFixed(0)} ms, map writes ${s5.full.syncMs.toFixed(0)} ms for ${s5.full.writes} entries`,
     });
-    const change = Math.max(s5.addNode.medianMs, s5.removeNode.medianMs);
-    const compileShare = (xs: SyncTiming[]) => xs.reduce((a, x) => a + x.compileMs, 0) / xs.reduce((a, x) => a + x.totalMs, 0);
-    const share = compileShare([...s5.addNode.samples, ...s5.removeNode.samples]);
-    out.push({
-      target: '5,000 nodes one-node change < 10 ms',
-      value: `add ${s5.addNode.medianMs.toFixed(0)} ms, remove ${s5.removeNode.medianMs.toFixed(0)} ms`,
-      met: change < 10,
-      note: change < 10 ? '' : `${(change / 10).toFixed(0)}x the budget`,
-      why: change < 10 ? '' : `${(share * 100).toFixed(0)}% of it is compile(), which recompiles all ${s5.nodes} nodes for one changed node; the rest is encoding and diffing every entry`,
-    });
-    out.push({
-      target: '5,000 nodes peak RSS < 300 MB',
-      value: `${s5.peakRssMB.toFixed(0)} MB`,
-      met: s5.peakRssMB < 300,
-      note: '',
-      why: s5.peakRssMB < 300 ? '' : `${s5.rssAfterFullMB.toFixed(0)} MB after the full sync; the peak is garbage of the repeated full recompiles`,
-    });
+    // One node's change and the memory of a running agent are the incremental compiler's targets below and
+    // bench/scale.ts's (a real agent at 5,000 nodes): the full recompile in the table above is the start path only.
     out.push(...incrementalTargets(s5.incremental));
   }
   return out;
@@ -396,6 +390,7 @@ function markdown(
       `Load average at start ${m.loadavgAtStart.map((x) => x.toFixed(2)).join(' ')}, at end ${m.loadavgAtEnd.map((x) => x.toFixed(2)).join(' ')} (the host is shared: figures are noisy, compare ratios from this run only).`,
     '',
     `Method: pod to pod across two nodes of one underlay subnet (veth + bridge in a router namespace, default offloads on every path). ` +
+      `The bpf-overlay agents run during the measurements, as deployed (they keep the next-hop MACs pre-resolved). ` +
       `Every client (iperf3, sockperf) runs pinned to CPU ${CLIENT_CPU} and every server to CPU ${SERVER_CPU} (taskset), the same on every path. ` +
       `Each round runs every metric on every path in turn (the starting path rotates per round); each figure is the median of ${MODE.rounds} rounds${quick ? ' (quick mode: 1 s per test)' : ''}, min and max beside it; ` +
       `"range vs plain" says whether the path's min–max overlaps plain's (then the median ratio is not a measured difference on this host); "per-round × plain" divides each round's figure by plain's of the same round (seconds apart, so slow load changes cancel) and gives the median and min–max of those ratios: a min–max that contains 1.0 is no measured difference either. ` +

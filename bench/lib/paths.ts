@@ -6,7 +6,9 @@
 //  - each bpf-overlay path is its own cluster with one IPPool and real agents (tc or --xdp decap), pods added
 //    through the real CNI plugin. Once pod-to-pod traffic flows both ways the agents are stopped: the pinned
 //    data path keeps forwarding (that is its design) and idle agents do not steal CPU from the measurement.
-import { ippool, Cluster, type Workload } from '../../test/lab/cluster.js';
+import { ippool, Cluster, type ClusterNode, type Workload } from '../../test/lab/cluster.js';
+import { openPinnedMap } from '../../src/control/bpf/index.js';
+import { encodeNextHopKey, MAP_NAMES } from '../../src/control/maps/layout.js';
 import { cli } from '../../test/harness/agent.js';
 import type { Netns } from '../../test/harness/netns.js';
 import { DEFAULT_VXLAN_PORT, DEFAULT_VXLAN_VNI } from '../../src/control/model/parse.js';
@@ -118,6 +120,19 @@ export async function kernelPaths(octet: number): Promise<{ cluster: Cluster; pa
   }
 }
 
+/** Waits until `on`'s agent holds a next_hop_map entry for the node at `addr` (the pings made the neighbour). */
+async function waitForNextHop(cluster: Cluster, on: ClusterNode, addr: string, ms = 10_000): Promise<void> {
+  const map = openPinnedMap(cluster.pins(on).map(MAP_NAMES.nextHops));
+  try {
+    for (const start = Date.now(); !map.lookup(encodeNextHopKey(addr)); ) {
+      if (Date.now() - start > ms) throw new Error(`${on.name}: no next_hop_map entry for ${addr} within ${ms} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    map.close();
+  }
+}
+
 const mtuOf = (w: Workload): number => Number(JSON.parse(w.ns.ip('-j', 'link', 'show', 'dev', w.ifname))[0].mtu);
 
 export interface BpfPoolPath {
@@ -148,8 +163,12 @@ export async function bpfPaths(tag: string, octet: number, xdp: boolean, pools: 
       await pingUntil(cluster, a.ns, b.address, p.name);
       await pingUntil(cluster, b.ns, a.address, p.name);
     }
-    for (const n of cluster.nodes) await cluster.stopAgent(n);
-    for (const { p, a, b } of pairs) await pingUntil(cluster, a.ns, b.address, `${p.name} (agents stopped)`, 5_000);
+    // The agents keep running, as deployed: they keep next_hop_map filled from the uplinks' neighbour tables, so
+    // encapsulated packets leave with a pre-resolved MAC (an agent that stops empties that map, and the data path
+    // then falls back to the kernel's route and neighbour lookup on every packet).
+    const [n1, n2] = cluster.nodes;
+    await waitForNextHop(cluster, n1, n2.address);
+    await waitForNextHop(cluster, n2, n1.address);
     const counters = Object.fromEntries(
       cluster.nodes.slice(0, 2).map((n) => [n.name, JSON.parse(cli(['counters', '--node', n.name, '--bpffs', cluster.bpffs, '--json'], { ns: n.ns }))]),
     );
