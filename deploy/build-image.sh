@@ -87,7 +87,9 @@ if [ "$SMOKE" = 1 ]; then
     bpf-overlay --help >/dev/null
     nft --version; ip -V
     for o in from_workload to_uplink from_uplink from_uplink_xdp; do
-      head -c 20 /opt/bpf-overlay/build/bpf/$o.o | od -An -tx1 | grep -q "7f 45 4c 46" || { echo "$o.o is not ELF"; exit 1; }
+      for d in build/bpf build/bpf/isa-v3; do
+        head -c 20 /opt/bpf-overlay/$d/$o.o | od -An -tx1 | grep -q "7f 45 4c 46" || { echo "$d/$o.o is not ELF"; exit 1; }
+      done
     done
     if command -v clang-19 gcc g++ cc >/dev/null; then echo "a compiler is in the runtime image"; exit 1; fi
     tmp=$(mktemp -d)

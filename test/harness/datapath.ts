@@ -3,7 +3,11 @@
 // This node is 10.0.0.1 (tunnel address 10.244.1.1) in pool 10.244.0.0/16 (natOutgoing).
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
+import { release } from 'node:os';
+import { join } from 'node:path';
+import { openObject } from '../../src/control/bpf/index.js';
 import { loadDatapath, type Datapath } from '../../src/control/datapath/objects.js';
+import { bpfIsaFor, packageRoot } from '../../src/control/paths.js';
 import {
   COUNTER_SLOTS,
   Encap,
@@ -137,14 +141,23 @@ export interface Fixture {
   close(): void;
 }
 
-/** Loads every program under a private pin root and fills the maps with the scenario. */
-export function loadFixture(): Fixture {
+/** The builds of the objects this kernel can load (scripts/build-bpf.sh builds both; ISA v4 needs 6.6). */
+export function loadableIsaBuilds(): { isa: 'v4' | 'v3'; dir: string }[] {
+  const built = join(packageRoot(), 'build', 'bpf');
+  const v3 = { isa: 'v3' as const, dir: join(built, 'isa-v3') };
+  return bpfIsaFor(release()) === 'v4' ? [{ isa: 'v4', dir: built }, v3] : [v3];
+}
+
+/** Loads every program (from `objectsDir`, else the build the loader would pick) under a private pin root and
+ * fills the maps with the scenario. */
+export function loadFixture(objectsDir?: string): Fixture {
   const pinRoot = `/sys/fs/bpf/bo-dp-${randomBytes(3).toString('hex')}`;
   // Test runs never execute redirects; the uplink ifindex only feeds bpf_check_mtu (lo exists everywhere).
   const uplinkIfindex = FIXTURE_UPLINK_IFINDEX;
   let dp: Datapath;
   try {
-    dp = loadDatapath({ nodeAddr: NODE, uplinkIfindex, vxlanVni: VNI, vxlanPort: VXLAN_PORT, vtepMac: VTEP_MAC, pinRoot });
+    const cfg = { nodeAddr: NODE, uplinkIfindex, vxlanVni: VNI, vxlanPort: VXLAN_PORT, vtepMac: VTEP_MAC, pinRoot };
+    dp = objectsDir ? loadDatapath(cfg, { openObject, objectPath: (file) => join(objectsDir, file) }) : loadDatapath(cfg);
   } catch (err) {
     rmSync(pinRoot, { recursive: true, force: true });
     throw err;

@@ -37,6 +37,7 @@ import {
   GATEWAY_MAC,
   FIXTURE_UPLINK_IFINDEX,
   loadFixture,
+  loadableIsaBuilds,
   slot,
   type Fixture,
 } from '../harness/datapath.js';
@@ -168,9 +169,12 @@ function checkEncapsulated(out: Buffer, input: Buffer, innerExpected: Buffer, en
   return d;
 }
 
-kernelDescribe('data path golden packets (BPF_PROG_TEST_RUN)', () => {
+// Every instruction-set build this kernel loads (build/bpf for ISA v4, build/bpf/isa-v3 for kernels before 6.6)
+// must make the same packets.
+for (const { isa, dir } of loadableIsaBuilds())
+kernelDescribe(`data path golden packets (BPF_PROG_TEST_RUN, ISA ${isa} build)`, () => {
   beforeAll(() => {
-    fx = loadFixture();
+    fx = loadFixture(dir);
   });
   afterAll(() => {
     fx?.close();
