@@ -66,13 +66,14 @@ static __always_inline int tunnel_drop(struct tunnel *t, __u32 reason)
 	return TUNNEL_DROP;
 }
 
-static __always_inline int tunnel_classify(const struct l3 *p, void *data_end, struct tunnel *t)
+/* `gen`: cache_gen(), read once per packet. */
+static __always_inline int tunnel_classify(const struct l3 *p, void *data_end, __u32 gen, struct tunnel *t)
 {
 	struct iphdr *iph = p->iph;
 	__u32 ihl_bytes = p->ihl_bytes;
 	void *l4 = (void *)iph + ihl_bytes;
 	__u32 l4_len = p->tot_len - ihl_bytes;	/* parse_ipv4: ihl <= tot_len <= the packet's length */
-	struct known_node_value *node, node_buf;
+	const struct known_node_value *node;
 	__u16 need_flag;
 
 	if (iph->protocol == IPPROTO_IPIP_NR) {
@@ -102,7 +103,7 @@ static __always_inline int tunnel_classify(const struct l3 *p, void *data_end, s
 		return TUNNEL_NONE;
 
 	/* Anti-spoofing first: whatever an unknown host sends, it learns nothing from our parser. */
-	node = known_node_lookup(iph->saddr, &node_buf);
+	node = known_node_lookup_gen(iph->saddr, gen);
 	if (!node || !(node->flags & need_flag))
 		return tunnel_drop(t, REASON_DROP_UNKNOWN_SOURCE);
 	/* We never send fragmented outer packets, and without a tunnel device the stack could not use the
@@ -115,7 +116,7 @@ static __always_inline int tunnel_classify(const struct l3 *p, void *data_end, s
 		t->strip = ihl_bytes;
 		if (!inner_ipv4_ok(t->inner, l4_len, data_end))
 			return tunnel_drop(t, REASON_DROP_MALFORMED);
-		if (!inner_source_ok(t->inner->saddr, iph->saddr, node))
+		if (!inner_source_ok(t->inner->saddr, iph->saddr, node, gen))
 			return tunnel_drop(t, REASON_DROP_INNER_SOURCE);
 		return TUNNEL_DECAP;
 	}
@@ -142,7 +143,7 @@ static __always_inline int tunnel_classify(const struct l3 *p, void *data_end, s
 			return tunnel_drop(t, REASON_DROP_MALFORMED);
 		/* The sender's VTEP speaks for it: another inner MAC is a frame it did not build. */
 		if (!mac_equal(ieth->h_source, node->vtep_mac) ||
-		    !inner_source_ok(t->inner->saddr, iph->saddr, node))
+		    !inner_source_ok(t->inner->saddr, iph->saddr, node, gen))
 			return tunnel_drop(t, REASON_DROP_INNER_SOURCE);
 		return TUNNEL_DECAP;
 	}

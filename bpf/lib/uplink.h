@@ -19,9 +19,10 @@
 #define UPLINK_HEADERS_MAX	(ETH_HLEN + 60 + UDP_HLEN + VXLAN_HLEN + ETH_HLEN + IPV4_HLEN)
 #define TUNNEL_STRIP_MAX	(60 + UDP_HLEN + VXLAN_HLEN + ETH_HLEN)
 
-static __always_inline __u32 uplink_decap(struct ctx_buff *ctx, const struct tunnel *t, struct verdict *v)
+/* `rt` points into the route cache: no route lookup may come between this one and deliver_local. */
+static __always_inline __u32 uplink_decap(struct ctx_buff *ctx, const struct tunnel *t, __u32 gen, struct verdict *v)
 {
-	struct route_value rt_buf, *rt = route_lookup(t->inner->daddr, &rt_buf);
+	const struct route_value *rt = route_lookup_gen(t->inner->daddr, gen);
 	__u32 kind = rt ? rt->kind : ROUTE_KIND_NONE, strip = t->strip;
 	struct ethhdr *eth;
 	struct iphdr *iph;
@@ -73,6 +74,7 @@ static __always_inline __u32 from_uplink_reason(struct ctx_buff *ctx, __u32 len,
 	struct tunnel t = {};
 	struct l3 p;
 	int parsed;
+	__u32 gen;
 
 	ctx_linearize(ctx, UPLINK_HEADERS_MAX);
 	data = ctx_data(ctx);
@@ -82,9 +84,10 @@ static __always_inline __u32 from_uplink_reason(struct ctx_buff *ctx, __u32 len,
 	if (parsed != PARSE_IPV4)
 		return parse_reject_reason(parsed);
 
-	switch (tunnel_classify(&p, data_end, &t)) {
+	gen = cache_gen();
+	switch (tunnel_classify(&p, data_end, gen, &t)) {
 	case TUNNEL_DECAP:
-		return uplink_decap(ctx, &t, v);
+		return uplink_decap(ctx, &t, gen, v);
 	case TUNNEL_DROP:
 		v->encap = t.encap;
 		return t.reason;
