@@ -85,10 +85,10 @@ static __always_inline int inner_source_ok(__be32 inner_saddr, __be32 sender, co
 {
 	const struct route_value *src;
 
-	if (inner_saddr == sender || (node->tunnel_addr && inner_saddr == node->tunnel_addr))
+	if (unlikely(inner_saddr == sender || (node->tunnel_addr && inner_saddr == node->tunnel_addr)))
 		return 1;
 	src = route_lookup_gen(inner_saddr, gen);
-	if (src && src->kind == ROUTE_KIND_REMOTE_BLOCK && src->next_hop == sender)
+	if (likely(src && src->kind == ROUTE_KIND_REMOTE_BLOCK && src->next_hop == sender))
 		return 1;
 	return source_allowed(SOURCE_SCOPE_NODE, sender, inner_saddr);
 }

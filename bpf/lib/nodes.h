@@ -6,6 +6,22 @@
 #include "maps.h"
 #include "cache.h"
 
+/* A cache miss: the hash map's answer for `addr` (a miss too) fills `slot`; nonzero for a known node. Out of
+ * line, as route_cache_fill (routes.h). */
+static __noinline int node_cache_fill(struct node_cache_slot *slot, __be32 addr, __u32 gen)
+{
+	struct known_node_value *node = bpf_map_lookup_elem(&known_nodes_map, &addr);
+
+	if (node)
+		slot->value = *node;
+	else
+		__builtin_memset(&slot->value, 0, sizeof(slot->value));
+	slot->addr = addr;
+	slot->known = node != NULL;
+	slot->gen = gen;
+	return node != NULL;
+}
+
 /* The known node at underlay address `addr`, or NULL when there is none: a pointer into this CPU's cache slot
  * (with the caches off, into known_nodes_map itself), valid until this program's next node lookup. `gen` is
  * cache_gen(), read once per packet. The slot answers when it holds `addr` for the current generation; else the
@@ -13,7 +29,6 @@
 static __always_inline const struct known_node_value *known_node_lookup_gen(__be32 addr, __u32 gen)
 {
 	struct node_cache_slot *slot;
-	struct known_node_value *node;
 	__u32 idx;
 
 	if (likely(gen)) {
@@ -22,15 +37,7 @@ static __always_inline const struct known_node_value *known_node_lookup_gen(__be
 		if (likely(slot)) {
 			if (likely(slot->gen == gen && slot->addr == addr))
 				return slot->known ? &slot->value : NULL;
-			node = bpf_map_lookup_elem(&known_nodes_map, &addr);
-			if (node)
-				slot->value = *node;
-			else
-				__builtin_memset(&slot->value, 0, sizeof(slot->value));
-			slot->addr = addr;
-			slot->known = node != NULL;
-			slot->gen = gen;
-			return node ? &slot->value : NULL;
+			return node_cache_fill(slot, addr, gen) ? &slot->value : NULL;
 		}
 	}
 	return bpf_map_lookup_elem(&known_nodes_map, &addr);

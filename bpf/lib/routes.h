@@ -7,6 +7,23 @@
 #include "csum.h"
 #include "cache.h"
 
+/* A cache miss: the trie's answer for `addr` (a miss too) fills `slot`; nonzero when an entry covers `addr`.
+ * Out of line (a BPF-to-BPF call, paid only on a miss) so that the hit path of every inlined lookup stays short
+ * and contiguous: on this host a program's cost follows the code its hot path runs through. */
+static __noinline int route_cache_fill(struct route_cache_slot *slot, __be32 addr, __u32 gen)
+{
+	struct route_key key = { .prefixlen = 32, .addr = addr };
+	struct route_value *rt = bpf_map_lookup_elem(&routes_map, &key);
+
+	if (rt)
+		slot->value = *rt;
+	else
+		__builtin_memset(&slot->value, 0, sizeof(slot->value));
+	slot->addr = addr;
+	slot->gen = gen;
+	return rt != NULL;
+}
+
 /* The route for `addr`, or NULL when no entry covers it: a pointer into this CPU's cache slot (with the caches
  * off, into routes_map itself), valid only until this program's next route lookup, which may reuse the slot:
  * read what you need before looking up again. `gen` is cache_gen(), read once per packet. The slot answers when
@@ -15,7 +32,6 @@ static __always_inline const struct route_value *route_lookup_gen(__be32 addr, _
 {
 	struct route_key key = { .prefixlen = 32, .addr = addr };
 	struct route_cache_slot *slot;
-	struct route_value *rt;
 	__u32 idx;
 
 	if (likely(gen)) {
@@ -24,14 +40,7 @@ static __always_inline const struct route_value *route_lookup_gen(__be32 addr, _
 		if (likely(slot)) {
 			if (likely(slot->gen == gen && slot->addr == addr))
 				return slot->value.kind != ROUTE_KIND_NONE ? &slot->value : NULL;
-			rt = bpf_map_lookup_elem(&routes_map, &key);
-			if (rt)
-				slot->value = *rt;
-			else
-				__builtin_memset(&slot->value, 0, sizeof(slot->value));
-			slot->addr = addr;
-			slot->gen = gen;
-			return rt ? &slot->value : NULL;
+			return route_cache_fill(slot, addr, gen) ? &slot->value : NULL;
 		}
 	}
 	return bpf_map_lookup_elem(&routes_map, &key);
