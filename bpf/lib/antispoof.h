@@ -24,9 +24,7 @@
 /* An underlay address of a cluster node (this one included): where a tunnel packet would be decapsulated. */
 static __always_inline int is_cluster_node(__be32 addr)
 {
-	struct known_node_value buf;
-
-	return addr == node_addr || known_node_lookup(addr, &buf) != NULL;
+	return addr == node_addr || known_node_lookup_gen(addr, cache_gen()) != NULL;
 }
 
 /* Slow path of the source checks: an endpoint's allowSpoofedSourcePrefixes, on a local veth or on a node. */
@@ -82,14 +80,15 @@ static __always_inline int uplink_source_ok(__be32 saddr)
 
 /* The inner source of a packet decapsulated from `sender` (a known node) must route back to it: one of its
  * blocks, its own underlay or tunnel address, or a prefix one of its workloads may send from. */
-static __always_inline int inner_source_ok(__be32 inner_saddr, __be32 sender, const struct known_node_value *node)
+static __always_inline int inner_source_ok(__be32 inner_saddr, __be32 sender, const struct known_node_value *node,
+					   __u32 gen)
 {
-	struct route_value *src, buf;
+	const struct route_value *src;
 
-	if (inner_saddr == sender || (node->tunnel_addr && inner_saddr == node->tunnel_addr))
+	if (unlikely(inner_saddr == sender || (node->tunnel_addr && inner_saddr == node->tunnel_addr)))
 		return 1;
-	src = route_lookup(inner_saddr, &buf);
-	if (src && src->kind == ROUTE_KIND_REMOTE_BLOCK && src->next_hop == sender)
+	src = route_lookup_gen(inner_saddr, gen);
+	if (likely(src && src->kind == ROUTE_KIND_REMOTE_BLOCK && src->next_hop == sender))
 		return 1;
 	return source_allowed(SOURCE_SCOPE_NODE, sender, inner_saddr);
 }

@@ -10,7 +10,7 @@ static __always_inline void count(__u32 hook, __u32 encap, __u32 reason, __u32 b
 	__u32 slot = (hook * ENCAP__MAX + encap) * REASON__MAX + reason;
 	struct counter_value *c = bpf_map_lookup_elem(&counters_map, &slot);
 
-	if (c) {
+	if (likely(c)) {
 		c->packets++;
 		c->bytes += bytes;
 	}

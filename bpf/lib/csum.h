@@ -20,16 +20,13 @@ static __always_inline __u16 csum_fold64(__u64 sum)
 }
 
 /* Checksum of an option-less IPv4 header whose check field is zero; the result is stored as is
- * (a one's-complement sum is byte-order neutral). */
+ * (a one's-complement sum is byte-order neutral). Summed as five 32-bit words: the fold to 16 bits gives what
+ * ten 16-bit words give, in half the loads. */
 static __always_inline __u16 ipv4_hdr_csum20(const void *hdr)
 {
-	const __u16 *w = hdr;
-	__u32 sum = 0;
+	const __u32 *w = hdr;
 
-#pragma unroll
-	for (int i = 0; i < IPV4_HLEN / 2; i++)
-		sum += w[i];
-	return csum_fold32(sum);
+	return csum_fold64((__u64)w[0] + w[1] + w[2] + w[3] + w[4]);
 }
 
 /* Decrements TTL and patches the checksum incrementally, as the kernel's ip_decrease_ttl() does. */

@@ -48,7 +48,8 @@ static __always_inline int ctx_strip_after_eth(struct xdp_md *ctx, __u32 strip)
 	void *data = ctx_data(ctx), *data_end = ctx_data_end(ctx);
 	struct ethhdr *eth = data + strip;
 
-	if ((void *)(eth + 1) > data_end)
+	/* The first bound follows from the second (strip > 0), but the verifier tracks them separately. */
+	if (data + ETH_HLEN > data_end || (void *)(eth + 1) > data_end)
 		return -1;
 	__builtin_memmove(eth, data, ETH_HLEN);
 	eth->h_proto = bpf_htons(ETH_P_IP);
@@ -88,7 +89,7 @@ static __always_inline void ctx_linearize(struct __sk_buff *ctx, __u32 want)
 {
 	__u32 len = ctx->len < want ? ctx->len : want;
 
-	if (ctx_data(ctx) + len > ctx_data_end(ctx))
+	if (unlikely(ctx_data(ctx) + len > ctx_data_end(ctx)))
 		bpf_skb_pull_data(ctx, len);
 	barrier_var(ctx);
 }

@@ -6,35 +6,41 @@
 #include "maps.h"
 #include "cache.h"
 
-/* The known node at underlay address `addr` copied into `buf` (returned), or NULL when there is none. The cache
- * answers when it holds `addr` for the current generation; else the hash map does, and its answer (a miss
- * too: unknown senders are what the decap check rejects) fills the slot. */
-static __always_inline struct known_node_value *known_node_lookup(__be32 addr, struct known_node_value *buf)
+/* A cache miss: the hash map's answer for `addr` (a miss too) fills `slot`; nonzero for a known node. Out of
+ * line, as route_cache_fill (routes.h). */
+static __noinline int node_cache_fill(struct node_cache_slot *slot, __be32 addr, __u32 gen)
 {
-	struct node_cache_slot *slot = NULL;
-	struct known_node_value *node;
-	__u32 gen = cache_gen(), idx;
+	struct known_node_value *node = bpf_map_lookup_elem(&known_nodes_map, &addr);
 
-	if (gen) {
+	if (node)
+		slot->value = *node;
+	else
+		__builtin_memset(&slot->value, 0, sizeof(slot->value));
+	slot->addr = addr;
+	slot->known = node != NULL;
+	slot->gen = gen;
+	return node != NULL;
+}
+
+/* The known node at underlay address `addr`, or NULL when there is none: a pointer into this CPU's cache slot
+ * (with the caches off, into known_nodes_map itself), valid until this program's next node lookup. `gen` is
+ * cache_gen(), read once per packet. The slot answers when it holds `addr` for the current generation; else the
+ * hash map does, and its answer (a miss too: unknown senders are what the decap check rejects) fills the slot. */
+static __always_inline const struct known_node_value *known_node_lookup_gen(__be32 addr, __u32 gen)
+{
+	struct node_cache_slot *slot;
+	__u32 idx;
+
+	if (likely(gen)) {
 		idx = cache_index(addr, NODE_CACHE_SLOTS);
 		slot = bpf_map_lookup_elem(&node_cache_map, &idx);
-		if (slot && slot->gen == gen && slot->addr == addr) {
-			*buf = slot->value;
-			return slot->known ? buf : NULL;
+		if (likely(slot)) {
+			if (likely(slot->gen == gen && slot->addr == addr))
+				return slot->known ? &slot->value : NULL;
+			return node_cache_fill(slot, addr, gen) ? &slot->value : NULL;
 		}
 	}
-	node = bpf_map_lookup_elem(&known_nodes_map, &addr);
-	if (node)
-		*buf = *node;
-	else
-		__builtin_memset(buf, 0, sizeof(*buf));
-	if (slot) {
-		slot->addr = addr;
-		slot->value = *buf;
-		slot->known = node != NULL;
-		slot->gen = gen;
-	}
-	return node ? buf : NULL;
+	return bpf_map_lookup_elem(&known_nodes_map, &addr);
 }
 
 #endif /* BPF_OVERLAY_NODES_H */

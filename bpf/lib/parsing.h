@@ -27,21 +27,23 @@ static __always_inline int parse_ipv4(void *data, void *data_end, __u32 wire_len
 	struct ethhdr *eth = data;
 	struct iphdr *iph;
 	__u32 ihl_bytes, tot_len;
+	__u8 vihl;
 
-	if ((void *)(eth + 1) > data_end)
+	if (unlikely((void *)(eth + 1) > data_end))
 		return PARSE_NOT_IPV4;
-	if (eth->h_proto != bpf_htons(ETH_P_IP))
+	if (unlikely(eth->h_proto != bpf_htons(ETH_P_IP)))
 		return PARSE_NOT_IPV4;
 	iph = (void *)(eth + 1);
-	if ((void *)(iph + 1) > data_end)
+	if (unlikely((void *)(iph + 1) > data_end))
 		return PARSE_MALFORMED;
-	if (iph->version != 4 || iph->ihl < 5)
+	vihl = *(const __u8 *)iph;	/* version and ihl in one load, not one per bitfield */
+	if (unlikely((vihl & 0xf0) != 0x40 || (vihl & 0x0f) < 5))
 		return PARSE_MALFORMED;
-	ihl_bytes = iph->ihl * 4;
-	if ((void *)iph + ihl_bytes > data_end)
+	ihl_bytes = (vihl & 0x0f) * 4;
+	if (unlikely((void *)iph + ihl_bytes > data_end))
 		return PARSE_MALFORMED;
 	tot_len = bpf_ntohs(iph->tot_len);
-	if (tot_len < ihl_bytes || tot_len > wire_len) {
+	if (unlikely(tot_len < ihl_bytes || tot_len > wire_len)) {
 		if (!gso)
 			return PARSE_MALFORMED;
 		tot_len = wire_len;

@@ -7,35 +7,55 @@
 #include "csum.h"
 #include "cache.h"
 
-/* The route for `addr` copied into `buf` (returned), or NULL when no entry covers it. A copy, not a pointer
- * into a map: two lookups of one program may share a cache slot. The per-CPU cache answers when it holds `addr`
- * for the current generation; else the trie does, and its answer (a miss too) fills the slot. */
-static __always_inline struct route_value *route_lookup(__be32 addr, struct route_value *buf)
+/* A cache miss: the trie's answer for `addr` (a miss too) fills `slot`; nonzero when an entry covers `addr`.
+ * Out of line (a BPF-to-BPF call, paid only on a miss) so that the hit path of every inlined lookup stays short
+ * and contiguous: on this host a program's cost follows the code its hot path runs through. */
+static __noinline int route_cache_fill(struct route_cache_slot *slot, __be32 addr, __u32 gen)
 {
 	struct route_key key = { .prefixlen = 32, .addr = addr };
-	struct route_cache_slot *slot = NULL;
-	struct route_value *rt;
-	__u32 gen = cache_gen(), idx;
+	struct route_value *rt = bpf_map_lookup_elem(&routes_map, &key);
 
-	if (gen) {
+	if (rt)
+		slot->value = *rt;
+	else
+		__builtin_memset(&slot->value, 0, sizeof(slot->value));
+	slot->addr = addr;
+	slot->gen = gen;
+	return rt != NULL;
+}
+
+/* The route for `addr`, or NULL when no entry covers it: a pointer into this CPU's cache slot (with the caches
+ * off, into routes_map itself), valid only until this program's next route lookup, which may reuse the slot:
+ * read what you need before looking up again. `gen` is cache_gen(), read once per packet. The slot answers when
+ * it holds `addr` for the current generation; else the trie does, and its answer (a miss too) fills the slot. */
+static __always_inline const struct route_value *route_lookup_gen(__be32 addr, __u32 gen)
+{
+	struct route_key key = { .prefixlen = 32, .addr = addr };
+	struct route_cache_slot *slot;
+	__u32 idx;
+
+	if (likely(gen)) {
 		idx = cache_index(addr, ROUTE_CACHE_SLOTS);
 		slot = bpf_map_lookup_elem(&route_cache_map, &idx);
-		if (slot && slot->gen == gen && slot->addr == addr) {
-			*buf = slot->value;
-			return buf->kind != ROUTE_KIND_NONE ? buf : NULL;
+		if (likely(slot)) {
+			if (likely(slot->gen == gen && slot->addr == addr))
+				return slot->value.kind != ROUTE_KIND_NONE ? &slot->value : NULL;
+			return route_cache_fill(slot, addr, gen) ? &slot->value : NULL;
 		}
 	}
-	rt = bpf_map_lookup_elem(&routes_map, &key);
-	if (rt)
-		*buf = *rt;
-	else
-		__builtin_memset(buf, 0, sizeof(*buf));
-	if (slot) {
-		slot->addr = addr;
-		slot->value = *buf;
-		slot->gen = gen;
-	}
-	return rt ? buf : NULL;
+	return bpf_map_lookup_elem(&routes_map, &key);
+}
+
+/* The route for `addr` copied into `buf` (returned), or NULL: for callers that look up again before they are
+ * done with the first answer. */
+static __always_inline struct route_value *route_lookup(__be32 addr, struct route_value *buf)
+{
+	const struct route_value *rt = route_lookup_gen(addr, cache_gen());
+
+	if (!rt)
+		return NULL;
+	*buf = *rt;
+	return buf;
 }
 
 /* Rewrites the frame as the host-side veth would have sent it and hands it to the workload's namespace:

@@ -24,14 +24,12 @@ struct tunnel {
 	struct iphdr *inner;	/* the inner IPv4 header, inside the window */
 };
 
-/* Full header checksum, options included: we bypass ip_rcv, so we must reject what it would reject. */
-static __always_inline int ipv4_csum_ok(const struct iphdr *iph, __u32 ihl_bytes, void *data_end)
+/* The checksum of a header with options, out of line (a BPF-to-BPF call) to keep the common case's code short. */
+static __noinline int ipv4_csum_options_ok(const struct iphdr *iph, __u32 ihl_bytes, void *data_end)
 {
 	const __u16 *w = (const void *)iph;
 	__u32 sum = 0;
 
-	if (likely(ihl_bytes == IPV4_HLEN))	/* parse_ipv4 has bounds-checked these 20 bytes */
-		return ipv4_hdr_csum20(iph) == 0;
 	for (int i = 0; i < 30; i++) {	/* with options: at most 60 bytes */
 		const __u16 *cur = w + i;
 
@@ -45,19 +43,40 @@ static __always_inline int ipv4_csum_ok(const struct iphdr *iph, __u32 ihl_bytes
 	return csum_fold32(sum) == 0;
 }
 
+/* Full header checksum, options included: we bypass ip_rcv, so we must reject what it would reject. */
+static __always_inline int ipv4_csum_ok(const struct iphdr *iph, __u32 ihl_bytes, void *data_end)
+{
+	if (likely(ihl_bytes == IPV4_HLEN))	/* parse_ipv4 has bounds-checked these 20 bytes */
+		return ipv4_hdr_csum20(iph) == 0;
+	return ipv4_csum_options_ok(iph, ihl_bytes, data_end);
+}
+
 /* An inner IPv4 header carried in `room` bytes starting at `inner` must be complete and consistent. */
 static __always_inline int inner_ipv4_ok(struct iphdr *inner, __u32 room, void *data_end)
 {
 	__u32 tot_len;
+	__u8 vihl;
 
-	if ((void *)(inner + 1) > data_end)
+	if (unlikely((void *)(inner + 1) > data_end))
 		return 0;
-	if (inner->version != 4 || inner->ihl < 5)
+	vihl = *(const __u8 *)inner;	/* version and ihl in one load */
+	if (unlikely((vihl & 0xf0) != 0x40 || (vihl & 0x0f) < 5))
 		return 0;
-	if (inner->protocol == IPPROTO_IPIP_NR)	/* nested IPIP: never ours, a classic filter-evasion trick */
+	if (unlikely(inner->protocol == IPPROTO_IPIP_NR))	/* nested IPIP: never ours, a classic filter-evasion trick */
 		return 0;
 	tot_len = bpf_ntohs(inner->tot_len);
-	return tot_len >= inner->ihl * 4U && tot_len <= room;
+	return tot_len >= (vihl & 0x0f) * 4U && tot_len <= room;
+}
+
+/* The 8 bytes of a valid VXLAN header of ours (I flag only, our VNI, reserved bits zero), as one word. */
+static __always_inline __u64 vxlan_header_want(void)
+{
+	union {
+		struct vxlanhdr_wire h;
+		__u64 word;
+	} want = { .h = { .flags = bpf_htonl(VXLAN_FLAG_VNI), .vni = bpf_htonl(vxlan_vni << 8) } };
+
+	return want.word;
 }
 
 static __always_inline int tunnel_drop(struct tunnel *t, __u32 reason)
@@ -66,13 +85,14 @@ static __always_inline int tunnel_drop(struct tunnel *t, __u32 reason)
 	return TUNNEL_DROP;
 }
 
-static __always_inline int tunnel_classify(const struct l3 *p, void *data_end, struct tunnel *t)
+/* `gen`: cache_gen(), read once per packet. */
+static __always_inline int tunnel_classify(const struct l3 *p, void *data_end, __u32 gen, struct tunnel *t)
 {
 	struct iphdr *iph = p->iph;
 	__u32 ihl_bytes = p->ihl_bytes;
 	void *l4 = (void *)iph + ihl_bytes;
 	__u32 l4_len = p->tot_len - ihl_bytes;	/* parse_ipv4: ihl <= tot_len <= the packet's length */
-	struct known_node_value *node, node_buf;
+	const struct known_node_value *node;
 	__u16 need_flag;
 
 	if (iph->protocol == IPPROTO_IPIP_NR) {
@@ -98,24 +118,24 @@ static __always_inline int tunnel_classify(const struct l3 *p, void *data_end, s
 	} else {
 		return TUNNEL_NONE;
 	}
-	if (iph->daddr != node_addr)
+	if (unlikely(iph->daddr != node_addr))
 		return TUNNEL_NONE;
 
 	/* Anti-spoofing first: whatever an unknown host sends, it learns nothing from our parser. */
-	node = known_node_lookup(iph->saddr, &node_buf);
-	if (!node || !(node->flags & need_flag))
+	node = known_node_lookup_gen(iph->saddr, gen);
+	if (unlikely(!node || !(node->flags & need_flag)))
 		return tunnel_drop(t, REASON_DROP_UNKNOWN_SOURCE);
 	/* We never send fragmented outer packets, and without a tunnel device the stack could not use the
 	 * reassembled one either. */
-	if (ipv4_is_fragment(iph) || !ipv4_csum_ok(iph, ihl_bytes, data_end))
+	if (unlikely(ipv4_is_fragment(iph) || !ipv4_csum_ok(iph, ihl_bytes, data_end)))
 		return tunnel_drop(t, REASON_DROP_MALFORMED);
 
 	if (t->encap == ENCAP_IPIP) {
 		t->inner = l4;
 		t->strip = ihl_bytes;
-		if (!inner_ipv4_ok(t->inner, l4_len, data_end))
+		if (unlikely(!inner_ipv4_ok(t->inner, l4_len, data_end)))
 			return tunnel_drop(t, REASON_DROP_MALFORMED);
-		if (!inner_source_ok(t->inner->saddr, iph->saddr, node))
+		if (unlikely(!inner_source_ok(t->inner->saddr, iph->saddr, node, gen)))
 			return tunnel_drop(t, REASON_DROP_INNER_SOURCE);
 		return TUNNEL_DECAP;
 	}
@@ -126,23 +146,25 @@ static __always_inline int tunnel_classify(const struct l3 *p, void *data_end, s
 		struct ethhdr *ieth = (void *)(vx + 1);
 		__u32 udp_len = bpf_ntohs(udp->len);
 
-		if ((void *)(ieth + 1) > data_end || udp_len > l4_len ||
-		    udp_len < UDP_HLEN + VXLAN_HLEN + ETH_HLEN + IPV4_HLEN)
+		if (unlikely((void *)(ieth + 1) > data_end || udp_len > l4_len ||
+			     udp_len < UDP_HLEN + VXLAN_HLEN + ETH_HLEN + IPV4_HLEN))
 			return tunnel_drop(t, REASON_DROP_MALFORMED);
-		/* RFC 7348: only the I flag, reserved bits zero (the Linux VXLAN device drops others too). */
-		if (vx->flags != bpf_htonl(VXLAN_FLAG_VNI) || (vx->vni & bpf_htonl(0xff)))
-			return tunnel_drop(t, REASON_DROP_MALFORMED);
-		if (vx->vni != bpf_htonl(vxlan_vni << 8))
+		/* RFC 7348: only the I flag, reserved bits zero (the Linux VXLAN device drops others too), and our VNI:
+		 * the whole header in one compare; only a packet that fails it sorts out which reason applies. */
+		if (unlikely(*(const __u64 *)vx != vxlan_header_want())) {
+			if (vx->flags != bpf_htonl(VXLAN_FLAG_VNI) || (vx->vni & bpf_htonl(0xff)))
+				return tunnel_drop(t, REASON_DROP_MALFORMED);
 			return tunnel_drop(t, REASON_DROP_BAD_VNI);
-		if (ieth->h_proto != bpf_htons(ETH_P_IP) || !is_vtep_mac(ieth->h_dest))
+		}
+		if (unlikely(ieth->h_proto != bpf_htons(ETH_P_IP) || !is_vtep_mac(ieth->h_dest)))
 			return tunnel_drop(t, REASON_DROP_MALFORMED);
 		t->inner = (void *)(ieth + 1);
 		t->strip = ihl_bytes + UDP_HLEN + VXLAN_HLEN + ETH_HLEN;
-		if (!inner_ipv4_ok(t->inner, udp_len - (UDP_HLEN + VXLAN_HLEN + ETH_HLEN), data_end))
+		if (unlikely(!inner_ipv4_ok(t->inner, udp_len - (UDP_HLEN + VXLAN_HLEN + ETH_HLEN), data_end)))
 			return tunnel_drop(t, REASON_DROP_MALFORMED);
 		/* The sender's VTEP speaks for it: another inner MAC is a frame it did not build. */
-		if (!mac_equal(ieth->h_source, node->vtep_mac) ||
-		    !inner_source_ok(t->inner->saddr, iph->saddr, node))
+		if (unlikely(!mac_equal(ieth->h_source, node->vtep_mac) ||
+			     !inner_source_ok(t->inner->saddr, iph->saddr, node, gen)))
 			return tunnel_drop(t, REASON_DROP_INNER_SOURCE);
 		return TUNNEL_DECAP;
 	}

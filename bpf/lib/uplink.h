@@ -19,20 +19,21 @@
 #define UPLINK_HEADERS_MAX	(ETH_HLEN + 60 + UDP_HLEN + VXLAN_HLEN + ETH_HLEN + IPV4_HLEN)
 #define TUNNEL_STRIP_MAX	(60 + UDP_HLEN + VXLAN_HLEN + ETH_HLEN)
 
-static __always_inline __u32 uplink_decap(struct ctx_buff *ctx, const struct tunnel *t, struct verdict *v)
+/* `rt` points into the route cache: no route lookup may come between this one and deliver_local. */
+static __always_inline __u32 uplink_decap(struct ctx_buff *ctx, const struct tunnel *t, __u32 gen, struct verdict *v)
 {
-	struct route_value rt_buf, *rt = route_lookup(t->inner->daddr, &rt_buf);
+	const struct route_value *rt = route_lookup_gen(t->inner->daddr, gen);
 	__u32 kind = rt ? rt->kind : ROUTE_KIND_NONE, strip = t->strip;
 	struct ethhdr *eth;
 	struct iphdr *iph;
 
 	v->encap = t->encap;
 	/* Decide before touching the packet: a known node may not use us as a relay either. */
-	if (kind != ROUTE_KIND_LOCAL_WORKLOAD && kind != ROUTE_KIND_LOCAL_HOST)
+	if (unlikely(kind != ROUTE_KIND_LOCAL_WORKLOAD && kind != ROUTE_KIND_LOCAL_HOST))
 		return REASON_DROP_NO_ROUTE;
-	if (strip > TUNNEL_STRIP_MAX)
+	if (unlikely(strip > TUNNEL_STRIP_MAX))
 		return REASON_DROP_MALFORMED;	/* cannot happen: tunnel_classify bounds it */
-	if (ctx_strip_after_eth(ctx, strip))
+	if (unlikely(ctx_strip_after_eth(ctx, strip)))
 		return REASON_DROP_ADJUST_ROOM;
 	if (kind == ROUTE_KIND_LOCAL_HOST || !CTX_HAS_REDIRECT_PEER)
 		return REASON_DECAP;
@@ -41,9 +42,9 @@ static __always_inline __u32 uplink_decap(struct ctx_buff *ctx, const struct tun
 	 * (the helper invalidated every packet pointer), so a bounds check, not a second parse. */
 	eth = ctx_data(ctx);
 	iph = (void *)(eth + 1);
-	if ((void *)(iph + 1) > ctx_data_end(ctx))
+	if (unlikely((void *)(iph + 1) > ctx_data_end(ctx)))
 		return REASON_DROP_MALFORMED;	/* cannot happen: the inner header was in the window before */
-	if (iph->ttl > 1)	/* else the stack sends time-exceeded */
+	if (likely(iph->ttl > 1))	/* else the stack sends time-exceeded */
 		v->action = deliver_local(eth, iph, rt);
 	return REASON_DECAP;
 }
@@ -73,18 +74,20 @@ static __always_inline __u32 from_uplink_reason(struct ctx_buff *ctx, __u32 len,
 	struct tunnel t = {};
 	struct l3 p;
 	int parsed;
+	__u32 gen;
 
 	ctx_linearize(ctx, UPLINK_HEADERS_MAX);
 	data = ctx_data(ctx);
 	data_end = ctx_data_end(ctx);
 
 	parsed = parse_ipv4(data, data_end, len - ETH_HLEN, ctx_is_gso(ctx), &p);
-	if (parsed != PARSE_IPV4)
+	if (unlikely(parsed != PARSE_IPV4))
 		return parse_reject_reason(parsed);
 
-	switch (tunnel_classify(&p, data_end, &t)) {
+	gen = cache_gen();
+	switch (tunnel_classify(&p, data_end, gen, &t)) {
 	case TUNNEL_DECAP:
-		return uplink_decap(ctx, &t, v);
+		return uplink_decap(ctx, &t, gen, v);
 	case TUNNEL_DROP:
 		v->encap = t.encap;
 		return t.reason;

@@ -11,9 +11,12 @@
 
 #define REASON_FIRST_DROP REASON_DROP_UNKNOWN_SOURCE
 
+/* Volatile: the verdict stays in the program's stack frame instead of taking two of BPF's four callee-saved
+ * registers across the whole program (every reject site would set them), which made the compiler spill and
+ * reload the packet pointers on the hot path. */
 struct verdict {
-	__u32 encap;	/* counter slot's encapsulation, ENCAP_NONE unless a routine sets it */
-	int action;	/* returned for a verdict reason; CTX_PASS unless a routine sets it */
+	volatile __u32 encap;	/* counter slot's encapsulation, ENCAP_NONE unless a routine sets it */
+	volatile int action;	/* returned for a verdict reason; CTX_PASS unless a routine sets it */
 };
 
 #define VERDICT_INIT { .encap = ENCAP_NONE, .action = CTX_PASS }
