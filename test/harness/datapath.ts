@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // A loaded data path with a fixed, documented scenario in its maps, for BPF_PROG_TEST_RUN tests and benches.
 // This node is 10.0.0.1 (tunnel address 10.244.1.1) in pool 10.244.0.0/16 (natOutgoing).
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { release } from 'node:os';
@@ -139,6 +140,26 @@ export interface Fixture {
   setCacheGen(gen: number): void;
   counters(): Map<number, bigint>;
   close(): void;
+}
+
+/**
+ * Runs `fn` with every thread of this process pinned to one CPU (the lowest it may use), then restores the
+ * affinity: the lookup caches are per-CPU, so a test that fills a slot in one run and expects it in the next must
+ * not move to another CPU in between (BPF_PROG_TEST_RUN runs a tc or XDP program on the caller's CPU).
+ */
+export function onOneCpu<T>(fn: () => T): T {
+  const pid = String(process.pid);
+  const mask = /mask: ([0-9a-f]+)/.exec(execFileSync('taskset', ['-p', pid], { encoding: 'utf8' }))?.[1];
+  if (!mask) throw new Error(`taskset -p ${pid}: no affinity mask`);
+  const bits = BigInt(`0x${mask}`);
+  let cpu = 0;
+  while (((bits >> BigInt(cpu)) & 1n) === 0n) cpu++;
+  execFileSync('taskset', ['-a', '-p', '-c', String(cpu), pid], { stdio: 'ignore' });
+  try {
+    return fn();
+  } finally {
+    execFileSync('taskset', ['-a', '-p', mask, pid], { stdio: 'ignore' });
+  }
 }
 
 /** The builds of the objects this kernel can load (scripts/build-bpf.sh builds both; ISA v4 needs 6.6). */

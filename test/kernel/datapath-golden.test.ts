@@ -38,6 +38,7 @@ import {
   FIXTURE_UPLINK_IFINDEX,
   loadFixture,
   loadableIsaBuilds,
+  onOneCpu,
   slot,
   type Fixture,
 } from '../harness/datapath.js';
@@ -802,57 +803,59 @@ kernelDescribe(`data path golden packets (BPF_PROG_TEST_RUN, ISA ${isa} build)`,
     expectCounted(r, H.FromUplinkTc, Encap.Ipip, R.DropAdjustRoom);
   });
 
-  it('route cache: on, a slot answers until the cache generation changes; a new generation sees the new route', () => {
-    // 10.244.5.0/26 is in the pool but in no block: no route, until a remote block appears for it.
-    const key = encodeRouteKey('10.244.5.0/26');
-    const frame = fromPod({ src: LOCAL_POD.ip, dst: '10.244.5.9', protocol: P.PROTO_UDP }, P.udp(LOCAL_POD.ip, '10.244.5.9', 1, 2, P.pattern(20)));
-    fx.setCacheGen(7);
-    try {
-      expectCounted(run(fx.dp.programs.fromWorkload, frame), H.FromWorkload, Encap.None, R.DropNoRoute);
-      fx.dp.maps.routes.update(key, encodeRouteValue({ kind: RouteKind.RemoteBlock, encap: Encap.Ipip, flags: 1, ifindex: 0, nextHop: IPIP_NODE.addr, dstMac: ZERO_MAC, srcMac: ZERO_MAC }));
-      // Written behind the generation's back (the agent never does): the cached answer still stands.
-      expectCounted(run(fx.dp.programs.fromWorkload, frame), H.FromWorkload, Encap.None, R.DropNoRoute);
-      fx.setCacheGen(8);
-      let r = run(fx.dp.programs.fromWorkload, frame);
-      expect(r.retval).toBe(TC_ACT_REDIRECT);
-      expectCounted(r, H.FromWorkload, Encap.Ipip, R.Encap);
-      fx.dp.maps.routes.delete(key);
-      fx.setCacheGen(9);
-      expectCounted(run(fx.dp.programs.fromWorkload, frame), H.FromWorkload, Encap.None, R.DropNoRoute);
-      // Off (generation 0): the trie answers every lookup.
-      fx.setCacheGen(0);
-      fx.dp.maps.routes.update(key, encodeRouteValue({ kind: RouteKind.RemoteBlock, encap: Encap.Ipip, flags: 1, ifindex: 0, nextHop: IPIP_NODE.addr, dstMac: ZERO_MAC, srcMac: ZERO_MAC }));
-      r = run(fx.dp.programs.fromWorkload, frame);
-      expectCounted(r, H.FromWorkload, Encap.Ipip, R.Encap);
-    } finally {
-      fx.dp.maps.routes.delete(key);
-      fx.setCacheGen(0);
-    }
-  });
+  it('route cache: on, a slot answers until the cache generation changes; a new generation sees the new route', () =>
+    onOneCpu(() => {
+      // 10.244.5.0/26 is in the pool but in no block: no route, until a remote block appears for it.
+      const key = encodeRouteKey('10.244.5.0/26');
+      const frame = fromPod({ src: LOCAL_POD.ip, dst: '10.244.5.9', protocol: P.PROTO_UDP }, P.udp(LOCAL_POD.ip, '10.244.5.9', 1, 2, P.pattern(20)));
+      fx.setCacheGen(7);
+      try {
+        expectCounted(run(fx.dp.programs.fromWorkload, frame), H.FromWorkload, Encap.None, R.DropNoRoute);
+        fx.dp.maps.routes.update(key, encodeRouteValue({ kind: RouteKind.RemoteBlock, encap: Encap.Ipip, flags: 1, ifindex: 0, nextHop: IPIP_NODE.addr, dstMac: ZERO_MAC, srcMac: ZERO_MAC }));
+        // Written behind the generation's back (the agent never does): the cached answer still stands.
+        expectCounted(run(fx.dp.programs.fromWorkload, frame), H.FromWorkload, Encap.None, R.DropNoRoute);
+        fx.setCacheGen(8);
+        let r = run(fx.dp.programs.fromWorkload, frame);
+        expect(r.retval).toBe(TC_ACT_REDIRECT);
+        expectCounted(r, H.FromWorkload, Encap.Ipip, R.Encap);
+        fx.dp.maps.routes.delete(key);
+        fx.setCacheGen(9);
+        expectCounted(run(fx.dp.programs.fromWorkload, frame), H.FromWorkload, Encap.None, R.DropNoRoute);
+        // Off (generation 0): the trie answers every lookup.
+        fx.setCacheGen(0);
+        fx.dp.maps.routes.update(key, encodeRouteValue({ kind: RouteKind.RemoteBlock, encap: Encap.Ipip, flags: 1, ifindex: 0, nextHop: IPIP_NODE.addr, dstMac: ZERO_MAC, srcMac: ZERO_MAC }));
+        r = run(fx.dp.programs.fromWorkload, frame);
+        expectCounted(r, H.FromWorkload, Encap.Ipip, R.Encap);
+      } finally {
+        fx.dp.maps.routes.delete(key);
+        fx.setCacheGen(0);
+      }
+    }));
 
-  it('node cache: on, an unknown sender stays unknown until the generation changes, and a removed node goes with it', () => {
-    // The inner source is the sender's own underlay address: valid for any known node.
-    const frame = ipipFrame(UNKNOWN_HOST, P.ipv4({ src: UNKNOWN_HOST, dst: LOCAL_POD.ip, protocol: P.PROTO_UDP, ttl: 63 }, P.udp(UNKNOWN_HOST, LOCAL_POD.ip, 1, 2, P.pattern(20))));
-    const key = encodeKnownNodeKey(UNKNOWN_HOST);
-    const both = (encap: Encap, reason: R) => {
-      expectCounted(run(fx.dp.programs.fromUplink, frame), H.FromUplinkTc, encap, reason);
-      expectCounted(run(fx.dp.programs.fromUplinkXdp, frame), H.FromUplinkXdp, encap, reason);
-    };
-    fx.setCacheGen(7);
-    try {
-      both(Encap.Ipip, R.DropUnknownSource);
-      fx.dp.maps.knownNodes.update(key, encodeKnownNodeValue({ vtepMac: ZERO_MAC, flags: NodeFlags.AllowIpip, tunnelAddr: ZERO_IP }));
-      both(Encap.Ipip, R.DropUnknownSource); // written behind the generation's back: the cached miss stands
-      fx.setCacheGen(8);
-      both(Encap.Ipip, R.Decap);
-      fx.dp.maps.knownNodes.delete(key);
-      fx.setCacheGen(9);
-      both(Encap.Ipip, R.DropUnknownSource);
-    } finally {
-      if (fx.dp.maps.knownNodes.lookup(key)) fx.dp.maps.knownNodes.delete(key);
-      fx.setCacheGen(0);
-    }
-  });
+  it('node cache: on, an unknown sender stays unknown until the generation changes, and a removed node goes with it', () =>
+    onOneCpu(() => {
+      // The inner source is the sender's own underlay address: valid for any known node.
+      const frame = ipipFrame(UNKNOWN_HOST, P.ipv4({ src: UNKNOWN_HOST, dst: LOCAL_POD.ip, protocol: P.PROTO_UDP, ttl: 63 }, P.udp(UNKNOWN_HOST, LOCAL_POD.ip, 1, 2, P.pattern(20))));
+      const key = encodeKnownNodeKey(UNKNOWN_HOST);
+      const both = (encap: Encap, reason: R) => {
+        expectCounted(run(fx.dp.programs.fromUplink, frame), H.FromUplinkTc, encap, reason);
+        expectCounted(run(fx.dp.programs.fromUplinkXdp, frame), H.FromUplinkXdp, encap, reason);
+      };
+      fx.setCacheGen(7);
+      try {
+        both(Encap.Ipip, R.DropUnknownSource);
+        fx.dp.maps.knownNodes.update(key, encodeKnownNodeValue({ vtepMac: ZERO_MAC, flags: NodeFlags.AllowIpip, tunnelAddr: ZERO_IP }));
+        both(Encap.Ipip, R.DropUnknownSource); // written behind the generation's back: the cached miss stands
+        fx.setCacheGen(8);
+        both(Encap.Ipip, R.Decap);
+        fx.dp.maps.knownNodes.delete(key);
+        fx.setCacheGen(9);
+        both(Encap.Ipip, R.DropUnknownSource);
+      } finally {
+        if (fx.dp.maps.knownNodes.lookup(key)) fx.dp.maps.knownNodes.delete(key);
+        fx.setCacheGen(0);
+      }
+    }));
 
   it('to_uplink: a destination that is a cluster node is never encapsulated, even inside a remote block', () => {
     // A pool overlapping the underlay: the block 10.0.0.0/24 (holding IPIP_NODE's own address) is remote.
@@ -908,39 +911,40 @@ kernelDescribe(`data path golden packets (BPF_PROG_TEST_RUN, ISA ${isa} build)`,
     }
   });
 
-  it('next-hop cache: on, a slot answers until next_hop_gen_map changes; a new generation sees the new entry', () => {
-    const key = encodeNextHopKey(IPIP_NODE.addr);
-    const input = fromPod({ src: LOCAL_POD.ip, dst: IPIP_NODE.pod, protocol: P.PROTO_UDP, ttl: 20 }, P.udp(LOCAL_POD.ip, IPIP_NODE.pod, 1, 2, P.pattern(20)));
-    const eth = () => {
-      const r = run(fx.dp.programs.fromWorkload, input);
-      expect(r.retval).toBe(TC_ACT_REDIRECT);
-      return r.out.subarray(0, 14);
-    };
-    const entry = { node: IPIP_NODE.addr, dstMac: PEER_UPLINK_MAC, srcMac: UPLINK_MAC, ifindex: FIXTURE_UPLINK_IFINDEX, flags: 0 };
-    const preResolved = (mac: string) => P.ethernet({ dst: mac, src: UPLINK_MAC }, Buffer.alloc(0));
-    fx.setCacheGen(7);
-    try {
-      expect(eth()).toEqual(input.subarray(0, 14)); // no entry: the miss is cached
-      writeNextHop(fx.dp, entry);
-      expect(eth()).toEqual(input.subarray(0, 14)); // written behind the generation's back: the cached miss stands
-      fx.setCacheGen(8);
-      expect(eth()).toEqual(preResolved(PEER_UPLINK_MAC));
-      writeNextHop(fx.dp, { ...entry, dstMac: '52:54:00:00:00:22' });
-      expect(eth()).toEqual(preResolved(PEER_UPLINK_MAC));
-      fx.setCacheGen(9);
-      expect(eth()).toEqual(preResolved('52:54:00:00:00:22'));
-      fx.dp.maps.nextHops.delete(key);
-      fx.setCacheGen(10);
-      expect(eth()).toEqual(input.subarray(0, 14));
-      // Off (generation 0): the map answers every lookup.
-      fx.setCacheGen(0);
-      writeNextHop(fx.dp, entry);
-      expect(eth()).toEqual(preResolved(PEER_UPLINK_MAC));
-    } finally {
-      if (fx.dp.maps.nextHops.lookup(key)) fx.dp.maps.nextHops.delete(key);
-      fx.setCacheGen(0);
-    }
-  });
+  it('next-hop cache: on, a slot answers until next_hop_gen_map changes; a new generation sees the new entry', () =>
+    onOneCpu(() => {
+      const key = encodeNextHopKey(IPIP_NODE.addr);
+      const input = fromPod({ src: LOCAL_POD.ip, dst: IPIP_NODE.pod, protocol: P.PROTO_UDP, ttl: 20 }, P.udp(LOCAL_POD.ip, IPIP_NODE.pod, 1, 2, P.pattern(20)));
+      const eth = () => {
+        const r = run(fx.dp.programs.fromWorkload, input);
+        expect(r.retval).toBe(TC_ACT_REDIRECT);
+        return r.out.subarray(0, 14);
+      };
+      const entry = { node: IPIP_NODE.addr, dstMac: PEER_UPLINK_MAC, srcMac: UPLINK_MAC, ifindex: FIXTURE_UPLINK_IFINDEX, flags: 0 };
+      const preResolved = (mac: string) => P.ethernet({ dst: mac, src: UPLINK_MAC }, Buffer.alloc(0));
+      fx.setCacheGen(7);
+      try {
+        expect(eth()).toEqual(input.subarray(0, 14)); // no entry: the miss is cached
+        writeNextHop(fx.dp, entry);
+        expect(eth()).toEqual(input.subarray(0, 14)); // written behind the generation's back: the cached miss stands
+        fx.setCacheGen(8);
+        expect(eth()).toEqual(preResolved(PEER_UPLINK_MAC));
+        writeNextHop(fx.dp, { ...entry, dstMac: '52:54:00:00:00:22' });
+        expect(eth()).toEqual(preResolved(PEER_UPLINK_MAC));
+        fx.setCacheGen(9);
+        expect(eth()).toEqual(preResolved('52:54:00:00:00:22'));
+        fx.dp.maps.nextHops.delete(key);
+        fx.setCacheGen(10);
+        expect(eth()).toEqual(input.subarray(0, 14));
+        // Off (generation 0): the map answers every lookup.
+        fx.setCacheGen(0);
+        writeNextHop(fx.dp, entry);
+        expect(eth()).toEqual(preResolved(PEER_UPLINK_MAC));
+      } finally {
+        if (fx.dp.maps.nextHops.lookup(key)) fx.dp.maps.nextHops.delete(key);
+        fx.setCacheGen(0);
+      }
+    }));
 
   it('hand-off: VXLAN to a node behind a gateway leaves with the gateway\'s MAC; the plain forward never reads the map', () => {
     const seg = P.tcp(LOCAL_POD.ip, VXLAN_NODE.pod, 1000, 2000, P.pattern(64));
