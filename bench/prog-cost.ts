@@ -20,8 +20,8 @@ kernelDescribe('data path cost per packet (BPF_PROG_TEST_RUN)', () => {
         `${c.label.padEnd(36)} repeat=${REPEAT} ${c.repeatNs.toString().padStart(4)} ns   fresh ${c.freshNs.toFixed(1).padStart(6)} ns   net ${c.netNs.toFixed(1).padStart(6)} ns`,
     );
     console.log(
-      `BPF_PROG_TEST_RUN per packet, ${report.payloadBytes}-byte UDP payloads, fresh = median of ${SAMPLES} repeat=1 runs, ` +
-        `net = fresh - near-empty program (tc ${report.baselineFreshNs.tc.toFixed(1)} ns, xdp ${report.baselineFreshNs.xdp.toFixed(1)} ns)\n${lines.join('\n')}`,
+      `BPF_PROG_TEST_RUN per packet, ${report.payloadBytes}-byte UDP payloads, fresh = median over ${report.rounds} rounds of ${report.loads} loads of the mean of ${report.samples / (report.loads * report.rounds)} repeat=1 runs, ` +
+        `net = fresh - near-empty program of the same round (tc ${report.baselineFreshNs.tc.toFixed(1)} ns, xdp ${report.baselineFreshNs.xdp.toFixed(1)} ns)\n${lines.join('\n')}`,
     );
     if (BUDGET_NS) for (const c of report.cases) expect(c.freshNs, c.label).toBeLessThanOrEqual(BUDGET_NS);
   });

@@ -412,7 +412,7 @@ function markdown(
     L.push(
       '## Per-program cost (BPF_PROG_TEST_RUN, 64-byte UDP payloads)',
       '',
-      `net = fresh − near-empty program of the same type (tc ${prog.baselineFreshNs.tc.toFixed(1)} ns, XDP ${prog.baselineFreshNs.xdp.toFixed(1)} ns); fresh = mean of ${prog.samples} repeat=1 runs on a fresh packet (the named path, plus test-run overhead); ` +
+      `net = fresh − near-empty program of the same type (tc ${prog.baselineFreshNs.tc.toFixed(1)} ns, XDP ${prog.baselineFreshNs.xdp.toFixed(1)} ns); fresh = mean of ${prog.samples / (prog.loads * prog.rounds)} repeat=1 runs on a fresh packet (the named path, plus test-run overhead), in each of ${prog.rounds} rounds (which measure both programs in turn) of ${prog.loads} separate loads of the objects; the figures are medians over all rounds; ` +
         `repeat=${prog.repeat}: the kernel's average over one run repeating on the same buffer, which after the first pass is the program's steady state on its own output (mostly the pass path), not the named path.`,
       '',
       '| program / path | net ns | fresh ns | repeat ns |',

@@ -8,7 +8,7 @@
 //  - fresh: mean of `samples` runs with repeat=1 on a fresh copy of the packet: the named path, plus the
 //    kernel's per-run timer and setup overhead.
 //  - net: fresh minus the fresh cost of a near-empty program of the same type (tc: return_config, XDP: min_xdp
-//    from bpf/test): the named path's own cost. The near-empty programs do a map lookup or a global increment
+//    from bpf/test), measured in the same round (measureProgramCosts): the named path's own cost. The near-empty programs do a map lookup or a global increment
 //    themselves, so net slightly understates (by a few ns) rather than overstates.
 import { openObject } from '../../src/control/bpf/index.js';
 import type { BpfProgram, Collection } from '../../src/control/bpf/types.js';
@@ -117,10 +117,19 @@ export function loadBaselines(): { tc: BpfProgram; xdp: BpfProgram; close(): voi
 export interface ProgCostReport {
   repeat: number;
   samples: number;
+  /** Separate loads of the programs, and rounds within each, that the samples were split into (every round
+   * measures the baselines and every case in turn). */
+  loads: number;
+  rounds: number;
   payloadBytes: number;
   baselineFreshNs: { tc: number; xdp: number };
   cases: ProgCost[];
 }
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
 
 /** The routes_map of one node in a 256-node cluster, as bench/lib/helper-cost.ts fills its trie (where an LPM
  * lookup costs ~80 ns instead of ~20): a /26 block of every other node in the pool and more local workloads,
@@ -134,24 +143,75 @@ function fillBusyNode(fx: Fixture): number {
   return n;
 }
 
-/** `cacheGen`: settings.cache_gen as the agent publishes it (default 1: the lookup caches on, as an agent runs them;
- * 0: off). `busyNode`: routes_map as deep as a node's in a 256-node cluster (fillBusyNode). */
-export function measureProgramCosts(opts: { repeat: number; samples: number; cacheGen?: number; busyNode?: boolean }): ProgCostReport {
+/** One load of the programs and maps: per round, the baselines and then every case (samples split evenly);
+ * per case the fresh and net figures of every round. */
+function measureOneLoad(opts: { samples: number; rounds: number; cacheGen: number; busyNode: boolean }) {
   const fx = loadFixture();
   const base = loadBaselines();
   try {
-    fx.setCacheGen(opts.cacheGen ?? 1);
+    fx.setCacheGen(opts.cacheGen);
     if (opts.busyNode) fillBusyNode(fx);
     const eth = P.ethernet({ dst: UPLINK_MAC, src: PEER_UPLINK_MAC }, P.ipv4({ src: '10.0.0.9', dst: NODE, protocol: P.PROTO_UDP }, P.udp('10.0.0.9', NODE, 1, 2, P.pattern(PAYLOAD_BYTES))));
-    const baselineFreshNs = { tc: freshNs(base.tc, eth, opts.samples), xdp: freshNs(base.xdp, eth, opts.samples) };
-    const cases = progCostCases(fx).map((c): ProgCost => {
-      const repeatNs = repeatedNs(c.prog, c.frame, opts.repeat);
-      const fresh = freshNs(c.prog, c.frame, opts.samples);
-      return { key: c.key, label: c.label, hook: c.hook, target: c.target, repeatNs, freshNs: fresh, netNs: Math.max(0, fresh - baselineFreshNs[c.hook]) };
-    });
-    return { repeat: opts.repeat, samples: opts.samples, payloadBytes: PAYLOAD_BYTES, baselineFreshNs, cases };
-  } finally {
+    const cases = progCostCases(fx);
+    const baselines = { tc: [] as number[], xdp: [] as number[] };
+    const fresh = cases.map(() => [] as number[]);
+    const net = cases.map(() => [] as number[]);
+    for (let r = 0; r < opts.rounds; r++) {
+      const baseline = { tc: freshNs(base.tc, eth, opts.samples), xdp: freshNs(base.xdp, eth, opts.samples) };
+      baselines.tc.push(baseline.tc);
+      baselines.xdp.push(baseline.xdp);
+      cases.forEach((c, i) => {
+        const f = freshNs(c.prog, c.frame, opts.samples);
+        fresh[i]!.push(f);
+        net[i]!.push(f - baseline[c.hook]);
+      });
+    }
+    return { cases: cases.map((c) => ({ key: c.key, label: c.label, hook: c.hook, target: c.target })), baselines, fresh, net, repeatNs: (repeat: number) => cases.map((c) => repeatedNs(c.prog, c.frame, repeat)), close: () => (base.close(), fx.close()) };
+  } catch (err) {
     base.close();
     fx.close();
+    throw err;
+  }
+}
+
+/** `cacheGen`: settings.cache_gen as the agent publishes it (default 1: the lookup caches on, as an agent runs them;
+ * 0: off). `busyNode`: routes_map as deep as a node's in a 256-node cluster (fillBusyNode).
+ * The samples are split over `loads` (default 3) separate loads of the programs and, within each, `rounds`
+ * (default 3) rounds that measure the baselines and then every case: a case's net cost is the median over all
+ * rounds of (case − baseline of the same round). Rounds cancel a host whose speed drifts during the measurement;
+ * separate loads cancel what one load's placement of code and data costs (on this host one load of the same
+ * objects measured an encapsulation 20 ns dearer than the next, in every one of its rounds). */
+export function measureProgramCosts(opts: { repeat: number; samples: number; loads?: number; rounds?: number; cacheGen?: number; busyNode?: boolean }): ProgCostReport {
+  const loads = Math.max(1, opts.loads ?? 3);
+  const rounds = Math.max(1, opts.rounds ?? 3);
+  const perRound = Math.ceil(opts.samples / (loads * rounds));
+  const all: ReturnType<typeof measureOneLoad>[] = [];
+  let open: ReturnType<typeof measureOneLoad> | undefined;
+  try {
+    for (let l = 0; l < loads; l++) {
+      open?.close();
+      open = undefined;
+      open = measureOneLoad({ samples: perRound, rounds, cacheGen: opts.cacheGen ?? 1, busyNode: opts.busyNode ?? false });
+      all.push(open);
+    }
+    const last = open!;
+    const repeatNs = last.repeatNs(opts.repeat);
+    const pool = (pick: (one: (typeof all)[number]) => number[]) => median(all.flatMap(pick));
+    return {
+      repeat: opts.repeat,
+      samples: perRound * rounds * loads,
+      loads,
+      rounds,
+      payloadBytes: PAYLOAD_BYTES,
+      baselineFreshNs: { tc: pool((o) => o.baselines.tc), xdp: pool((o) => o.baselines.xdp) },
+      cases: last.cases.map((c, i): ProgCost => ({
+        ...c,
+        repeatNs: repeatNs[i]!,
+        freshNs: pool((o) => o.fresh[i]!),
+        netNs: Math.max(0, pool((o) => o.net[i]!)),
+      })),
+    };
+  } finally {
+    open?.close();
   }
 }
