@@ -9,10 +9,11 @@
 // Writes bench/results/cpu-split-<date>.json; prints per run the Gbit/s and per-CPU busy/softirq jiffies, then per
 // CPU the symbols whose samples per GB differ most between each path and the first one.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Cluster } from '../test/lab/cluster.js';
 import { PATH_NAMES, PATH_SETUPS, type BenchPath } from './lib/paths.js';
+import { perCpuJiffies } from './lib/proc-stat.js';
 import { CLIENT_CPU, SERVER_CPU, startServers, tcpThroughput, waitForServers } from './lib/traffic.js';
 import { TRANSFER_COMMS } from './lib/transfer-cpu.js';
 
@@ -24,11 +25,6 @@ const SECONDS = Number(flag('seconds') ?? 4);
 const TOP = Number(flag('top') ?? 20);
 const PERF_HZ = 999;
 for (const p of PATHS) if (!(PATH_NAMES as readonly string[]).includes(p)) throw new Error(`--paths: unknown path ${p} (known: ${PATH_NAMES.join(', ')})`);
-
-function perCpuJiffies(): { busy: number[]; softirq: number[] } {
-  const rows = readFileSync('/proc/stat', 'utf8').split('\n').filter((l) => /^cpu\d/.test(l)).map((l) => l.trim().split(/\s+/).slice(1).map(Number));
-  return { busy: rows.map((r) => r[0] + r[1] + r[2] + r[5] + r[6] + r[7]), softirq: rows.map((r) => r[6]) };
-}
 
 /** Samples per symbol on one CPU of a perf.data file, in the transfer's own processes (iperf3, ksoftirqd: with veths
  * every softirq step of the transfer runs in them), so other tenants' work does not count. */

@@ -15,6 +15,7 @@ import type { Cluster } from '../test/lab/cluster.js';
 import type { Netns } from '../test/harness/netns.js';
 import { bpfPaths, kernelPaths, type BenchPath } from './lib/paths.js';
 import { startServers, tcpThroughput, udpSmallPackets, waitForServers } from './lib/traffic.js';
+import { perCpuJiffies } from './lib/proc-stat.js';
 import { profile } from './lib/transfer-cpu.js';
 
 const arg = (name: string, dflt: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt);
@@ -60,12 +61,6 @@ function nstat(ns: Netns): Record<string, number> {
   return j.kernel;
 }
 
-function perCpuStat(): { softirq: number[]; busy: number[] } {
-  const lines = readFileSync('/proc/stat', 'utf8').split('\n').filter((l) => /^cpu\d/.test(l));
-  const rows = lines.map((l) => l.trim().split(/\s+/).slice(1).map(Number));
-  return { softirq: rows.map((r) => r[6]), busy: rows.map((r) => r[0] + r[1] + r[2] + r[5] + r[6] + r[7]) };
-}
-
 function softirqs(): Record<string, number[]> {
   const lines = readFileSync('/proc/softirqs', 'utf8').trim().split('\n').slice(1);
   return Object.fromEntries(lines.map((l) => { const [k, ...v] = l.trim().split(/\s+/); return [k.replace(':', ''), v.map(Number)]; }));
@@ -85,13 +80,13 @@ async function measureUdp(p: BenchPath) {
 async function measure(p: BenchPath, hops: Hop[], streams: number) {
   const before = hops.map((h) => ifStats(h.ns, h.ifname));
   const tcpBefore = nstat(p.server.ns);
-  const cpu0 = perCpuStat();
+  const cpu0 = perCpuJiffies();
   const sn0 = softnet();
   const sirq0 = softirqs();
   const prof = PERF ? profile(SECONDS - 1) : Promise.resolve(undefined);
   const r = tcpThroughput(p, streams, SECONDS);
   const perf = await prof;
-  const cpu1 = perCpuStat();
+  const cpu1 = perCpuJiffies();
   const sn1 = softnet();
   const sirq1 = softirqs();
   const tcpAfter = nstat(p.server.ns);

@@ -81,7 +81,7 @@ static __always_inline __u32 from_workload_reason(struct __sk_buff *skb, __u32 l
 	void *data, *data_end;
 	struct route_value *rt, *src, rt_buf, src_buf;
 	struct l3 p;
-	__u32 tunnel;
+	__u32 tunnel, gen;
 	int parsed;
 
 	/* IPv4 header with options and the UDP header: the tunnel check reads the destination port. */
@@ -93,15 +93,16 @@ static __always_inline __u32 from_workload_reason(struct __sk_buff *skb, __u32 l
 	if (parsed != PARSE_IPV4)
 		return parse_reject_reason(parsed);
 
+	gen = cache_gen();
 	/* The source must be the workload's own (bpf_redirect_* bypasses the kernel's rp_filter). At tc
 	 * ingress, ingress_ifindex is the host-side veth the packet came in on. */
-	src = route_lookup(p.iph->saddr, &src_buf);
+	src = route_lookup(p.iph->saddr, gen, &src_buf);
 	if (!workload_source_ok(src, skb->ingress_ifindex, p.iph->saddr))
 		return REASON_DROP_SPOOFED_SOURCE;
 
 	/* A workload has no business emitting tunnel packets: sent to a node (masqueraded by natOutgoing or
 	 * not) one would be decapsulated there as if that node's peer had sent it. */
-	tunnel = workload_tunnel_packet(&p, data_end);
+	tunnel = workload_tunnel_packet(&p, data_end, gen);
 	if (tunnel != ENCAP_NONE) {
 		v->encap = tunnel;
 		return REASON_DROP_TUNNEL_FROM_WORKLOAD;
@@ -111,7 +112,7 @@ static __always_inline __u32 from_workload_reason(struct __sk_buff *skb, __u32 l
 		return REASON_DROP_IPIP_FROM_WORKLOAD;
 	}
 
-	rt = route_lookup(p.iph->daddr, &rt_buf);
+	rt = route_lookup(p.iph->daddr, gen, &rt_buf);
 	if (!rt)
 		/* Outside every pool: the stack routes it; natOutgoing is applied there by the masquerade rule
 		 * for sources in a natOutgoing pool. */

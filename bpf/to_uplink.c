@@ -17,6 +17,7 @@ static __always_inline __u32 to_uplink_reason(struct __sk_buff *skb, __u32 len, 
 {
 	struct route_value *rt, rt_buf;
 	struct l3 p;
+	__u32 gen;
 
 	/* With the ports: the VXLAN source port hashes them. */
 	ctx_linearize(skb, ETH_HLEN + 60 + UDP_HLEN);
@@ -25,14 +26,15 @@ static __always_inline __u32 to_uplink_reason(struct __sk_buff *skb, __u32 len, 
 
 	/* Our own tunnel packets come back through here after bpf_redirect_neigh: their outer destination is
 	 * a node address, in no pool, so the lookup below misses and they pass untouched. */
-	rt = route_lookup(p.iph->daddr, &rt_buf);
+	gen = cache_gen();
+	rt = route_lookup(p.iph->daddr, gen, &rt_buf);
 	if (!rt || rt->kind != ROUTE_KIND_REMOTE_BLOCK || rt->encap == ENCAP_NONE || rt->encap >= ENCAP__MAX)
 		return REASON_PASS;
 	/* A node's underlay address inside a remote block (a pool overlapping the underlay) would make our own
 	 * tunnel packets come back here and be wrapped again, without end: a node is reached unencapsulated.
 	 * The compiler marks the blocks that hold no node, which spares the hash lookup (~36 ns). */
 	if (p.iph->daddr == node_addr ||
-	    (!(rt->flags & ROUTE_F_NO_CLUSTER_NODE) && is_cluster_node(p.iph->daddr)))
+	    (!(rt->flags & ROUTE_F_NO_CLUSTER_NODE) && is_cluster_node(p.iph->daddr, gen)))
 		return REASON_PASS;
 	v->encap = rt->encap;
 	if (p.iph->protocol == IPPROTO_IPIP_NR)

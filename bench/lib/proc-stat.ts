@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// What /proc says about one process: CPU time (utime + stime, in clock ticks), resident memory and bytes read.
+// What /proc says about one process (CPU time, resident memory, bytes read) and about each CPU (busy and softirq time).
 import { readFileSync } from 'node:fs';
 
 /** Clock ticks per second of /proc/PID/stat (USER_HZ; 100 on every Linux build this runs on). */
@@ -24,4 +24,10 @@ export function memoryMB(pid: number): { rssMB: number; peakMB: number } {
 export function bytesRead(pid: number): number {
   const io = readFileSync(`/proc/${pid}/io`, 'utf8');
   return Number(/^rchar:\s+(\d+)/m.exec(io)?.[1] ?? NaN);
+}
+
+/** Per CPU, from /proc/stat, in clock ticks since boot: busy (user, nice, system, irq, softirq, steal) and softirq. */
+export function perCpuJiffies(): { busy: number[]; softirq: number[] } {
+  const rows = readFileSync('/proc/stat', 'utf8').split('\n').filter((l) => /^cpu\d/.test(l)).map((l) => l.trim().split(/\s+/).slice(1).map(Number));
+  return { busy: rows.map((r) => r[0] + r[1] + r[2] + r[5] + r[6] + r[7]), softirq: rows.map((r) => r[6]) };
 }

@@ -15,6 +15,7 @@ import type { BpfProgram, Collection } from '../../src/control/bpf/types.js';
 import { bpfObjectPath } from '../../src/control/paths.js';
 import { Encap, RouteFlags, RouteKind, ZERO_IP, encodeRouteKey, encodeRouteValue } from '../../src/control/maps/layout.js';
 import * as P from '../../test/harness/packets.js';
+import { spread } from './stats.js';
 import { HOST_VETH_MAC, IPIP_NODE, LOCAL_POD, LOCAL_POD2, NODE, PEER_UPLINK_MAC, UPLINK_MAC, VNI, VTEP_MAC, VXLAN_NODE, VXLAN_PORT, ingressCtx, loadFixture, type Fixture } from '../../test/harness/datapath.js';
 
 export interface ProgCase {
@@ -126,11 +127,6 @@ export interface ProgCostReport {
   cases: ProgCost[];
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
 /** The routes_map of one node in a 256-node cluster, as bench/lib/helper-cost.ts fills its trie (where an LPM
  * lookup costs ~80 ns instead of ~20): a /26 block of every other node in the pool and more local workloads,
  * none of them an address the measured packets use, so every path stays the same, only the trie deeper. */
@@ -196,7 +192,7 @@ export function measureProgramCosts(opts: { repeat: number; samples: number; loa
     }
     const last = open!;
     const repeatNs = last.repeatNs(opts.repeat);
-    const pool = (pick: (one: (typeof all)[number]) => number[]) => median(all.flatMap(pick));
+    const pool = (pick: (one: (typeof all)[number]) => number[]) => spread(all.flatMap(pick)).median;
     return {
       repeat: opts.repeat,
       samples: perRound * rounds * loads,

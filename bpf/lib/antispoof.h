@@ -22,9 +22,9 @@
 #include "nodes.h"
 
 /* An underlay address of a cluster node (this one included): where a tunnel packet would be decapsulated. */
-static __always_inline int is_cluster_node(__be32 addr)
+static __always_inline int is_cluster_node(__be32 addr, __u32 gen)
 {
-	return addr == node_addr || known_node_lookup_gen(addr, cache_gen()) != NULL;
+	return addr == node_addr || known_node_lookup_gen(addr, gen) != NULL;
 }
 
 /* Slow path of the source checks: an endpoint's allowSpoofedSourcePrefixes, on a local veth or on a node. */
@@ -46,7 +46,7 @@ static __always_inline int workload_source_ok(const struct route_value *src, __u
 /* A workload's packet that could be a tunnel packet for a cluster node: IPIP, or UDP to the VXLAN port (a
  * first fragment or whole packet too short to show its port counts as one). Later fragments carry no L4
  * header; the first fragment decides for them. Returns the encapsulation it would be, ENCAP_NONE if none. */
-static __always_inline __u32 workload_tunnel_packet(const struct l3 *p, void *data_end)
+static __always_inline __u32 workload_tunnel_packet(const struct l3 *p, void *data_end, __u32 gen)
 {
 	struct iphdr *iph = p->iph;
 	struct udphdr *udp = (void *)iph + p->ihl_bytes;
@@ -62,19 +62,19 @@ static __always_inline __u32 workload_tunnel_packet(const struct l3 *p, void *da
 	} else {
 		return ENCAP_NONE;
 	}
-	return is_cluster_node(iph->daddr) ? encap : ENCAP_NONE;
+	return is_cluster_node(iph->daddr, gen) ? encap : ENCAP_NONE;
 }
 
 /* Strict reverse path for a plain packet from the underlay about to be delivered into a workload: its source
  * must not be this node, nor anything this node holds (workloads, blocks, tunnel address); inside a pool it
  * must be a remote block. Addresses outside every pool are the underlay's business. */
-static __always_inline int uplink_source_ok(__be32 saddr)
+static __always_inline int uplink_source_ok(__be32 saddr, __u32 gen)
 {
 	struct route_value *src, buf;
 
 	if (saddr == node_addr)
 		return 0;
-	src = route_lookup(saddr, &buf);
+	src = route_lookup(saddr, gen, &buf);
 	return !src || src->kind == ROUTE_KIND_REMOTE_BLOCK;
 }
 

@@ -47,10 +47,10 @@ static __always_inline const struct route_value *route_lookup_gen(__be32 addr, _
 }
 
 /* The route for `addr` copied into `buf` (returned), or NULL: for callers that look up again before they are
- * done with the first answer. */
-static __always_inline struct route_value *route_lookup(__be32 addr, struct route_value *buf)
+ * done with the first answer. `gen` as for route_lookup_gen. */
+static __always_inline struct route_value *route_lookup(__be32 addr, __u32 gen, struct route_value *buf)
 {
-	const struct route_value *rt = route_lookup_gen(addr, cache_gen());
+	const struct route_value *rt = route_lookup_gen(addr, gen);
 
 	if (!rt)
 		return NULL;
